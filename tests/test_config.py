@@ -1,0 +1,108 @@
+"""Config validation: the schema rejects bad values with a message naming the
+key, the value and the allowed range; the physics check rejects what the schema
+cannot express (spinodal, time step, box size)."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scattermorph.config import ConfigError, validate
+from scattermorph.errors import ParameterError
+from scattermorph.study import check_physics, simulation_table
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load(name):
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config/tiny.yaml", "config/paper.yaml"])
+def test_shipped_configs_are_valid(name):
+    cfg = load(name)
+    validate(cfg, SCHEMA)
+    table = check_physics(cfg)
+    assert len(table) >= 1
+
+
+def test_default_study_size():
+    # the issue asks for >= 20 simulations and >= 400 snapshots in 2D, 128^2-256^2
+    cfg = load("config.yaml")
+    table = simulation_table(cfg)
+    assert len(table) >= 20
+    assert len(table) * cfg["simulation"]["time"]["n_snapshots"] >= 400
+    assert cfg["study"]["dimension"] == 2 and 128 <= cfg["simulation"]["grid"] <= 256
+    assert table["sim_id"].is_unique
+
+
+def _set(cfg, path, value):
+    node = cfg
+    *head, last = path.split(".")
+    for key in head:
+        node = node[key]
+    node[last] = value
+    return cfg
+
+
+@pytest.mark.parametrize(
+    "path, value, match",
+    [
+        ("simulation.sweep.phi0", [0.3, 1.2], r"simulation\.sweep\.phi0\[1\] = 1\.2.*range \(0, 1\)"),
+        ("simulation.sweep.quench", [0.8], r"simulation\.sweep\.quench\[0\] = 0\.8.*range \(1, 20\]"),
+        ("simulation.grid", 65, r"simulation\.grid = 65.*multiple of 2"),
+        ("simulation.dx", -1.0, r"simulation\.dx = -1\.0.*range \(0, 100\]"),
+        ("simulation.gradient", "degennes", r"simulation\.gradient = 'degennes'.*one of 'de_gennes'"),
+        ("study.dimension", 4, r"study\.dimension = 4.*one of 2, 3"),
+        ("simulation.time.n_snapshots", 0, r"simulation\.time\.n_snapshots = 0.*range \[1, 1000\]"),
+    ],
+)
+def test_schema_rejects_bad_values(path, value, match):
+    cfg = _set(load("config/tiny.yaml"), path, value)
+    with pytest.raises(ConfigError, match=match):
+        validate(cfg, SCHEMA)
+
+
+def test_unknown_key_named_with_suggestion():
+    cfg = load("config/tiny.yaml")
+    cfg["simulation"]["sweep"]["phio"] = cfg["simulation"]["sweep"].pop("phi0")
+    with pytest.raises(ConfigError, match=r"unknown key 'phio'.*did you mean 'phi0'\?"):
+        validate(cfg, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "path, value, match",
+    [
+        # schema allows dt up to anything; the semi-implicit accuracy bound is 0.1 tau
+        ("simulation.time.dt", 0.5, r"simulation\.time\.dt=0\.5 .*exceeds 0\.1 tau"),
+        # explicit scheme: forward-Euler stability limit in tau units
+        ("simulation.scheme", "explicit", r"unstable for the explicit scheme.*need dt <"),
+        # box too small for 4 fastest-growing wavelengths
+        ("simulation.grid", 16, r"simulation\.grid \* simulation\.dx = 32 is too small"),
+        ("simulation.time.t_max", 1.0, r"t_max=1\.0 must exceed t_min=5"),
+    ],
+)
+def test_physics_check_rejects(path, value, match):
+    cfg = _set(load("config/tiny.yaml"), path, value)
+    validate(cfg, SCHEMA)  # the schema alone accepts these
+    with pytest.raises(ParameterError, match=match):
+        check_physics(cfg)
+
+
+def test_landau_outside_spinodal_rejected():
+    cfg = load("config/tiny.yaml")
+    cfg["simulation"]["model"] = "landau"
+    cfg["simulation"]["sweep"]["phi0"] = [0.5, 0.1]
+    with pytest.raises(ParameterError, match=r"phi0=0\.1 is outside the spinodal"):
+        check_physics(cfg)
+
+
+def test_seeds_do_not_depend_on_order_of_jobs():
+    # the record of a simulation is a pure function of the config
+    cfg = load("config.yaml")
+    a = simulation_table(cfg)
+    b = simulation_table(copy.deepcopy(cfg))
+    assert a.equals(b)
+    assert list(a["sim_index"]) == list(range(len(a)))

@@ -1,0 +1,24 @@
+# Reference structures with analytically known Minkowski densities, for the
+# validation of the measurement stage.
+
+
+rule make_reference_structures:
+    output:
+        structures=f"{RESULTS}/reference/structures.npz",
+        expected=f"{RESULTS}/reference/expected.csv",
+    params:
+        reference=config["reference"],
+        seed=config["study"]["seed"],
+        dimension=config["study"]["dimension"],
+    log:
+        f"{LOGS}/make_reference_structures.log",
+    benchmark:
+        f"{BENCH}/make_reference_structures.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/simulation.yaml"
+    script:
+        "../scripts/make_reference_structures.py"

@@ -1,0 +1,39 @@
+# Stage 1: Cahn-Hilliard-Cook simulations. One job per simulation, writing all
+# its snapshots, so each job does real work.
+
+
+rule simulate_microstructure:
+    output:
+        sim=f"{RESULTS}/simulations/{{sim_id}}.npz",
+    params:
+        record=sim_record,
+    log:
+        f"{LOGS}/simulate_microstructure/{{sim_id}}.log",
+    benchmark:
+        f"{BENCH}/simulate_microstructure/{{sim_id}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=sim_mem_mb,
+        runtime=sim_runtime,
+    conda:
+        "../../envs/simulation.yaml"
+    script:
+        "../scripts/simulate_microstructure.py"
+
+
+rule index_snapshots:
+    input:
+        sims=sim_files(),
+    output:
+        table=f"{RESULTS}/snapshots.csv",
+        simulations=f"{RESULTS}/simulations.csv",
+    log:
+        f"{LOGS}/index_snapshots.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/simulation.yaml"
+    script:
+        "../scripts/index_snapshots.py"

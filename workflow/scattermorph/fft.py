@@ -1,0 +1,97 @@
+"""Planned real-to-complex FFT pairs with preallocated buffers.
+
+Two back ends give the same transform (unnormalised forward, ``r2c``; inverse
+``c2r`` scaled by the caller):
+
+* ``"fftw"``: pyFFTW plans made with ``FFTW_ESTIMATE``. Estimated plans are a
+  pure function of the shape and the machine's SIMD support, so reruns are
+  bit-for-bit identical; ``FFTW_MEASURE`` picks plans by timing and can change
+  the round-off from one run to the next, so it is not used (its speed gain
+  measured by ``benchmarks/bench_simulation.py`` is small).
+* ``"scipy"``: :mod:`scipy.fft` (pocketfft), the fallback when pyFFTW is missing.
+
+One thread per transform: simulations are parallelised across Snakemake jobs,
+and a fixed thread count keeps results independent of ``--cores``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft as sfft
+
+from .errors import ParameterError
+
+try:  # pragma: no cover - availability depends on the install
+    import pyfftw
+
+    HAVE_FFTW = True
+except ImportError:  # pragma: no cover
+    HAVE_FFTW = False
+
+__all__ = ["FFTPair", "HAVE_FFTW", "rfft_shape"]
+
+
+def rfft_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Shape of the half-complex spectrum of a real array of ``shape``."""
+    return tuple(shape[:-1]) + (shape[-1] // 2 + 1,)
+
+
+class FFTPair:
+    """Forward and inverse real FFT over all axes of arrays of one shape.
+
+    Attributes
+    ----------
+    real : ndarray of float64, shape ``shape``
+        Input of :meth:`forward` and output of :meth:`inverse`.
+    spec : ndarray of complex128, shape ``rfft_shape(shape)``
+        Output of :meth:`forward` and input of :meth:`inverse` (destroyed by it).
+    """
+
+    def __init__(self, shape, backend: str = "auto"):
+        self.shape = tuple(int(s) for s in shape)
+        if backend == "auto":
+            backend = "fftw" if HAVE_FFTW else "scipy"
+        if backend not in ("fftw", "scipy"):
+            raise ParameterError(f"fft backend={backend!r}: choose 'auto', 'fftw' or 'scipy'")
+        if backend == "fftw" and not HAVE_FFTW:
+            raise ParameterError("fft backend='fftw' needs pyFFTW: pip install pyfftw")
+        self.backend = backend
+        axes = tuple(range(len(self.shape)))
+        cshape = rfft_shape(self.shape)
+        if backend == "fftw":
+            self.real = pyfftw.empty_aligned(self.shape, dtype="float64")
+            self.spec = pyfftw.empty_aligned(cshape, dtype="complex128")
+            flags = ("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT")
+            self._fwd = pyfftw.FFTW(self.real, self.spec, axes=axes, flags=flags, threads=1)
+            self._inv = pyfftw.FFTW(
+                self.spec,
+                self.real,
+                axes=axes,
+                direction="FFTW_BACKWARD",
+                flags=flags,
+                threads=1,
+            )
+        else:
+            self.real = np.empty(self.shape, dtype="float64")
+            self.spec = np.empty(cshape, dtype="complex128")
+        self.size = int(np.prod(self.shape))
+
+    def forward(self) -> np.ndarray:
+        """``spec <- rfftn(real)`` (unnormalised); returns ``spec``. Keeps ``real``."""
+        if self.backend == "fftw":
+            # FFTW's r2c never destroys its input; normalise_idft is irrelevant
+            self._fwd.execute()
+        else:
+            self.spec[...] = sfft.rfftn(self.real, workers=1)
+        return self.spec
+
+    def inverse(self) -> np.ndarray:
+        """``real <- size * irfftn(spec)`` (unnormalised); returns ``real``.
+
+        ``spec`` is destroyed.
+        """
+        if self.backend == "fftw":
+            self._inv.execute()
+        else:
+            self.real[...] = sfft.irfftn(self.spec, s=self.shape, workers=1, norm="forward")
+        return self.real

@@ -1,0 +1,273 @@
+"""Run one Cahn-Hilliard-Cook simulation from a parameter record and store it.
+
+A *parameter record* is a flat dict (one row of the study's simulation table,
+see :func:`scattermorph.study.simulation_table`) with the keys documented in
+:func:`run_simulation`. A run writes one compressed ``.npz`` holding every
+snapshot plus a JSON metadata record (parameters, seed, times, steps, wall time,
+package versions), written atomically: the file with the final name appears
+only once it is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+import time as _time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import InputFileError, ParameterError
+from .model import make_model
+from .scattering import characteristic_length
+from .solver import ExplicitEuler, Grid, SemiImplicitSpectral, initial_condition, integrate
+
+__all__ = [
+    "build_model",
+    "snapshot_times",
+    "run_simulation",
+    "save_simulation",
+    "load_simulation",
+    "read_metadata",
+    "atomic_write",
+]
+
+#: largest step allowed for the semi-implicit scheme, in units of the linear
+#: growth time tau = 1/omega_max: the early exponential growth must be resolved
+#: (a relative growth-rate error of about dt/(2 tau) per step compounds over the
+#: ~5 tau of linear growth), so dt <= 0.1 tau keeps that stage within ~25 %;
+#: later steps may grow (dt_growth) once coarsening has slowed down.
+MAX_DT_OVER_TAU = 0.1
+
+
+def build_model(p: dict):
+    """Model from a parameter record; refuses a blend outside the spinodal."""
+    if p["model"] == "flory_huggins":
+        N, phi0 = float(p["N"]), float(p["phi0"])
+        chi_s = 1.0 / (2.0 * N * phi0 * (1.0 - phi0))
+        if "chi" in p and p["chi"] is not None and not _isnan(p["chi"]):
+            chi = float(p["chi"])
+        else:
+            chi = float(p["quench"]) * chi_s
+        model = make_model("flory_huggins", N=N, chi=chi, phi0=phi0, gradient=p["gradient"])
+    else:
+        model = make_model("landau", phi0=float(p["phi0"]), kappa=float(p["kappa"]))
+    model.require_unstable()
+    return model
+
+
+def _isnan(x) -> bool:
+    try:
+        return math.isnan(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def snapshot_times(p: dict, model) -> np.ndarray:
+    """Log-spaced snapshot times in absolute units.
+
+    ``t_min``, ``t_max`` and ``dt`` are in units of ``tau = 1 / omega_max`` (the
+    fastest linear growth time) when ``time_unit == "tau"``, so runs at different
+    compositions and quench depths are sampled at the same dynamical stages.
+    """
+    scale = model.time_scale if p.get("time_unit", "tau") == "tau" else 1.0
+    return scale * np.geomspace(float(p["t_min"]), float(p["t_max"]), int(p["n_snapshots"]))
+
+
+def run_simulation(p: dict, *, log=None):
+    """Run the simulation described by the parameter record ``p``.
+
+    Parameters
+    ----------
+    p : dict
+        ``model`` ("flory_huggins" | "landau"), ``N``, ``chi`` or ``quench``
+        (chi / chi_s), ``phi0``, ``gradient`` ("de_gennes" | "constant"),
+        ``kappa`` (Landau), ``noise`` (Cook amplitude), ``shape`` (tuple),
+        ``dx``, ``dt``, ``dt_growth``, ``dt_max``, ``t_min``, ``t_max``,
+        ``n_snapshots``, ``time_unit``, ``scheme`` ("semi_implicit" |
+        "explicit"), ``laplacian``, ``stabilization``, ``init_amplitude``,
+        ``seed`` (int) and ``sim_id``.
+    log : callable, optional
+        Receives progress lines.
+
+    Returns
+    -------
+    snapshots : (T, M, N[, P]) ndarray of float32
+        Volume fraction field at each snapshot.
+    meta : dict
+        JSON-serialisable metadata (parameters, derived quantities, times,
+        steps, seed, wall time, versions).
+    """
+    model = build_model(p)
+    grid = Grid(tuple(p["shape"]), float(p["dx"]))
+    scale = model.time_scale if p.get("time_unit", "tau") == "tau" else 1.0
+    dt = float(p["dt"]) * scale
+    dt_max = float(p.get("dt_max", p["dt"])) * scale
+    times = snapshot_times(p, model)
+    scheme = p.get("scheme", "semi_implicit")
+    if scheme == "semi_implicit":
+        if dt > MAX_DT_OVER_TAU * model.time_scale * (1 + 1e-12):
+            raise ParameterError(
+                f"dt={dt:g} is too large for this model: the linear growth time is "
+                f"tau={model.time_scale:.4g} and dt must be <= {MAX_DT_OVER_TAU} tau "
+                f"= {MAX_DT_OVER_TAU * model.time_scale:.4g} to resolve the early growth"
+            )
+        stepper = SemiImplicitSpectral(
+            model,
+            grid,
+            dt,
+            noise=float(p["noise"]),
+            laplacian=p.get("laplacian", "spectral"),
+            stabilization=float(p.get("stabilization", 1.0)),
+        )
+    elif scheme == "explicit":
+        stepper = ExplicitEuler(model, grid, dt, noise=float(p["noise"]))
+        dt_max = dt  # forward Euler cannot take growing steps
+    else:
+        raise ParameterError(f"scheme={scheme!r}: choose 'semi_implicit' or 'explicit'")
+    # One independent stream per simulation: (study seed, simulation index)
+    ss = np.random.SeedSequence([int(p["seed"]), int(p.get("sim_index", 0))])
+    rng_init, rng_noise = (np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(2))
+    phi_init = initial_condition(model, grid, rng_init, float(p.get("init_amplitude", 0.01)))
+    t0 = _time.perf_counter()
+    snaps, steps = integrate(
+        stepper,
+        phi_init,
+        times,
+        rng_noise,
+        dt_growth=float(p.get("dt_growth", 0.0)),
+        dt_max=dt_max,
+        log=log,
+    )
+    wall = _time.perf_counter() - t0
+    summary = {
+        "characteristic_length": [characteristic_length(f, grid.dx) for f in snaps],
+        "phi_mean": [float(f.mean(dtype=np.float64)) for f in snaps],
+        "phi_min": [float(f.min()) for f in snaps],
+        "phi_max": [float(f.max()) for f in snaps],
+    }
+    meta = {
+        "sim_id": p.get("sim_id", "sim"),
+        "params": {k: _jsonable(v) for k, v in p.items()},
+        "model": {k: _jsonable(v) for k, v in model.params().items()},
+        "derived": {
+            "time_scale_tau": model.time_scale,
+            "length_scale_fastest": model.length_scale,
+            "k_critical": model.k_critical,
+            "coexistence": list(model.coexistence()),
+            "box_length": [n * grid.dx for n in grid.shape],
+            "fft_backend": getattr(getattr(stepper, "fft", None), "backend", "none"),
+            "stabilization_S": getattr(stepper, "S", None),
+            "stabilization_kappa": getattr(stepper, "kappa_s", None),
+        },
+        "times": times.tolist(),
+        "steps": steps.tolist(),
+        "snapshot_summary": summary,
+        "wall_seconds": wall,
+        "versions": versions(),
+    }
+    return snaps, meta
+
+
+def versions() -> dict:
+    """Versions of scattermorph, Python and the numerical libraries."""
+    import numba
+    import scipy
+
+    out = {
+        "scattermorph": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+    }
+    try:
+        import pyfftw
+
+        out["pyfftw"] = pyfftw.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def _jsonable(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, (tuple, np.ndarray)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def atomic_write(path, write):
+    """Call ``write(tmp_path)`` and rename the result to ``path`` atomically.
+
+    The temporary file sits in the same directory (same filesystem), so the
+    rename is atomic: readers see either no file or the complete file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_simulation(path, snapshots: np.ndarray, meta: dict) -> None:
+    """Write snapshots and metadata to a compressed ``.npz`` atomically."""
+    payload = json.dumps(meta, sort_keys=True)
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                phi=snapshots,
+                times=np.asarray(meta["times"], dtype=float),
+                meta=np.array(payload),
+            )
+
+    atomic_write(path, write)
+
+
+def read_metadata(path) -> dict:
+    """Metadata record of a simulation file, without reading the snapshots."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return json.loads(str(z["meta"]))
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputFileError(
+            f"{path}: not a scattermorph simulation file ({exc}); rerun the "
+            "simulate_microstructure rule to regenerate it"
+        ) from exc
+
+
+def load_simulation(path):
+    """Read a simulation file written by :func:`save_simulation`.
+
+    Returns
+    -------
+    phi : (T, M, N[, P]) ndarray of float32
+    times : (T,) ndarray
+    meta : dict
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            phi, times, meta = z["phi"], z["times"], json.loads(str(z["meta"]))
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputFileError(
+            f"{path}: not a scattermorph simulation file ({exc}); rerun the "
+            "simulate_microstructure rule to regenerate it"
+        ) from exc
+    return phi, times, meta

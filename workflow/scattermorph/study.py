@@ -1,0 +1,312 @@
+"""The study's simulation table and the physical checks of its configuration.
+
+The config's ``simulation`` section describes a sweep; :func:`simulation_table`
+expands it into one row per simulation, each row a complete parameter record
+for :func:`scattermorph.simulate.run_simulation`. :func:`check_physics` builds
+every model of the sweep before any job runs and raises
+:class:`~scattermorph.errors.ParameterError` naming the first bad value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from .errors import ParameterError
+from .simulate import MAX_DT_OVER_TAU, build_model
+from .solver import Grid, explicit_dt_limit
+
+__all__ = [
+    "simulation_table",
+    "check_physics",
+    "unknown_key_hint",
+    "snapshot_table",
+    "simulation_summary",
+]
+
+
+def _sim_id(model: str, phi0: float, quench: float, rep: int) -> str:
+    tag = "fh" if model == "flory_huggins" else "ld"
+    q = f"_q{quench:.2f}" if model == "flory_huggins" else ""
+    return f"{tag}_p{phi0:.3f}{q}_r{rep}"
+
+
+def simulation_table(config: dict) -> pd.DataFrame:
+    """One row per simulation of the sweep in ``config["simulation"]``.
+
+    Columns: ``sim_id``, ``sim_index`` (position in the sweep, used with the
+    study seed to derive the simulation's random streams), ``seed`` and every
+    parameter of the record. Rows are ordered by (phi0, quench, replicate), so
+    the table, and hence every seed, does not depend on job scheduling.
+    """
+    sim = config["simulation"]
+    seed = int(config["study"]["seed"])
+    sweep = sim["sweep"]
+    dim = int(config["study"]["dimension"])
+    shape = (int(sim["grid"]),) * dim
+    t = sim["time"]
+    quenches = sweep["quench"] if sim["model"] == "flory_huggins" else [float("nan")]
+    rows = []
+    for idx, (phi0, q, rep) in enumerate(
+        itertools.product(sweep["phi0"], quenches, range(int(sweep["replicates"])))
+    ):
+        rows.append(
+            {
+                "sim_id": _sim_id(sim["model"], phi0, q, rep),
+                "sim_index": idx,
+                "seed": seed,
+                "replicate": rep,
+                "model": sim["model"],
+                "N": float(sim["N"]),
+                "quench": float(q),
+                "phi0": float(phi0),
+                "gradient": sim["gradient"],
+                "kappa": float(sim["landau_kappa"]),
+                "noise": float(sim["noise"]),
+                "shape": shape,
+                "dx": float(sim["dx"]),
+                "scheme": sim["scheme"],
+                "laplacian": sim["laplacian"],
+                "stabilization": float(sim["stabilization"]),
+                "init_amplitude": float(sim["init_amplitude"]),
+                "time_unit": t["unit"],
+                "t_min": float(t["t_min"]),
+                "t_max": float(t["t_max"]),
+                "n_snapshots": int(t["n_snapshots"]),
+                "dt": float(t["dt"]),
+                "dt_growth": float(t["dt_growth"]),
+                "dt_max": float(t["dt_max"]),
+            }
+        )
+    table = pd.DataFrame(rows)
+    dup = table["sim_id"][table["sim_id"].duplicated()]
+    if len(dup):
+        raise ParameterError(
+            f"simulation.sweep lists a value twice (duplicate runs {sorted(set(dup))}); "
+            "remove the repeated phi0/quench entry"
+        )
+    return table
+
+
+def record(table: pd.DataFrame, sim_id: str) -> dict:
+    """The parameter record of one simulation as a plain dict."""
+    row = table.loc[table["sim_id"] == sim_id]
+    if len(row) != 1:
+        raise ParameterError(f"sim_id={sim_id!r} is not in the simulation table")
+    return {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in row.iloc[0].items()}
+
+
+def check_physics(config: dict) -> pd.DataFrame:
+    """Build every model of the sweep and check it can run; return the table.
+
+    Raises
+    ------
+    ParameterError
+        For the first simulation that lies outside the spinodal, whose step is
+        too large (explicit stability limit, or the semi-implicit accuracy
+        bound ``dt <= 0.1 tau``), or whose snapshot window is empty. The message
+        names the config key, the value and the allowed range.
+    """
+    table = simulation_table(config)
+    t = config["simulation"]["time"]
+    if not t["t_max"] > t["t_min"]:
+        raise ParameterError(
+            f"simulation.time.t_max={t['t_max']} must exceed t_min={t['t_min']}"
+        )
+    if t["dt_max"] < t["dt"]:
+        raise ParameterError(
+            f"simulation.time.dt_max={t['dt_max']} must be >= simulation.time.dt={t['dt']}"
+        )
+    for rec in table.to_dict("records"):
+        try:
+            model = build_model(rec)
+        except ParameterError as exc:
+            raise ParameterError(f"simulation.sweep ({rec['sim_id']}): {exc}") from None
+        scale = model.time_scale if rec["time_unit"] == "tau" else 1.0
+        dt = rec["dt"] * scale
+        grid = Grid(rec["shape"], rec["dx"])
+        if rec["scheme"] == "explicit":
+            lim = explicit_dt_limit(model, grid)
+            if dt >= lim:
+                raise ParameterError(
+                    f"simulation.time.dt={rec['dt']} ({dt:.4g} in absolute units) is "
+                    f"unstable for the explicit scheme at {rec['sim_id']}: need "
+                    f"dt < {lim / scale:.4g} (in units of {rec['time_unit']})"
+                )
+        elif dt > MAX_DT_OVER_TAU * model.time_scale * (1 + 1e-12):
+            raise ParameterError(
+                f"simulation.time.dt={rec['dt']} ({rec['time_unit']}) exceeds "
+                f"{MAX_DT_OVER_TAU} tau for {rec['sim_id']} (tau={model.time_scale:.4g}): "
+                "the early linear growth would not be resolved; lower dt"
+            )
+        box = rec["shape"][0] * rec["dx"]
+        if model.length_scale > box / 4:
+            raise ParameterError(
+                f"simulation.grid * simulation.dx = {box:g} is too small for "
+                f"{rec['sim_id']}: the fastest-growing wavelength is "
+                f"{model.length_scale:.4g}, and at least 4 must fit in the box; "
+                "raise grid or dx"
+            )
+    return table
+
+
+def unknown_key_hint(key: str, allowed) -> str:
+    """'did you mean' text for a misspelt config key (empty if no close match)."""
+    match = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def snapshot_table(metas: list[dict]) -> pd.DataFrame:
+    """Tidy index with one row per snapshot from simulation metadata records.
+
+    Columns: ``sim_id``, ``snapshot`` (index in the file), ``time``,
+    ``time_over_tau``, ``step`` and the simulation parameters that distinguish
+    runs (``model``, ``phi0``, ``quench``, ``chi``, ``N``, ``replicate``,
+    ``seed``, ``sim_index``, ``dimension``, ``grid``, ``dx``) and the per-snapshot
+    measurements recorded by the run (``characteristic_length`` in b,
+    ``phi_mean``, ``phi_min``, ``phi_max``).
+    """
+    rows = []
+    for meta in metas:
+        p, m, d = meta["params"], meta["model"], meta["derived"]
+        summ = meta["snapshot_summary"]
+        for i, (t, s) in enumerate(zip(meta["times"], meta["steps"])):
+            rows.append(
+                {
+                    "sim_id": meta["sim_id"],
+                    "snapshot": i,
+                    "time": t,
+                    "time_over_tau": t / d["time_scale_tau"],
+                    "step": s,
+                    "model": p["model"],
+                    "phi0": p["phi0"],
+                    "quench": p["quench"] if p["model"] == "flory_huggins" else np.nan,
+                    "chi": m.get("chi", np.nan),
+                    "N": m.get("N", np.nan),
+                    "replicate": p["replicate"],
+                    "seed": p["seed"],
+                    "sim_index": p["sim_index"],
+                    "dimension": len(p["shape"]),
+                    "grid": p["shape"][0],
+                    "dx": p["dx"],
+                    "characteristic_length": summ["characteristic_length"][i],
+                    "phi_mean": summ["phi_mean"][i],
+                    "phi_min": summ["phi_min"][i],
+                    "phi_max": summ["phi_max"][i],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def simulation_summary(metas: list[dict]) -> pd.DataFrame:
+    """One row per simulation: parameters, derived scales, cost.
+
+    Columns include ``chi``, ``chi_s``, ``tau`` (linear growth time),
+    ``lambda_fastest`` (fastest-growing wavelength, b), ``phi_minus`` /
+    ``phi_plus`` (binodal), ``steps`` (total), ``wall_seconds``.
+    """
+    rows = []
+    for meta in metas:
+        p, m, d = meta["params"], meta["model"], meta["derived"]
+        rows.append(
+            {
+                "sim_id": meta["sim_id"],
+                "model": p["model"],
+                "phi0": p["phi0"],
+                "quench": p["quench"] if p["model"] == "flory_huggins" else np.nan,
+                "chi": m.get("chi", np.nan),
+                "chi_s": m.get("chi_s", np.nan),
+                "N": m.get("N", np.nan),
+                "gradient": m.get("gradient"),
+                "replicate": p["replicate"],
+                "seed": p["seed"],
+                "sim_index": p["sim_index"],
+                "grid": "x".join(str(n) for n in p["shape"]),
+                "dx": p["dx"],
+                "tau": d["time_scale_tau"],
+                "lambda_fastest": d["length_scale_fastest"],
+                "phi_minus": d["coexistence"][0],
+                "phi_plus": d["coexistence"][1],
+                "steps": meta["steps"][-1],
+                "wall_seconds": meta["wall_seconds"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def reference_structures(ref: dict, seed: int, ndim: int):
+    """Boolean-model and Gaussian-random-field structures with known answers.
+
+    Parameters
+    ----------
+    ref : dict
+        The config's ``reference`` section (grid, dx, realisations, boolean,
+        grf).
+    seed : int
+        Study seed; the reference streams are ``SeedSequence([seed, 2**32-1])``
+        children, disjoint from every simulation's.
+    ndim : int
+        2 or 3.
+
+    Returns
+    -------
+    arrays : dict of str -> (R, M, N[, P]) ndarray of bool
+        ``boolean`` and ``grf_u<level>`` stacks of ``R`` realisations.
+    expected : pandas.DataFrame
+        One row per structure: ``structure``, ``kind``, parameters and the
+        analytic mean densities (Miles 1976 for the Boolean model; the
+        Gaussian kinematic formula, Adler & Taylor 2007, for level cuts).
+    """
+    from . import reference as rf
+
+    shape = (int(ref["grid"]),) * ndim
+    dx = float(ref["dx"])
+    nreal = int(ref["realisations"])
+    root = np.random.SeedSequence([int(seed), 2**32 - 1])
+    rng_bool, rng_grf = (np.random.Generator(np.random.PCG64(s)) for s in root.spawn(2))
+    b = ref["boolean"]
+    arrays = {
+        "boolean": np.stack(
+            [
+                rf.boolean_model(shape, dx, intensity=b["intensity"], radius=b["radius"], rng=rng_bool)
+                for _ in range(nreal)
+            ]
+        )
+    }
+    rows = [
+        {
+            "structure": "boolean",
+            "kind": "boolean_model",
+            "intensity": b["intensity"],
+            "radius": b["radius"],
+            **rf.boolean_model_expected(ndim, intensity=b["intensity"], radius=b["radius"]),
+        }
+    ]
+    g = ref["grf"]
+    params = {"k0": g["k0"], "width": g["width"]}
+    fields = [
+        rf.gaussian_random_field(shape, dx, spectrum="peaked", rng=rng_grf, **params)
+        for _ in range(nreal)
+    ]
+    lambda2 = rf.grf_moments(shape, dx, "peaked", **params)["lambda2"]
+    for u in g["thresholds"]:
+        key = f"grf_u{u:+.2f}"
+        arrays[key] = np.stack([rf.level_cut(f, u) for f in fields])
+        rows.append(
+            {
+                "structure": key,
+                "kind": "gaussian_level_cut",
+                "threshold": u,
+                "k0": g["k0"],
+                "width": g["width"],
+                "lambda2": lambda2,
+                **rf.grf_excursion_expected(ndim, u, lambda2),
+            }
+        )
+    expected = pd.DataFrame(rows)
+    expected.insert(1, "dimension", ndim)
+    expected.insert(2, "dx", dx)
+    return arrays, expected

@@ -1,0 +1,27 @@
+"""Rule plot_coarsening: snapshots of one run and L(t) of the shown runs."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+from scattermorph.plotting import plot_coarsening, save_figure  # noqa: E402
+from scattermorph.simulate import load_simulation  # noqa: E402
+
+table = pd.read_csv(snakemake.input.table)  # noqa: F821
+series, shown = [], None
+for path in snakemake.input.sims:  # noqa: F821
+    phi, times, meta = load_simulation(path)
+    rows = table[table["sim_id"] == meta["sim_id"]].sort_values("snapshot")
+    label = f"$\\phi_0$ = {meta['params']['phi0']:g}"
+    series.append((label, rows["time_over_tau"].to_numpy(), rows["characteristic_length"].to_numpy()))
+    if shown is None:
+        pick = np.unique(np.linspace(0, len(times) - 1, 5).round().astype(int))
+        tau = meta["derived"]["time_scale_tau"]
+        shown = ([phi[i] for i in pick], [times[i] / tau for i in pick], meta)
+fields, ftimes, meta = shown
+title = f"Coarsening of run {meta['sim_id']} (top) and characteristic length (bottom)"
+fig = plot_coarsening(fields, ftimes, series, meta["params"]["dx"], title=title)
+save_figure(fig, snakemake.output.figure, dpi=snakemake.params.dpi)  # noqa: F821

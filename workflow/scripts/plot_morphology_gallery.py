@@ -1,0 +1,19 @@
+"""Rule plot_morphology_gallery: last snapshot of one run per composition."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+from scattermorph.plotting import plot_gallery, save_figure  # noqa: E402
+from scattermorph.simulate import load_simulation  # noqa: E402
+
+fields, titles, dx = [], [], None
+for path in snakemake.input.sims:  # noqa: F821
+    phi, times, meta = load_simulation(path)
+    p = meta["params"]
+    dx = p["dx"]
+    fields.append(phi[-1])
+    quench = f", $\\chi/\\chi_s$ = {p['quench']:g}" if p["model"] == "flory_huggins" else ""
+    titles.append(f"$\\phi_0$ = {p['phi0']:g}{quench}\n$t$ = {times[-1] / meta['derived']['time_scale_tau']:.3g} $\\tau$")
+fig = plot_gallery(fields, titles, dx, suptitle="Late-stage morphologies: droplets to co-continuous")
+save_figure(fig, snakemake.output.figure, dpi=snakemake.params.dpi)  # noqa: F821
