@@ -1,21 +1,10 @@
-# Helpers shared by the rule files: paths, the simulation table, resources.
+# Helpers shared by the stage files (paths, the simulation table, resources).
 # Rules call these named functions; no lambdas in rules.
-
-import os
-from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-# Rule scripts import the scattermorph library. bin/study installs it in
-# editable mode; for `--sdm conda` environments the same source folder is put
-# on PYTHONPATH, so every job imports exactly this checkout's code.
-LIB_DIR = str(Path(workflow.basedir) / "workflow")
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [LIB_DIR] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-)
-
-from scattermorph.errors import ParameterError  # noqa: E402
-from scattermorph.study import check_physics, record  # noqa: E402
+from scattermorph.errors import ParameterError
+from scattermorph.study import check_physics, record
 
 NAME = config["study"]["name"]
 RESULTS = f"results/{NAME}"
@@ -30,10 +19,6 @@ except ParameterError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 
 SIM_IDS = list(SIMS["sim_id"])
-
-
-wildcard_constraints:
-    sim_id="|".join(SIM_IDS),
 
 
 def sim_record(wildcards):
@@ -92,7 +77,7 @@ def coarsening_files(wildcards=None):
 
 
 def all_targets():
-    """Final outputs of the study (the targets of `rule all`)."""
+    """Final outputs of the study, the targets of the all-rule."""
     return [
         f"{RESULTS}/snapshots.csv",
         f"{RESULTS}/reference/structures.npz",

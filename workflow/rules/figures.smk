@@ -11,16 +11,16 @@ rule plot_morphology_gallery:
             category="1. Microstructures",
             labels={"figure": "morphology gallery"},
         ),
-    params:
-        dpi=config["figures"]["dpi"],
     log:
         f"{LOGS}/plot_morphology_gallery.log",
+    conda:
+        "../../envs/figures.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/figures.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_morphology_gallery.py"
 
@@ -36,15 +36,15 @@ rule plot_coarsening:
             category="1. Microstructures",
             labels={"figure": "coarsening series"},
         ),
-    params:
-        dpi=config["figures"]["dpi"],
     log:
         f"{LOGS}/plot_coarsening.log",
+    conda:
+        "../../envs/figures.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/figures.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_coarsening.py"

@@ -6,19 +6,19 @@ rule make_reference_structures:
     output:
         structures=f"{RESULTS}/reference/structures.npz",
         expected=f"{RESULTS}/reference/expected.csv",
-    params:
-        reference=config["reference"],
-        seed=config["study"]["seed"],
-        dimension=config["study"]["dimension"],
     log:
         f"{LOGS}/make_reference_structures.log",
     benchmark:
         f"{BENCH}/make_reference_structures.tsv"
+    conda:
+        "../../envs/simulation.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/simulation.yaml"
+    params:
+        reference=config["reference"],
+        seed=config["study"]["seed"],
+        dimension=config["study"]["dimension"],
     script:
         "../scripts/make_reference_structures.py"

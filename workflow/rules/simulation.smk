@@ -2,21 +2,25 @@
 # its snapshots, so each job does real work.
 
 
+wildcard_constraints:
+    sim_id="|".join(SIM_IDS),
+
+
 rule simulate_microstructure:
     output:
         sim=f"{RESULTS}/simulations/{{sim_id}}.npz",
-    params:
-        record=sim_record,
     log:
         f"{LOGS}/simulate_microstructure/{{sim_id}}.log",
     benchmark:
         f"{BENCH}/simulate_microstructure/{{sim_id}}.tsv"
+    conda:
+        "../../envs/simulation.yaml"
     threads: 1
     resources:
         mem_mb=sim_mem_mb,
         runtime=sim_runtime,
-    conda:
-        "../../envs/simulation.yaml"
+    params:
+        record=sim_record,
     script:
         "../scripts/simulate_microstructure.py"
 
@@ -29,11 +33,11 @@ rule index_snapshots:
         simulations=f"{RESULTS}/simulations.csv",
     log:
         f"{LOGS}/index_snapshots.log",
+    conda:
+        "../../envs/simulation.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/simulation.yaml"
     script:
         "../scripts/index_snapshots.py"

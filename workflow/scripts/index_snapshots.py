@@ -4,6 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
 from scattermorph.simulate import atomic_write, read_metadata  # noqa: E402
 from scattermorph.study import simulation_summary, snapshot_table  # noqa: E402
 

@@ -6,6 +6,8 @@ import numpy as np
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
 from scattermorph.simulate import atomic_write  # noqa: E402
 from scattermorph.study import reference_structures  # noqa: E402
 

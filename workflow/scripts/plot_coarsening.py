@@ -7,6 +7,8 @@ import pandas as pd
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
 from scattermorph.plotting import plot_coarsening, save_figure  # noqa: E402
 from scattermorph.simulate import load_simulation  # noqa: E402
 

@@ -4,6 +4,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
 from scattermorph.plotting import plot_gallery, save_figure  # noqa: E402
 from scattermorph.simulate import load_simulation  # noqa: E402
 

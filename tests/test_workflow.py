@@ -1,0 +1,113 @@
+"""End-to-end workflow tests on config/tiny.yaml (marked `workflow`).
+
+The tiny study runs the whole DAG (2 simulations of 64^2, reference structures,
+figures) in well under a minute on 2 cores.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(*args, cwd, timeout=300):
+    cmd = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(cwd), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """Run the tiny study once; tests below inspect its outputs."""
+    wd = tmp_path_factory.mktemp("tiny")
+    res = snakemake("--configfile", str(ROOT / "config/tiny.yaml"), "--cores", "2", cwd=wd)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return wd
+
+
+def test_tiny_study_outputs(tiny_run):
+    res = tiny_run / "results" / "tiny"
+    cfg = yaml.safe_load((ROOT / "config/tiny.yaml").read_text())
+    nsims = len(cfg["simulation"]["sweep"]["phi0"]) * len(cfg["simulation"]["sweep"]["quench"])
+    nsnap = cfg["simulation"]["time"]["n_snapshots"]
+    snaps = pd.read_csv(res / "snapshots.csv")
+    assert len(snaps) == nsims * nsnap
+    assert snaps["characteristic_length"].notna().all()
+    # mass conservation survives the whole pipeline (float32 storage: 1e-6)
+    assert np.allclose(snaps["phi_mean"], snaps["phi0"], atol=1e-6)
+    sims = pd.read_csv(res / "simulations.csv")
+    assert len(sims) == nsims
+    for fig in ["morphology_gallery.png", "coarsening.png"]:
+        data = (res / "figures" / fig).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    ref = pd.read_csv(res / "reference" / "expected.csv")
+    assert set(ref["kind"]) == {"boolean_model", "gaussian_level_cut"}
+    # every costly rule wrote a benchmark record
+    assert list((tiny_run / "benchmarks/results/tiny/simulate_microstructure").glob("*.tsv"))
+
+
+def test_rerun_is_a_no_op(tiny_run):
+    res = snakemake("--configfile", str(ROOT / "config/tiny.yaml"), "-n", cwd=tiny_run)
+    assert res.returncode == 0
+    assert "Nothing to be done" in res.stdout + res.stderr
+
+
+def test_simulation_files_self_describing(tiny_run):
+    from scattermorph.simulate import load_simulation
+
+    path = next((tiny_run / "results/tiny/simulations").glob("*.npz"))
+    phi, times, meta = load_simulation(path)
+    assert phi.shape[0] == len(times) == len(meta["steps"])
+    assert meta["params"]["seed"] == 7
+    assert "scattermorph" in meta["versions"]
+    assert np.all(np.diff(times) > 0)
+
+
+def test_lint_is_clean(tmp_path):
+    res = snakemake("--lint", "--configfile", str(ROOT / "config/tiny.yaml"), cwd=tmp_path)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert "Lints for" not in out, out[-3000:]
+
+
+@pytest.mark.skipif(shutil.which("snakefmt") is None and not Path(sys.executable).with_name("snakefmt").exists(), reason="snakefmt not installed")
+def test_snakefmt_clean():
+    exe = shutil.which("snakefmt") or str(Path(sys.executable).with_name("snakefmt"))
+    files = [ROOT / "Snakefile", *sorted((ROOT / "workflow/rules").glob("*.smk"))]
+    res = subprocess.run([exe, "--check", *map(str, files)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+BAD = [
+    # (dotted key, value, expected text in the error)
+    ("simulation.sweep.phi0", [0.3, 1.5], "simulation.sweep.phi0[1] = 1.5"),
+    ("simulation.sweep.quench", [0.9], "simulation.sweep.quench[0] = 0.9"),
+    ("simulation.time.dt", 0.5, "simulation.time.dt=0.5"),
+    ("simulation.dxx", 2.0, "unknown key 'dxx'"),
+]
+
+
+@pytest.mark.parametrize("key, value, text", BAD, ids=[b[0] for b in BAD])
+def test_bad_config_refused_before_any_job(tmp_path, key, value, text):
+    cfg = yaml.safe_load((ROOT / "config/tiny.yaml").read_text())
+    node = cfg
+    *head, last = key.split(".")
+    for k in head:
+        node = node[k]
+    node[last] = value
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    res = snakemake("--configfile", str(bad), "--cores", "1", cwd=tmp_path)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert text in out, out[-2000:]
+    assert not (tmp_path / "results").exists()  # nothing ran
