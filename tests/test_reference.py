@@ -130,9 +130,7 @@ def _nerve_euler_2d(germs, box, radius):
         nxt = set()
         for s in current:
             for k in set.intersection(*(nbr[v] for v in s)):
-                if k > s[-1] and all(
-                    tuple(sorted(set(s + (k,)) - {v})) in current for v in s
-                ):
+                if k > s[-1] and all(tuple(sorted(set(s + (k,)) - {v})) in current for v in s):
                     nxt.add(s + (k,))
         current = nxt
     return chi
@@ -186,8 +184,11 @@ def test_single_ball_digitised_volume(ndim, radius, dx):
     assert abs(volume - _ball_volume(ndim, radius)) < _ball_surface(ndim, radius) * dx
 
 
+@pytest.mark.parametrize("chunk", [None, 50])
 @pytest.mark.parametrize("shape, dx", [((17, 20), 0.7), ((11, 14, 9), 1.3)])
-def test_union_of_balls_matches_brute_force_minimum_image(shape, dx):
+def test_union_of_balls_matches_brute_force_minimum_image(shape, dx, chunk, monkeypatch):
+    if chunk is not None:  # force the slab-by-slab path used for huge grains
+        monkeypatch.setattr(ref, "_CHUNK_ELEMENTS", chunk)
     ndim = len(shape)
     sides = np.asarray(shape) * dx
     rng = np.random.default_rng(7)
@@ -228,7 +229,9 @@ def test_boolean_model_reproducible_from_rng():
     c = ref.boolean_model((64, 64), 1.0, rng=np.random.default_rng(6), **kw)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
-    empty = ref.boolean_model((16, 16, 16), 1.0, intensity=0.0, radius=2.0, rng=np.random.default_rng(0))
+    empty = ref.boolean_model(
+        (16, 16, 16), 1.0, intensity=0.0, radius=2.0, rng=np.random.default_rng(0)
+    )
     assert not empty.any()
 
 
@@ -265,9 +268,7 @@ def test_boolean_perimeter_and_surface_by_line_crossings(shape, radius, phi):
         for _ in range(4)
     ]
     dens = ref.boolean_model_expected(ndim, intensity=lam, radius=radius)
-    expected = (
-        2 / math.pi * dens["perimeter_density"] if ndim == 2 else dens["surface_density"] / 2
-    )
+    expected = 2 / math.pi * dens["perimeter_density"] if ndim == 2 else dens["surface_density"] / 2
     mean, se = _mean_se(rates)
     # Sampling only misses crossings (pairs closer than dx, found next to the
     # concave edges where grains intersect); that fraction scales as dx / R and
@@ -283,6 +284,7 @@ def test_boolean_2d_euler_density_against_exact_nerve_count(phi):
     rng = np.random.default_rng(3)
     chis = []
     for _ in range(6):
+        # coarse 8x8 grid: only the germs are used, the raster is ignored
         _, germs = ref.boolean_model(
             (8, 8), box / 8, intensity=lam, radius=radius, rng=rng, return_germs=True
         )
@@ -303,11 +305,18 @@ def test_boolean_expected_low_intensity_limit_is_isolated_grains(ndim):
     lam = 1e-7 / V  # lam V = 1e-7
     got = ref.boolean_model_expected(ndim, intensity=lam, radius=R)
     if ndim == 2:
-        isolated = {"area_fraction": lam * V, "perimeter_density": lam * 2 * math.pi * R,
-                    "euler_density": lam}
+        isolated = {
+            "area_fraction": lam * V,
+            "perimeter_density": lam * 2 * math.pi * R,
+            "euler_density": lam,
+        }
     else:
-        isolated = {"volume_fraction": lam * V, "surface_density": lam * 4 * math.pi * R**2,
-                    "mean_curvature_density": lam * 4 * math.pi * R, "euler_density": lam}
+        isolated = {
+            "volume_fraction": lam * V,
+            "surface_density": lam * 4 * math.pi * R**2,
+            "mean_curvature_density": lam * 4 * math.pi * R,
+            "euler_density": lam,
+        }
     assert set(got) == set(isolated)
     for key, value in isolated.items():
         # overlaps correct every density by a relative O(lam V) = 1e-7
@@ -370,13 +379,19 @@ def test_boolean_planar_sections_are_a_2d_boolean_model(phi):
     # identities: round-off only
     assert d3["volume_fraction"] == pytest.approx(A_A, rel=1e-12)
     assert math.pi / 4 * d3["surface_density"] == pytest.approx(L_A, rel=1e-12)
-    assert d3["mean_curvature_density"] / (2 * math.pi) == pytest.approx(chi_A, rel=1e-12, abs=1e-14)
+    assert d3["mean_curvature_density"] / (2 * math.pi) == pytest.approx(
+        chi_A, rel=1e-12, abs=1e-14
+    )
 
 
 @pytest.mark.parametrize(
     "ndim, kwargs, match",
     [
-        (1, dict(intensity=0.1, radius=1.0), r"ndim=1 is not supported: allowed values are 2 and 3"),
+        (
+            1,
+            dict(intensity=0.1, radius=1.0),
+            r"ndim=1 is not supported: allowed values are 2 and 3",
+        ),
         (4, dict(intensity=0.1, radius=1.0), r"ndim=4"),
         (2, dict(intensity=-1.0, radius=1.0), r"intensity=-1\.0 must be .*>= 0"),
         (3, dict(intensity=0.1, radius=-2.0), r"radius=-2\.0 must be .*> 0"),
@@ -427,7 +442,9 @@ def test_grf_moments_match_continuum_gaussian_spectrum(ndim, n, length):
     assert mom["lambda2"] == pytest.approx(1 / length**2, rel=1e-2)
     assert all(l2 == pytest.approx(mom["lambda2"], rel=1e-12) for l2 in mom["lambda2_axes"])
     # continuum n_eff = (box / (l sqrt(pi)))^d for P = exp(-k^2 l^2 / 2)
-    assert mom["n_modes_eff"] == pytest.approx((n / (length * math.sqrt(math.pi))) ** ndim, rel=1e-2)
+    assert mom["n_modes_eff"] == pytest.approx(
+        (n / (length * math.sqrt(math.pi))) ** ndim, rel=1e-2
+    )
 
 
 @pytest.mark.parametrize("shape, dx, spectrum, params", GRF_CASES)
@@ -454,7 +471,9 @@ def test_grf_measured_lambda2_matches_grf_moments(shape, dx, spectrum, params):
 
 @pytest.mark.parametrize("shape, dx, spectrum, params", GRF_CASES)
 def test_grf_is_periodic(shape, dx, spectrum, params):
-    f = ref.gaussian_random_field(shape, dx, spectrum=spectrum, rng=np.random.default_rng(1), **params)
+    f = ref.gaussian_random_field(
+        shape, dx, spectrum=spectrum, rng=np.random.default_rng(1), **params
+    )
     for a in range(len(shape)):
         first = np.take(f, 0, axis=a)
         last = np.take(f, -1, axis=a)
@@ -477,7 +496,9 @@ def test_grf_is_periodic(shape, dx, spectrum, params):
 def test_grf_excursion_area_fraction(shape, dx, spectrum, params, u):
     rng = np.random.default_rng(12)
     fractions = [
-        ref.level_cut(ref.gaussian_random_field(shape, dx, spectrum=spectrum, rng=rng, **params), u).mean()
+        ref.level_cut(
+            ref.gaussian_random_field(shape, dx, spectrum=spectrum, rng=rng, **params), u
+        ).mean()
         for _ in range(6)
     ]
     lam2 = ref.grf_moments(shape, dx, spectrum, **params)["lambda2"]
@@ -496,7 +517,10 @@ def test_grf_perimeter_and_surface_by_line_crossings(shape, length, u):
     lam2 = ref.grf_moments(shape, dx, "gaussian", length=length)["lambda2"]
     rng = np.random.default_rng(8)
     rates = [
-        _crossing_rate(ref.gaussian_random_field(shape, dx, spectrum="gaussian", length=length, rng=rng) > u, dx)
+        _crossing_rate(
+            ref.gaussian_random_field(shape, dx, spectrum="gaussian", length=length, rng=rng) > u,
+            dx,
+        )
         for _ in range(6)
     ]
     dens = ref.grf_excursion_expected(ndim, u, lam2)
@@ -515,8 +539,12 @@ def test_grf_2d_euler_density_by_component_counting(u):
     lam2 = ref.grf_moments((n, n), dx, "gaussian", length=length)["lambda2"]
     rng = np.random.default_rng(21)
     chis = [
-        _euler_window_2d(ref.level_cut(
-            ref.gaussian_random_field((n, n), dx, spectrum="gaussian", length=length, rng=rng), u))
+        _euler_window_2d(
+            ref.level_cut(
+                ref.gaussian_random_field((n, n), dx, spectrum="gaussian", length=length, rng=rng),
+                u,
+            )
+        )
         for _ in range(6)
     ]
     expected = _window_euler_expected(ref.grf_excursion_expected(2, u, lam2), n * dx)
@@ -548,7 +576,11 @@ def test_grf_reproducible_from_rng():
         ((64, 64), dict(spectrum="gaussian", length=-2.0), r"length=-2\.0 must be .*> 0"),
         ((64, 64), dict(spectrum="peaked", k0=-1.0, width=0.1), r"k0=-1\.0 must be .*>= 0"),
         ((64, 64), dict(spectrum="peaked", k0=1.0, width=0.0), r"width=0\.0 must be .*> 0"),
-        ((64, 64), dict(spectrum="gaussian", length=1e6), r"has no weight at the non-zero wavevectors"),
+        (
+            (64, 64),
+            dict(spectrum="gaussian", length=1e6),
+            r"has no weight at the non-zero wavevectors",
+        ),
         ((64,), dict(spectrum="gaussian", length=2.0), r"1 dimension\(s\): only 2D and 3D"),
         ((4, 4, 4, 4), dict(spectrum="gaussian", length=2.0), r"4 dimension\(s\)"),
         ((64, 64), dict(spectrum="gaussian", length=2.0, rng=None), r"rng=None must be a numpy"),
@@ -596,7 +628,9 @@ def test_grf_expected_planar_sections(lam2):
     d3 = ref.grf_excursion_expected(3, U, lam2)
     # identities: round-off only (abs for the zero of u e^{-u^2/2} at u = 0)
     np.testing.assert_allclose(d2["area_fraction"], d3["volume_fraction"], rtol=1e-12)
-    np.testing.assert_allclose(d2["perimeter_density"], math.pi / 4 * d3["surface_density"], rtol=1e-12)
+    np.testing.assert_allclose(
+        d2["perimeter_density"], math.pi / 4 * d3["surface_density"], rtol=1e-12
+    )
     np.testing.assert_allclose(
         d2["euler_density"], d3["mean_curvature_density"] / (2 * math.pi), rtol=1e-12, atol=1e-15
     )
@@ -615,7 +649,9 @@ def test_grf_expected_complement_symmetries():
     np.testing.assert_allclose(p2["euler_density"], -m2["euler_density"], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(p3["volume_fraction"] + m3["volume_fraction"], 1.0, rtol=1e-12)
     np.testing.assert_allclose(p3["surface_density"], m3["surface_density"], rtol=1e-12)
-    np.testing.assert_allclose(p3["mean_curvature_density"], -m3["mean_curvature_density"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        p3["mean_curvature_density"], -m3["mean_curvature_density"], rtol=1e-12, atol=1e-15
+    )
     np.testing.assert_allclose(p3["euler_density"], m3["euler_density"], rtol=1e-12)
 
 
@@ -629,26 +665,49 @@ def test_grf_expected_hermite_derivative_structure(lam2):
     h = 1e-5
 
     def deriv(ndim, key):
-        return (ref.grf_excursion_expected(ndim, U + h, lam2)[key]
-                - ref.grf_excursion_expected(ndim, U - h, lam2)[key]) / (2 * h)
+        return (
+            ref.grf_excursion_expected(ndim, U + h, lam2)[key]
+            - ref.grf_excursion_expected(ndim, U - h, lam2)[key]
+        ) / (2 * h)
 
     d2 = ref.grf_excursion_expected(2, U, lam2)
     d3 = ref.grf_excursion_expected(3, U, lam2)
     s = math.sqrt(lam2)
     # central differences with h = 1e-5: truncation ~h^2 ~ 1e-10, round-off ~1e-11 / h
     tol = dict(rtol=1e-6, atol=1e-8 * max(1.0, lam2**1.5))
-    np.testing.assert_allclose(d2["perimeter_density"], -math.sqrt(math.pi * lam2 / 2) * deriv(2, "area_fraction"), **tol)
-    np.testing.assert_allclose(d2["euler_density"], -s / (math.pi * math.sqrt(2 * math.pi)) * deriv(2, "perimeter_density"), **tol)
-    np.testing.assert_allclose(d3["surface_density"], -4 * math.sqrt(lam2 / (2 * math.pi)) * deriv(3, "volume_fraction"), **tol)
-    np.testing.assert_allclose(d3["mean_curvature_density"], -math.sqrt(2 * math.pi * lam2) / 4 * deriv(3, "surface_density"), **tol)
-    np.testing.assert_allclose(d3["euler_density"], -s / (2 * math.pi) ** 1.5 * deriv(3, "mean_curvature_density"), **tol)
+    np.testing.assert_allclose(
+        d2["perimeter_density"], -math.sqrt(math.pi * lam2 / 2) * deriv(2, "area_fraction"), **tol
+    )
+    np.testing.assert_allclose(
+        d2["euler_density"],
+        -s / (math.pi * math.sqrt(2 * math.pi)) * deriv(2, "perimeter_density"),
+        **tol,
+    )
+    np.testing.assert_allclose(
+        d3["surface_density"],
+        -4 * math.sqrt(lam2 / (2 * math.pi)) * deriv(3, "volume_fraction"),
+        **tol,
+    )
+    np.testing.assert_allclose(
+        d3["mean_curvature_density"],
+        -math.sqrt(2 * math.pi * lam2) / 4 * deriv(3, "surface_density"),
+        **tol,
+    )
+    np.testing.assert_allclose(
+        d3["euler_density"], -s / (2 * math.pi) ** 1.5 * deriv(3, "mean_curvature_density"), **tol
+    )
 
 
 def test_grf_expected_scalar_and_array_thresholds_agree():
     arr = ref.grf_excursion_expected(3, U, 0.5)
     for i in (0, 7, 24):
         scalar = ref.grf_excursion_expected(3, float(U[i]), 0.5)
-        assert set(scalar) == {"volume_fraction", "surface_density", "mean_curvature_density", "euler_density"}
+        assert set(scalar) == {
+            "volume_fraction",
+            "surface_density",
+            "mean_curvature_density",
+            "euler_density",
+        }
         for key, value in scalar.items():
             assert isinstance(value, float)
             assert value == pytest.approx(arr[key][i], rel=1e-14, abs=1e-300)  # same arithmetic

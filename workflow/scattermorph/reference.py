@@ -217,28 +217,49 @@ def union_of_balls(shape, dx, centres, radius) -> np.ndarray:
     offs = np.arange(-m, m + 2)  # template along one axis
     n_t = offs.size
     r2 = r_vox * r_vox
-    strides = np.array([int(np.prod(shape[a + 1 :])) for a in range(ndim)])
-    chunk = max(1, _CHUNK_ELEMENTS // n_t**ndim)
+    strides = [int(np.prod(shape[a + 1 :])) for a in range(ndim)]
 
     t_all = centres / dx - 0.5
     base_all = np.floor(t_all)
     frac_all = t_all - base_all
     base_all = base_all.astype(np.int64)
-    for start in range(0, centres.shape[0], chunk):
-        base = base_all[start : start + chunk]
-        frac = frac_all[start : start + chunk]
-        nb = base.shape[0]
-        d2 = np.zeros((nb,) + (n_t,) * ndim)
-        lin = np.zeros((nb,) + (n_t,) * ndim, dtype=np.int64)
-        for a in range(ndim):
-            view = [nb] + [1] * ndim
-            view[a + 1] = n_t
-            da = (offs[None, :] - frac[:, a : a + 1]) ** 2  # (nb, n_t)
-            ia = np.mod(base[:, a : a + 1] + offs[None, :], shape[a]) * strides[a]
-            d2 += da.reshape(view)
-            lin += ia.reshape(view)
-        flat[lin[d2 <= r2]] = True
+    if n_t**ndim <= _CHUNK_ELEMENTS:  # usual case: many germs per chunk
+        chunk = _CHUNK_ELEMENTS // n_t**ndim
+        for start in range(0, centres.shape[0], chunk):
+            sl = slice(start, start + chunk)
+            _paint(flat, shape, strides, base_all[sl], frac_all[sl], [offs] * ndim, r2)
+    else:  # huge grains: one germ at a time, in slabs along axis 0
+        slab = max(1, _CHUNK_ELEMENTS // n_t ** (ndim - 1))
+        for i in range(centres.shape[0]):
+            for j in range(0, n_t, slab):
+                offs_axes = [offs[j : j + slab]] + [offs] * (ndim - 1)
+                _paint(
+                    flat, shape, strides, base_all[i : i + 1], frac_all[i : i + 1], offs_axes, r2
+                )
     return mask
+
+
+def _paint(flat, shape, strides, base, frac, offs_axes, r2):
+    """Set the voxels within ``sqrt(r2)`` voxel units of each germ.
+
+    ``base`` (n, ndim) int and ``frac`` (n, ndim) float locate the germs in
+    voxel-centre coordinates; ``offs_axes[a]`` are the template offsets along
+    axis ``a``. Distances and flat indices are built by broadcasting per-axis
+    terms over the template, with periodic wrapping of the indices.
+    """
+    ndim = len(shape)
+    nb = base.shape[0]
+    tshape = (nb,) + tuple(o.size for o in offs_axes)
+    d2 = np.zeros(tshape)
+    lin = np.zeros(tshape, dtype=np.int64)
+    for a in range(ndim):
+        view = [nb] + [1] * ndim
+        view[a + 1] = offs_axes[a].size
+        da = (offs_axes[a][None, :] - frac[:, a : a + 1]) ** 2
+        ia = np.mod(base[:, a : a + 1] + offs_axes[a][None, :], shape[a]) * strides[a]
+        d2 += da.reshape(view)
+        lin += ia.reshape(view)
+    flat[lin[d2 <= r2]] = True
 
 
 def boolean_model(shape, dx, *, intensity, radius, rng, return_germs=False):
@@ -285,16 +306,13 @@ def boolean_model(shape, dx, *, intensity, radius, rng, return_germs=False):
 
     References
     ----------
-    [SW2008]_ Sec. 9.1; [Mecke2000]_.
+    Schneider & Weil (2008), Sec. 9.1; Mecke (2000).
     """
     shape = _check_shape(shape)
     dx = _check_positive("dx", dx)
     _require(
-        isinstance(intensity, numbers.Real)
-        and math.isfinite(intensity)
-        and intensity >= 0,
-        f"intensity={intensity!r} must be a finite number >= 0 "
-        "(germs per unit volume)",
+        isinstance(intensity, numbers.Real) and math.isfinite(intensity) and intensity >= 0,
+        f"intensity={intensity!r} must be a finite number >= 0 " "(germs per unit volume)",
     )
     radius = _check_positive("radius", radius)
     half_side = 0.5 * min(shape) * dx
@@ -383,9 +401,7 @@ def boolean_model_expected(ndim, *, intensity, radius) -> dict:
     """
     ndim = _check_ndim(ndim)
     _require(
-        isinstance(intensity, numbers.Real)
-        and math.isfinite(intensity)
-        and intensity >= 0,
+        isinstance(intensity, numbers.Real) and math.isfinite(intensity) and intensity >= 0,
         f"intensity={intensity!r} must be a finite number >= 0",
     )
     lam = float(intensity)
@@ -405,8 +421,7 @@ def boolean_model_expected(ndim, *, intensity, radius) -> dict:
         "volume_fraction": -math.expm1(-lam * V),
         "surface_density": lam * S * q,
         "mean_curvature_density": q * (lam * M - pi**2 / 32 * lam**2 * S**2),
-        "euler_density": q
-        * (lam - lam**2 * M * S / (4 * pi) + pi * lam**3 * S**3 / 384),
+        "euler_density": q * (lam - lam**2 * M * S / (4 * pi) + pi * lam**3 * S**3 / 384),
     }
 
 
@@ -548,6 +563,11 @@ def grf_moments(shape, dx, spectrum, **params) -> dict:
         weight at any non-zero wavevector of the grid (e.g. ``length`` much
         larger than the box).
     """
+    return _moments(shape, dx, spectrum, params)[0]
+
+
+def _moments(shape, dx, spectrum, params):
+    """Validate, then return ``(moments dict, half-grid P, shape)``."""
     shape = _check_shape(shape, min_side=2)
     dx = _check_positive("dx", dx)
     params = _check_spectrum(spectrum, params)
@@ -558,17 +578,18 @@ def grf_moments(shape, dx, spectrum, **params) -> dict:
         total > 0 and math.isfinite(total),
         f"spectrum={spectrum!r} with {params} has no weight at the non-zero "
         f"wavevectors of the grid shape={shape}, dx={dx:g} (|k| between "
-        f"{2 * np.pi / (max(shape) * dx):.3g} and {np.pi / dx:.3g}): choose "
-        "parameters whose spectrum lies in that range",
+        f"{2 * np.pi / (max(shape) * dx):.3g} and {np.pi * math.sqrt(len(shape)) / dx:.3g}): "
+        "choose parameters whose spectrum lies in that range",
     )
     lam_axes = tuple(float((wP * k2).sum() / total) for k2 in k2_axes)
     n = int(np.prod(shape))
-    return {
+    moments = {
         "variance": total / n,
         "lambda2": float(np.mean(lam_axes)),
         "lambda2_axes": lam_axes,
         "n_modes_eff": total**2 / float((weight * P**2).sum()),
     }
+    return moments, P, shape
 
 
 def gaussian_random_field(shape, dx, *, spectrum, rng, **spectrum_params):
@@ -610,10 +631,8 @@ def gaussian_random_field(shape, dx, *, spectrum, rng, **spectrum_params):
     ParameterError
         Bad shape, ``dx``, spectrum or parameters, or ``rng`` not a Generator.
     """
-    moments = grf_moments(shape, dx, spectrum, **spectrum_params)
-    shape = _check_shape(shape, min_side=2)
+    moments, P, shape = _moments(shape, dx, spectrum, spectrum_params)
     rng = _check_rng(rng)
-    P, _, _ = _half_spectrum(shape, float(dx), spectrum, spectrum_params)
     axes = tuple(range(len(shape)))
     noise = rng.standard_normal(shape)
     spec = sfft.rfftn(noise, axes=axes, workers=1)
@@ -725,7 +744,7 @@ def grf_excursion_expected(ndim, threshold, lambda2) -> dict:
         out = {
             "area_fraction": tail,
             "perimeter_density": 0.5 * math.sqrt(lam2) * g,
-            "euler_density": 1.1*lam2 / two_pi**1.5 * u * g,
+            "euler_density": lam2 / two_pi**1.5 * u * g,
         }
     else:
         out = {
