@@ -1,28 +1,96 @@
-"""Structure factor of a composition field and its radial average.
+"""Scattering of a composition field: S(q), radial averages and estimators.
 
-``S(k) = |FFT(phi - <phi>)|^2 dx^d / N_cells`` is the structure factor per unit
-volume (the Fourier transform of the correlation function ``<dphi(0) dphi(r)>``):
-with this normalisation, by Parseval,
-``sum_k S(k) / V = var(phi)`` with ``V`` the box volume.
+Conventions
+-----------
+``S(k) = |FFT(phi - <phi>)|^2 dx^d / N_cells`` is the structure factor per
+unit volume (the Fourier transform of the correlation function
+``<dphi(0) dphi(r)>``), in units of length^d. With this normalisation,
+Parseval's theorem reads ``sum_k S(k) / V = var(phi)`` (``V`` the box volume),
+i.e. the scattering invariant
+
+.. math:: Q = \\int S(q) \\frac{d^d q}{(2\\pi)^d} = \\langle \\delta\\phi^2 \\rangle .
+
+For a sharp two-phase structure with contrast ``dphi`` and volume fraction
+``v``, ``Q = dphi^2 v (1 - v)`` (Porod 1951), and at large ``q`` Porod's law
+holds (e.g. Sivia, *Elementary Scattering Theory*, 2011; the 2D form follows
+from the same expansion of the correlation function, with the Fourier
+transform of ``|r|`` being ``-2 pi / q^3`` in 2D and ``-8 pi / q^4`` in 3D):
+
+.. math::
+
+    S(q) \\to 2\\, \\Delta\\phi^2\\, s / q^3 \\quad (2D),\\qquad
+    S(q) \\to 2\\pi\\, \\Delta\\phi^2\\, s / q^4 \\quad (3D),
+
+with ``s`` the interface length per unit area (2D) or area per unit volume
+(3D).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import scipy.fft as sfft
 
 from .errors import ParameterError
 
-__all__ = ["structure_factor", "radial_average", "characteristic_length"]
+__all__ = [
+    "structure_factor",
+    "radial_average",
+    "q_grid",
+    "radial_profile",
+    "characteristic_length",
+    "peak_position",
+    "invariant",
+    "volume_fraction_from_invariant",
+    "porod_constant",
+    "specific_surface_from_porod",
+    "apply_instrument",
+    "PORODS_PREFACTOR",
+]
+
+#: Porod's law prefactor c_d in S(q) -> c_d dphi^2 s / q^(d+1)
+PORODS_PREFACTOR = {2: 2.0, 3: 2.0 * math.pi}
 
 
 def _check_field(phi) -> np.ndarray:
-    phi = np.asarray(phi, dtype=float)
+    phi = np.asarray(phi)
     if phi.ndim not in (2, 3):
-        raise ParameterError(f"field of shape {phi.shape}: only 2D and 3D fields are supported")
+        raise ParameterError(
+            f"field of shape {phi.shape}: only 2D and 3D fields are supported"
+        )
+    phi = phi.astype(float, copy=False)
     if not np.all(np.isfinite(phi)):
-        raise ParameterError("field contains NaN or inf values")
+        raise ParameterError("field contains NaN or inf values; clean or mask them first")
     return phi
+
+
+def _check_spacing(dx) -> float:
+    if not (np.isfinite(dx) and dx > 0):
+        raise ParameterError(f"pixel size dx={dx!r} must be a positive length")
+    return float(dx)
+
+
+def _kmag(shape, dx):
+    k2 = np.zeros(tuple(shape[:-1]) + (shape[-1] // 2 + 1,))
+    ndim = len(shape)
+    for ax, m in enumerate(shape):
+        if ax == ndim - 1:
+            k = 2 * np.pi * np.fft.rfftfreq(m, d=dx)
+        else:
+            k = 2 * np.pi * np.fft.fftfreq(m, d=dx)
+        sh = [1] * ndim
+        sh[ax] = k.size
+        k2 = k2 + k.reshape(sh) ** 2
+    return np.sqrt(k2)
+
+
+def _weights(shape):
+    w = np.full(shape[-1] // 2 + 1, 2.0)
+    w[0] = 1.0
+    if shape[-1] % 2 == 0:
+        w[-1] = 1.0
+    return w
 
 
 def structure_factor(phi, dx: float = 1.0):
@@ -41,32 +109,21 @@ def structure_factor(phi, dx: float = 1.0):
         ``|FFT(phi - mean)|^2 dx^d / N_cells`` (units: length^d).
     kmag : same shape as ``s``
         ``|k|`` in inverse length units.
-    weight : same shape as ``s``
+    weight : same shape as ``s`` (broadcast view)
         Multiplicity of each half-complex mode in the full spectrum (1 or 2),
         so that full-spectrum sums are ``sum(weight * s)``.
     """
     phi = _check_field(phi)
-    n = phi.size
+    dx = _check_spacing(dx)
     fh = sfft.rfftn(phi - phi.mean(), workers=1)
-    s = (fh.real**2 + fh.imag**2) * dx**phi.ndim / n
-    k2 = np.zeros(s.shape)
-    for ax, m in enumerate(phi.shape):
-        if ax == phi.ndim - 1:
-            k = 2 * np.pi * np.fft.rfftfreq(m, d=dx)
-        else:
-            k = 2 * np.pi * np.fft.fftfreq(m, d=dx)
-        sh = [1] * phi.ndim
-        sh[ax] = k.size
-        k2 = k2 + k.reshape(sh) ** 2
-    weight = np.full(s.shape[-1], 2.0)
-    weight[0] = 1.0
-    if phi.shape[-1] % 2 == 0:
-        weight[-1] = 1.0
-    return s, np.sqrt(k2), np.broadcast_to(weight, s.shape)
+    s = (fh.real**2 + fh.imag**2) * (dx**phi.ndim / phi.size)
+    return s, _kmag(phi.shape, dx), np.broadcast_to(_weights(phi.shape), s.shape)
 
 
 def radial_average(s, kmag, weight, edges):
     """Average ``s`` over shells ``edges[i] <= |k| < edges[i+1]``.
+
+    One pass of :func:`numpy.bincount` over the modes.
 
     Returns
     -------
@@ -78,24 +135,68 @@ def radial_average(s, kmag, weight, edges):
         Number of modes (full spectrum) in each shell.
     """
     edges = np.asarray(edges, dtype=float)
-    idx = np.digitize(kmag.ravel(), edges) - 1
-    ok = (idx >= 0) & (idx < edges.size - 1)
+    nb = edges.size - 1
+    idx = np.searchsorted(edges, kmag.ravel(), side="right") - 1
+    ok = (idx >= 0) & (idx < nb)
     w = np.asarray(weight).ravel()[ok]
     b = idx[ok]
-    nb = edges.size - 1
     counts = np.bincount(b, weights=w, minlength=nb)
     ssum = np.bincount(b, weights=w * s.ravel()[ok], minlength=nb)
     ksum = np.bincount(b, weights=w * kmag.ravel()[ok], minlength=nb)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return ksum / counts, ssum / counts, counts.astype(np.int64)
+        return ksum / counts, ssum / counts, np.rint(counts).astype(np.int64)
+
+
+def q_grid(q_min: float, q_max: float, n_bins: int, spacing: str = "log"):
+    """Bin edges of a q grid in physical units (inverse length).
+
+    The same grid for every structure makes curves from different boxes and
+    pixel sizes comparable; bins that a given box does not sample stay empty
+    (count 0, NaN intensity).
+
+    Returns
+    -------
+    edges : (n_bins + 1,) ndarray
+    centres : (n_bins,) ndarray
+        Geometric (log) or arithmetic (linear) bin centres.
+    """
+    if not (0 < q_min < q_max and np.isfinite(q_max)):
+        raise ParameterError(f"q grid needs 0 < q_min < q_max, got q_min={q_min}, q_max={q_max}")
+    if int(n_bins) < 2:
+        raise ParameterError(f"n_bins={n_bins} must be >= 2")
+    if spacing == "log":
+        edges = np.geomspace(q_min, q_max, int(n_bins) + 1)
+        centres = np.sqrt(edges[:-1] * edges[1:])
+    elif spacing == "linear":
+        edges = np.linspace(q_min, q_max, int(n_bins) + 1)
+        centres = 0.5 * (edges[:-1] + edges[1:])
+    else:
+        raise ParameterError(f"q spacing={spacing!r}: choose 'log' or 'linear'")
+    return edges, centres
+
+
+def radial_profile(phi, dx: float, edges):
+    """Radially averaged ``S(q)`` of ``phi`` on the bins ``edges``.
+
+    Returns
+    -------
+    s_q : (B,) ndarray
+        Mean structure factor per bin (NaN for empty bins), units length^d.
+    counts : (B,) ndarray of int
+        Modes per bin.
+    """
+    s, k, w = structure_factor(phi, dx)
+    _, mean, counts = radial_average(s, k, w, edges)
+    return mean, counts
 
 
 def characteristic_length(phi, dx: float = 1.0) -> float:
     """``L = 2 pi / <k>`` with ``<k> = sum k S(k) / sum S(k)`` over all modes.
 
-    The first moment of the structure factor (e.g. Bray, Adv. Phys. 43, 357,
-    1994); the sums run up to the largest shell fully inside the Brillouin zone
-    (``|k| <= pi / dx``) so that the average is isotropic.
+    The first moment of the structure factor (Bray, Adv. Phys. 43, 357, 1994).
+    The sums run over the largest sphere inside the Brillouin zone
+    (``|k| <= pi / dx``) so that the average is isotropic. Returns NaN for a
+    constant field.
     """
     s, k, w = structure_factor(phi, dx)
     keep = (k > 0) & (k <= np.pi / dx)
@@ -104,3 +205,138 @@ def characteristic_length(phi, dx: float = 1.0) -> float:
     if den <= 0:
         return float("nan")
     return float(2 * np.pi * den / num)
+
+
+def peak_position(q, s_q) -> float:
+    """Position of the maximum of a binned ``S(q)``.
+
+    Refined by a parabola through the log-intensity of the maximal bin and its
+    two neighbours in log q (exact for a log-normal peak); falls back to the
+    bin centre at the edges of the grid. NaN if every bin is empty.
+    """
+    q = np.asarray(q, dtype=float)
+    s_q = np.asarray(s_q, dtype=float)
+    good = np.isfinite(s_q) & (s_q > 0)
+    if not good.any():
+        return float("nan")
+    i = int(np.nanargmax(np.where(good, s_q, -np.inf)))
+    if 0 < i < q.size - 1 and good[i - 1] and good[i + 1]:
+        x = np.log(q[i - 1 : i + 2])
+        y = np.log(s_q[i - 1 : i + 2])
+        a, b, _ = np.polyfit(x, y, 2)
+        if a < 0:
+            xv = -b / (2 * a)
+            if x[0] <= xv <= x[2]:
+                return float(np.exp(xv))
+    return float(q[i])
+
+
+def invariant(phi, dx: float = 1.0) -> float:
+    """Scattering invariant ``Q = sum_k S(k) / V``, equal to ``var(phi)``.
+
+    Computed from the spectrum (Parseval), so it is what a perfect instrument
+    with unlimited q range would integrate.
+    """
+    s, _, w = structure_factor(phi, dx)
+    phi = np.asarray(phi)
+    volume = phi.size * dx**phi.ndim
+    return float(np.sum(w * s) / volume)
+
+
+def volume_fraction_from_invariant(q_inv, contrast: float = 1.0) -> float:
+    """Minority volume fraction from ``Q = contrast^2 v (1 - v)``.
+
+    Returns the root ``v <= 1/2``; the invariant cannot tell a phase from its
+    complement (Babinet), so the majority fraction is ``1 - v``. Clipped to
+    1/2 when ``Q`` exceeds the two-phase maximum ``contrast^2 / 4`` (diffuse
+    interfaces or noise).
+    """
+    x = 4.0 * float(q_inv) / float(contrast) ** 2
+    return 0.5 * (1.0 - math.sqrt(max(0.0, 1.0 - min(1.0, x))))
+
+
+def porod_constant(q, s_q, ndim: int, q_range) -> float:
+    """Porod constant ``K = < S(q) q^(d+1) >`` over ``q_range = (lo, hi)``.
+
+    The mean of ``S q^(d+1)`` over the non-empty bins inside the window (the
+    plateau of a Porod plot). Choose the window above the inverse domain size
+    and below the inverse interface width (or pixel size for a binary image).
+    """
+    q = np.asarray(q, dtype=float)
+    s_q = np.asarray(s_q, dtype=float)
+    lo, hi = q_range
+    sel = (q >= lo) & (q <= hi) & np.isfinite(s_q)
+    if not sel.any():
+        raise ParameterError(
+            f"no non-empty q bin in the Porod window {q_range}; widen it or "
+            "check the q grid against the box and pixel size"
+        )
+    return float(np.mean(s_q[sel] * q[sel] ** (ndim + 1)))
+
+
+def specific_surface_from_porod(k_porod: float, ndim: int, contrast: float = 1.0) -> float:
+    """Interface per unit volume from Porod's law (see module docstring)."""
+    return float(k_porod / (PORODS_PREFACTOR[ndim] * contrast**2))
+
+
+def apply_instrument(q, s_q, *, rng=None, q_window=None, resolution=0.0,
+                     counts=None, background=0.0):
+    """Instrument effects on a binned ``S(q)`` (all off by default).
+
+    Parameters
+    ----------
+    q : (B,) ndarray
+        Bin centres.
+    s_q : (B,) ndarray
+        Ideal intensities.
+    rng : numpy.random.Generator
+        Needed for counting noise.
+    q_window : (lo, hi), optional
+        Bins outside are set to NaN (finite detector range).
+    resolution : float
+        Relative Gaussian resolution ``sigma_q / q`` (e.g. 0.05 for a 5 % dq/q
+        SANS set-up); each bin becomes the resolution-weighted average over all
+        bins (Pedersen, Posselt & Mortensen, J. Appl. Cryst. 23, 321, 1990).
+    counts : float, optional
+        Expected counts in a bin of unit intensity: the intensity becomes
+        ``Poisson(counts * I) / counts`` (counting statistics).
+    background : float
+        Flat incoherent background added to every bin.
+
+    Returns
+    -------
+    i_q : (B,) ndarray
+        Measured intensity (NaN outside the window or in empty bins).
+    sigma : (B,) ndarray
+        One-standard-deviation counting uncertainty (0 without noise).
+    """
+    q = np.asarray(q, dtype=float)
+    i_q = np.asarray(s_q, dtype=float).copy()
+    if resolution < 0:
+        raise ParameterError(f"resolution={resolution} must be >= 0")
+    if resolution > 0:
+        good = np.isfinite(i_q)
+        sig = resolution * q[:, None]
+        w = np.exp(-0.5 * ((q[None, :] - q[:, None]) / sig) ** 2) * good[None, :]
+        w /= w.sum(axis=1, keepdims=True)
+        i_q = np.where(good, w @ np.where(good, i_q, 0.0), np.nan)
+    if background < 0:
+        raise ParameterError(f"background={background} must be >= 0")
+    i_q = i_q + background
+    sigma = np.zeros_like(i_q)
+    if counts is not None:
+        if counts <= 0:
+            raise ParameterError(f"counts={counts} must be > 0")
+        if rng is None:
+            raise ParameterError("counting noise needs a numpy.random.Generator (rng)")
+        good = np.isfinite(i_q)
+        lam = np.where(good, np.clip(i_q, 0, None) * counts, 0.0)
+        n = rng.poisson(lam)
+        i_q = np.where(good, n / counts, np.nan)
+        sigma = np.where(good, np.sqrt(np.maximum(n, 1)) / counts, np.nan)
+    if q_window is not None:
+        lo, hi = q_window
+        out = (q < lo) | (q > hi)
+        i_q[out] = np.nan
+        sigma[out] = np.nan
+    return i_q, sigma
