@@ -75,8 +75,10 @@ def test_unknown_key_named_with_suggestion():
 @pytest.mark.parametrize(
     "path, value, match",
     [
-        # schema allows dt up to anything; the semi-implicit accuracy bound is 0.1 tau
-        ("simulation.time.dt", 0.5, r"simulation\.time\.dt=0\.5 .*exceeds 0\.1 tau"),
+        # schema allows dt up to anything; the semi-implicit accuracy bound is 0.04 tau
+        ("simulation.time.dt", 0.5, r"simulation\.time\.dt=0\.5 .*exceeds 0\.04 tau"),
+        # the cap of the growing step: dt_max <= tau
+        ("simulation.time.dt_max", 2.0, r"simulation\.time\.dt_max=2\.0 .*exceeds 1 tau"),
         # explicit scheme: forward-Euler stability limit in tau units
         ("simulation.scheme", "explicit", r"unstable for the explicit scheme.*need dt <"),
         # box too small for 4 fastest-growing wavelengths

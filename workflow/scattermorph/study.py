@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
-from .simulate import MAX_DT_OVER_TAU, build_model
+from .simulate import MAX_DT_MAX_OVER_TAU, MAX_DT_OVER_TAU, build_model
 from .solver import Grid, explicit_dt_limit
 
 __all__ = [
@@ -107,10 +107,12 @@ def check_physics(config: dict) -> pd.DataFrame:
     ParameterError
         For the first simulation that lies outside the spinodal, whose step is
         too large (explicit stability limit, or the semi-implicit accuracy
-        bound ``dt <= 0.1 tau``), or whose snapshot window is empty. The message
+        bounds ``dt <= 0.04 tau`` and ``dt_max <= tau``), whose box holds fewer
+        than four fastest-growing wavelengths, or whose snapshot window is empty. The message
         names the config key, the value and the allowed range.
     """
     table = simulation_table(config)
+    _check_measurement(config)
     t = config["simulation"]["time"]
     if not t["t_max"] > t["t_min"]:
         raise ParameterError(
@@ -142,6 +144,14 @@ def check_physics(config: dict) -> pd.DataFrame:
                 f"{MAX_DT_OVER_TAU} tau for {rec['sim_id']} (tau={model.time_scale:.4g}): "
                 "the early linear growth would not be resolved; lower dt"
             )
+        if rec["scheme"] == "semi_implicit" and (
+            rec["dt_max"] * scale > MAX_DT_MAX_OVER_TAU * model.time_scale * (1 + 1e-12)
+        ):
+            raise ParameterError(
+                f"simulation.time.dt_max={rec['dt_max']} ({rec['time_unit']}) exceeds "
+                f"{MAX_DT_MAX_OVER_TAU:g} tau for {rec['sim_id']} (tau={model.time_scale:.4g}): "
+                "larger steps bias the late coarsening; lower dt_max"
+            )
         box = rec["shape"][0] * rec["dx"]
         if model.length_scale > box / 4:
             raise ParameterError(
@@ -151,6 +161,32 @@ def check_physics(config: dict) -> pd.DataFrame:
                 "raise grid or dx"
             )
     return table
+
+
+def _check_measurement(config: dict) -> None:
+    m = config.get("measurement")
+    if m is None:
+        return
+    dim = int(config["study"]["dimension"])
+    allowed = {2: (4, 8), 3: (6, 26)}[dim]
+    if m["connectivity"] is not None and m["connectivity"] not in allowed:
+        raise ParameterError(
+            f"measurement.connectivity={m['connectivity']} is not a {dim}D connectivity: "
+            f"choose one of {allowed} or null"
+        )
+    if not m["q"]["max"] > m["q"]["min"]:
+        raise ParameterError(
+            f"measurement.q.max={m['q']['max']} must exceed measurement.q.min={m['q']['min']}"
+        )
+    lo, hi = m["porod"]["q_min"], m["porod"]["q_max"]
+    if not (m["q"]["min"] <= lo < hi <= m["q"]["max"]):
+        raise ParameterError(
+            f"measurement.porod window [{lo}, {hi}] must be increasing and inside the "
+            f"q grid [{m['q']['min']}, {m['q']['max']}]"
+        )
+    w = m["instrument"]["q_window"]
+    if not w[0] < w[1]:
+        raise ParameterError(f"measurement.instrument.q_window={w} must be [lo, hi] with lo < hi")
 
 
 def unknown_key_hint(key: str, allowed) -> str:

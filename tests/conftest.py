@@ -1,0 +1,35 @@
+"""Shared pytest configuration for the scattermorph test suite.
+
+* matplotlib is forced onto the non-interactive "agg" backend before anything
+  can import it (the environment variable is read at import time).
+* ``rng``: a seeded generator, so every stochastic test is reproducible.
+* Figures opened by a test are closed after it (only if matplotlib was
+  imported at all; importing it here would slow every run down).
+
+``np.seterr(all="raise")`` is deliberately *not* set: the solvers' numba
+kernels do not honour numpy's error state, and the tests check for NaN/inf
+explicitly where it matters.
+"""
+
+import os
+import sys
+
+os.environ["MPLBACKEND"] = "agg"
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def rng():
+    """Seeded random generator (fixed seed: reproducible failures)."""
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every matplotlib figure a test left open."""
+    yield
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
