@@ -27,6 +27,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulation.smk"
+include: "workflow/rules/measurement.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/figures.smk"
 

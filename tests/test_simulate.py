@@ -42,7 +42,7 @@ def mode_amplitudes(phi, modes, phi0):
 def record(**over):
     """A small, fast parameter record (32^2, 5 tau: ~100 steps)."""
     p = dict(model="flory_huggins", N=100, quench=1.5, phi0=0.5, gradient="de_gennes",
-             noise=1e-4, shape=(32, 32), dx=2.0, dt=0.04, dt_growth=0.02, dt_max=0.1,
+             noise=1e-4, shape=(32, 32), dx=2.0, dt=0.04, accuracy=0.5, dt_max=0.1,
              t_min=1, t_max=5, n_snapshots=3, time_unit="tau", seed=1, sim_index=0,
              init_amplitude=0.01, scheme="semi_implicit", laplacian="spectral",
              stabilization=1.0, sim_id="s0")

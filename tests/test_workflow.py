@@ -46,7 +46,18 @@ def test_tiny_study_outputs(tiny_run):
     assert np.allclose(snaps["phi_mean"], snaps["phi0"], atol=1e-6)
     sims = pd.read_csv(res / "simulations.csv")
     assert len(sims) == nsims
-    for fig in ["morphology_gallery.png", "coarsening.png"]:
+    # the dataset: one row per snapshot, one S(q) curve per row, every
+    # functional measured, on the config's q grid
+    from scattermorph.measure import FUNCTIONALS, load_dataset
+
+    table, arrays = load_dataset(res / "dataset.csv", res / "dataset_sq.npz")
+    assert len(table) == nsims * nsnap
+    assert arrays["s_q"].shape == (len(table), cfg["measurement"]["q"]["n_bins"])
+    assert table[FUNCTIONALS[2]].notna().all().all()
+    assert np.array_equal(arrays["i_q"], arrays["s_q"], equal_nan=True)  # instrument off
+    assert (table["euler"] == np.round(table["euler"])).all()  # Euler numbers are integers
+    for fig in ["morphology_gallery.png", "coarsening.png", "motivating_pair.png",
+                "functionals_vs_time.png", "scaling_collapse.png", "euler_vs_composition.png"]:
         data = (res / "figures" / fig).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     ref = pd.read_csv(res / "reference" / "expected.csv")

@@ -45,12 +45,32 @@ def sim_mem_mb(wildcards, attempt):
 
 
 def sim_runtime(wildcards, attempt):
-    """Runtime (minutes) of one simulation job: measured ~5 us per cell per
-    step on a 2-core machine for the de Gennes scheme, with a factor 3 margin."""
+    """Runtime (minutes) of one simulation job: ~40 ns per cell per step for the
+    de Gennes scheme on a 2-core machine (benchmarks/bench_simulation.py) and
+    up to ~25,000 steps to 500 tau for the deepest quench at accuracy 0.25
+    (fewer for shallower quenches), scaled by 0.25 / accuracy and by
+    t_max / 500 tau, with a factor 2 margin."""
     t = config["simulation"]["time"]
-    steps = t["t_min"] / t["dt"] + max(1.0, 1.0 / max(t["dt_growth"], 1e-3)) * 5
-    minutes = 3 * 5e-6 * _cells() * steps / 60
+    steps = 25000 * 0.25 / t["accuracy"] * max(1.0, t["t_max"] / 500.0) ** (1 / 3)
+    minutes = 2 * 40e-9 * _cells() * steps / 60
     return int(max(5, minutes) * attempt)
+
+
+def measure_mem_mb(wildcards, attempt):
+    """Memory of one measurement job: interpreter (~400 MB), the float32
+    snapshot stack, and per snapshot a float64 copy, its half-complex spectrum
+    (16 B per mode) and the binary image."""
+    cells = _cells()
+    nsnap = config["simulation"]["time"]["n_snapshots"]
+    need = 400 + (4 * cells * nsnap + 40 * cells) / 1e6
+    return int(need * attempt)
+
+
+def measure_runtime(wildcards, attempt):
+    """Runtime (minutes) of one measurement job: one FFT and one Minkowski
+    pass per snapshot, ~0.1 us per cell, with a large margin."""
+    nsnap = config["simulation"]["time"]["n_snapshots"]
+    return int(max(5, 3 * 1e-7 * _cells() * nsnap * 20 / 60) * attempt)
 
 
 def gallery_sims():
@@ -80,7 +100,12 @@ def all_targets():
     """Final outputs of the study, the targets of the all-rule."""
     return [
         f"{RESULTS}/snapshots.csv",
+        f"{RESULTS}/dataset.csv",
         f"{RESULTS}/reference/structures.npz",
         f"{RESULTS}/figures/morphology_gallery.png",
         f"{RESULTS}/figures/coarsening.png",
+        f"{RESULTS}/figures/motivating_pair.png",
+        f"{RESULTS}/figures/functionals_vs_time.png",
+        f"{RESULTS}/figures/scaling_collapse.png",
+        f"{RESULTS}/figures/euler_vs_composition.png",
     ]

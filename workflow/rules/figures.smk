@@ -48,3 +48,103 @@ rule plot_coarsening:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_coarsening.py"
+
+
+rule plot_motivating_pair:
+    input:
+        table=rules.assemble_dataset.output.table,
+        curves=rules.assemble_dataset.output.curves,
+        sims=sim_files(),
+    output:
+        figure=report(
+            f"{RESULTS}/figures/motivating_pair.png",
+            caption="../report/motivating_pair.rst",
+            category="2. Scattering and Minkowski functionals",
+            labels={"figure": "same S(q) peak, different structures"},
+        ),
+    log:
+        f"{LOGS}/plot_motivating_pair.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_motivating_pair.py"
+
+
+rule plot_functionals_vs_time:
+    input:
+        table=rules.assemble_dataset.output.table,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/functionals_vs_time.png",
+            caption="../report/functionals_vs_time.rst",
+            category="2. Scattering and Minkowski functionals",
+            labels={"figure": "functionals vs time"},
+        ),
+    log:
+        f"{LOGS}/plot_functionals_vs_time.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_functionals_vs_time.py"
+
+
+rule plot_scaling_collapse:
+    input:
+        table=rules.assemble_dataset.output.table,
+        curves=rules.assemble_dataset.output.curves,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/scaling_collapse.png",
+            caption="../report/scaling_collapse.rst",
+            category="2. Scattering and Minkowski functionals",
+            labels={"figure": "dynamic scaling"},
+        ),
+    log:
+        f"{LOGS}/plot_scaling_collapse.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+        sims=coarsening_sims(),
+    script:
+        "../scripts/plot_scaling_collapse.py"
+
+
+rule plot_euler_vs_composition:
+    input:
+        table=rules.assemble_dataset.output.table,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/euler_vs_composition.png",
+            caption="../report/euler_vs_composition.rst",
+            category="2. Scattering and Minkowski functionals",
+            labels={"figure": "Euler characteristic vs composition"},
+        ),
+    log:
+        f"{LOGS}/plot_euler_vs_composition.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_euler_vs_composition.py"

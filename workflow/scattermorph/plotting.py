@@ -131,3 +131,163 @@ def save_figure(fig, path, *, dpi: int = 150) -> None:
         atomic_write(path, write)
     finally:
         plt.close(fig)
+
+
+# --------------------------------------------------------------------------
+# scattering and Minkowski functionals (stage 2)
+# --------------------------------------------------------------------------
+_LABELS = {
+    "area_density": r"area fraction $A/V$",
+    "volume_density": r"volume fraction $V/V_{box}$",
+    "perimeter_density": r"perimeter density $L/A$ ($b^{-1}$)",
+    "surface_density": r"surface density $S/V$ ($b^{-1}$)",
+    "mean_curvature_density": r"mean curvature density $M/V$ ($b^{-2}$)",
+    "euler_density": r"Euler density $\chi/V$ ($b^{-d}$)",
+    "L_first_moment": r"$L = 2\pi/\langle q\rangle$ ($b$)",
+}
+
+
+def functional_columns(ndim: int) -> list[str]:
+    """Density columns of the Minkowski functionals in a dataset table."""
+    if ndim == 2:
+        return ["area_density", "perimeter_density", "euler_density"]
+    return ["volume_density", "surface_density", "mean_curvature_density", "euler_density"]
+
+
+def plot_motivating_pair(images, q, curves, rows, dx: float, labels):
+    """Two structures, their S(q) and their functionals (the study's question).
+
+    Parameters
+    ----------
+    images : (2,) sequence of ndarray
+        Composition fields (3D: mid-plane shown).
+    q : (B,) ndarray
+        q bin centres (1/b).
+    curves : (2, B) ndarray
+        S(q) of each structure.
+    rows : (2,) sequence of mapping
+        Dataset rows (functional densities, ``q_peak``).
+    dx : float
+    labels : (2,) sequence of str
+    """
+    ndim = np.asarray(images[0]).ndim
+    cols = functional_columns(ndim)
+    fig = plt.figure(figsize=(11, 4.2), layout="constrained")
+    gs = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.4])
+    colors = ["C0", "C3"]
+    for i in range(2):
+        ax = fig.add_subplot(gs[0, i])
+        _field_image(ax, images[i], dx)
+        ax.set_title(labels[i], fontsize=9, color=colors[i])
+        text = "\n".join(
+            f"{c.replace('_density', '')}: {rows[i][c]:.3g}" for c in cols
+        )
+        ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=7, va="bottom",
+                bbox=dict(facecolor="white", alpha=0.85, lw=0))
+    ax = fig.add_subplot(gs[0, 2])
+    for i in range(2):
+        good = np.isfinite(curves[i])
+        ax.loglog(q[good], curves[i][good], "-", color=colors[i], label=labels[i].split("\n")[0])
+        ax.axvline(rows[i]["q_peak"], color=colors[i], ls=":", lw=1)
+    ax.set_xlabel(r"$q$ ($b^{-1}$)")
+    ax.set_ylabel(r"$S(q)$ ($b^{%d}$)" % ndim)
+    ax.legend(fontsize=8)
+    ax.set_title("same peak position, different structures", fontsize=9)
+    return fig
+
+
+def plot_functionals_vs_time(table, *, ndim: int):
+    """Functional densities and L against time, one colour per composition.
+
+    Replicates are averaged; line style distinguishes quench depths.
+    """
+    cols = functional_columns(ndim) + ["L_first_moment"]
+    fig, axes = plt.subplots(1, len(cols), figsize=(3.3 * len(cols), 3.4), layout="constrained")
+    phis = sorted(table["phi0"].unique())
+    cmap = plt.get_cmap("viridis")
+    styles = ["-", "--", ":", "-."]
+    quenches = sorted(table["quench"].dropna().unique()) or [np.nan]
+    for ax, col in zip(axes, cols):
+        for i, p in enumerate(phis):
+            for j, qd in enumerate(quenches):
+                sel = table[(table["phi0"] == p)]
+                if np.isfinite(qd):
+                    sel = sel[sel["quench"] == qd]
+                g = sel.groupby("snapshot")[["time_over_tau", col]].mean()
+                ax.plot(g["time_over_tau"], g[col], styles[j % 4], color=cmap(i / max(1, len(phis) - 1)),
+                        label=rf"$\phi_0$={p:g}" if j == 0 else None)
+        ax.set_xscale("log")
+        if col == "L_first_moment":
+            ax.set_yscale("log")
+        ax.axhline(0, color="k", lw=0.5) if col == "euler_density" else None
+        ax.set_xlabel(r"$t/\tau$")
+        ax.set_ylabel(_LABELS[col], fontsize=9)
+    axes[0].legend(fontsize=7)
+    if len(quenches) > 1:
+        axes[-1].text(0.02, 0.98, "  ".join(f"{styles[j]} $\\chi/\\chi_s$={q:g}" for j, q in enumerate(quenches)),
+                      transform=axes[-1].transAxes, fontsize=7, va="top")
+    return fig
+
+
+def plot_scaling_collapse(q, curves, lengths, times, *, ndim: int, title=None):
+    """Dynamic scaling: ``S(q) q1^d`` against ``q / q1`` with ``q1 = 2 pi / L``.
+
+    Parameters
+    ----------
+    q : (B,) ndarray
+    curves : (T, B) ndarray
+        S(q) of one run at T times.
+    lengths : (T,) ndarray
+        First-moment lengths L (b).
+    times : (T,) ndarray
+        Times (tau), used for the colour scale.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    cmap = plt.get_cmap("plasma")
+    norm = matplotlib.colors.LogNorm(vmin=np.min(times), vmax=np.max(times))
+    for s, L, t in zip(curves, lengths, times):
+        good = np.isfinite(s) & (s > 0)
+        q1 = 2 * np.pi / L
+        axes[0].loglog(q[good], s[good], color=cmap(norm(t)), lw=1)
+        axes[1].loglog(q[good] / q1, s[good] * q1**ndim, color=cmap(norm(t)), lw=1)
+    axes[0].set_xlabel(r"$q$ ($b^{-1}$)")
+    axes[0].set_ylabel(r"$S(q)$")
+    axes[1].set_xlabel(r"$q / q_1$")
+    axes[1].set_ylabel(r"$S(q)\, q_1^{%d}$" % ndim)
+    axes[1].set_xlim(0.1, 20)
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, label=r"$t/\tau$")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_euler_vs_composition(table, *, ndim: int, late_fraction: float = 0.25):
+    """Dimensionless Euler characteristic ``chi L^d / V`` against phi0.
+
+    Uses the latest ``late_fraction`` of each run's snapshots; points are
+    individual snapshots (jittered), lines the mean per (phi0, quench).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    tmax = table.groupby("sim_id")["snapshot"].transform("max")
+    late = table[table["snapshot"] >= (1 - late_fraction) * tmax].copy()
+    late["chi_L"] = late["euler_density"] * late["L_first_moment"] ** ndim
+    quenches = sorted(late["quench"].dropna().unique()) or [np.nan]
+    rng = np.random.default_rng(0)  # jitter only: a plotting aid
+    for j, qd in enumerate(quenches):
+        sel = late if not np.isfinite(qd) else late[late["quench"] == qd]
+        x = sel["phi0"] + rng.uniform(-0.004, 0.004, len(sel))
+        lab = rf"$\chi/\chi_s$={qd:g}" if np.isfinite(qd) else None
+        axes[0].plot(x, sel["chi_L"], ".", color=f"C{j}", alpha=0.4, ms=4)
+        g = sel.groupby("phi0")["chi_L"].mean()
+        axes[0].plot(g.index, g.values, "-o", color=f"C{j}", label=lab)
+        vol = "area_density" if ndim == 2 else "volume_density"
+        axes[1].plot(sel[vol], sel["chi_L"], ".", color=f"C{j}", alpha=0.5, ms=4, label=lab)
+    for ax in axes:
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_ylabel(r"$\chi\, L^{%d} / V$" % ndim)
+    axes[0].set_xlabel(r"mean composition $\phi_0$")
+    axes[1].set_xlabel("measured " + ("area" if ndim == 2 else "volume") + " fraction of the A-rich phase")
+    axes[0].set_title("positive: droplets (isolated domains); negative: connected", fontsize=9)
+    if np.isfinite(quenches[0]):
+        axes[0].legend(fontsize=8)
+    return fig

@@ -99,7 +99,7 @@ def run_simulation(p: dict, *, log=None):
         ``model`` ("flory_huggins" | "landau"), ``N``, ``chi`` or ``quench``
         (chi / chi_s), ``phi0``, ``gradient`` ("de_gennes" | "constant"),
         ``kappa`` (Landau), ``noise`` (Cook amplitude), ``shape`` (tuple),
-        ``dx``, ``dt``, ``dt_growth``, ``dt_max``, ``t_min``, ``t_max``,
+        ``dx``, ``dt``, ``accuracy``, ``dt_max``, ``t_min``, ``t_max``,
         ``n_snapshots``, ``time_unit``, ``scheme`` ("semi_implicit" |
         "explicit"), ``laplacian``, ``stabilization``, ``init_amplitude``,
         ``seed`` (int) and ``sim_id``.
@@ -157,7 +157,7 @@ def run_simulation(p: dict, *, log=None):
         phi_init,
         times,
         rng_noise,
-        dt_growth=float(p.get("dt_growth", 0.0)),
+        accuracy=float(p["accuracy"]) if scheme == "semi_implicit" else None,
         dt_max=dt_max,
         log=log,
     )

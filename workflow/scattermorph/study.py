@@ -24,6 +24,7 @@ __all__ = [
     "check_physics",
     "unknown_key_hint",
     "snapshot_table",
+    "snapshot_ids",
     "simulation_summary",
 ]
 
@@ -77,7 +78,7 @@ def simulation_table(config: dict) -> pd.DataFrame:
                 "t_max": float(t["t_max"]),
                 "n_snapshots": int(t["n_snapshots"]),
                 "dt": float(t["dt"]),
-                "dt_growth": float(t["dt_growth"]),
+                "accuracy": float(t["accuracy"]),
                 "dt_max": float(t["dt_max"]),
             }
         )
@@ -195,39 +196,50 @@ def unknown_key_hint(key: str, allowed) -> str:
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
+def snapshot_ids(meta: dict, i: int) -> dict:
+    """Identifiers and run parameters of snapshot ``i`` of a simulation.
+
+    The columns every per-snapshot table starts with: ``sim_id``,
+    ``snapshot``, ``time``, ``time_over_tau``, ``step``, ``model``, ``phi0``,
+    ``quench``, ``chi``, ``N``, ``replicate``, ``seed``, ``sim_index``,
+    ``dimension``, ``grid``, ``dx``.
+    """
+    p, m, d = meta["params"], meta["model"], meta["derived"]
+    t = meta["times"][i]
+    return {
+        "sim_id": meta["sim_id"],
+        "snapshot": i,
+        "time": t,
+        "time_over_tau": t / d["time_scale_tau"],
+        "step": meta["steps"][i] if "steps" in meta else np.nan,
+        "model": p["model"],
+        "phi0": p["phi0"],
+        "quench": p["quench"] if p["model"] == "flory_huggins" else np.nan,
+        "chi": m.get("chi", np.nan),
+        "N": m.get("N", np.nan),
+        "replicate": p["replicate"],
+        "seed": p["seed"],
+        "sim_index": p["sim_index"],
+        "dimension": len(p["shape"]),
+        "grid": p["shape"][0],
+        "dx": p["dx"],
+    }
+
+
 def snapshot_table(metas: list[dict]) -> pd.DataFrame:
     """Tidy index with one row per snapshot from simulation metadata records.
 
-    Columns: ``sim_id``, ``snapshot`` (index in the file), ``time``,
-    ``time_over_tau``, ``step`` and the simulation parameters that distinguish
-    runs (``model``, ``phi0``, ``quench``, ``chi``, ``N``, ``replicate``,
-    ``seed``, ``sim_index``, ``dimension``, ``grid``, ``dx``) and the per-snapshot
-    measurements recorded by the run (``characteristic_length`` in b,
-    ``phi_mean``, ``phi_min``, ``phi_max``).
+    Columns: those of :func:`snapshot_ids` and the per-snapshot measurements
+    recorded by the run (``characteristic_length`` in b, ``phi_mean``,
+    ``phi_min``, ``phi_max``).
     """
     rows = []
     for meta in metas:
-        p, m, d = meta["params"], meta["model"], meta["derived"]
         summ = meta["snapshot_summary"]
-        for i, (t, s) in enumerate(zip(meta["times"], meta["steps"])):
+        for i in range(len(meta["times"])):
             rows.append(
                 {
-                    "sim_id": meta["sim_id"],
-                    "snapshot": i,
-                    "time": t,
-                    "time_over_tau": t / d["time_scale_tau"],
-                    "step": s,
-                    "model": p["model"],
-                    "phi0": p["phi0"],
-                    "quench": p["quench"] if p["model"] == "flory_huggins" else np.nan,
-                    "chi": m.get("chi", np.nan),
-                    "N": m.get("N", np.nan),
-                    "replicate": p["replicate"],
-                    "seed": p["seed"],
-                    "sim_index": p["sim_index"],
-                    "dimension": len(p["shape"]),
-                    "grid": p["shape"][0],
-                    "dx": p["dx"],
+                    **snapshot_ids(meta, i),
                     "characteristic_length": summ["characteristic_length"][i],
                     "phi_mean": summ["phi_mean"][i],
                     "phi_min": summ["phi_min"][i],

@@ -1,0 +1,44 @@
+# Stage 2: scattering and Minkowski functionals of every snapshot. One job per
+# simulation (all its snapshots), then one dataset for the whole study.
+
+
+rule measure_snapshots:
+    input:
+        sim=rules.simulate_microstructure.output.sim,
+    output:
+        measurements=f"{RESULTS}/measurements/{{sim_id}}.npz",
+    log:
+        f"{LOGS}/measure_snapshots/{{sim_id}}.log",
+    benchmark:
+        f"{BENCH}/measure_snapshots/{{sim_id}}.tsv"
+    conda:
+        "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=measure_mem_mb,
+        runtime=measure_runtime,
+    params:
+        measurement=config["measurement"],
+    script:
+        "../scripts/measure_snapshots.py"
+
+
+rule assemble_dataset:
+    input:
+        measurements=expand(rules.measure_snapshots.output.measurements, sim_id=SIM_IDS),
+    output:
+        table=f"{RESULTS}/dataset.csv",
+        curves=f"{RESULTS}/dataset_sq.npz",
+    log:
+        f"{LOGS}/assemble_dataset.log",
+    conda:
+        "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        instrument=config["measurement"]["instrument"],
+        seed=config["study"]["seed"],
+    script:
+        "../scripts/assemble_dataset.py"

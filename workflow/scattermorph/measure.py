@@ -1,0 +1,278 @@
+"""Measure every snapshot: scattering of the field, Minkowski functionals of
+the binarised structure, and the physics estimators that link the two.
+
+The result of a study is one tidy table (one row per snapshot) plus the S(q)
+curves on the study's common q grid: the single input of every ML rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import scattering as sc
+from .errors import ParameterError
+from .minkowski import minkowski, threshold
+from .study import snapshot_ids
+
+__all__ = [
+    "FUNCTIONALS",
+    "measure_field",
+    "measure_simulation",
+    "save_measurements",
+    "load_measurements",
+    "assemble_dataset",
+    "add_instrument",
+    "load_dataset",
+    "select_motivating_pair",
+]
+
+#: density columns of the functionals, by dimension (per unit area / volume)
+FUNCTIONALS = {
+    2: ["area_density", "perimeter_density", "euler_density"],
+    3: ["volume_density", "surface_density", "mean_curvature_density", "euler_density"],
+}
+
+
+def measure_field(phi, dx: float, *, q_edges, q_centres=None, level="mean", periodic=True,
+                  connectivity=None, porod_window=None, porod_method="ruland", contrast=1.0):
+    """Scattering and Minkowski functionals of one field.
+
+    Parameters
+    ----------
+    phi : (M, N[, P]) ndarray
+        Composition (volume fraction) field on a periodic grid.
+    dx : float
+        Cell size (units of b).
+    q_edges : (B + 1,) ndarray
+        Edges of the q grid (1/b).
+    q_centres : (B,) ndarray, optional
+        Nominal bin centres (default: geometric means of the edges).
+    level : {"mean", "equal_volume"} or float
+        Binarisation threshold (see :func:`scattermorph.minkowski.threshold`).
+    periodic, connectivity
+        Passed to :func:`scattermorph.minkowski.minkowski`.
+    porod_window : (lo, hi), optional
+        q window of the Porod estimate; skipped if None.
+    porod_method : {"ruland", "plateau"}
+        See :func:`scattermorph.scattering.porod_constant`.
+    contrast : float
+        Composition difference between the phases, used by the invariant and
+        Porod estimators (the binodal difference for a simulation).
+
+    Returns
+    -------
+    row : dict
+        Functionals (totals and densities), ``threshold_level``,
+        ``L_first_moment``, ``L_peak``, ``q_peak``, ``invariant``,
+        ``volume_fraction_invariant``, ``porod_constant``,
+        ``surface_density_porod`` (3D) or ``perimeter_density_porod`` (2D).
+    s_q : (B,) ndarray
+        Radially averaged S(q) (NaN in empty bins).
+    counts : (B,) ndarray of int
+        Modes per q bin.
+    """
+    phi = np.asarray(phi, dtype=float)
+    ndim = phi.ndim
+    binary, lev = threshold(phi, level, return_level=True)
+    row = {"threshold_level": float(lev)}
+    row.update(minkowski(binary, spacing=dx, periodic=periodic, connectivity=connectivity))
+    s, k, w = sc.structure_factor(phi, dx)
+    centres = np.sqrt(q_edges[:-1] * q_edges[1:]) if q_centres is None else q_centres
+    _, s_q, counts = sc.radial_average(s, k, w, q_edges)
+    volume = phi.size * dx**ndim
+    q_inv = float(np.sum(w * s) / volume)
+    q_peak = sc.peak_position(centres, s_q)
+    keep = (k > 0) & (k <= np.pi / dx)
+    den = np.sum((w * s)[keep])
+    row.update(
+        L_first_moment=float(2 * np.pi * den / np.sum((w * s * k)[keep])) if den > 0 else np.nan,
+        q_peak=q_peak,
+        L_peak=float(2 * np.pi / q_peak) if np.isfinite(q_peak) else np.nan,
+        invariant=q_inv,
+        volume_fraction_invariant=sc.volume_fraction_from_invariant(q_inv, contrast),
+    )
+    if porod_window is not None:
+        kp = sc.porod_constant(centres, s_q, ndim, porod_window, method=porod_method)
+        name = "perimeter_density_porod" if ndim == 2 else "surface_density_porod"
+        row["porod_constant"] = kp
+        row[name] = sc.specific_surface_from_porod(kp, ndim, contrast)
+    return row, s_q, counts
+
+
+def measure_simulation(phi_stack, meta: dict, *, q_edges, q_centres=None, level="mean",
+                       periodic=True, connectivity=None, porod_window=None,
+                       porod_method="ruland", log=None):
+    """Measure every snapshot of one simulation.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per snapshot: ``sim_id``, ``snapshot``, ``time``,
+        ``time_over_tau``, run parameters and the columns of
+        :func:`measure_field`.
+    s_q : (T, B) ndarray
+    counts : (B,) ndarray of int
+    """
+    p = meta["params"]
+    lo, hi = meta["derived"]["coexistence"]
+    contrast = (hi - lo) if hi > lo else 1.0
+    rows, curves, counts = [], [], None
+    for i, phi in enumerate(phi_stack):
+        row, s_q, c = measure_field(
+            phi, p["dx"], q_edges=q_edges, q_centres=q_centres, level=level, periodic=periodic,
+            connectivity=connectivity, porod_window=porod_window,
+            porod_method=porod_method, contrast=contrast,
+        )
+        if counts is None:
+            counts = c
+        elif not np.array_equal(counts, c):
+            raise ParameterError("snapshots of one simulation must share the grid")
+        base = {**snapshot_ids(meta, i), "contrast": contrast}
+        rows.append({**base, **row})
+        curves.append(s_q)
+        if log is not None:
+            log(f"snapshot {i}: euler_density={row['euler_density']:.4g} L1={row['L_first_moment']:.4g}")
+    return pd.DataFrame(rows), np.asarray(curves), counts
+
+
+def _table_to_arrays(table: pd.DataFrame) -> dict:
+    """Columns as plain arrays (numbers stay binary, text as unicode): an
+    exact, pickle-free round trip through ``.npz``."""
+    out = {"__columns__": np.array(list(table.columns))}
+    for i, col in enumerate(table.columns):
+        v = table[col].to_numpy()
+        out[f"col{i}"] = v.astype(str) if v.dtype == object else v
+    return out
+
+
+def _arrays_to_table(z) -> pd.DataFrame:
+    cols = [str(c) for c in z["__columns__"]]
+    return pd.DataFrame({c: z[f"col{i}"] for i, c in enumerate(cols)})
+
+
+def save_measurements(path, table: pd.DataFrame, s_q, counts, q_edges, q_centres) -> None:
+    """Write one simulation's measurements (``.npz``, atomic)."""
+    from .simulate import atomic_write
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                s_q=np.asarray(s_q, dtype=float),
+                counts=np.asarray(counts, dtype=np.int64),
+                q_edges=np.asarray(q_edges, dtype=float),
+                q=np.asarray(q_centres, dtype=float),
+                **_table_to_arrays(table),
+            )
+
+    atomic_write(path, write)
+
+
+def load_measurements(path):
+    """Inverse of :func:`save_measurements`: (table, s_q, counts, q_edges, q)."""
+    with np.load(path, allow_pickle=False) as z:
+        return _arrays_to_table(z), z["s_q"], z["counts"], z["q_edges"], z["q"]
+
+
+def assemble_dataset(paths):
+    """Concatenate per-simulation measurements into the study's dataset.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per snapshot (ordered as ``paths``, then by snapshot), with a
+        ``row`` column indexing the curves.
+    arrays : dict
+        ``q`` (bin centres), ``q_edges``, ``s_q`` (rows x bins), ``counts``
+        (rows x bins).
+    """
+    tables, curves, counts, edges, q = [], [], [], None, None
+    for path in paths:
+        t, s_q, c, e, q = load_measurements(path)
+        if edges is None:
+            edges = e
+        elif not np.array_equal(edges, e):
+            raise ParameterError(f"{path}: q grid differs from the other measurements")
+        tables.append(t)
+        curves.append(s_q)
+        counts.append(np.broadcast_to(c, s_q.shape))
+    table = pd.concat(tables, ignore_index=True)
+    table.insert(0, "row", np.arange(len(table)))
+    arrays = {
+        "q": q,
+        "q_edges": edges,
+        "s_q": np.concatenate(curves),
+        "counts": np.concatenate(counts).astype(np.int64),
+    }
+    return table, arrays
+
+
+def add_instrument(arrays: dict, instrument: dict, *, seed: int) -> dict:
+    """Add ``i_q`` and ``sigma_q``: the curves as an instrument would record them.
+
+    With ``instrument["enabled"]`` false, ``i_q`` is ``s_q`` and ``sigma_q`` is
+    zero. Otherwise :func:`scattermorph.scattering.apply_instrument` is applied
+    to every curve, the counting noise drawn from
+    ``SeedSequence([seed, 2**32 - 2])`` row by row (deterministic).
+    """
+    out = dict(arrays)
+    s_q = arrays["s_q"]
+    if not instrument["enabled"]:
+        out["i_q"] = s_q.copy()
+        out["sigma_q"] = np.zeros_like(s_q)
+        return out
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), 2**32 - 2])))
+    i_q = np.empty_like(s_q)
+    sig = np.empty_like(s_q)
+    for r in range(s_q.shape[0]):
+        i_q[r], sig[r] = sc.apply_instrument(
+            arrays["q"], s_q[r], rng=rng, q_window=tuple(instrument["q_window"]),
+            resolution=instrument["resolution"], counts=instrument["counts"],
+            background=instrument["background"],
+        )
+    out["i_q"], out["sigma_q"] = i_q, sig
+    return out
+
+
+def load_dataset(table_path, arrays_path):
+    """Read a study dataset: (table, arrays) as written by the workflow."""
+    table = pd.read_csv(table_path)
+    with np.load(arrays_path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    if len(table) != arrays["s_q"].shape[0]:
+        raise ParameterError(
+            f"{table_path} has {len(table)} rows but {arrays_path} has "
+            f"{arrays['s_q'].shape[0]} curves: regenerate both with the workflow"
+        )
+    return table, arrays
+
+
+def select_motivating_pair(table: pd.DataFrame, *, droplet_max_phi0=0.35, late_fraction=0.5):
+    """A droplet and a co-continuous snapshot whose S(q) peak at the same q.
+
+    Candidates are the late snapshots (the last ``late_fraction`` of each run)
+    of droplet runs (``phi0 <= droplet_max_phi0``, positive Euler density:
+    isolated domains) and co-continuous runs (the composition closest to 0.5,
+    negative Euler density: a connected network). Among all pairs the one with
+    the closest peak positions ``q_peak`` is returned.
+
+    Returns
+    -------
+    (int, int)
+        ``row`` indices of the droplet and the co-continuous snapshot.
+    """
+    tmax = table.groupby("sim_id")["snapshot"].transform("max")
+    late = table[(table["snapshot"] >= (1 - late_fraction) * tmax) & np.isfinite(table["q_peak"])]
+    drop = late[(late["phi0"] <= droplet_max_phi0) & (late["euler_density"] > 0)]
+    centre = late["phi0"].iloc[(late["phi0"] - 0.5).abs().argmin()] if len(late) else np.nan
+    co = late[(late["phi0"] == centre) & (late["euler_density"] < 0)]
+    if drop.empty or co.empty:
+        raise ParameterError(
+            "the dataset has no late droplet snapshot (phi0 <= "
+            f"{droplet_max_phi0}, positive Euler density) or no co-continuous one "
+            "(phi0 near 0.5, negative Euler density): widen the composition sweep"
+        )
+    diff = np.abs(np.log(drop["q_peak"].to_numpy())[:, None] - np.log(co["q_peak"].to_numpy())[None, :])
+    i, j = np.unravel_index(np.argmin(diff), diff.shape)
+    return int(drop["row"].iloc[i]), int(co["row"].iloc[j])

@@ -1,0 +1,25 @@
+"""Rule assemble_dataset: the study's dataset, the single input of the ML rules."""
+
+import sys
+
+import numpy as np
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+from scattermorph.measure import add_instrument, assemble_dataset  # noqa: E402
+from scattermorph.simulate import atomic_write  # noqa: E402
+
+table, arrays = assemble_dataset(snakemake.input.measurements)  # noqa: F821
+arrays = add_instrument(arrays, snakemake.params.instrument, seed=snakemake.params.seed)  # noqa: F821
+
+
+def write_curves(tmp):
+    with open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+atomic_write(snakemake.output.table, lambda tmp: table.to_csv(tmp, index=False))  # noqa: F821
+atomic_write(snakemake.output.curves, write_curves)  # noqa: F821
+print(f"{len(table)} snapshots x {arrays['q'].size} q bins", file=sys.stderr)

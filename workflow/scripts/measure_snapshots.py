@@ -1,0 +1,28 @@
+"""Rule measure_snapshots: S(q) and Minkowski functionals of every snapshot of one run."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+from scattermorph.measure import measure_simulation, save_measurements  # noqa: E402
+from scattermorph.scattering import q_grid  # noqa: E402
+from scattermorph.simulate import load_simulation  # noqa: E402
+
+m = snakemake.params.measurement  # noqa: F821
+phi, times, meta = load_simulation(snakemake.input.sim)  # noqa: F821
+edges, centres = q_grid(m["q"]["min"], m["q"]["max"], m["q"]["n_bins"], m["q"]["spacing"])
+table, s_q, counts = measure_simulation(
+    phi,
+    meta,
+    q_edges=edges,
+    q_centres=centres,
+    level=m["threshold"],
+    periodic=m["periodic"],
+    connectivity=m["connectivity"],
+    porod_window=(m["porod"]["q_min"], m["porod"]["q_max"]),
+    porod_method=m["porod"]["method"],
+    log=lambda msg: print(msg, file=sys.stderr),
+)
+save_measurements(snakemake.output.measurements, table, s_q, counts, edges, centres)  # noqa: F821

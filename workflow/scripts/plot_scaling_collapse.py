@@ -1,0 +1,23 @@
+"""Rule plot_scaling_collapse: S(q) q1^d against q/q1 over time for one run."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+from scattermorph.measure import load_dataset  # noqa: E402
+from scattermorph.plotting import plot_scaling_collapse, save_figure  # noqa: E402
+
+table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)  # noqa: F821
+sim_id = snakemake.params.sims[-1]  # noqa: F821  (the most symmetric composition)
+rows = table[table["sim_id"] == sim_id].sort_values("snapshot")
+fig = plot_scaling_collapse(
+    arrays["q"],
+    arrays["s_q"][rows["row"].to_numpy()],
+    rows["L_first_moment"].to_numpy(),
+    rows["time_over_tau"].to_numpy(),
+    ndim=int(rows["dimension"].iloc[0]),
+    title=f"Dynamic scaling of run {sim_id}",
+)
+save_figure(fig, snakemake.output.figure, dpi=snakemake.params.dpi)  # noqa: F821
