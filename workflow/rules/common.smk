@@ -46,12 +46,12 @@ def sim_mem_mb(wildcards, attempt):
 
 def sim_runtime(wildcards, attempt):
     """Runtime (minutes) of one simulation job: ~40 ns per cell per step for the
-    de Gennes scheme on a 2-core machine (benchmarks/bench_simulation.py) and
-    up to ~25,000 steps to 500 tau for the deepest quench at accuracy 0.25
-    (fewer for shallower quenches), scaled by 0.25 / accuracy and by
-    t_max / 500 tau, with a factor 2 margin."""
+    de Gennes scheme on a 2-core machine (benchmarks/bench_simulation.py); the
+    deepest quench of the default study needs ~60,000 steps to 200 tau at
+    accuracy 0.25 (measured; fewer for shallower quenches), nearly linear in
+    t_max and in 1 / accuracy; factor 2 margin."""
     t = config["simulation"]["time"]
-    steps = 25000 * 0.25 / t["accuracy"] * max(1.0, t["t_max"] / 500.0) ** (1 / 3)
+    steps = 60000 * (0.25 / t["accuracy"]) * (t["t_max"] / 200.0)
     minutes = 2 * 40e-9 * _cells() * steps / 60
     return int(max(5, minutes) * attempt)
 
