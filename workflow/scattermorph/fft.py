@@ -28,12 +28,42 @@ try:  # pragma: no cover - availability depends on the install
 except ImportError:  # pragma: no cover
     HAVE_FFTW = False
 
-__all__ = ["FFTPair", "HAVE_FFTW", "rfft_shape"]
+__all__ = ["FFTPair", "HAVE_FFTW", "rfft_shape", "rfft_wavevectors", "rfft_mode_weights"]
 
 
 def rfft_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     """Shape of the half-complex spectrum of a real array of ``shape``."""
     return tuple(shape[:-1]) + (shape[-1] // 2 + 1,)
+
+
+def rfft_wavevectors(shape, dx: float) -> list[np.ndarray]:
+    """Wavevector components ``k_i`` (rad per length) of the half-complex layout.
+
+    One array per axis, each broadcastable to ``rfft_shape(shape)``: the last
+    axis holds the non-negative frequencies only.
+    """
+    ndim = len(shape)
+    ks = []
+    for ax, n in enumerate(shape):
+        if ax == ndim - 1:
+            k = 2 * np.pi * np.fft.rfftfreq(n, d=dx)
+        else:
+            k = 2 * np.pi * np.fft.fftfreq(n, d=dx)
+        view = [1] * ndim
+        view[ax] = k.size
+        ks.append(k.reshape(view))
+    return ks
+
+
+def rfft_mode_weights(shape) -> np.ndarray:
+    """Multiplicity (1 or 2) of each half-complex mode in full-spectrum sums,
+    along the last axis (broadcastable to ``rfft_shape(shape)``): modes with
+    ``0 < k_last < Nyquist`` stand for themselves and their mirror images."""
+    w = np.full(shape[-1] // 2 + 1, 2.0)
+    w[0] = 1.0
+    if shape[-1] % 2 == 0:
+        w[-1] = 1.0
+    return w
 
 
 class FFTPair:

@@ -74,6 +74,7 @@ import scipy.fft as sfft
 from scipy.special import ndtr
 
 from .errors import ParameterError
+from .fft import rfft_mode_weights, rfft_wavevectors
 
 __all__ = [
     "boolean_model",
@@ -490,24 +491,12 @@ def _half_spectrum(shape, dx, spectrum, params):
     to ``P``.
     """
     ndim = len(shape)
-    k2_axes = []
-    for a, n in enumerate(shape):
-        if a == ndim - 1:
-            k = 2 * np.pi * np.fft.rfftfreq(n, d=dx)
-        else:
-            k = 2 * np.pi * np.fft.fftfreq(n, d=dx)
-        view = [1] * ndim
-        view[a] = k.size
-        k2_axes.append((k**2).reshape(view))
+    k2_axes = [k**2 for k in rfft_wavevectors(shape, dx)]
     kmag = np.sqrt(sum(k2_axes))
     P = grf_spectral_density(kmag, spectrum, **params)
     P.reshape(-1)[0] = 0.0  # no k = 0 mode: every realisation has zero mean
-    n_last = shape[-1]
-    w_last = np.full(n_last // 2 + 1, 2.0)
-    w_last[0] = 1.0
-    if n_last % 2 == 0:
-        w_last[-1] = 1.0  # the Nyquist plane is its own conjugate
-    weight = w_last.reshape([1] * (ndim - 1) + [-1])
+    # the Nyquist plane is its own conjugate: weight 1, like k_last = 0
+    weight = rfft_mode_weights(shape).reshape([1] * (ndim - 1) + [-1])
     return P, weight, k2_axes
 
 

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from .errors import ParameterError
+from .fft import rfft_mode_weights, rfft_wavevectors
 
 __all__ = [
     "structure_factor",
@@ -74,25 +75,7 @@ def _check_spacing(dx) -> float:
 
 
 def _kmag(shape, dx):
-    k2 = np.zeros(tuple(shape[:-1]) + (shape[-1] // 2 + 1,))
-    ndim = len(shape)
-    for ax, m in enumerate(shape):
-        if ax == ndim - 1:
-            k = 2 * np.pi * np.fft.rfftfreq(m, d=dx)
-        else:
-            k = 2 * np.pi * np.fft.fftfreq(m, d=dx)
-        sh = [1] * ndim
-        sh[ax] = k.size
-        k2 = k2 + k.reshape(sh) ** 2
-    return np.sqrt(k2)
-
-
-def _weights(shape):
-    w = np.full(shape[-1] // 2 + 1, 2.0)
-    w[0] = 1.0
-    if shape[-1] % 2 == 0:
-        w[-1] = 1.0
-    return w
+    return np.sqrt(sum(k**2 for k in rfft_wavevectors(shape, dx)))
 
 
 def structure_factor(phi, dx: float = 1.0):
@@ -119,7 +102,7 @@ def structure_factor(phi, dx: float = 1.0):
     dx = _check_spacing(dx)
     fh = sfft.rfftn(phi - phi.mean(), workers=1)
     s = (fh.real**2 + fh.imag**2) * (dx**phi.ndim / phi.size)
-    return s, _kmag(phi.shape, dx), np.broadcast_to(_weights(phi.shape), s.shape)
+    return s, _kmag(phi.shape, dx), np.broadcast_to(rfft_mode_weights(phi.shape), s.shape)
 
 
 def radial_average(s, kmag, weight, edges):
@@ -193,7 +176,7 @@ def _bin_plan(shape: tuple, dx: float, edges: tuple):
     idx[k == edges[-1]] = nb - 1  # the last bin is closed, as numpy.histogram's
     idx[(idx < 0) | (idx >= nb)] = nb
     idx = idx.astype(np.int32)
-    mult = np.broadcast_to(_weights(shape), kmag.shape).ravel().astype(np.uint8)
+    mult = np.broadcast_to(rfft_mode_weights(shape), kmag.shape).ravel().astype(np.uint8)
     counts = np.bincount(idx, weights=mult, minlength=nb + 1)[:nb]
     idx.setflags(write=False)
     mult.setflags(write=False)

@@ -44,7 +44,7 @@ import numba
 import numpy as np
 
 from .errors import ParameterError, SimulationError
-from .fft import FFTPair, rfft_shape
+from .fft import FFTPair, rfft_mode_weights, rfft_shape, rfft_wavevectors
 
 __all__ = [
     "Grid",
@@ -92,16 +92,7 @@ class Grid:
 
     def wavevectors(self):
         """Wavevector components broadcastable to the half-complex layout."""
-        ks = []
-        for ax, n in enumerate(self.shape):
-            if ax == self.ndim - 1:
-                k = 2 * np.pi * np.fft.rfftfreq(n, d=self.dx)
-            else:
-                k = 2 * np.pi * np.fft.fftfreq(n, d=self.dx)
-            sh = [1] * self.ndim
-            sh[ax] = k.size
-            ks.append(k.reshape(sh))
-        return ks
+        return rfft_wavevectors(self.shape, self.dx)
 
     def k2(self, laplacian: str = "spectral") -> np.ndarray:
         """Symbol of ``-Laplacian`` on the half-complex layout, units b^-2."""
@@ -283,10 +274,7 @@ def free_energy(model, phi: np.ndarray, dx: float, laplacian: str = "spectral") 
     fh = np.fft.rfftn(field)
     k2 = grid.k2(laplacian)
     # Parseval on the half-complex layout: interior last-axis modes count twice
-    w = np.full(fh.shape[-1], 2.0)
-    w[0] = 1.0
-    if phi.shape[-1] % 2 == 0:
-        w[-1] = 1.0
+    w = rfft_mode_weights(phi.shape)
     grad2 = float(np.sum(w * k2 * np.abs(fh) ** 2)) / grid.size
     return (bulk + coef * grad2) * grid.cell_volume
 
@@ -399,11 +387,9 @@ class SemiImplicitSpectral:
         self._noise = np.empty(cshape, dtype=complex)
         self._empty = np.empty(0, dtype=complex)
         self._kabs = np.sqrt(self.k2)
-        w = np.full(cshape[-1], 2.0)
-        w[0] = 1.0
-        if grid.shape[-1] % 2 == 0:
-            w[-1] = 1.0
-        self._weight = np.ascontiguousarray(np.broadcast_to(w, cshape))
+        self._weight = np.ascontiguousarray(
+            np.broadcast_to(rfft_mode_weights(grid.shape), cshape)
+        )
         # the linear gradient term of a frozen coefficient enters mu in Fourier space
         self._g2 = 0.0 if self.degennes else 2.0 * model.kappa0
         self.base_dt = _check_dt(dt)
