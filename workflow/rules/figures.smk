@@ -11,6 +11,7 @@ rule plot_morphology_gallery:
             category="1. Microstructures",
             labels={"figure": "morphology gallery"},
         ),
+        provenance=f"{RESULTS}/figures/morphology_gallery.png.prov.json",
     log:
         f"{LOGS}/plot_morphology_gallery.log",
     conda:
@@ -36,6 +37,7 @@ rule plot_coarsening:
             category="1. Microstructures",
             labels={"figure": "coarsening series"},
         ),
+        provenance=f"{RESULTS}/figures/coarsening.png.prov.json",
     log:
         f"{LOGS}/plot_coarsening.log",
     conda:
@@ -62,6 +64,7 @@ rule plot_motivating_pair:
             category="2. Scattering and Minkowski functionals",
             labels={"figure": "same S(q) peak, different structures"},
         ),
+        provenance=f"{RESULTS}/figures/motivating_pair.png.prov.json",
     log:
         f"{LOGS}/plot_motivating_pair.log",
     conda:
@@ -86,6 +89,7 @@ rule plot_functionals_vs_time:
             category="2. Scattering and Minkowski functionals",
             labels={"figure": "functionals vs time"},
         ),
+        provenance=f"{RESULTS}/figures/functionals_vs_time.png.prov.json",
     log:
         f"{LOGS}/plot_functionals_vs_time.log",
     conda:
@@ -111,6 +115,7 @@ rule plot_scaling_collapse:
             category="2. Scattering and Minkowski functionals",
             labels={"figure": "dynamic scaling"},
         ),
+        provenance=f"{RESULTS}/figures/scaling_collapse.png.prov.json",
     log:
         f"{LOGS}/plot_scaling_collapse.log",
     conda:
@@ -136,6 +141,7 @@ rule plot_euler_vs_composition:
             category="2. Scattering and Minkowski functionals",
             labels={"figure": "Euler characteristic vs composition"},
         ),
+        provenance=f"{RESULTS}/figures/euler_vs_composition.png.prov.json",
     log:
         f"{LOGS}/plot_euler_vs_composition.log",
     conda:

@@ -5,6 +5,10 @@ Commands
 characterise IMAGE
     Minkowski functionals and S(q) of a 2D image (PNG, TIFF, .npy) or a 3D
     stack (multi-page TIFF, .npy).
+audit [PATH ...]
+    Check every figure's provenance record: tampered (the file no longer
+    matches its record) or stale (an input, the script or the library code
+    changed); exit status 1 if any.
 """
 
 from __future__ import annotations
@@ -197,6 +201,19 @@ def _cmd_characterise(args) -> int:
     return 0
 
 
+def _cmd_audit(args) -> int:
+    from .provenance import audit
+
+    try:
+        problems, n = audit(args.paths)
+    except FileNotFoundError as exc:
+        raise InputFileError(str(exc)) from None
+    for line in problems:
+        print(line)
+    print(f"{n} figure(s) checked, {len(problems)} problem(s)", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -228,6 +245,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--q-bins", type=int, default=64, help="number of log-spaced q bins (default 64)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_characterise)
+    a = sub.add_parser(
+        "audit",
+        help="check figures against their provenance records",
+        description=(
+            "Recompute the hashes of each figure, its recorded inputs, its script and the "
+            "library code; report every figure that is TAMPERED, STALE (naming the cause) "
+            "or MISSING a record. Exit status 1 if any."
+        ),
+    )
+    a.add_argument("paths", nargs="*", default=["results"],
+                   help="figures or folders to check (default: results/)")
+    a.set_defaults(func=_cmd_audit)
     return parser
 
 

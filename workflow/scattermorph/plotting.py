@@ -11,7 +11,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_gallery", "plot_coarsening", "save_figure"]
+__all__ = [
+    "plot_gallery",
+    "plot_coarsening",
+    "save_figure",
+    "functional_columns",
+    "plot_motivating_pair",
+    "plot_functionals_vs_time",
+    "plot_scaling_collapse",
+    "plot_euler_vs_composition",
+]
 
 CMAP = "RdBu_r"
 
@@ -112,17 +121,26 @@ def plot_coarsening(fields, times, series, dx: float, *, title: str | None = Non
     return fig
 
 
-def save_figure(fig, path, *, dpi: int = 150) -> None:
+def save_figure(fig, path, *, dpi: int = 150, provenance: dict | None = None) -> None:
     """Save ``fig`` to ``path`` atomically and close it.
 
-    The format follows the file suffix. Metadata that changes from run to run
-    (software version strings aside) is not written, so reruns give
-    byte-identical PNGs.
+    The format follows the file suffix. With a ``provenance`` record
+    (:mod:`scattermorph.provenance`) a PNG carries it in its text chunk
+    ``scattermorph:provenance``, and a sidecar ``<path>.prov.json`` holds the
+    record and the figure's sha256 (for ``scattermorph audit``). Matplotlib's
+    own version string is left out, so the bytes change only with the figure
+    or its record (whose ``created`` timestamp is the one field that differs
+    between reruns).
     """
+    import json
+
+    from .provenance import PNG_KEY, sha256_file, sidecar_path
     from .simulate import atomic_write
 
     suffix = str(path).rsplit(".", 1)[-1]
     meta = {"Software": None} if suffix == "png" else None
+    if provenance is not None and suffix == "png":
+        meta[PNG_KEY] = json.dumps(provenance, sort_keys=True)
 
     def write(tmp):
         fig.savefig(tmp, dpi=dpi, format=suffix, metadata=meta)
@@ -131,6 +149,16 @@ def save_figure(fig, path, *, dpi: int = 150) -> None:
         atomic_write(path, write)
     finally:
         plt.close(fig)
+    if provenance is not None:
+        side = {"figure": str(path).rsplit("/", 1)[-1], "figure_sha256": sha256_file(path),
+                "record": provenance}
+        text = json.dumps(side, indent=1, sort_keys=True)
+
+        def write_side(tmp):
+            with open(tmp, "w") as fh:
+                fh.write(text)
+
+        atomic_write(sidecar_path(path), write_side)
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,229 @@
+"""Provenance of figures: what made them, embedded in the file and beside it.
+
+Every figure written through :func:`scattermorph.plotting.save_figure` with a
+record carries it twice: in the PNG's own text chunk ``scattermorph:provenance``
+and in a JSON sidecar ``<figure>.prov.json``, which also holds the figure's
+sha256. The record names the rule, the script and its hash, the library's
+source hash, the git commit and whether the tree was dirty, the parameters
+the rule used (and their hash), every input with its sha256, package
+versions, platform, and the command that remakes the figure.
+
+:func:`audit` checks records against the files on disk: a figure whose bytes no
+longer match its record is *tampered*; one whose inputs, script or library code
+changed since it was made is *stale*.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+__all__ = [
+    "PNG_KEY",
+    "SIDECAR_SUFFIX",
+    "sha256_file",
+    "library_hash",
+    "build_record",
+    "from_snakemake",
+    "sidecar_path",
+    "read_embedded",
+    "audit",
+]
+
+PNG_KEY = "scattermorph:provenance"
+SIDECAR_SUFFIX = ".prov.json"
+PACKAGES = ("scattermorph", "numpy", "scipy", "numba", "pyFFTW", "pandas", "matplotlib",
+            "scikit-image", "scikit-learn", "snakemake")
+LIB_DIR = Path(__file__).resolve().parent
+
+
+def sha256_file(path) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def library_hash() -> str:
+    """sha256 over the scattermorph sources (file names and bytes, sorted)."""
+    h = hashlib.sha256()
+    for p in sorted(LIB_DIR.glob("*.py")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _json_hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _git(root: Path):
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return None, None
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10,
+        )
+        return commit.stdout.strip(), bool(status.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+def _versions() -> dict:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def build_record(*, rule: str, script, inputs: dict, params: dict, outputs: list,
+                 workdir=".", repo_root=None) -> dict:
+    """A provenance record (plain JSON types).
+
+    Parameters
+    ----------
+    rule : str
+        The Snakemake rule.
+    script : path
+        The rule's script.
+    inputs : dict of str -> list of path
+        Named inputs; each file is hashed.
+    params : dict
+        The parameters (config values) the rule used.
+    outputs : list of path
+        The files the rule writes (for the remake command).
+    workdir : path
+        The working directory of the run (paths are recorded relative to it).
+    repo_root : path, optional
+        The checkout, for the git commit (default: the library's checkout).
+    """
+    workdir = Path(workdir).resolve()
+    root = Path(repo_root) if repo_root else LIB_DIR.parents[1]
+    commit, dirty = _git(root)
+
+    def rel(p):
+        p = Path(p).resolve()
+        try:
+            return str(p.relative_to(workdir))
+        except ValueError:
+            return str(p)
+
+    files = {name: [{"path": rel(p), "sha256": sha256_file(p)} for p in paths]
+             for name, paths in inputs.items()}
+    params = json.loads(json.dumps(params, default=str))
+    return {
+        "rule": rule,
+        "script": {"path": rel(script), "sha256": sha256_file(script)},
+        "library": {"path": rel(LIB_DIR), "sha256": library_hash()},
+        "git": {"commit": commit, "dirty": dirty},
+        "params": params,
+        "params_sha256": _json_hash(params),
+        "inputs": files,
+        "versions": _versions(),
+        "platform": {"system": platform.platform(), "python": platform.python_version(),
+                     "machine": platform.machine()},
+        "command": "snakemake --cores 1 --forcerun " + rule + " " + " ".join(map(rel, outputs)),
+        "workdir": str(workdir),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def from_snakemake(smk, script) -> dict:
+    """Record for the job of a rule script (``smk`` = the ``snakemake`` object)."""
+    inputs = {}
+    for name, value in smk.input.items():
+        inputs[name] = list(value) if isinstance(value, (list, tuple)) else [value]
+    params = {k: v for k, v in smk.params.items()}
+    return build_record(rule=smk.rule, script=script, inputs=inputs, params=params,
+                        outputs=list(smk.output))
+
+
+def sidecar_path(figure) -> Path:
+    """``<figure>.prov.json``."""
+    figure = Path(figure)
+    return figure.with_name(figure.name + SIDECAR_SUFFIX)
+
+
+def read_embedded(figure) -> dict | None:
+    """The record embedded in a PNG's text chunk (None if absent)."""
+    from PIL import Image
+
+    with Image.open(figure) as im:
+        text = getattr(im, "text", {}) or im.info
+        raw = text.get(PNG_KEY)
+    return json.loads(raw) if raw else None
+
+
+def _check(figure: Path) -> list[str]:
+    problems = []
+    side = sidecar_path(figure)
+    if not side.exists():
+        return [f"MISSING {figure}: no provenance sidecar {side.name}"]
+    rec = json.loads(side.read_text())
+    if sha256_file(figure) != rec.get("figure_sha256"):
+        problems.append(f"TAMPERED {figure}: its bytes no longer match the recorded sha256")
+    else:
+        try:
+            emb = read_embedded(figure)
+        except Exception as exc:  # unreadable image
+            emb = None
+            problems.append(f"TAMPERED {figure}: cannot read the embedded record ({exc})")
+        if emb is not None and emb != rec.get("record"):
+            problems.append(f"TAMPERED {figure}: embedded record differs from {side.name}")
+    record = rec.get("record", {})
+    workdir = Path(record.get("workdir", "."))
+    for name, files in record.get("inputs", {}).items():
+        for f in files:
+            p = Path(f["path"])
+            p = p if p.is_absolute() else workdir / p
+            if not p.exists():
+                problems.append(f"STALE {figure}: input {name} {f['path']} is missing")
+            elif sha256_file(p) != f["sha256"]:
+                problems.append(f"STALE {figure}: input {name} {f['path']} changed")
+    script = record.get("script", {})
+    sp = Path(script.get("path", ""))
+    sp = sp if sp.is_absolute() else workdir / sp
+    if not sp.exists() or sha256_file(sp) != script.get("sha256"):
+        problems.append(f"STALE {figure}: script {script.get('path')} changed or missing")
+    if record.get("library", {}).get("sha256") != library_hash():
+        problems.append(f"STALE {figure}: the scattermorph library code changed")
+    return problems
+
+
+def audit(paths) -> tuple[list[str], int]:
+    """Check every PNG figure under ``paths`` against its provenance.
+
+    Returns
+    -------
+    problems : list of str
+        One line per problem: ``TAMPERED``, ``STALE`` (naming the cause) or
+        ``MISSING`` (no sidecar).
+    n_checked : int
+        Figures checked.
+    """
+    figures = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            figures += sorted(p.rglob("*.png"))
+        elif p.exists():
+            figures.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    problems = []
+    for fig in figures:
+        problems += _check(fig)
+    return problems, len(figures)
