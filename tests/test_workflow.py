@@ -177,3 +177,57 @@ def test_figures_carry_provenance_and_audit_clean(tiny_run):
         assert all(f["sha256"] for files in rec["inputs"].values() for f in files)
     problems, n = audit([tiny_run / "results"])
     assert n == 6 and problems == []
+
+
+def _planned_rules(res):
+    """Rules of the jobs a dry run would execute (from Snakemake's job table)."""
+    import re
+
+    out = res.stdout + res.stderr
+    table = out.split("Job stats:")[-1] if "Job stats:" in out else ""
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, re.M)} - {"total", "all"}
+
+
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        # a figure setting reruns the figures only
+        ("figures.dpi", 61, {"plot_morphology_gallery", "plot_coarsening", "plot_motivating_pair",
+                             "plot_functionals_vs_time", "plot_scaling_collapse",
+                             "plot_euler_vs_composition"}),
+        # a measurement setting reruns measurement, dataset and its figures, no simulation
+        ("measurement.porod.q_max", 0.9, {"measure_snapshots", "assemble_dataset",
+                                          "plot_motivating_pair", "plot_functionals_vs_time",
+                                          "plot_scaling_collapse", "plot_euler_vs_composition"}),
+    ],
+    ids=["figures.dpi", "measurement.porod"],
+)
+def test_changing_a_parameter_reruns_exactly_its_dependents(tiny_run, tmp_path, key, value, expected):
+    cfg = yaml.safe_load((ROOT / "config/tiny.yaml").read_text())
+    node = cfg
+    *head, last = key.split(".")
+    for k in head:
+        node = node[k]
+    node[last] = value
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    res = snakemake("--configfile", str(changed), "-n", cwd=tiny_run)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert _planned_rules(res) == expected, res.stdout[-3000:]
+
+
+def test_editing_a_plotting_script_reruns_only_its_figure(tmp_path):
+    """A copy of the workflow: after a complete run, editing one figure script
+    plans exactly that figure's rule (Snakemake's code rerun trigger)."""
+    src = tmp_path / "wf"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".venv", "results", "logs", ".snakemake", ".git", "benchmarks", "__pycache__"))
+    cmd = [*SNAKEMAKE, "-s", str(src / "Snakefile"), "-d", str(src),
+           "--configfile", str(src / "config/tiny.yaml")]
+    res = subprocess.run([*cmd, "--cores", "2"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    script = src / "workflow/scripts/plot_scaling_collapse.py"
+    script.write_text(script.read_text() + "\n# a comment changes the script's code\n")
+    res = subprocess.run([*cmd, "-n"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0
+    assert _planned_rules(res) == {"plot_scaling_collapse"}, res.stdout[-3000:]

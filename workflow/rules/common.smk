@@ -21,6 +21,17 @@ except ParameterError as exc:
 SIM_IDS = list(SIMS["sim_id"])
 
 
+def canonical(section):
+    """A config section with its keys sorted at every level. Snakemake detects
+    changed params by their text, so key order must not depend on how the
+    config file was written (a reordered YAML file must not rerun jobs)."""
+    if isinstance(section, dict):
+        return {k: canonical(section[k]) for k in sorted(section)}
+    if isinstance(section, list):
+        return [canonical(v) for v in section]
+    return section
+
+
 def sim_record(wildcards):
     """Parameter record of one simulation (a row of the simulation table)."""
     return record(SIMS, wildcards.sim_id)

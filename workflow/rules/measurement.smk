@@ -18,7 +18,7 @@ rule measure_snapshots:
         mem_mb=measure_mem_mb,
         runtime=measure_runtime,
     params:
-        measurement=config["measurement"],
+        measurement=canonical(config["measurement"]),
     script:
         "../scripts/measure_snapshots.py"
 
@@ -38,7 +38,7 @@ rule assemble_dataset:
         mem_mb=2000,
         runtime=10,
     params:
-        instrument=config["measurement"]["instrument"],
+        instrument=canonical(config["measurement"]["instrument"]),
         seed=config["study"]["seed"],
     script:
         "../scripts/assemble_dataset.py"

@@ -17,7 +17,7 @@ rule make_reference_structures:
         mem_mb=2000,
         runtime=10,
     params:
-        reference=config["reference"],
+        reference=canonical(config["reference"]),
         seed=config["study"]["seed"],
         dimension=config["study"]["dimension"],
     script:
