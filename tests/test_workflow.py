@@ -20,6 +20,17 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 pytestmark = pytest.mark.workflow
 
 
+def tiny_config_with(key, value):
+    """config/tiny.yaml with the value at a dotted key replaced."""
+    cfg = yaml.safe_load((ROOT / "config/tiny.yaml").read_text())
+    node = cfg
+    *head, last = key.split(".")
+    for k in head:
+        node = node[k]
+    node[last] = value
+    return cfg
+
+
 def snakemake(*args, cwd, timeout=300):
     cmd = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(cwd), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -109,12 +120,7 @@ BAD = [
 
 @pytest.mark.parametrize("key, value, text", BAD, ids=[b[0] for b in BAD])
 def test_bad_config_refused_before_any_job(tmp_path, key, value, text):
-    cfg = yaml.safe_load((ROOT / "config/tiny.yaml").read_text())
-    node = cfg
-    *head, last = key.split(".")
-    for k in head:
-        node = node[k]
-    node[last] = value
+    cfg = tiny_config_with(key, value)
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(cfg))
     res = snakemake("--configfile", str(bad), "--cores", "1", cwd=tmp_path)
@@ -203,12 +209,7 @@ def _planned_rules(res):
     ids=["figures.dpi", "measurement.porod"],
 )
 def test_changing_a_parameter_reruns_exactly_its_dependents(tiny_run, tmp_path, key, value, expected):
-    cfg = yaml.safe_load((ROOT / "config/tiny.yaml").read_text())
-    node = cfg
-    *head, last = key.split(".")
-    for k in head:
-        node = node[k]
-    node[last] = value
+    cfg = tiny_config_with(key, value)
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     res = snakemake("--configfile", str(changed), "-n", cwd=tiny_run)

@@ -83,10 +83,8 @@ def measure_field(phi, dx: float, *, q_edges, q_centres=None, level="mean", peri
     volume = phi.size * dx**ndim
     q_inv = float(np.sum(w * s) / volume)
     q_peak = sc.peak_position(centres, s_q)
-    keep = (k > 0) & (k <= np.pi / dx)
-    den = np.sum((w * s)[keep])
     row.update(
-        L_first_moment=float(2 * np.pi * den / np.sum((w * s * k)[keep])) if den > 0 else np.nan,
+        L_first_moment=sc.first_moment_length(s, k, w, dx),
         q_peak=q_peak,
         L_peak=float(2 * np.pi / q_peak) if np.isfinite(q_peak) else np.nan,
         invariant=q_inv,

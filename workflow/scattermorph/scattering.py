@@ -43,6 +43,7 @@ __all__ = [
     "q_grid",
     "radial_profile",
     "characteristic_length",
+    "first_moment_length",
     "peak_position",
     "invariant",
     "volume_fraction_from_invariant",
@@ -226,10 +227,15 @@ def characteristic_length(phi, dx: float = 1.0) -> float:
     (``|k| <= pi / dx``) so that the average is isotropic. Returns NaN for a
     constant field.
     """
-    s, k, w = structure_factor(phi, dx)
-    keep = (k > 0) & (k <= np.pi / dx)
-    num = np.sum((w * s * k)[keep])
-    den = np.sum((w * s)[keep])
+    return first_moment_length(*structure_factor(phi, dx), dx)
+
+
+def first_moment_length(s, kmag, weight, dx: float) -> float:
+    """``2 pi / <k>`` from a spectrum already computed by :func:`structure_factor`
+    (see :func:`characteristic_length`); NaN for an empty spectrum."""
+    keep = (kmag > 0) & (kmag <= np.pi / dx)
+    num = np.sum((weight * s * kmag)[keep])
+    den = np.sum((weight * s)[keep])
     if den <= 0:
         return float("nan")
     return float(2 * np.pi * den / num)
