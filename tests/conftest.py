@@ -3,6 +3,7 @@
 * matplotlib is forced onto the non-interactive "agg" backend before anything
   can import it (the environment variable is read at import time).
 * ``rng``: a seeded generator, so every stochastic test is reproducible.
+* ``tiny_run``: the tiny study, run once per session for the workflow tests.
 * Figures opened by a test are closed after it (only if matplotlib was
   imported at all; importing it here would slow every run down).
 
@@ -18,6 +19,18 @@ os.environ["MPLBACKEND"] = "agg"
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """Run the whole tiny study (config/tiny.yaml) once per test session; the
+    workflow tests of every stage inspect its outputs (read-only)."""
+    from _workflow import TINY, snakemake
+
+    wd = tmp_path_factory.mktemp("tiny")
+    res = snakemake("--configfile", str(TINY), "--cores", "2", cwd=wd)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return wd
 
 
 @pytest.fixture

@@ -154,3 +154,13 @@ rule plot_euler_vs_composition:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_euler_vs_composition.py"
+
+
+TARGETS += [
+    rules.plot_morphology_gallery.output.figure,
+    rules.plot_coarsening.output.figure,
+    rules.plot_motivating_pair.output.figure,
+    rules.plot_functionals_vs_time.output.figure,
+    rules.plot_scaling_collapse.output.figure,
+    rules.plot_euler_vs_composition.output.figure,
+]

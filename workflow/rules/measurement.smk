@@ -42,3 +42,6 @@ rule assemble_dataset:
         seed=config["study"]["seed"],
     script:
         "../scripts/assemble_dataset.py"
+
+
+TARGETS += [rules.assemble_dataset.output.table]

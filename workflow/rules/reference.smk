@@ -22,3 +22,6 @@ rule make_reference_structures:
         dimension=config["study"]["dimension"],
     script:
         "../scripts/make_reference_structures.py"
+
+
+TARGETS += [rules.make_reference_structures.output.structures]

@@ -41,3 +41,6 @@ rule index_snapshots:
         runtime=10,
     script:
         "../scripts/index_snapshots.py"
+
+
+TARGETS += [rules.index_snapshots.output.table]
