@@ -116,3 +116,35 @@ TARGETS = []
 def all_targets():
     """Final outputs of the study, the targets of the all-rule."""
     return list(TARGETS)
+
+
+def _dataset_rows():
+    nsims = len(SIM_IDS)
+    return nsims * config["simulation"]["time"]["n_snapshots"]
+
+
+def learning_mem_mb(wildcards, attempt):
+    """Memory of one learning job: interpreter and scikit-learn (~500 MB)
+    plus the GP's n x n kernel matrix and its gradient (one n x n x theta
+    block, theta <= ~40 for ARD on 32 inputs; 130 for ARD on log S)."""
+    n = _dataset_rows()
+    need = 500 + 8 * n * n * 140 / 1e6
+    return int(need * attempt)
+
+
+def learning_runtime(wildcards, attempt):
+    """Runtime (minutes) of one learning job. Measured on the default study
+    (480 snapshots, 2 cores): a GP cross-validation job takes 1-4 min; the
+    exact GP costs ~n^3, so scale with (rows / 480)^3, factor 3 margin."""
+    n = _dataset_rows()
+    return int(max(10, 3 * 4 * (n / 480) ** 3) * attempt)
+
+
+def cv_prediction_files(wildcards=None):
+    """Out-of-fold predictions of every (input, model) pair of the learning stage."""
+    lc = config["learning"]
+    return expand(
+        f"{RESULTS}/learning/cv/{{features}}/{{model}}_predictions.csv",
+        features=lc["features"],
+        model=lc["models"],
+    )
