@@ -266,7 +266,7 @@ def read_curve(path, *, q_unit="1/A", columns=None) -> Curve:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputFileError(
-                f"{path}, line {lines[i]}, column {c + 1} ({what}): value {data[i, c]!r} is not "
+                f"{path}, line {lines[i]}, column {c + 1} ({what}): value {float(data[i, c])!r} is not "
                 f"finite ({int(bad.sum())} such value(s)); remove or fix these points"
             )
     q, inten = data[:, cols[0]], data[:, cols[1]]
@@ -312,20 +312,20 @@ def check_curve(q, intensity, error=None, *, q_unit="1/A", source="curve", lines
     for what, arr in (("q", q), ("I(q)", inten), ("dI", err)):
         if arr is not None and not np.all(np.isfinite(arr)):
             i = int(np.flatnonzero(~np.isfinite(arr))[0])
-            raise InputFileError(f"{at(i)}: {what} = {arr[i]!r} is not finite; remove or fix the point")
+            raise InputFileError(f"{at(i)}: {what} = {float(arr[i])!r} is not finite; remove or fix the point")
     if n < MIN_POINTS:
         raise InputFileError(f"{source}: only {n} data points; at least {MIN_POINTS} are needed")
     if np.any(q <= 0):
         i = int(np.flatnonzero(q <= 0)[0])
         raise InputFileError(
-            f"{at(i)}: q = {q[i]!r} is not positive; the features use log q: drop q <= 0 points "
+            f"{at(i)}: q = {float(q[i])!r} is not positive; the features use log q: drop q <= 0 points "
             "(e.g. the beam-stop region)"
         )
     dq = np.diff(q)
     if np.any(dq == 0):
         i = int(np.flatnonzero(dq == 0)[0])
         raise InputFileError(
-            f"{at(i + 1)}: q = {q[i + 1]!r} repeats the previous point ({where} {lines[i]}); "
+            f"{at(i + 1)}: q = {float(q[i + 1])!r} repeats the previous point ({where} {lines[i]}); "
             "a curve needs distinct q values: merge or remove the duplicates"
         )
     if n > 1 and np.all(dq < 0):
@@ -337,20 +337,20 @@ def check_curve(q, intensity, error=None, *, q_unit="1/A", source="curve", lines
     if np.any(dq < 0):
         i = int(np.flatnonzero(dq < 0)[0])
         raise InputFileError(
-            f"{at(i + 1)}: q = {q[i + 1]!r} is smaller than the previous q = {q[i]!r}; q must be "
+            f"{at(i + 1)}: q = {float(q[i + 1])!r} is smaller than the previous q = {float(q[i])!r}; q must be "
             "monotonic (are two curves concatenated? split them, or sort by q)"
         )
     if np.any(inten < 0):
         bad = np.flatnonzero(inten < 0)
         i = int(bad[0])
         raise InputFileError(
-            f"{at(i)}: I(q) = {inten[i]!r} is negative ({bad.size} negative point(s)); a count "
+            f"{at(i)}: I(q) = {float(inten[i])!r} is negative ({bad.size} negative point(s)); a count "
             "rate cannot be negative: the background was over-subtracted or the column is not "
             "I(q); fix the subtraction or crop the q range to where I > 0"
         )
     if err is not None and np.any(err < 0):
         i = int(np.flatnonzero(err < 0)[0])
-        raise InputFileError(f"{at(i)}: dI = {err[i]!r} is negative; uncertainties must be >= 0")
+        raise InputFileError(f"{at(i)}: dI = {float(err[i])!r} is negative; uncertainties must be >= 0")
     zero = inten == 0
     if zero.any():
         notes.append(
@@ -449,7 +449,7 @@ def read_table(path, ndim, *, q_unit="1/b"):
             r, c = (int(v) for v in np.argwhere(bad)[0])
             col = qcols[order[c]] if what == "intensity" else tcols[c]
             raise InputFileError(
-                f"{path}, data row {r + 1}, column {col!r}: {what} value {arr[r, c]!r} is not allowed "
+                f"{path}, data row {r + 1}, column {col!r}: {what} value {float(arr[r, c])!r} is not allowed "
                 "(intensities must be finite and >= 0, empty = missing; densities finite, no gaps)"
             )
     s_q[s_q == 0] = np.nan  # log I undefined: treated as a missing point
