@@ -108,7 +108,10 @@ FORMAT_VERSION = 1
 FEATURE_KINDS = ("scale_free", "log_sq")
 #: fewest curve points inside the model's window / grid range
 MIN_WINDOW_POINTS = 8
-#: absolute floor of the fraction of the model grid a curve must cover
+#: fraction of the model grid a curve must cover (lowered to the least-covered
+#: training curve's, if that is lower, but never below MIN_COVERAGE_FLOOR): with
+#: less, most features would be the constant extrapolation of the curve's ends
+MIN_COVERAGE = 0.75
 MIN_COVERAGE_FLOOR = 0.5
 #: GP std / prior std above which the GP itself says "unlike the training data"
 PRIOR_RATIO_WARN = 0.9
@@ -121,60 +124,86 @@ _ARRAYS = ("X", "Y", "scaler_mean", "scaler_scale", "grid", "domain_location", "
 # --------------------------------------------------------------------------
 # features
 # --------------------------------------------------------------------------
-def window_curve(q, s_q, ndim, x_range, *, max_iter=50):
-    """Cut each curve to ``x_range[0] q1 <= q <= x_range[1] q1`` of its own q1.
+def _cut(q, s, lo, hi):
+    """The points of one curve (finite, sorted q) inside [lo, hi], with the
+    window edges added by linear interpolation in log q - log S."""
+    inside = (q > lo) & (q < hi)
+    lq, ls = np.log(q), np.log(s)
+    qa, sa = [q[inside]], [s[inside]]
+    if q[0] <= lo:
+        qa.insert(0, [lo])
+        sa.insert(0, [np.exp(np.interp(np.log(lo), lq, ls))])
+    if q[-1] >= hi:
+        qa.append([hi])
+        sa.append([np.exp(np.interp(np.log(hi), lq, ls))])
+    return np.concatenate(qa), np.concatenate(sa)
+
+
+def window_curve(q, s, ndim, x_range):
+    """Cut a curve to ``x_range[0] q1 <= q <= x_range[1] q1`` of its own q1.
 
     q1 is the first-moment wavenumber of :func:`scattermorph.learn.curve_moments`
-    computed over the window itself: starting from the whole curve, the window
-    is recomputed until the set of points in it no longer changes (a fixed
-    point; two or three iterations on the study's curves).
+    computed over the window itself: a root of
+    ``g(q1) = M1(window(q1)) - q1`` with ``M1 = int q S q^(d-1) dq / int S q^(d-1) dq``
+    over the window. The window edges are interpolated linearly in
+    log q - log S, so g is continuous in q1 and does not jump when a bin
+    enters the window; where the data end inside the window, the window ends
+    with the data. Since the window's mean lies inside the data,
+    g(q_min) >= 0 > g(q_max): a root always exists. The root nearest the
+    first moment of the whole curve is taken: bracketed by steps of 2 % from
+    there, then refined by Brent's method (``scipy.optimize.brentq``) to a
+    relative 1e-13.
 
     Parameters
     ----------
     q : array_like, shape (B,)
-    s_q : array_like, shape (rows, B)
-        NaN marks missing points; they stay NaN.
+        Increasing q.
+    s : array_like, shape (B,)
+        Intensities; NaN points are skipped.
     ndim : {2, 3}
     x_range : (float, float)
 
     Returns
     -------
-    windowed : ndarray, shape (rows, B)
-        ``s_q`` with NaN outside each row's window.
-    q1 : ndarray, shape (rows,)
+    q_w, s_w : ndarray
+        The windowed curve (edges included).
+    q1 : float
         First-moment wavenumber over the window (units of q).
 
     Raises
     ------
     ParameterError
-        No fixed point within ``max_iter`` iterations, or fewer than 2
-        points left in a window.
+        Fewer than 2 points in a window.
     """
+    from scipy.optimize import brentq
+
     q = np.asarray(q, dtype=float)
-    s_q = np.atleast_2d(np.asarray(s_q, dtype=float))
+    s = np.asarray(s, dtype=float)
+    ok = np.isfinite(s)
+    q, s = q[ok], s[ok]
     lo, hi = (float(v) for v in x_range)
-    out = np.full_like(s_q, np.nan)
-    q1s = np.empty(s_q.shape[0])
-    for i, row in enumerate(s_q):
-        finite = np.isfinite(row)
-        _, q1 = curve_moments(q, row[None], ndim)
-        mask = finite
-        for _ in range(max_iter):
-            new = finite & (q >= lo * q1[0]) & (q <= hi * q1[0])
-            if new.sum() < 2:
-                raise ParameterError(
-                    f"curve {i}: fewer than 2 points within q/q1 in [{lo:g}, {hi:g}] "
-                    f"(q1 = {q1[0]:.4g}); the q range of the curve is too narrow"
-                )
-            if np.array_equal(new, mask):
-                break
-            mask = new
-            _, q1 = curve_moments(q, np.where(mask, row, np.nan)[None], ndim)
-        else:
-            raise ParameterError(f"curve {i}: the q/q1 window did not settle in {max_iter} iterations")
-        out[i, mask] = row[mask]
-        q1s[i] = q1[0]
-    return out, q1s
+
+    def g(x):
+        qw, sw = _cut(q, s, lo * x, hi * x)
+        if qw.size < 2:
+            raise ParameterError(
+                f"fewer than 2 points within q/q1 in [{lo:g}, {hi:g}] (q1 = {x:.4g}); the q range "
+                "of the curve is too narrow"
+            )
+        return float(curve_moments(qw, sw[None], ndim)[1][0]) - x
+
+    x = float(np.clip(curve_moments(q, s[None], ndim)[1][0], q[0], q[-1]))
+    gx = g(x)
+    step = 1.02 if gx > 0 else 1 / 1.02
+    while gx != 0:
+        y = float(np.clip(x * step, q[0], q[-1]))
+        gy = g(y) if y not in (q[0], q[-1]) else (1.0 if y == q[0] else -1.0)
+        if (gy > 0) != (gx > 0) or gy == 0:
+            x = brentq(g, min(x, y), max(x, y), xtol=1e-14 * x, rtol=1e-13)
+            break
+        x, gx = y, gy
+    qw, sw = _cut(q, s, lo * x, hi * x)
+    return qw, sw, x
 
 
 def _interp_log(q, s_q, grid):
@@ -195,11 +224,14 @@ def _featurise(features, grid, q, s_q):
     q = np.asarray(q, dtype=float)
     s_q = np.atleast_2d(np.asarray(s_q, dtype=float))
     if features["kind"] == "scale_free":
-        ndim = int(features["ndim"])
-        win, _ = window_curve(q, s_q, ndim, features["x_range"])
-        X, _, q1, cov = features_scale_free(q, win, ndim, n_points=features["n_points"],
-                                            x_range=features["x_range"])
-        return X, q1, cov, np.isfinite(win).sum(axis=1)
+        ndim, xr, n_points = int(features["ndim"]), features["x_range"], features["n_points"]
+        X = np.empty((s_q.shape[0], int(n_points)))
+        q1, cov, n_in = np.empty(s_q.shape[0]), np.empty(s_q.shape[0]), np.empty(s_q.shape[0], int)
+        for i, row in enumerate(s_q):
+            qw, sw, _ = window_curve(q, row, ndim, xr)
+            Xi, _, q1i, ci = features_scale_free(qw, sw[None], ndim, n_points=n_points, x_range=xr)
+            X[i], q1[i], cov[i], n_in[i] = Xi[0], q1i[0], ci[0], qw.size
+        return X, q1, cov, n_in
     X, cov = _interp_log(q, s_q, grid)
     inside = np.isfinite(s_q) & (q >= grid[0]) & (q <= grid[-1])
     return X, np.full(s_q.shape[0], np.nan), cov, inside.sum(axis=1)
@@ -478,7 +510,8 @@ class FunctionalModel:
                 f"{curve.source}: the curve covers {100 * cov[0]:.0f}% of the model's {rng_text} "
                 f"with {int(n_in[0])} points; the model needs at least "
                 f"{100 * self.domain['min_coverage']:.0f}% and {MIN_WINDOW_POINTS} points: measure "
-                "(or include) a wider q range"
+                "(or include) a wider q range; if the curve has no peak in its q range (e.g. a "
+                "power law), it has no characteristic scale and is outside what the model knows"
             )
         if cov[0] < 1:
             notes.append(
@@ -690,7 +723,7 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         X, mask = features_log_sq(q, s_q, counts)
         grid, cov, Y = q[mask], np.ones(s_q.shape[0]), values
     domain = _domain(X, groups, random_state)
-    domain["min_coverage"] = float(max(MIN_COVERAGE_FLOOR, cov.min()))
+    domain["min_coverage"] = float(max(MIN_COVERAGE_FLOOR, min(MIN_COVERAGE, cov.min())))
     pipelines, specs, caught, times = {}, {}, [], {}
     for j, name in enumerate(targets):
         pipe = make_gp(kernel, ard=ard, n_features=X.shape[1], noise=noise, restarts=restarts,
