@@ -101,6 +101,7 @@ __all__ = [
     "fit_models",
     "save_model",
     "load_model",
+    "model_summary",
 ]
 
 FORMAT = "scattermorph-model"
