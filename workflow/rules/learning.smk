@@ -438,3 +438,61 @@ TARGETS += [
     rules.plot_robustness.output.figure,
     rules.plot_model_comparison.output.table,
 ]
+
+
+rule summarise_learning:
+    input:
+        targets=rules.test_selected_models.output.targets,
+        metrics=rules.test_selected_models.output.metrics,
+        comparison=rules.compare_models.output.comparison,
+        paper=rules.evaluate_paper_protocol.output.splits,
+        extrapolation=rules.test_extrapolation.output.predictions,
+        robustness=rules.test_instrument_robustness.output.metrics,
+        split=rules.split_dataset.output.split,
+    output:
+        summary=report(
+            f"{RESULTS}/learning/summary.md",
+            caption="../report/learning_summary.rst",
+            category="3. Learning",
+            labels={"figure": "summary (numbers)"},
+        ),
+    log:
+        f"{LOGS}/learning/summarise_learning.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/summarise_learning.py"
+
+
+TARGETS += [rules.summarise_learning.output.summary]
+
+
+rule train_user_model:
+    input:
+        table=rules.assemble_dataset.output.table,
+        curves=rules.assemble_dataset.output.curves,
+        comparison=rules.compare_models.output.comparison,
+    output:
+        model=f"{RESULTS}/models/scale_free_gp.npz",
+    log:
+        f"{LOGS}/learning/train_user_model.log",
+    benchmark:
+        f"{BENCH}/train_user_model.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=learning_mem_mb,
+        runtime=learning_runtime,
+    params:
+        learning=canonical(config["learning"]),
+        seed=config["study"]["seed"],
+    script:
+        "../scripts/train_user_model.py"
+
+
+TARGETS += [rules.train_user_model.output.model]

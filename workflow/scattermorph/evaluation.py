@@ -56,6 +56,8 @@ __all__ = [
     "prepare",
     "robustness",
     "check_targets",
+    "summary_markdown",
+    "export_kernel",
 ]
 
 FEATURE_KINDS = ("log_sq", "dimensionless", "scale_free")
@@ -148,8 +150,10 @@ def build_features(kind, table, arrays, ndim, *, intensity="i_q", n_points=32, x
         in any row dropped. ``dimensionless``: log10(S q1^d) on a q/q1 grid
         plus log10 q1, q1 = 2 pi / L1 from the field's first-moment length
         (column ``L_first_moment``). ``scale_free``: log10(S q1^d / Q) on a
-        q/q1 grid with Q and q1 from the binned curve itself (unit- and
-        scale-free; the input of the models users apply to measured data).
+        q/q1 grid with Q and q1 from the binned curve itself, over the window
+        [x_lo, x_hi] q1 of its own q1 (:func:`scattermorph.modelio.window_curve`;
+        unit- and scale-free; the input of the models users apply to
+        measured data).
     table : pandas.DataFrame
         The dataset table (needs ``L_first_moment`` for ``dimensionless``).
     arrays : dict
@@ -180,8 +184,10 @@ def build_features(kind, table, arrays, ndim, *, intensity="i_q", n_points=32, x
                                             n_points=n_points, x_range=x_range, outside="edge")
         return X, None
     if kind == "scale_free":
-        X, _, q1, _ = learn.features_scale_free(q, s, ndim, n_points=n_points, x_range=x_range)
-        return X, q1
+        # the definition of the saved models (q1 over the curve's own window)
+        from .modelio import scale_free_windowed
+
+        return scale_free_windowed(q, s, ndim, n_points=n_points, x_range=x_range)
     raise ParameterError(f"unknown input kind {kind!r}: choose one of {FEATURE_KINDS}")
 
 
@@ -653,3 +659,74 @@ def physics_estimates(table, ndim):
         out[surf] = table[porod].to_numpy(dtype=float)
     return out
 
+
+
+def export_kernel(comparison):
+    """Kernel of the model shipped to users: the single-output GP kernel with
+    the best cross-validated R^2 on the scale-free input, averaged over the
+    functionals (one kernel serves every functional of the saved model).
+
+    Returns
+    -------
+    (kernel name of :func:`scattermorph.learn.make_gp`, ard)
+    """
+    c = comparison[(comparison["features"] == "scale_free") & comparison["model"].isin(
+        [m for m in _GP if not is_joint(m)])]
+    if c.empty:
+        return "squared_exponential", False
+    best = c.groupby("model")["r2"].mean().idxmax()
+    kernel, ard, _ = _GP[best]
+    return kernel, ard
+
+
+# --------------------------------------------------------------------------
+# summary of the stage (numbers for the report, never typed by hand)
+# --------------------------------------------------------------------------
+def _fmt(v, spec=".3f"):
+    return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+
+
+def summary_markdown(*, targets, metrics, comparison, paper, extrapolation, robustness, n_train_sims,
+                     n_test_sims):
+    """The learning stage's headline numbers as a Markdown page.
+
+    Every number is read from the tables the rules wrote; the page states
+    which targets are met and, where one is missed, what the tables show.
+    """
+    lines = ["# Learning the Minkowski functionals from S(q): summary", "",
+             f"Held-out test: {n_test_sims} simulations never seen in training or model choice "
+             f"({n_train_sims} training simulations).", "",
+             "| functional | model | input | R^2 (target) | 95 % coverage (target) | met |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for r in targets.itertuples():
+        met = "yes" if (r.r2_met and r.coverage_met) else (
+            "R^2 missed" if not r.r2_met and r.coverage_met else
+            "coverage missed" if r.r2_met else "both missed")
+        lines.append(f"| {r.functional} | {r.model} | {r.features} | {_fmt(r.r2)} ({_fmt(r.r2_target, '.2f')}) | "
+                     f"{_fmt(r.coverage_95, '.2f')} ({r.coverage_target_lo:.2f}-{r.coverage_target_hi:.2f}) | {met} |")
+    phys = metrics[metrics["model"] == "physics"]
+    if len(phys):
+        lines += ["", "Physics estimators on the same test rows (no learning): " + "; ".join(
+            f"{r.functional}: R^2 = {_fmt(r.r2)}" for r in phys.itertuples()) + "."]
+    lines += ["", "Best cross-validated model of each kind per functional (training simulations):", ""]
+    best = comparison.sort_values("r2", ascending=False).groupby(["functional", "gp"], sort=True).head(1)
+    for r in best.sort_values(["functional", "gp"]).itertuples():
+        kind = "GP" if r.gp else "baseline"
+        lines.append(f"- {r.functional}, best {kind}: {r.model} on {r.features}, CV R^2 = {_fmt(r.r2)}")
+    if len(paper):
+        lines += ["", "The paper's protocol (random splits within one run; relative RMSE = rmse / std of "
+                  "the run's values), best split and median over splits:", ""]
+        g = paper.groupby(["functional"])["relative_rmse"]
+        for f, s in g:
+            f = f[0] if isinstance(f, tuple) else f
+            lines.append(f"- {f}: best {_fmt(s.min())}, median {_fmt(s.median())}")
+    if len(extrapolation):
+        lines += ["", "Extrapolation (median predictive std outside / inside the training domain):", ""]
+        med = extrapolation.groupby(["parameter", "functional", "domain"])["y_std"].median().unstack("domain")
+        for (par, f), r in med.iterrows():
+            lines.append(f"- {par}, {f}: {_fmt(r['outside'] / r['inside'], '.2f')}x")
+    if len(robustness):
+        lines += ["", "Instrument robustness (held-out R^2 per setting; -1 = ideal curves):", ""]
+        for s, grp in robustness.groupby("setting"):
+            lines.append(f"- setting {s}: " + ", ".join(f"{r.functional} {_fmt(r.r2)}" for r in grp.itertuples()))
+    return "\n".join(lines) + "\n"

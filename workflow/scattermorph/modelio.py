@@ -220,6 +220,23 @@ def _interp_log(q, s_q, grid):
     return X, cov
 
 
+def scale_free_windowed(q, s_q, ndim, *, n_points=32, x_range=(0.3, 5.0)):
+    """Scale-free features of curves, each cut to its own q1 window first.
+
+    The definition the saved models use (:func:`window_curve`, then
+    :func:`scattermorph.learn.features_scale_free`), so the study's
+    evaluation scores exactly the input that users' curves get.
+
+    Returns
+    -------
+    X : ndarray, shape (rows, n_points)
+    q1 : ndarray, shape (rows,)
+    """
+    spec = {"kind": "scale_free", "ndim": int(ndim), "x_range": tuple(x_range), "n_points": int(n_points)}
+    X, q1, _, _ = _featurise(spec, None, q, s_q)
+    return X, q1
+
+
 def _featurise(features, grid, q, s_q):
     """Features of curves (see :meth:`FunctionalModel.featurise`)."""
     q = np.asarray(q, dtype=float)
