@@ -21,3 +21,7 @@ selection = select_models(summary, functionals, criterion=sm.params.learning["se
 atomic_write(sm.output.comparison, lambda tmp: summary.to_csv(tmp, index=False))
 atomic_write(sm.output.selection, lambda tmp: selection.to_csv(tmp, index=False))
 print(selection.to_string(), file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -27,3 +27,7 @@ with threadpool_limits(sm.threads):
                                seed=ev.stage_seed(sm.params.seed, 3))
 atomic_write(sm.output.curves, lambda tmp: curves.to_csv(tmp, index=False))
 print(curves.groupby(["functional", "n_sims"])["r2"].mean().to_string(), file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -30,3 +30,7 @@ with threadpool_limits(sm.threads):
 atomic_write(sm.output.metrics, lambda tmp: metrics.assign(features=kind, model=model).to_csv(tmp, index=False))
 atomic_write(sm.output.predictions, lambda tmp: preds.assign(features=kind, model=model).to_csv(tmp, index=False))
 print(metrics.groupby("functional")[["r2", "fit_seconds"]].mean().to_string(), file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

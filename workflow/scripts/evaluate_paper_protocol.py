@@ -27,3 +27,7 @@ with threadpool_limits(sm.threads):
                             n_test=paper["n_test"], restarts=0, seed=ev.stage_seed(sm.params.seed, 6))
 atomic_write(sm.output.splits, lambda tmp: out.to_csv(tmp, index=False))
 print(out.groupby(["kernel", "functional"])["relative_rmse"].agg(["min", "median"]).to_string(), file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

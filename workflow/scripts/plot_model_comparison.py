@@ -20,3 +20,7 @@ page = pl.comparison_html(comparison, pd.read_csv(sm.input.selection))
 atomic_write(sm.output.table, lambda tmp: open(tmp, "w").write(page))
 fig = pl.plot_model_comparison(comparison)
 save_figure(fig, sm.output.figure, dpi=sm.params.dpi, provenance=from_snakemake(sm, __file__))
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(sm, __file__, [sm.output.table])  # provenance sidecar of the HTML table

@@ -15,3 +15,7 @@ table = pd.read_csv(snakemake.input.table)  # noqa: F821
 split = split_by_simulation(table, snakemake.params.test_fraction, stage_seed(snakemake.params.seed, 0))  # noqa: F821
 atomic_write(snakemake.output.split, lambda tmp: split.to_csv(tmp, index=False))  # noqa: F821
 print(split["subset"].value_counts().to_string(), file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -20,3 +20,7 @@ page = summary_markdown(
     n_train_sims=int((split["subset"] == "train").sum()), n_test_sims=int((split["subset"] == "test").sum()))
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -33,3 +33,7 @@ with threadpool_limits(sm.threads):
 out = pd.concat(parts, ignore_index=True)
 atomic_write(sm.output.predictions, lambda tmp: out.to_csv(tmp, index=False))
 print(out.groupby(["parameter", "functional", "domain"])["y_std"].median().to_string(), file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -26,3 +26,7 @@ with threadpool_limits(sm.threads):
                         restarts=learning["restarts"])
 atomic_write(sm.output.metrics, lambda tmp: out.to_csv(tmp, index=False))
 print(out[["setting", "functional", "r2", "coverage_95"]].to_string(), file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -35,3 +35,7 @@ atomic_write(sm.output.predictions, lambda tmp: preds.to_csv(tmp, index=False))
 atomic_write(sm.output.metrics, lambda tmp: metrics.to_csv(tmp, index=False))
 atomic_write(sm.output.targets, lambda tmp: targets.to_csv(tmp, index=False))
 print(targets.to_string(), file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

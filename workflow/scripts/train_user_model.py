@@ -29,3 +29,7 @@ with threadpool_limits(sm.threads):
                        groups=table["sim_id"], log=lambda line: print(line, file=sys.stderr))
 save_model(sm.output.model, model, {"dataset": [sm.input.table, sm.input.curves], "config": learning,
                                     "rule": "train_user_model"})
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
