@@ -3,21 +3,6 @@
 # choice of hyper-parameters (LOOCV vs marginal likelihood maps).
 
 
-def treloar_data():
-    """The Treloar data file: absolute, or relative to the repository."""
-    path = Path(config["foundations"]["data"])
-    return str(path if path.is_absolute() else Path(workflow.basedir) / path)
-
-
-def foundations_seed():
-    """Integer seed of scikit-learn's optimiser restarts for this stage:
-    SeedSequence([study.seed, 6, 100]) (6 = issue number)."""
-    import numpy as np
-
-    ss = np.random.SeedSequence([int(config["study"]["seed"]), 6, 100])
-    return int(ss.generate_state(1)[0] % 2**31)
-
-
 rule predict_gp_tutorial:
     input:
         data=treloar_data(),

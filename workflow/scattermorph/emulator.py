@@ -471,8 +471,8 @@ def response_surface(em: EmulatorSet, emu: dict, *, n=41):
 # --------------------------------------------------------------------------
 # one-dimensional Cahn-Hilliard
 # --------------------------------------------------------------------------
-def solve_ch1d(model, n: int, dx: float, times, *, dt: float, rng, amplitude=0.01,
-               stabilization=1.0):
+def solve_ch1d(model, n: int, dx: float, times, *, dt: float, rng=None, amplitude=0.01,
+               stabilization=1.0, phi_init=None):
     """Deterministic 1D Cahn-Hilliard equation, semi-implicit Fourier spectral.
 
     ``d phi / dt = d^2 mu / dx^2`` with ``mu = f'(phi) - 2 kappa0 d^2 phi / dx^2``
@@ -501,7 +501,9 @@ def solve_ch1d(model, n: int, dx: float, times, *, dt: float, rng, amplitude=0.0
         Time step (absolute units).
     rng : numpy.random.Generator
         Draws the initial perturbation (uniform, half-width ``amplitude``,
-        zero mean).
+        zero mean) unless ``phi_init`` is given.
+    phi_init : (n,) ndarray, optional
+        Initial field.
 
     Returns
     -------
@@ -520,8 +522,13 @@ def solve_ch1d(model, n: int, dx: float, times, *, dt: float, rng, amplitude=0.0
     k2 = k**2
     S = float(stabilization) * model.stiffness_bounds()[0] / 2.0
     denom = 1.0 + dt * S * k2 + 2.0 * dt * model.kappa0 * k2**2
-    d = rng.uniform(-amplitude, amplitude, n)
-    phi = model.phi0 + d - d.mean()
+    if phi_init is None:
+        d = rng.uniform(-amplitude, amplitude, n)
+        phi = model.phi0 + d - d.mean()
+    else:
+        phi = np.asarray(phi_init, dtype=float)
+        if phi.shape != (n,):
+            raise ParameterError(f"phi_init has shape {phi.shape}, expected ({n},)")
     phihat = np.fft.rfft(phi)
     out = np.empty((times.size, n))
     t = 0.0
