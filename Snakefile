@@ -30,7 +30,6 @@ include: "workflow/rules/simulation.smk"
 include: "workflow/rules/measurement.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/figures.smk"
-include: "workflow/rules/gp_helpers.smk"
 include: "workflow/rules/foundations.smk"
 include: "workflow/rules/emulator.smk"
 
