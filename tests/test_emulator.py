@@ -128,3 +128,21 @@ def test_ch1d_linear_growth_matches_dispersion(blend, mode):
 def test_ch1d_refuses_bad_grid(blend):
     with pytest.raises(ParameterError, match="even number"):
         em.solve_ch1d(blend, 7, 1.0, [1.0], dt=0.1, rng=np.random.default_rng(0))
+
+
+def test_warm_started_refit_does_not_lower_the_likelihood(rng):
+    # a sequential design refits from the previous optimum with one local
+    # search; L-BFGS-B only accepts descending steps, so on the enlarged data
+    # the refit's log marginal likelihood is at least that of the old
+    # hyper-parameters (1e-8 relative: the optimiser's own tolerance)
+    bounds = [[0.3, 0.5], [1.5, 2.5], [5, 40]]
+    train = _synthetic(rng, 12, n_t=3)
+    more = pd.concat([train, _synthetic(rng, 2, n_t=3)], ignore_index=True)
+    first = em.EmulatorSet(bounds, ["L_first_moment"], restarts=0, random_state=0).fit(train)
+    old = em.EmulatorSet(bounds, ["L_first_moment"]).fit(more, start=first)
+    frozen = em.EmulatorSet(bounds, ["L_first_moment"])
+    frozen.models = dict(first.models)
+    frozen.fit(more, optimize=False)
+    a = old.models["L_first_moment"].log_marginal_likelihood_value_
+    b = frozen.models["L_first_moment"].log_marginal_likelihood_value_
+    assert a >= b - 1e-8 * abs(b)

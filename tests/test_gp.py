@@ -163,3 +163,24 @@ def test_bad_hyperparameters_are_refused():
         gp.hyperparameter_maps([1.0, 2.0], [0.0, 1.0], [1.0], [1.0], 0.0)
     with pytest.raises(ParameterError, match="output scaling"):
         gp.scale_output([1.0], "log")
+
+
+def test_local_maxima_are_stationary_and_include_the_global_one(treloar):
+    # every reported optimum is a stationary point of the likelihood (gradient
+    # in log hyper-parameters below 1e-3, L-BFGS-B's projected-gradient
+    # tolerance scale for a 25-point likelihood of ~50) and the best one
+    # equals the multi-start fit (same optimum to 1e-3 in the likelihood)
+    z, _, _ = gp.scale_output(treloar["nominal_stress"].to_numpy(), "max")
+    x = treloar["stretch"].to_numpy()
+    local = gp.lml_local_maxima(x, z)
+    assert len(local) >= 1
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+    best = gp.sklearn_se_gp(x, z, restarts=8, random_state=0)
+    for _, m in local.iterrows():
+        k = ConstantKernel(m["signal_variance"]) * RBF(m["length_scale"]) \
+            + WhiteKernel(m["noise_variance"])
+        fitted = best.kernel_.clone_with_theta(k.theta)
+        _, grad = best.log_marginal_likelihood(fitted.theta, eval_gradient=True)
+        assert np.max(np.abs(grad)) < 1e-3 * max(1.0, abs(m["lml"])), m.to_dict()
+    assert local["lml"].iloc[0] == pytest.approx(best.log_marginal_likelihood_value_, abs=1e-3)

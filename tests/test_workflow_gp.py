@@ -30,6 +30,10 @@ def test_foundations_tables(tiny_run):
     assert 0.5 < grid.loc["lml", "length_scale"] < 7
     # the buggy LOOCV squared error is minimised at the shortest length scale
     assert grid.loc["buggy_sq_error", "on_grid_edge"]
+    # the best local likelihood maximum is scikit-learn's multi-start optimum
+    local = opt[opt["method"] == "lml_local_maximum"]
+    sk = opt[(opt["source"] == "sklearn_lbfgs") & (opt["output_scaling"] == local["output_scaling"].iloc[0])]
+    assert local["value"].max() == pytest.approx(sk["value"].iloc[0], abs=1e-3)
     arr = np.load(res / "tutorial.npz")
     # neo-Hookean modulus of vulcanised rubber: ~0.4-0.6 MPa (Treloar 1975)
     assert 0.2 < float(arr["G_mpa"]) < 1.0
@@ -53,3 +57,4 @@ def test_emulator_outputs(tiny_run):
     ch = np.load(res / "ch1d.npz")
     assert ch["phi"].shape == ch["mean"].shape
     assert np.allclose(ch["phi"].mean(axis=1), float(ch["phi0"]), atol=1e-10)
+    assert 0 <= float(ch["coverage95_held_out"]) <= 1

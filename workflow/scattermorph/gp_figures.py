@@ -107,12 +107,14 @@ def plot_hyperparameter_maps(maps, optima):
     sk = optima[(optima["source"] == "sklearn_lbfgs")
                 & (optima["output_scaling"] == grid["output_scaling"].iloc[0])]
     blog = optima[optima["source"] == "blog"]
+    local = optima[optima["method"] == "lml_local_maximum"].sort_values("value", ascending=False)
     for ax, (key, title, logc, _) in zip(axes.flat, panels):
         z = maps[key]
         z = np.log10(np.maximum(z, 1e-300)) if logc else z
         finite = z[np.isfinite(z)]
         lo = np.percentile(finite, 25) if not logc else finite.min()
-        im = ax.pcolormesh(ls, sv, z.T, shading="auto", cmap="viridis",
+        # errors: reversed colours, so yellow is the better score in every panel
+        im = ax.pcolormesh(ls, sv, z.T, shading="auto", cmap="viridis_r" if logc else "viridis",
                            vmin=lo, vmax=finite.max())
         fig.colorbar(im, ax=ax, shrink=0.85)
         ax.contour(ls, sv, z.T, levels=12, colors="w", linewidths=0.4, alpha=0.6)
@@ -130,6 +132,12 @@ def plot_hyperparameter_maps(maps, optima):
                       f"sf2={sk['signal_variance'].iloc[0]:.3g}")
         ax.plot(blog["length_scale"], blog["signal_variance"], "o", ms=8, mfc="none", mec="r",
                 mew=1.5, label="blog's optima")
+        if key == "lml" and len(local) > 1:
+            ax.plot(local["length_scale"].iloc[1:], local["signal_variance"].iloc[1:], "^",
+                    ms=8, mec="k", color="w",
+                    label="lower local maxima (noise fitted):\n" + "\n".join(
+                        f"l={a:.3g}, sf2={b:.3g}" for a, b in
+                        zip(local["length_scale"].iloc[1:], local["signal_variance"].iloc[1:])))
         ax.set_xlim(ls[0], ls[-1])
         ax.set_ylim(sv[0], sv[-1])
         ax.legend(fontsize=6.5, loc="lower left")
@@ -287,7 +295,12 @@ def plot_ch1d_emulator(a):
     ax.set_xlabel(r"$x$ ($b$)")
     fig.colorbar(im, ax=ax)
     test = np.flatnonzero(~a["train"])
-    show = test[[0, len(test) // 2, -1]] if len(test) >= 3 else test
+    # the first and last held-out times and the worst-covered one (the
+    # transient where the interfaces form is the hardest to interpolate)
+    worst = test[int(np.argmin(a["coverage95_by_time"][test]))]
+    show = sorted({test[0], worst, test[-1]})
+    if len(show) < min(3, len(test)):
+        show = sorted(set(show) | {test[len(test) // 2]})
     for j, i in enumerate(show):
         ax = fig.add_subplot(gs[1, j])
         m, s = a["mean"][i], a["std"][i]
@@ -295,7 +308,9 @@ def plot_ch1d_emulator(a):
                         label="95 % band")
         ax.plot(x, a["phi"][i], "k", lw=1.2, label="simulation")
         ax.plot(x, m, "C1--", lw=1.2, label="emulator")
-        ax.set_title(rf"held-out t = {t[i]:.3g} $\tau$", fontsize=9)
+        ax.set_title(rf"held-out t = {t[i]:.3g} $\tau$: "
+                     rf"{100 * a['coverage95_by_time'][i]:.0f} % of cells inside the band",
+                     fontsize=9)
         ax.set_xlabel(r"$x$ ($b$)")
         ax.set_ylabel(r"$\phi$")
         if j == 0:
@@ -303,6 +318,8 @@ def plot_ch1d_emulator(a):
     ls = a["length_scales"]
     fig.suptitle(rf"1D Cahn-Hilliard, $\phi_0$ = {float(a['phi0']):.2f}, quench "
                  rf"{float(a['quench']):.2f}: GP in (x, log t), l_x = {ls[0]:.3g} b, "
-                 rf"l_logt = {ls[1]:.3g}; solve {float(a['solve_seconds']):.2g} s, "
+                 rf"l_logt = {ls[1]:.3g}; held-out RMSE {float(a['rmse_held_out']):.3g}, "
+                 rf"{100 * float(a['coverage95_held_out']):.0f} % inside the 95 % band; "
+                 rf"solve {float(a['solve_seconds']):.2g} s, "
                  rf"predict {float(a['predict_seconds']):.2g} s", fontsize=10)
     return fig

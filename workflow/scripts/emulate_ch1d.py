@@ -15,6 +15,7 @@ out = ch1d_emulation(snakemake.params.ch1d, snakemake.config)  # noqa: F821
 test = ~out["train"]
 err = np.abs(out["mean"] - out["phi"])[test]
 print(f"length scales (x in b, log t) = {out['length_scales']}; held-out max |error| = "
-      f"{err.max():.3g}, mean {err.mean():.3g}; solve {out['solve_seconds']:.3g} s, "
+      f"{err.max():.3g}, mean {err.mean():.3g}, inside 95 % band "
+      f"{out['coverage95_held_out']:.3f}; solve {out['solve_seconds']:.3g} s, "
       f"predict {out['predict_seconds']:.3g} s", file=sys.stderr)
 save_npz(snakemake.output.arrays, out)  # noqa: F821
