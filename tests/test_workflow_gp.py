@@ -32,7 +32,8 @@ def test_foundations_tables(tiny_run):
     assert grid.loc["buggy_sq_error", "on_grid_edge"]
     # the best local likelihood maximum is scikit-learn's multi-start optimum
     local = opt[opt["method"] == "lml_local_maximum"]
-    sk = opt[(opt["source"] == "sklearn_lbfgs") & (opt["output_scaling"] == local["output_scaling"].iloc[0])]
+    sk = opt[(opt["source"] == "sklearn_lbfgs")
+             & (opt["output_scaling"] == local["output_scaling"].iloc[0])]
     assert local["value"].max() == pytest.approx(sk["value"].iloc[0], abs=1e-3)
     arr = np.load(res / "tutorial.npz")
     # neo-Hookean modulus of vulcanised rubber: ~0.4-0.6 MPa (Treloar 1975)
