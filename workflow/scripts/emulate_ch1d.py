@@ -19,3 +19,7 @@ print(f"length scales (x in b, log t) = {out['length_scales']}; held-out max |er
       f"{out['coverage95_held_out']:.3f}; solve {out['solve_seconds']:.3g} s, "
       f"predict {out['predict_seconds']:.3g} s", file=sys.stderr)
 save_npz(snakemake.output.arrays, out)  # noqa: F821
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -48,3 +48,7 @@ atomic_write(o.speedup, lambda tmp: speed.to_csv(tmp, index=False))
 atomic_write(o.hyperparameters, lambda tmp: hyper.to_csv(tmp, index=False))
 atomic_write(o.runs, lambda tmp: runs.to_csv(tmp, index=False))
 save_npz(o.surface, surf)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

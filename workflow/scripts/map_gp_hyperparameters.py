@@ -29,3 +29,7 @@ print(check.to_string(), file=sys.stderr)
 save_npz(snakemake.output.maps, maps)  # noqa: F821
 atomic_write(snakemake.output.optima, lambda tmp: optima.to_csv(tmp, index=False))  # noqa: F821
 atomic_write(snakemake.output.check, lambda tmp: check.to_csv(tmp, index=False))  # noqa: F821
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

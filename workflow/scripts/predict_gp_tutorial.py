@@ -30,3 +30,7 @@ arrays = tutorial_predictions(
 print(f"G = {arrays['G_mpa']:.4g} +- {arrays['G_se_mpa']:.2g} MPa; posterior (l, sf2, sn2) = "
       f"{arrays['post_hyper']}", file=sys.stderr)
 save_npz(out, arrays)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -28,3 +28,7 @@ curve, added = adaptive_vs_random(config, initial, test, log=log)
 print(curve.groupby(["design", "n_runs"])["rmse_relative"].mean().to_string(), file=sys.stderr)
 atomic_write(snakemake.output.curve, lambda tmp: curve.to_csv(tmp, index=False))  # noqa: F821
 atomic_write(snakemake.output.runs, lambda tmp: added.to_csv(tmp, index=False))  # noqa: F821
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

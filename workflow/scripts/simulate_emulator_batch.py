@@ -28,3 +28,7 @@ for row in rows:
     tables.append(out)
 table = pd.concat(tables, ignore_index=True)
 atomic_write(snakemake.output.table, lambda tmp: table.to_csv(tmp, index=False))  # noqa: F821
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
