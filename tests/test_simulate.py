@@ -264,3 +264,19 @@ def test_largest_allowed_step_resolves_linear_growth(model):
     a0 = mode_amplitudes(phi, [(m, 0)], model.phi0).real[0]
     aT = mode_amplitudes(st.step(int(round(5 / MAX_DT_OVER_TAU))), [(m, 0)], model.phi0).real[0]
     assert aT / a0 == pytest.approx(math.exp(5), rel=0.25)
+
+
+def test_atomic_write_gives_usual_permissions(tmp_path):
+    """Outputs are readable by the group and others as with open() (umask),
+    not 0600 like the temporary file mkstemp creates."""
+    import os
+    import stat
+
+    from scattermorph.simulate import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "t.txt", lambda tmp: open(tmp, "w").write("x"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "t.txt").stat().st_mode) == 0o644
