@@ -175,7 +175,8 @@ def window_shape(shape, fraction) -> tuple[int, int]:
     Returns
     -------
     (h, w) : tuple of int
-        ``|h w - f N| <= h / 2``; ``(ny, nx)`` for ``f = 1``.
+        ``|h w - f N| <= h / 2``; at least one pixel; ``(ny, nx)`` for
+        ``f = 1``.
     """
     ny, nx = _check_shape2d(shape)
     f = _check_fraction(fraction)
