@@ -567,7 +567,9 @@ def section_structures(config):
     if src == "study":
         table = check_physics(config).copy()
     elif src == "chc":
-        cfg = copy.deepcopy(config)
+        # only the sections the simulations need (other stages' checks, e.g.
+        # the learning stage's split of the 2D sweep, do not apply here)
+        cfg = copy.deepcopy({k: config[k] for k in ("study", "simulation", "measurement")})
         cfg["study"]["dimension"] = 3
         cfg["study"]["seed"] = seed_for(config["study"]["seed"], _CHC3D)
         sim = cfg["simulation"]
