@@ -192,3 +192,38 @@ def test_view_dataset_is_reproducible_and_exact():
     vol = [(0, "v", 0, rng.random((16, 16, 16)))]
     rows3, _, _ = view_dataset(vol, "section_window", [0.25], 3, **kw)
     assert (rows3["section_axis"] >= 0).all() and (rows3["n_visible"] == 64).all()
+
+
+def _cfg(name):
+    import yaml
+
+    from _workflow import ROOT
+
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config/tiny.yaml", "config/paper.yaml"])
+def test_shipped_configs_pass_the_stage_checks(name):
+    from scattermorph.classify import check_classification, section_structures
+
+    cfg = _cfg(name)
+    check_classification(cfg)
+    table = section_structures(cfg)
+    assert table["struct_id"].is_unique and len(table) >= 2
+
+
+def test_stage_checks_name_the_key():
+    from scattermorph.classify import check_classification
+
+    cfg = _cfg("config/paper.yaml")
+    cfg["classification"]["views"]["kinds"] = ["window"]
+    with pytest.raises(ParameterError, match="classification.views.kinds.*3D"):
+        check_classification(cfg)
+    cfg = _cfg("config/tiny.yaml")
+    cfg["classification"]["complexity"]["fraction"] = 0.5
+    with pytest.raises(ParameterError, match="complexity.fraction=0.5"):
+        check_classification(cfg)
+    cfg = _cfg("config/tiny.yaml")
+    cfg["classification"]["raw_grid"] = 64
+    with pytest.raises(ParameterError, match="raw_grid=64"):
+        check_classification(cfg)
