@@ -1,0 +1,229 @@
+"""Labels, features, splits, models and the bootstrap of
+scattermorph.classify."""
+
+import itertools
+from collections import deque
+
+import numpy as np
+import pytest
+
+from scattermorph.classify import (
+    MODELS,
+    bootstrap_rows,
+    fit_predict,
+    make_classifier,
+    model_specs,
+    run_bootstrap,
+    simulation_split,
+    structure_labels,
+    view_dataset,
+    wrapping_axes,
+)
+from scattermorph.errors import ParameterError
+
+
+def _brute_wraps(image):
+    """Pixel-level oracle: breadth-first search on the torus carrying
+    unwrapped coordinates; a pixel reached at two unwrapped positions means a
+    cluster winds around the box along the axes where they differ."""
+    shape = image.shape
+    ndim = image.ndim
+    seen = {}
+    wraps = np.zeros(ndim, bool)
+    steps = [tuple(s * (np.arange(ndim) == a)) for a in range(ndim) for s in (1, -1)]
+    for start in itertools.product(*map(range, shape)):
+        if not image[start] or start in seen:
+            continue
+        seen[start] = start
+        queue = deque([start])
+        while queue:
+            p = queue.popleft()
+            u = seen[p]
+            for s in steps:
+                q = tuple((pi + si) % n for pi, si, n in zip(p, s, shape))
+                uq = tuple(ui + si for ui, si in zip(u, s))
+                if not image[q]:
+                    continue
+                if q not in seen:
+                    seen[q] = uq
+                    queue.append(q)
+                else:
+                    wraps |= np.array([(a - b) % n == 0 and a != b for a, b, n in zip(uq, seen[q], shape)])
+    return wraps
+
+
+def test_wrapping_simple_shapes():
+    s = np.zeros((10, 12), bool)
+    s[3, :] = True  # a full row wraps along axis 1
+    np.testing.assert_array_equal(wrapping_axes(s), [False, True])
+    s[3, 5] = False
+    np.testing.assert_array_equal(wrapping_axes(s), [False, False])
+    d = np.zeros((8, 8), bool)  # face-connected staircase winding (1, 1)
+    for i in range(8):
+        d[i, i] = d[i, (i + 1) % 8] = True
+    np.testing.assert_array_equal(wrapping_axes(d), [True, True])
+    ring = np.zeros((9, 9), bool)
+    ring[2:7, 2:7] = True
+    ring[3:6, 3:6] = False
+    assert not wrapping_axes(ring).any()
+    # touches both faces but the two ends miss each other by one row
+    u = np.zeros((8, 8), bool)
+    u[2, :4] = u[2:5, 3] = u[4, 3:] = True
+    assert not wrapping_axes(u).any()
+
+
+@pytest.mark.parametrize("shape", [(12, 12), (10, 14), (6, 6, 6), (5, 7, 4)])
+@pytest.mark.parametrize("density", [0.45, 0.55, 0.6, 0.7])
+def test_wrapping_agrees_with_pixel_oracle(shape, density):
+    # near the site-percolation thresholds (0.593 in 2D, 0.312 in 3D) both
+    # outcomes occur; 5 images per case
+    rng = np.random.default_rng(int(density * 100) + len(shape))
+    for _ in range(5):
+        img = rng.random(shape) < (density if len(shape) == 2 else density - 0.3)
+        np.testing.assert_array_equal(wrapping_axes(img), _brute_wraps(img))
+
+
+def _discs(n=64, r=5, spacing=16):
+    y, x = np.mgrid[:n, :n]
+    field = np.zeros((n, n))
+    for cy in range(spacing // 2, n, spacing):
+        for cx in range(spacing // 2, n, spacing):
+            field = np.maximum(field, ((y - cy) ** 2 + (x - cx) ** 2 <= r * r).astype(float))
+    return field
+
+
+def test_labels_of_droplets_and_stripes():
+    drops = structure_labels(_discs(), level=0.5)
+    assert drops["label_percolation"] == 0 and drops["label_euler"] == 0
+    assert drops["minority_is_rich"] and drops["euler_density_minority"] > 0
+    assert drops["labels_agree"]
+    stripes = np.zeros((64, 64))
+    stripes[:, (np.arange(64) // 8) % 3 == 0] = 1.0  # minority stripes, 1/3
+    lab = structure_labels(stripes, level=0.5)
+    assert lab["wraps"] == "10" and lab["label_percolation"] == 1
+    assert lab["minority_fraction"] == pytest.approx(22 / 64 * 1.0, abs=0.05)
+    assert lab["euler_density_minority"] == 0 and lab["label_euler"] == 1
+    # the minority is found whichever phase it is
+    inv = structure_labels(1 - _discs(), level=0.5)
+    assert not inv["minority_is_rich"] and inv["label_percolation"] == 0
+
+
+def test_simulation_split_by_stratum():
+    ids = [f"s{i}" for i in range(12)]
+    strata = [0.3] * 4 + [0.4] * 4 + [0.5] * 3 + [0.6]
+    test = simulation_split(ids, strata, 0.25, np.random.default_rng(1))
+    for s in (0.3, 0.4, 0.5):
+        members = {i for i, t in zip(ids, strata) if t == s}
+        assert len(members & test) == (1 if s != 0.5 else 1)
+        assert members - test  # every stratum keeps training runs
+    assert "s11" not in test  # a stratum of one stays in training
+    again = simulation_split(ids, strata, 0.25, np.random.default_rng(1))
+    assert test == again
+
+
+def test_bootstrap_rows_keeps_simulations_whole(rng):
+    groups = np.repeat(["a", "b", "c", "d"], [3, 5, 2, 4])
+    rows = bootstrap_rows(groups, "simulation", rng)
+    picked = groups[rows]
+    for g in np.unique(picked):
+        # each draw of a simulation brings all its rows
+        assert np.sum(picked == g) % np.sum(groups == g) == 0
+    assert bootstrap_rows(groups, "snapshot", rng).size == groups.size
+    with pytest.raises(ParameterError, match="unit"):
+        bootstrap_rows(groups, "row", rng)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_fits_and_predicts_probabilities(name, rng):
+    x = rng.standard_normal((60, 3))
+    y = (x[:, 0] > 0).astype(int)
+    lab, p, _ = fit_predict(make_classifier(name, random_state=1), x, y, x)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(lab, np.argmax(p, axis=1))
+    assert np.mean(lab == y) > 0.8  # a separable problem
+
+
+def test_degenerate_training_sets(rng):
+    x = rng.standard_normal((6, 2))
+    lab, p, _ = fit_predict(make_classifier("svm"), x, np.ones(6, int), x[:3])
+    assert (lab == 1).all() and (p[:, 1] == 1).all()
+    y = np.array([0, 0, 0, 0, 1, 1])  # too few of class 1 for 3-fold calibration
+    lab, p, _ = fit_predict(make_classifier("svm"), x, y, x)
+    assert set(np.unique(p)) <= {0.0, 1.0}
+    lab, _, _ = fit_predict(make_classifier("knn", n_neighbors=50), x, y, x)  # k > rows
+    assert lab.shape == (6,)
+    with pytest.raises(ParameterError, match="unknown classifier"):
+        make_classifier("boosting")
+
+
+def _toy_data(rng):
+    n_sims, per = 8, 6
+    groups = np.repeat([f"g{i}" for i in range(n_sims)], per * 2)
+    f_index = np.tile(np.repeat([0, 1], per), n_sims)
+    y = np.repeat(np.arange(n_sims) % 2, per * 2)
+    x = rng.standard_normal((groups.size, 4)) + y[:, None] * (1 + f_index[:, None])
+    test = np.isin(groups, ["g0", "g1"])
+    return x, y, groups, f_index, test
+
+
+def test_bootstrap_does_not_depend_on_batching(rng):
+    x, y, groups, f_index, test = _toy_data(rng)
+    specs = model_specs(["logistic", "random_forest", "mlp"],
+                        {"knn_k": 3, "forest_trees": 5, "mlp_hidden": 4, "mlp_max_iter": 50})
+    kw = dict(seed=7, source_index=0, unit="simulation")
+    all4 = run_bootstrap(x, y, groups, f_index, test, [0, 1, 2, 3], specs, **kw)
+    a = run_bootstrap(x, y, groups, f_index, test, [0, 1], specs, **kw)
+    b = run_bootstrap(x, y, groups, f_index, test, [2, 3], specs, **kw)
+    for i in range(2):
+        np.testing.assert_array_equal(all4[i], np.concatenate([a[i], b[i]], axis=2))
+    assert all4[0].shape == (3, 2, 4, 12)
+
+
+def test_view_dataset_is_reproducible_and_exact():
+    rng = np.random.default_rng(0)
+    imgs = [(0, "a", 0, rng.random((32, 32))), (1, "b", 0, rng.random((32, 32)))]
+    kw = dict(seed=3, kind_index=1, spacing=1.0, level="mean", radii=[0.5, 2, 4], raw_grid=4)
+    rows, raw, phys = view_dataset(imgs, "pixels", [0.1, 1.0], 2, **kw)
+    rows2, raw2, phys2 = view_dataset(imgs, "pixels", [0.1, 1.0], 2, **kw)
+    np.testing.assert_array_equal(raw, raw2)
+    np.testing.assert_array_equal(phys, phys2)
+    assert len(rows) == 2 * 2 * 2 and raw.shape == (8, 32) and phys.shape == (8, 6 + 2)
+    assert set(rows.loc[rows.f_index == 0, "n_visible"]) == {round(0.1 * 1024)}
+    vol = [(0, "v", 0, rng.random((16, 16, 16)))]
+    rows3, _, _ = view_dataset(vol, "section_window", [0.25], 3, **kw)
+    assert (rows3["section_axis"] >= 0).all() and (rows3["n_visible"] == 64).all()
+
+
+def _cfg(name):
+    import yaml
+
+    from _workflow import ROOT
+
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config/tiny.yaml", "config/paper.yaml"])
+def test_shipped_configs_pass_the_stage_checks(name):
+    from scattermorph.classify import check_classification, section_structures
+
+    cfg = _cfg(name)
+    check_classification(cfg)
+    table = section_structures(cfg)
+    assert table["struct_id"].is_unique and len(table) >= 2
+
+
+def test_stage_checks_name_the_key():
+    from scattermorph.classify import check_classification
+
+    cfg = _cfg("config/paper.yaml")
+    cfg["classification"]["views"]["kinds"] = ["window"]
+    with pytest.raises(ParameterError, match="classification.views.kinds.*3D"):
+        check_classification(cfg)
+    cfg = _cfg("config/tiny.yaml")
+    cfg["classification"]["complexity"]["fraction"] = 0.5
+    with pytest.raises(ParameterError, match="complexity.fraction=0.5"):
+        check_classification(cfg)
+    cfg = _cfg("config/tiny.yaml")
+    cfg["classification"]["raw_grid"] = 64
+    with pytest.raises(ParameterError, match="raw_grid=64"):
+        check_classification(cfg)

@@ -1,0 +1,23 @@
+"""Rule make_section_structure: one 3D structure for the section views (a
+small 3D Cahn-Hilliard-Cook run, or Gaussian-field level cuts)."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+from scattermorph.classify import grf_structures  # noqa: E402
+from scattermorph.simulate import run_simulation, save_simulation  # noqa: E402
+
+rec = snakemake.params.record  # noqa: F821
+if rec["source"] == "grf":
+    snaps, meta = grf_structures(snakemake.params.sections, snakemake.params.seed, rec["index"])  # noqa: F821
+else:
+    snaps, meta = run_simulation(
+        {k: v for k, v in rec.items() if k not in ("struct_id", "index", "source")},
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    meta["sim_id"] = rec["struct_id"]
+save_simulation(snakemake.output.structure, snaps, meta)  # noqa: F821
+print(f"{rec['struct_id']}: {snaps.shape}", file=sys.stderr)

@@ -1,0 +1,22 @@
+"""Rule sweep_complexity: one batch of bootstrap rounds of k-NN over k and of
+random forests over tree depth, at the configured view kind and fraction."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+from scattermorph.classify import complexity_job, load_features, save_predictions  # noqa: E402
+
+p = snakemake.params  # noqa: F821
+data = load_features(snakemake.input.features)  # noqa: F821
+out = complexity_job(
+    data,
+    batch=int(snakemake.wildcards.batch),  # noqa: F821
+    settings=p.settings,
+    seed=p.seed,
+    source_index=p.source_index,
+)
+save_predictions(snakemake.output.predictions, out)  # noqa: F821
+print(f"rounds {out['rounds'].tolist()}, {len(out['models'])} settings", file=sys.stderr)
