@@ -4,9 +4,6 @@
 # batch of rounds); the decompositions; figures.
 
 
-include: "classification_common.smk"
-
-
 wildcard_constraints:
     kind="|".join(CLS_KINDS),
     features="|".join(CLS["features"]),
