@@ -69,10 +69,13 @@ def compare_csv(a, b):
     return [f"{len(bad)} rows differ (first: row {bad[0]})"] if bad else []
 
 
-def compare_runs(run_a, run_b):
-    """{relative path: [problems]} for every file that differs or is missing."""
+def compare_runs(run_a, run_b, *, subset=False):
+    """{relative path: [problems]} for every file that differs or is missing.
+
+    ``subset=True``: the second run made only some targets of the first; its
+    files must exist in the first and be equal, the first may have more."""
     files_a, files_b = set(result_files(run_a)), set(result_files(run_b))
-    out = {f: ["missing in the second run"] for f in files_a - files_b}
+    out = {} if subset else {f: ["missing in the second run"] for f in files_a - files_b}
     out.update({f: ["missing in the first run"] for f in files_b - files_a})
     for f in sorted(files_a & files_b):
         fn = compare_npz if f.endswith(".npz") else compare_csv

@@ -44,7 +44,7 @@ def sim_files(wildcards=None):
     return expand(f"{RESULTS}/simulations/{{sim_id}}.npz", sim_id=SIM_IDS)
 
 
-# Resources (issue 8). Convention for every rule of every stage:
+# Resources (issue 8). Convention, for all rules of all stages -
 # * `threads:` what the script really uses (1 unless it parallelises).
 # * `resources: mem_mb=..., runtime=...` (MB, minutes) always through
 #   job_mem_mb(need_mb, attempt) and job_runtime(minutes, attempt): `need` is
@@ -57,8 +57,13 @@ def sim_files(wildcards=None):
 #   time or memory is retried (profiles/slurm: retries) with more.
 # * `benchmark:` on every rule whose cost scales with the config;
 #   benchmarks/check_resources.py compares benchmarks with these declarations.
-# * batching: one job = one simulation (all snapshots) or one batch of work;
-#   profiles/slurm groups simulate + measure per simulation (`group:` below).
+# * batching: a cluster job should do minutes of work, not seconds (each
+#   costs ~20 s of sbatch, queue and Snakemake start-up): one simulation with
+#   all its snapshots, one bootstrap batch (batch size in config). Chains of
+#   short jobs on one input go into one job through `groups:` in
+#   profiles/slurm/config.yaml (simulate + measure per simulation); keep
+#   group-components at 1 (grouped jobs run in series while SLURM holds CPUs
+#   and memory for all of them at once: measured).
 
 # A SLURM job runs two Snakemake processes besides the script (the jobstep
 # Snakemake in the batch step and the one srun starts), ~230 MB each
@@ -99,33 +104,38 @@ def _snapshots():
 
 
 def sim_steps():
-    """Time steps of the longest simulation: measured SIM_STEPS_MEASURED at
-    accuracy 0.25 to t_max = 200 tau (deepest quench), nearly linear in
-    t_max and in 1 / accuracy (the adaptive step, set by the domain size, does
-    not depend on the box or the dimension)."""
+    """Time steps of the longest simulation of the sweep: SIM_STEPS_MEASURED
+    at accuracy 0.25 to t_max = 200 tau, nearly linear in t_max and in
+    1 / accuracy. The adaptive step follows the domain size, not the box or
+    the dimension (48^3 and 64^2 runs of the same parameters: 13,483 and
+    15,234 steps)."""
     t = config["simulation"]["time"]
     return SIM_STEPS_MEASURED * (0.25 / t["accuracy"]) * (t["t_max"] / 200.0)
 
 
-# Steps to 200 tau at accuracy 0.25 of the deepest quench (measured; see
-# benchmarks/RESOURCES.md) and the cost of one de Gennes step: a fixed part
-# (Python, small FFTs) plus a part per cell (measured in 2D and 3D).
+# Steps to 200 tau at accuracy 0.25: the stiffest run that completes
+# (phi0 = 0.35, chi = 2.5 chi_s: 56,823 steps; 2,930 at phi0 = 0.5,
+# chi = 1.5 chi_s). The cost of one de Gennes step: ~0.2 ms of Python per
+# step plus 70-95 ns of CPU per cell in 2D and 3D, 128^2 to 128^3
+# (benchmarks/bench_job_cost.py: 168 ms per step at 128^3).
 SIM_STEPS_MEASURED = 60000
-SIM_STEP_SECONDS = 1.0e-4
-SIM_CELL_STEP_SECONDS = {2: 40e-9, 3: 60e-9}
+SIM_STEP_SECONDS = 2e-4
+SIM_CELL_STEP_SECONDS = 90e-9
+# Work space of the stepper: 108 B per cell measured at 128^3 (max RSS 403 MB
+# less the interpreter), i.e. ~14 float64 fields.
+SIM_BYTES_PER_CELL = 112
 
 
 def sim_mem_mb(wildcards, attempt):
-    """Memory of one simulation job: ~30 float64 fields of work space (solver
-    state, spectra, de Gennes terms) and the float32 snapshot stack, twice
-    while it is compressed and written."""
-    need = (30 * 8 * _cells() + 2 * 4 * _cells() * _snapshots()) / 1e6
+    """Memory of one simulation job: the stepper's work space and the float32
+    snapshot stack."""
+    need = (SIM_BYTES_PER_CELL * _cells() + 4 * _cells() * _snapshots()) / 1e6
     return job_mem_mb(need, attempt)
 
 
 def sim_runtime(wildcards, attempt):
     """Runtime (minutes) of one simulation job: steps x cost per step."""
-    per_step = SIM_STEP_SECONDS + SIM_CELL_STEP_SECONDS[config["study"]["dimension"]] * _cells()
+    per_step = SIM_STEP_SECONDS + SIM_CELL_STEP_SECONDS * _cells()
     return job_runtime(sim_steps() * per_step / 60, attempt)
 
 
@@ -143,6 +153,8 @@ def measure_runtime(wildcards, attempt):
     return job_runtime(MEASURE_CELL_SECONDS * _cells() * _snapshots() / 60, attempt)
 
 
+# S(q) and Minkowski functionals of one snapshot, 1 thread: 35-100 ns per
+# cell, 128^2 to 128^3 (benchmarks/bench_job_cost.py: 98 ms at 128^3).
 MEASURE_CELL_SECONDS = 1e-7
 
 
