@@ -15,6 +15,7 @@ Needs root and Debian (apt); ``why_not_here()`` says why not otherwise.
         subprocess.run(["sbatch", "--wrap", "hostname"])
 """
 
+import atexit
 import os
 import re
 import shutil
@@ -144,6 +145,9 @@ class LocalSlurm:
         reason = why_not_here()
         if reason:
             raise RuntimeError(f"cannot start a local SLURM: {reason}")
+        # Also stop the daemons if the interpreter exits without __exit__
+        # (an uncaught exception in a caller that did not use `with`).
+        atexit.register(self.stop)
         try:
             self._start()
         except BaseException:

@@ -10,11 +10,12 @@ on 2 cores.
 """
 
 import re
+import subprocess
 
 import pytest
 
 from compare_runs import compare_runs, result_files
-from local_slurm import LocalSlurm, why_not_here
+from local_slurm import LocalSlurm, ensure_packages, why_not_here
 from slurm_check import run_killed_jobs, run_tiny_on_slurm
 
 REASON = why_not_here()
@@ -28,6 +29,10 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def slurm():
     """A running single-node SLURM for this module; stopped afterwards."""
+    try:
+        ensure_packages()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"local SLURM test: apt-get could not install SLURM: {exc}")
     with LocalSlurm() as s:
         yield s
     # __exit__ stopped every daemon it started and restored slurm.conf
