@@ -30,6 +30,9 @@ include: "workflow/rules/simulation.smk"
 include: "workflow/rules/measurement.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/learning.smk"
+include: "workflow/rules/foundations.smk"
+include: "workflow/rules/emulator.smk"
 
 
 rule all:

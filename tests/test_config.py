@@ -57,6 +57,9 @@ def _set(cfg, path, value):
         ("simulation.gradient", "degennes", r"simulation\.gradient = 'degennes'.*one of 'de_gennes'"),
         ("study.dimension", 4, r"study\.dimension = 4.*one of 2, 3"),
         ("simulation.time.n_snapshots", 0, r"simulation\.time\.n_snapshots = 0.*range \[1, 1000\]"),
+        ("learning.models", ["gp_se", "svm"], r"learning\.models\[1\] = 'svm'.*one of 'gp_se'"),
+        ("learning.test_fraction", 1.0, r"learning\.test_fraction = 1\.0.*range \(0, 1\)"),
+        ("learning.features", ["raw"], r"learning\.features\[0\] = 'raw'.*one of 'log_sq'"),
     ],
 )
 def test_schema_rejects_bad_values(path, value, match):
@@ -84,6 +87,9 @@ def test_unknown_key_named_with_suggestion():
         # box too small for 4 fastest-growing wavelengths
         ("simulation.grid", 16, r"simulation\.grid \* simulation\.dx = 32 is too small"),
         ("simulation.time.t_max", 1.0, r"t_max=1\.0 must exceed t_min=5"),
+        # an extrapolation split beyond every composition leaves nothing to test
+        ("learning.extrapolation.phi0_split", 0.9, r"learning\.extrapolation\.phi0_split=0\.9 leaves one side empty"),
+        ("learning.feature_grid.x_range", [5.0, 0.3], r"x_range=\[5\.0, 0\.3\] must be \[lo, hi\]"),
     ],
 )
 def test_physics_check_rejects(path, value, match):

@@ -90,3 +90,43 @@ def test_missing_sidecar_and_missing_path(made, capsys):
     assert problems[0].startswith("MISSING")
     assert main(["audit", str(tmp / "nowhere")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+class _Named(dict):
+    """Named files/params as Snakemake's objects expose them: items() by name,
+    iteration over the values."""
+
+    def __iter__(self):
+        return iter(self.values())
+
+
+class _Job:
+    """The parts of Snakemake's `snakemake` object that record_outputs reads."""
+
+    def __init__(self, inputs, outputs):
+        self.rule = "compute_table"
+        self.input = _Named(inputs)
+        self.output = _Named(outputs)
+        self.params = _Named({"alpha": 0.5})
+
+
+def test_tables_carry_records_and_audit_checks_them(tmp_path, monkeypatch):
+    """A compute job's outputs get sidecars; audit then finds a hand-edited
+    table (TAMPERED) and a changed input (STALE) as it does for figures."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.csv").write_text("x\n1\n")
+    (tmp_path / "script.py").write_text("print('compute')\n")
+    (tmp_path / "out.csv").write_text("y\n2\n")
+    sides = pv.record_outputs(_Job({"data": "data.csv"}, {"table": "out.csv"}), "script.py")
+    assert [p.resolve() for p in sides] == [tmp_path / "out.csv.prov.json"]
+    side = json.loads(sides[0].read_text())
+    assert side["sha256"] == pv.sha256_file(tmp_path / "out.csv")
+    assert side["record"]["inputs"]["data"][0]["path"] == "data.csv"
+    assert pv.audit([tmp_path]) == ([], 1)
+    (tmp_path / "out.csv").write_text("y\n3\n")  # hand-edited result
+    problems, _ = pv.audit([tmp_path])
+    assert any(p.startswith("TAMPERED") and "out.csv" in p for p in problems)
+    (tmp_path / "out.csv").write_text("y\n2\n")
+    (tmp_path / "data.csv").write_text("x\n9\n")  # the input changed since
+    problems, _ = pv.audit([tmp_path])
+    assert problems == [f"STALE {tmp_path / 'out.csv'}: input data data.csv changed"]

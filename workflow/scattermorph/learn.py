@@ -50,6 +50,11 @@ __all__ = [
     "BASELINES",
     "features_log_sq",
     "features_dimensionless",
+    "curve_moments",
+    "features_scale_free",
+    "scale_free_targets",
+    "from_scale_free",
+    "density_power",
     "make_gp",
     "make_baseline",
     "grouped_split",
@@ -217,6 +222,138 @@ def features_dimensionless(q, s_q, L1, ndim, *, n_points=32, x_range=(0.3, 5.0),
         X[i, :-1] = np.interp(lg, lx, ly)
     X[:, -1] = np.log10(q1)
     return X, x_grid
+
+
+def curve_moments(q, s_q, ndim):
+    """Invariant and first-moment wavenumber of binned curves.
+
+    Over the finite bins of each row (trapezoid rule in q):
+    ``Q = int S(q) q^(d-1) dq`` (the scattering invariant up to the angular
+    factor, Porod 1982) and ``q1 = int q S q^(d-1) dq / Q``. Computed from
+    the *binned* curve alone, these are what a user can also compute from a
+    measured curve, so training data and user data are normalised the same
+    way (the characteristic length of the dataset, from the full spectrum of
+    the field, is not available for measured data).
+
+    Parameters
+    ----------
+    q : array_like, shape (B,)
+        Bin centres (any inverse-length unit).
+    s_q : array_like, shape (rows, B)
+        Intensities (any scale); NaN marks an empty bin.
+    ndim : {2, 3}
+        Spatial dimension d of the scatterer.
+
+    Returns
+    -------
+    Q : ndarray, shape (rows,)
+        Invariant, units of S times q^d.
+    q1 : ndarray, shape (rows,)
+        First-moment wavenumber, units of q.
+    """
+    q, s_q = _as_curves(q, s_q)
+    if ndim not in (2, 3):
+        raise ParameterError(f"ndim must be 2 or 3, got {ndim!r}")
+    Q = np.empty(s_q.shape[0])
+    q1 = np.empty(s_q.shape[0])
+    for i, row in enumerate(s_q):
+        ok = np.isfinite(row)
+        if ok.sum() < 2:
+            raise ParameterError(f"row {i} has fewer than 2 non-empty bins")
+        w = row[ok] * q[ok] ** (ndim - 1)
+        Q[i] = np.trapezoid(w, q[ok])
+        q1[i] = np.trapezoid(w * q[ok], q[ok]) / Q[i] if Q[i] > 0 else np.nan
+    if not (np.all(np.isfinite(Q)) and np.all(Q > 0)):
+        raise ParameterError("the invariant int S q^(d-1) dq must be positive: S(q) must be positive")
+    return Q, q1
+
+
+def features_scale_free(q, s_q, ndim, *, n_points=32, x_range=(0.3, 5.0)):
+    """Features that do not depend on the units of q or the scale of I(q).
+
+    ``log10(S(x q1) q1^d / Q)`` on a fixed log grid of ``x = q / q1``, with
+    ``Q`` and ``q1`` from :func:`curve_moments` of each curve. Multiplying S
+    by a constant (contrast, absolute calibration, volume normalisation)
+    cancels in S / Q; changing the unit of q rescales q1 and cancels in
+    q / q1 and in S q1^d / Q. Hence a model trained on simulations (q in 1/b,
+    S per unit volume) applies to a measured curve in any units: it sees the
+    *shape* of the curve only. Targets must then be scale-free too (see
+    :func:`scale_free_targets`). A grid point outside a curve's data holds the
+    curve's end value (constant extrapolation); the returned ``coverage``
+    says how much of the grid each curve really covers.
+
+    Parameters
+    ----------
+    q : array_like, shape (B,)
+    s_q : array_like, shape (rows, B)
+        NaN bins are skipped row by row.
+    ndim : {2, 3}
+    n_points : int
+        Grid points, log-spaced over ``x_range``.
+    x_range : (float, float)
+        Range of q/q1.
+
+    Returns
+    -------
+    X : ndarray, shape (rows, n_points)
+    x_grid : ndarray, shape (n_points,)
+    q1 : ndarray, shape (rows,)
+        First-moment wavenumber of each curve (units of q).
+    coverage : ndarray, shape (rows,)
+        Fraction of the x grid inside each curve's finite q range.
+    """
+    q, s_q = _as_curves(q, s_q)
+    lo, hi = (float(v) for v in x_range)
+    if not (0 < lo < hi) or int(n_points) < 2:
+        raise ParameterError(f"need 0 < x_range[0] < x_range[1] and n_points >= 2, got {x_range}, {n_points}")
+    finite = np.isfinite(s_q)
+    if np.any(s_q[finite] <= 0) or np.any(np.isinf(s_q)):
+        raise ParameterError("S(q) must be positive and finite in every non-empty bin to take log10")
+    Q, q1 = curve_moments(q, s_q, ndim)
+    x_grid = np.logspace(np.log10(lo), np.log10(hi), int(n_points))
+    lg = np.log10(x_grid)
+    X = np.empty((s_q.shape[0], x_grid.size))
+    coverage = np.empty(s_q.shape[0])
+    for i in range(s_q.shape[0]):
+        ok = finite[i]
+        lx = np.log10(q[ok] / q1[i])
+        X[i] = np.interp(lg, lx, np.log10(s_q[i, ok] * q1[i] ** ndim / Q[i]))
+        coverage[i] = np.mean((lg >= lx[0] - 1e-12) & (lg <= lx[-1] + 1e-12))
+    return X, x_grid, q1, coverage
+
+
+#: power of the inverse length in each density (units length^-p)
+DENSITY_POWER = {
+    "area_density": 0, "volume_density": 0, "perimeter_density": 1, "surface_density": 1,
+    "mean_curvature_density": 2, "euler_density": None,
+}
+
+
+def density_power(name, ndim):
+    """Exponent p of a Minkowski density with units length^-p in d dims."""
+    if name not in DENSITY_POWER:
+        raise ParameterError(f"unknown functional {name!r}: choose one of {sorted(DENSITY_POWER)}")
+    p = DENSITY_POWER[name]
+    return ndim if p is None else p
+
+
+def scale_free_targets(values, q1, name, ndim):
+    """Minkowski densities made dimensionless with the curve's q1.
+
+    A density with units length^-p becomes ``value / q1^p`` (area/volume
+    fraction p = 0, perimeter/surface p = 1, mean curvature p = 2 (3D),
+    Euler characteristic p = d); multiply a prediction by ``q1^p`` in the
+    user's units to get the density back (:func:`from_scale_free`).
+    """
+    p = density_power(name, ndim)
+    return np.asarray(values, dtype=float) / np.asarray(q1, dtype=float) ** p
+
+
+def from_scale_free(values, q1, name, ndim):
+    """Inverse of :func:`scale_free_targets`: densities in units of q^p."""
+    p = density_power(name, ndim)
+    return np.asarray(values, dtype=float) * np.asarray(q1, dtype=float) ** p
+
 
 
 # --------------------------------------------------------------------------

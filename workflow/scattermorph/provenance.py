@@ -32,6 +32,7 @@ __all__ = [
     "build_record",
     "from_snakemake",
     "sidecar_path",
+    "record_outputs",
     "read_embedded",
     "audit",
 ]
@@ -152,6 +153,44 @@ def from_snakemake(smk, script) -> dict:
                         outputs=list(smk.output))
 
 
+def record_outputs(smk, script, outputs=None) -> list[Path]:
+    """Write the provenance sidecar ``<file>.prov.json`` of every output of a
+    compute job (tables, arrays, models): the record of
+    :func:`from_snakemake` plus the file's sha256, so ``scattermorph audit``
+    checks tables and arrays as it checks figures. Call it after the outputs
+    are written (each sidecar is written atomically).
+
+    Parameters
+    ----------
+    smk : snakemake.script.Snakemake
+        The job's ``snakemake`` object.
+    script : path
+        The rule's script (``__file__``).
+    outputs : list of path, optional
+        Default: every output of the job.
+
+    Returns
+    -------
+    list of Path: the sidecars written.
+    """
+    from .simulate import atomic_write
+
+    record = from_snakemake(smk, script)
+    written = []
+    for out in (list(smk.output) if outputs is None else outputs):
+        out = Path(out)
+        side = {"file": out.name, "sha256": sha256_file(out), "record": record}
+        text = json.dumps(side, indent=1, sort_keys=True)
+
+        def write(tmp, text=text):
+            with open(tmp, "w") as fh:
+                fh.write(text)
+
+        atomic_write(sidecar_path(out), write)
+        written.append(sidecar_path(out))
+    return written
+
+
 def sidecar_path(figure) -> Path:
     """``<figure>.prov.json``."""
     figure = Path(figure)
@@ -174,9 +213,9 @@ def _check(figure: Path) -> list[str]:
     if not side.exists():
         return [f"MISSING {figure}: no provenance sidecar {side.name}"]
     rec = json.loads(side.read_text())
-    if sha256_file(figure) != rec.get("figure_sha256"):
+    if sha256_file(figure) != rec.get("sha256", rec.get("figure_sha256")):
         problems.append(f"TAMPERED {figure}: its bytes no longer match the recorded sha256")
-    else:
+    elif figure.suffix == ".png":
         try:
             emb = read_embedded(figure)
         except Exception as exc:  # unreadable image
@@ -205,7 +244,8 @@ def _check(figure: Path) -> list[str]:
 
 
 def audit(paths) -> tuple[list[str], int]:
-    """Check every PNG figure under ``paths`` against its provenance.
+    """Check every PNG figure, and every file with a provenance sidecar
+    (tables, arrays, models), under ``paths`` against its record.
 
     Returns
     -------
@@ -218,7 +258,8 @@ def audit(paths) -> tuple[list[str], int]:
     figures = []
     for p in map(Path, paths):
         if p.is_dir():
-            figures += sorted(p.rglob("*.png"))
+            recorded = {q.with_name(q.name[: -len(SIDECAR_SUFFIX)]) for q in p.rglob("*" + SIDECAR_SUFFIX)}
+            figures += sorted(set(p.rglob("*.png")) | recorded)
         elif p.exists():
             figures.append(p)
         else:

@@ -114,6 +114,7 @@ def check_physics(config: dict) -> pd.DataFrame:
     """
     table = simulation_table(config)
     _check_measurement(config)
+    _check_learning(config, table)
     t = config["simulation"]["time"]
     if not t["t_max"] > t["t_min"]:
         raise ParameterError(
@@ -188,6 +189,37 @@ def _check_measurement(config: dict) -> None:
     w = m["instrument"]["q_window"]
     if not w[0] < w[1]:
         raise ParameterError(f"measurement.instrument.q_window={w} must be [lo, hi] with lo < hi")
+
+
+def _check_learning(config: dict, table: pd.DataFrame) -> None:
+    """The learning stage can split the sweep as configured."""
+    lc = config.get("learning")
+    if lc is None:
+        return
+    sims = table.drop_duplicates("sim_id")
+    n = len(sims)
+    if n < 4:
+        raise ParameterError(
+            f"learning needs at least 4 simulations (2 to train, 2 to test by simulation), "
+            f"the sweep has {n}: add compositions, quenches or replicates"
+        )
+    lo, hi = lc["feature_grid"]["x_range"]
+    if not lo < hi:
+        raise ParameterError(f"learning.feature_grid.x_range={[lo, hi]} must be [lo, hi] with lo < hi")
+    c = lc["targets"]["coverage_95"]
+    if not c[0] <= c[1]:
+        raise ParameterError(f"learning.targets.coverage_95={c} must be [lo, hi] with lo <= hi")
+    for key, column in [("phi0_split", "phi0"), ("quench_split", "quench")]:
+        split = lc["extrapolation"][key]
+        if split is None:
+            continue
+        below = int((sims[column] <= split).sum())
+        if below == 0 or below == n:
+            raise ParameterError(
+                f"learning.extrapolation.{key}={split} leaves one side empty: the sweep's "
+                f"{column} values are {sorted(set(sims[column]))}; choose a value between "
+                "two of them, or null to skip"
+            )
 
 
 def unknown_key_hint(key: str, allowed) -> str:

@@ -23,3 +23,7 @@ def write_curves(tmp):
 atomic_write(snakemake.output.table, lambda tmp: table.to_csv(tmp, index=False))  # noqa: F821
 atomic_write(snakemake.output.curves, write_curves)  # noqa: F821
 print(f"{len(table)} snapshots x {arrays['q'].size} q bins", file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -15,3 +15,7 @@ sims = simulation_summary(metas)
 atomic_write(snakemake.output.table, lambda tmp: snaps.to_csv(tmp, index=False))  # noqa: F821
 atomic_write(snakemake.output.simulations, lambda tmp: sims.to_csv(tmp, index=False))  # noqa: F821
 print(f"{len(sims)} simulations, {len(snaps)} snapshots", file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -26,3 +26,7 @@ def write_arrays(tmp):
 atomic_write(snakemake.output.structures, write_arrays)  # noqa: F821
 atomic_write(snakemake.output.expected, lambda tmp: expected.to_csv(tmp, index=False))  # noqa: F821
 print(expected.to_string(), file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -26,3 +26,7 @@ table, s_q, counts = measure_simulation(
     log=lambda msg: print(msg, file=sys.stderr),
 )
 save_measurements(snakemake.output.measurements, table, s_q, counts, edges, centres)  # noqa: F821
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

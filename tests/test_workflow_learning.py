@@ -1,0 +1,98 @@
+"""Workflow tests of the learning stage on the tiny study (marked `workflow`)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from _workflow import TINY, planned_rules, snakemake, tiny_config_with
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def learning(tiny_run):
+    return tiny_run / "results/tiny/learning"
+
+
+def test_split_holds_out_whole_simulations(tiny_run, learning):
+    split = pd.read_csv(learning / "split.csv")
+    dataset = pd.read_csv(tiny_run / "results/tiny/dataset.csv")
+    assert set(split["sim_id"]) == set(dataset["sim_id"])
+    test_ids = set(split.loc[split["subset"] == "test", "sim_id"])
+    assert 0 < len(test_ids) < len(split)
+    preds = pd.read_csv(learning / "test_predictions.csv")
+    # every test prediction is of a held-out run, and every held-out row is predicted
+    assert set(preds["sim_id"]) == test_ids
+    n_test_rows = dataset["sim_id"].isin(test_ids).sum()
+    assert (preds.groupby("functional").size() == n_test_rows).all()
+    # cross-validation saw the training runs only
+    cfg = yaml.safe_load(TINY.read_text())["learning"]
+    for kind in cfg["features"]:
+        for model in cfg["models"]:
+            cv = pd.read_csv(learning / "cv" / kind / f"{model}_predictions.csv")
+            assert not set(cv["sim_id"]) & test_ids
+
+
+def test_comparison_covers_every_input_model_and_functional(learning):
+    cfg = yaml.safe_load(TINY.read_text())["learning"]
+    comp = pd.read_csv(learning / "comparison.csv")
+    assert len(comp) == len(cfg["features"]) * len(cfg["models"]) * 3  # 3 functionals in 2D
+    sel = pd.read_csv(learning / "selection.csv")
+    assert sorted(sel["functional"]) == ["area_density", "euler_density", "perimeter_density"]
+    assert sel["model"].str.startswith("gp_").all() and not sel["model"].str.endswith("_joint").any()
+    # the selection is the best cross-validated GP of each functional
+    for r in sel.itertuples():
+        c = comp[(comp["functional"] == r.functional) & comp["gp"] & ~comp["model"].str.endswith("_joint")]
+        assert r.cv_r2 == pytest.approx(c["r2"].max())
+
+
+def test_targets_agree_with_test_metrics(learning):
+    metrics = pd.read_csv(learning / "test_metrics.csv")
+    targets = pd.read_csv(learning / "targets.csv")
+    gp = metrics[metrics["model"] != "physics"].set_index("functional")
+    for r in targets.itertuples():
+        assert r.r2 == gp.loc[r.functional, "r2"]
+        assert r.r2_met == (r.r2 >= r.r2_target)
+        assert r.coverage_met == (r.coverage_target_lo <= r.coverage_95 <= r.coverage_target_hi)
+    # the physics estimators are scored beside the models
+    assert set(metrics.loc[metrics["model"] == "physics", "functional"]) == {"area_density", "perimeter_density"}
+    assert np.isfinite(metrics["rmse"]).all()
+
+
+def test_robustness_extrapolation_and_paper_tables(learning):
+    rob = pd.read_csv(learning / "robustness.csv")
+    assert rob["setting"].min() == -1 and rob["setting"].nunique() == 2
+    ext = pd.read_csv(learning / "extrapolation.csv")
+    assert set(ext["domain"]) == {"inside", "outside"} and set(ext["parameter"]) == {"phi0"}
+    assert (ext.loc[ext["domain"] == "outside", "value"] > 0.4).all()
+    assert (ext["y_std"] > 0).all()
+    paper = pd.read_csv(learning / "paper_protocol.csv")
+    assert set(paper["kernel"]) == {"squared_exponential", "rational_quadratic", "matern52", "exponential"}
+    lc = pd.read_csv(learning / "learning_curves.csv")
+    assert set(lc["n_sims"]) <= {1, 2, 3}
+
+
+def test_learning_figures_and_table_exist(tiny_run):
+    figs = tiny_run / "results/tiny/figures"
+    for name in ["parity", "error_vs_euler", "calibration", "learning_curves", "extrapolation",
+                 "model_comparison", "paper_protocol", "robustness"]:
+        data = (figs / f"{name}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
+        assert (figs / f"{name}.png.prov.json").exists()
+    page = (figs / "model_comparison.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<b>" in page
+
+
+def test_changing_a_learning_setting_reruns_only_learning(tiny_run, tmp_path):
+    """A learning parameter plans the learning jobs and their figures, never a
+    simulation or measurement."""
+    cfg = tiny_config_with("learning.restarts", 1)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    res = snakemake("--configfile", str(changed), "-n", cwd=tiny_run)
+    assert res.returncode == 0, res.stderr[-2000:]
+    planned = planned_rules(res)
+    assert "cross_validate_models" in planned and "plot_parity" in planned
+    assert not planned & {"simulate_microstructure", "measure_snapshots", "assemble_dataset",
+                          "plot_morphology_gallery", "split_dataset"}

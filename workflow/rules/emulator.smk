@@ -1,0 +1,228 @@
+# Stage 5b: Gaussian-process emulators of the simulation: a Latin-hypercube
+# design over (phi0, quench) run in batches, emulators of the length and the
+# Minkowski densities validated on held-out runs, an adaptive design, and the
+# blog's 1D Cahn-Hilliard emulator.
+
+
+wildcard_constraints:
+    emu_batch=r"\d{3}",
+
+
+rule simulate_emulator_batch:
+    output:
+        table=f"{RESULTS}/emulator/runs/batch{{emu_batch}}.csv",
+    log:
+        f"{LOGS}/simulate_emulator_batch/{{emu_batch}}.log",
+    benchmark:
+        f"{BENCH}/simulate_emulator_batch/{{emu_batch}}.tsv"
+    conda:
+        "../../envs/emulator.yaml"
+    threads: 1
+    resources:
+        mem_mb=emulator_mem_mb,
+        runtime=emulator_batch_runtime,
+    params:
+        rows=emulator_batch_rows,
+        emulator=canonical(config["emulator"]),
+        simulation=canonical(config["simulation"]),
+        measurement=canonical(config["measurement"]),
+    script:
+        "../scripts/simulate_emulator_batch.py"
+
+
+rule fit_emulator:
+    input:
+        batches=expand(
+            rules.simulate_emulator_batch.output.table, emu_batch=EMU_BATCHES
+        ),
+    output:
+        runs=f"{RESULTS}/emulator/runs.csv",
+        predictions=f"{RESULTS}/emulator/validation.csv",
+        metrics=report(
+            f"{RESULTS}/emulator/metrics.csv",
+            caption="../report/emulator_metrics.rst",
+            category="5. Gaussian processes",
+            labels={"table": "emulator validation"},
+        ),
+        speedup=report(
+            f"{RESULTS}/emulator/speedup.csv",
+            caption="../report/emulator_speedup.rst",
+            category="5. Gaussian processes",
+            labels={"table": "emulator speed-up"},
+        ),
+        hyperparameters=f"{RESULTS}/emulator/hyperparameters.csv",
+        surface=f"{RESULTS}/emulator/response_surface.npz",
+    log:
+        f"{LOGS}/fit_emulator.log",
+    benchmark:
+        f"{BENCH}/fit_emulator.tsv"
+    conda:
+        "../../envs/emulator.yaml"
+    threads: 1
+    resources:
+        mem_mb=emulator_mem_mb,
+        runtime=20,
+    params:
+        emulator=canonical(config["emulator"]),
+        dimension=config["study"]["dimension"],
+        random_state=emulator_seed(),
+    script:
+        "../scripts/fit_emulator.py"
+
+
+rule run_adaptive_design:
+    input:
+        runs=rules.fit_emulator.output.runs,
+    output:
+        curve=f"{RESULTS}/emulator/adaptive_curve.csv",
+        runs=f"{RESULTS}/emulator/adaptive_runs.csv",
+    log:
+        f"{LOGS}/run_adaptive_design.log",
+    benchmark:
+        f"{BENCH}/run_adaptive_design.tsv"
+    conda:
+        "../../envs/emulator.yaml"
+    threads: 1
+    resources:
+        mem_mb=emulator_mem_mb,
+        runtime=adaptive_runtime,
+    params:
+        emulator=canonical(config["emulator"]),
+        simulation=canonical(config["simulation"]),
+        measurement=canonical(config["measurement"]),
+    script:
+        "../scripts/run_adaptive_design.py"
+
+
+rule emulate_ch1d:
+    output:
+        arrays=f"{RESULTS}/emulator/ch1d.npz",
+    log:
+        f"{LOGS}/emulate_ch1d.log",
+    benchmark:
+        f"{BENCH}/emulate_ch1d.tsv"
+    conda:
+        "../../envs/emulator.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    params:
+        ch1d=canonical(config["emulator"]["ch1d"]),
+        N=config["simulation"]["N"],
+        seed=config["study"]["seed"],
+    script:
+        "../scripts/emulate_ch1d.py"
+
+
+rule plot_emulator_validation:
+    input:
+        predictions=rules.fit_emulator.output.predictions,
+        metrics=rules.fit_emulator.output.metrics,
+        speedup=rules.fit_emulator.output.speedup,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/emulator_validation.png",
+            caption="../report/emulator_validation.rst",
+            category="5. Gaussian processes",
+            labels={"figure": "emulator validation"},
+        ),
+        provenance=f"{RESULTS}/figures/emulator_validation.png.prov.json",
+    log:
+        f"{LOGS}/plot_emulator_validation.log",
+    conda:
+        "../../envs/emulator.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_emulator_validation.py"
+
+
+rule plot_emulator_response:
+    input:
+        surface=rules.fit_emulator.output.surface,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/emulator_response.png",
+            caption="../report/emulator_response.rst",
+            category="5. Gaussian processes",
+            labels={"figure": "emulated response surfaces"},
+        ),
+        provenance=f"{RESULTS}/figures/emulator_response.png.prov.json",
+    log:
+        f"{LOGS}/plot_emulator_response.log",
+    conda:
+        "../../envs/emulator.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_emulator_response.py"
+
+
+rule plot_adaptive_design:
+    input:
+        curve=rules.run_adaptive_design.output.curve,
+        added=rules.run_adaptive_design.output.runs,
+        runs=rules.fit_emulator.output.runs,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/emulator_adaptive_design.png",
+            caption="../report/emulator_adaptive_design.rst",
+            category="5. Gaussian processes",
+            labels={"figure": "adaptive vs random design"},
+        ),
+        provenance=f"{RESULTS}/figures/emulator_adaptive_design.png.prov.json",
+    log:
+        f"{LOGS}/plot_adaptive_design.log",
+    conda:
+        "../../envs/emulator.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+        n_initial=config["emulator"]["adaptive"]["n_initial"],
+    script:
+        "../scripts/plot_adaptive_design.py"
+
+
+rule plot_ch1d_emulator:
+    input:
+        arrays=rules.emulate_ch1d.output.arrays,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/emulator_ch1d.png",
+            caption="../report/emulator_ch1d.rst",
+            category="5. Gaussian processes",
+            labels={"figure": "1D Cahn-Hilliard emulator"},
+        ),
+        provenance=f"{RESULTS}/figures/emulator_ch1d.png.prov.json",
+    log:
+        f"{LOGS}/plot_ch1d_emulator.log",
+    conda:
+        "../../envs/emulator.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_ch1d_emulator.py"
+
+
+TARGETS += [
+    rules.plot_emulator_validation.output.figure,
+    rules.plot_emulator_response.output.figure,
+    rules.plot_adaptive_design.output.figure,
+    rules.plot_ch1d_emulator.output.figure,
+]

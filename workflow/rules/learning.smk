@@ -1,0 +1,498 @@
+# Stage 3: learning the Minkowski functionals from S(q). The dataset is split
+# by simulation once; every (input, model) pair is cross-validated on the
+# training simulations in its own job; the comparison picks one model per
+# functional; the held-out simulations score it (and nothing else chooses).
+
+
+wildcard_constraints:
+    features="|".join(config["learning"]["features"]),
+    model="|".join(config["learning"]["models"]),
+
+
+rule split_dataset:
+    input:
+        table=rules.assemble_dataset.output.table,
+    output:
+        split=f"{RESULTS}/learning/split.csv",
+    log:
+        f"{LOGS}/learning/split_dataset.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        test_fraction=config["learning"]["test_fraction"],
+        seed=config["study"]["seed"],
+    script:
+        "../scripts/split_dataset.py"
+
+
+rule cross_validate_models:
+    input:
+        table=rules.assemble_dataset.output.table,
+        curves=rules.assemble_dataset.output.curves,
+        split=rules.split_dataset.output.split,
+    output:
+        metrics=f"{RESULTS}/learning/cv/{{features}}/{{model}}.csv",
+        predictions=f"{RESULTS}/learning/cv/{{features}}/{{model}}_predictions.csv",
+    log:
+        f"{LOGS}/learning/cross_validate_models/{{features}}_{{model}}.log",
+    benchmark:
+        f"{BENCH}/cross_validate_models/{{features}}_{{model}}.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=learning_mem_mb,
+        runtime=learning_runtime,
+    params:
+        learning=canonical(config["learning"]),
+        seed=config["study"]["seed"],
+    script:
+        "../scripts/cross_validate_models.py"
+
+
+rule compare_models:
+    input:
+        metrics=expand(
+            rules.cross_validate_models.output.metrics,
+            features=config["learning"]["features"],
+            model=config["learning"]["models"],
+        ),
+        predictions=expand(
+            rules.cross_validate_models.output.predictions,
+            features=config["learning"]["features"],
+            model=config["learning"]["models"],
+        ),
+    output:
+        comparison=f"{RESULTS}/learning/comparison.csv",
+        selection=f"{RESULTS}/learning/selection.csv",
+    log:
+        f"{LOGS}/learning/compare_models.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        learning=canonical(config["learning"]),
+    script:
+        "../scripts/compare_models.py"
+
+
+rule test_selected_models:
+    input:
+        table=rules.assemble_dataset.output.table,
+        curves=rules.assemble_dataset.output.curves,
+        split=rules.split_dataset.output.split,
+        selection=rules.compare_models.output.selection,
+    output:
+        predictions=f"{RESULTS}/learning/test_predictions.csv",
+        metrics=f"{RESULTS}/learning/test_metrics.csv",
+        targets=f"{RESULTS}/learning/targets.csv",
+    log:
+        f"{LOGS}/learning/test_selected_models.log",
+    benchmark:
+        f"{BENCH}/test_selected_models.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=learning_mem_mb,
+        runtime=learning_runtime,
+    params:
+        learning=canonical(config["learning"]),
+        seed=config["study"]["seed"],
+    script:
+        "../scripts/test_selected_models.py"
+
+
+rule compute_learning_curves:
+    input:
+        table=rules.assemble_dataset.output.table,
+        curves=rules.assemble_dataset.output.curves,
+        split=rules.split_dataset.output.split,
+        selection=rules.compare_models.output.selection,
+    output:
+        curves=f"{RESULTS}/learning/learning_curves.csv",
+    log:
+        f"{LOGS}/learning/compute_learning_curves.log",
+    benchmark:
+        f"{BENCH}/compute_learning_curves.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=learning_mem_mb,
+        runtime=learning_runtime,
+    params:
+        learning=canonical(config["learning"]),
+        seed=config["study"]["seed"],
+    script:
+        "../scripts/compute_learning_curves.py"
+
+
+rule test_extrapolation:
+    input:
+        table=rules.assemble_dataset.output.table,
+        curves=rules.assemble_dataset.output.curves,
+        selection=rules.compare_models.output.selection,
+    output:
+        predictions=f"{RESULTS}/learning/extrapolation.csv",
+    log:
+        f"{LOGS}/learning/test_extrapolation.log",
+    benchmark:
+        f"{BENCH}/test_extrapolation.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=learning_mem_mb,
+        runtime=learning_runtime,
+    params:
+        learning=canonical(config["learning"]),
+        seed=config["study"]["seed"],
+    script:
+        "../scripts/test_extrapolation.py"
+
+
+rule test_instrument_robustness:
+    input:
+        table=rules.assemble_dataset.output.table,
+        curves=rules.assemble_dataset.output.curves,
+        split=rules.split_dataset.output.split,
+        selection=rules.compare_models.output.selection,
+    output:
+        metrics=f"{RESULTS}/learning/robustness.csv",
+    log:
+        f"{LOGS}/learning/test_instrument_robustness.log",
+    benchmark:
+        f"{BENCH}/test_instrument_robustness.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=learning_mem_mb,
+        runtime=learning_runtime,
+    params:
+        learning=canonical(config["learning"]),
+        seed=config["study"]["seed"],
+    script:
+        "../scripts/test_instrument_robustness.py"
+
+
+rule evaluate_paper_protocol:
+    input:
+        table=rules.assemble_dataset.output.table,
+        curves=rules.assemble_dataset.output.curves,
+    output:
+        splits=f"{RESULTS}/learning/paper_protocol.csv",
+    log:
+        f"{LOGS}/learning/evaluate_paper_protocol.log",
+    benchmark:
+        f"{BENCH}/evaluate_paper_protocol.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=learning_mem_mb,
+        runtime=learning_runtime,
+    params:
+        learning=canonical(config["learning"]),
+        seed=config["study"]["seed"],
+    script:
+        "../scripts/evaluate_paper_protocol.py"
+
+
+# Figures of the learning stage: they read the tables above only.
+
+
+rule plot_parity:
+    input:
+        predictions=rules.test_selected_models.output.predictions,
+        metrics=rules.test_selected_models.output.metrics,
+        table=rules.assemble_dataset.output.table,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/parity.png",
+            caption="../report/parity.rst",
+            category="3. Learning",
+            labels={"figure": "parity plots"},
+        ),
+        provenance=f"{RESULTS}/figures/parity.png.prov.json",
+    log:
+        f"{LOGS}/plot_parity.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_parity.py"
+
+
+rule plot_error_vs_euler:
+    input:
+        predictions=rules.test_selected_models.output.predictions,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/error_vs_euler.png",
+            caption="../report/error_vs_euler.rst",
+            category="3. Learning",
+            labels={"figure": "error vs Euler characteristic"},
+        ),
+        provenance=f"{RESULTS}/figures/error_vs_euler.png.prov.json",
+    log:
+        f"{LOGS}/plot_error_vs_euler.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_error_vs_euler.py"
+
+
+rule plot_calibration:
+    input:
+        predictions=rules.test_selected_models.output.predictions,
+        selection=rules.compare_models.output.selection,
+        cv=cv_prediction_files(),
+    output:
+        figure=report(
+            f"{RESULTS}/figures/calibration.png",
+            caption="../report/calibration.rst",
+            category="3. Learning",
+            labels={"figure": "calibration"},
+        ),
+        provenance=f"{RESULTS}/figures/calibration.png.prov.json",
+    log:
+        f"{LOGS}/plot_calibration.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_calibration.py"
+
+
+rule plot_learning_curves:
+    input:
+        curves=rules.compute_learning_curves.output.curves,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="3. Learning",
+            labels={"figure": "learning curves"},
+        ),
+        provenance=f"{RESULTS}/figures/learning_curves.png.prov.json",
+    log:
+        f"{LOGS}/plot_learning_curves.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_learning_curves.py"
+
+
+rule plot_extrapolation:
+    input:
+        predictions=rules.test_extrapolation.output.predictions,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/extrapolation.png",
+            caption="../report/extrapolation.rst",
+            category="3. Learning",
+            labels={"figure": "extrapolation"},
+        ),
+        provenance=f"{RESULTS}/figures/extrapolation.png.prov.json",
+    log:
+        f"{LOGS}/plot_extrapolation.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_extrapolation.py"
+
+
+rule plot_model_comparison:
+    input:
+        comparison=rules.compare_models.output.comparison,
+        selection=rules.compare_models.output.selection,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/model_comparison.png",
+            caption="../report/model_comparison.rst",
+            category="3. Learning",
+            labels={"figure": "model comparison"},
+        ),
+        table=report(
+            f"{RESULTS}/figures/model_comparison.html",
+            caption="../report/model_comparison_table.rst",
+            category="3. Learning",
+            labels={"figure": "model comparison (table)"},
+        ),
+        provenance=f"{RESULTS}/figures/model_comparison.png.prov.json",
+    log:
+        f"{LOGS}/plot_model_comparison.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_model_comparison.py"
+
+
+rule plot_paper_protocol:
+    input:
+        splits=rules.evaluate_paper_protocol.output.splits,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/paper_protocol.png",
+            caption="../report/paper_protocol.rst",
+            category="3. Learning",
+            labels={"figure": "paper's protocol"},
+        ),
+        provenance=f"{RESULTS}/figures/paper_protocol.png.prov.json",
+    log:
+        f"{LOGS}/plot_paper_protocol.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_paper_protocol.py"
+
+
+rule plot_robustness:
+    input:
+        metrics=rules.test_instrument_robustness.output.metrics,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/robustness.png",
+            caption="../report/robustness.rst",
+            category="3. Learning",
+            labels={"figure": "instrument robustness"},
+        ),
+        provenance=f"{RESULTS}/figures/robustness.png.prov.json",
+    log:
+        f"{LOGS}/plot_robustness.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_robustness.py"
+
+
+TARGETS += [
+    rules.compare_models.output.comparison,
+    rules.test_selected_models.output.targets,
+    rules.compute_learning_curves.output.curves,
+    rules.test_extrapolation.output.predictions,
+    rules.test_instrument_robustness.output.metrics,
+    rules.evaluate_paper_protocol.output.splits,
+    rules.plot_parity.output.figure,
+    rules.plot_error_vs_euler.output.figure,
+    rules.plot_calibration.output.figure,
+    rules.plot_learning_curves.output.figure,
+    rules.plot_extrapolation.output.figure,
+    rules.plot_model_comparison.output.figure,
+    rules.plot_paper_protocol.output.figure,
+    rules.plot_robustness.output.figure,
+    rules.plot_model_comparison.output.table,
+]
+
+
+rule summarise_learning:
+    input:
+        targets=rules.test_selected_models.output.targets,
+        metrics=rules.test_selected_models.output.metrics,
+        comparison=rules.compare_models.output.comparison,
+        paper=rules.evaluate_paper_protocol.output.splits,
+        extrapolation=rules.test_extrapolation.output.predictions,
+        robustness=rules.test_instrument_robustness.output.metrics,
+        split=rules.split_dataset.output.split,
+    output:
+        summary=report(
+            f"{RESULTS}/learning/summary.md",
+            caption="../report/learning_summary.rst",
+            category="3. Learning",
+            labels={"figure": "summary (numbers)"},
+        ),
+    log:
+        f"{LOGS}/learning/summarise_learning.log",
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/summarise_learning.py"
+
+
+TARGETS += [rules.summarise_learning.output.summary]
+
+
+rule train_user_model:
+    input:
+        table=rules.assemble_dataset.output.table,
+        curves=rules.assemble_dataset.output.curves,
+        comparison=rules.compare_models.output.comparison,
+    output:
+        model=f"{RESULTS}/models/scale_free_gp.npz",
+    log:
+        f"{LOGS}/learning/train_user_model.log",
+    benchmark:
+        f"{BENCH}/train_user_model.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=learning_mem_mb,
+        runtime=learning_runtime,
+    params:
+        learning=canonical(config["learning"]),
+        seed=config["study"]["seed"],
+    script:
+        "../scripts/train_user_model.py"
+
+
+TARGETS += [rules.train_user_model.output.model]

@@ -1,0 +1,974 @@
+"""Trained models from S(q) to Minkowski densities: fit, save, load, predict.
+
+One Gaussian process per functional (:func:`scattermorph.learn.make_gp`) on
+features of the scattering curve, packaged with everything needed to apply it
+to a user's curve and to say when it should not be trusted.
+
+Features (``feature_kind``)
+---------------------------
+``"scale_free"`` (default)
+    :func:`scattermorph.learn.features_scale_free`: log10(S q1^d / Q) on a
+    fixed grid of x = q/q1, so the model sees the *shape* of the curve only
+    and applies to measured curves in any q unit and intensity scale. The
+    targets are the densities made dimensionless with the curve's q1
+    (:func:`scattermorph.learn.scale_free_targets`) and are converted back in
+    the user's q unit (:func:`scattermorph.learn.from_scale_free`): a density
+    of units length^-p is reported in (unit of q)^p. Before the moments are
+    taken every curve (training or user) is cut to the window
+    ``x_range[0] q1 <= q <= x_range[1] q1`` of its own q1 (iterated to a fixed
+    point, :func:`window_curve`), so a measurement reaching further in q than
+    the training curves (or less far) gives the same q1 for the same shape:
+    in 2D the first moment of a Porod tail q^-3 diverges logarithmically, so
+    without the window q1 would depend on the measured q range.
+``"log_sq"``
+    The paper's input (Jones & Clarke, Soft Matter 17, 9689 (2021)): log10 S
+    on the training q grid (units of the simulation, 1/b) and the densities in
+    1/b^p. Only for simulation-like curves with absolute S per unit volume.
+
+Uncertainty
+-----------
+The reported standard deviation combines the GP's predictive standard
+deviation with the propagated measurement noise (Monte Carlo over dI, when
+given). Outside the training domain (standardised Mahalanobis or
+nearest-neighbour distance above the cross-validated thresholds, or a GP
+standard deviation near its prior) the prediction carries a warning and its
+GP standard deviation is raised to at least the prior one: far from the data
+a GP knows no more than its prior (Rasmussen & Williams 2006, sec. 2.2).
+
+File format
+-----------
+A single ``.npz`` read with ``allow_pickle=False`` (nothing is unpickled):
+arrays ``X`` (training features), ``Y`` (training targets in model space),
+``scaler_mean``/``scaler_scale``, ``grid``, ``domain_location``/
+``domain_precision``, ``domain_lo``/``domain_hi``, and ``meta``: a JSON string
+with the format name and version, the feature spec, targets, one kernel spec
+per target (kernel name, ARD, fitted ``theta`` = log hyper-parameters and
+their bounds, ``alpha``, ``normalize_y`` and the y normalisation), the
+training domain, the training options and the provenance of the run, plus a
+sha256 over all of it. Loading rebuilds each GaussianProcessRegressor from its
+kernel spec with ``optimizer=None`` and refits it on the stored X, y: a
+deterministic computation that reproduces the fitted predictions exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import platform
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.covariance import LedoitWolf
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import (
+    RBF,
+    ConstantKernel,
+    Matern,
+    RationalQuadratic,
+    WhiteKernel,
+)
+from sklearn.model_selection import GroupKFold, KFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .curves import Curve, check_curve, density_unit, normalise_q_unit
+from .errors import InputFileError, ParameterError
+from .learn import (
+    GP_KERNELS,
+    curve_moments,
+    density_power,
+    features_log_sq,
+    features_scale_free,
+    from_scale_free,
+    make_gp,
+    scale_free_targets,
+)
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "FEATURE_KINDS",
+    "FunctionalModel",
+    "Prediction",
+    "window_curve",
+    "fit_models",
+    "save_model",
+    "load_model",
+    "model_summary",
+]
+
+FORMAT = "scattermorph-model"
+FORMAT_VERSION = 1
+FEATURE_KINDS = ("scale_free", "log_sq")
+#: fewest curve points inside the model's window / grid range
+MIN_WINDOW_POINTS = 8
+#: fraction of the model grid a curve must cover (lowered to the least-covered
+#: training curve's, if that is lower, but never below MIN_COVERAGE_FLOOR): with
+#: less, most features would be the constant extrapolation of the curve's ends
+MIN_COVERAGE = 0.75
+MIN_COVERAGE_FLOOR = 0.5
+#: GP std / prior std above which the GP itself says "unlike the training data"
+PRIOR_RATIO_WARN = 0.9
+#: quantile of the cross-validated training distances used as domain threshold
+DOMAIN_QUANTILE = 0.99
+_ARRAYS = ("X", "Y", "scaler_mean", "scaler_scale", "grid", "domain_location", "domain_precision",
+           "domain_lo", "domain_hi")
+
+
+# --------------------------------------------------------------------------
+# features
+# --------------------------------------------------------------------------
+def _cut(q, s, lo, hi):
+    """The points of one curve (finite, sorted q) inside [lo, hi], with the
+    window edges added by linear interpolation in log q - log S."""
+    inside = (q > lo) & (q < hi)
+    lq, ls = np.log(q), np.log(s)
+    qa, sa = [q[inside]], [s[inside]]
+    if q[0] <= lo:
+        qa.insert(0, [lo])
+        sa.insert(0, [np.exp(np.interp(np.log(lo), lq, ls))])
+    if q[-1] >= hi:
+        qa.append([hi])
+        sa.append([np.exp(np.interp(np.log(hi), lq, ls))])
+    return np.concatenate(qa), np.concatenate(sa)
+
+
+def window_curve(q, s, ndim, x_range):
+    """Cut a curve to ``x_range[0] q1 <= q <= x_range[1] q1`` of its own q1.
+
+    q1 is the first-moment wavenumber of :func:`scattermorph.learn.curve_moments`
+    computed over the window itself: a root of
+    ``g(q1) = M1(window(q1)) - q1`` with ``M1 = int q S q^(d-1) dq / int S q^(d-1) dq``
+    over the window. The window edges are interpolated linearly in
+    log q - log S, so g is continuous in q1 and does not jump when a bin
+    enters the window; where the data end inside the window, the window ends
+    with the data. Since the window's mean lies inside the data,
+    g(q_min) >= 0 > g(q_max): a root always exists. The root nearest the
+    first moment of the whole curve is taken: bracketed by steps of 2 % from
+    there, then refined by Brent's method (``scipy.optimize.brentq``) to a
+    relative 1e-13.
+
+    Parameters
+    ----------
+    q : array_like, shape (B,)
+        Increasing q.
+    s : array_like, shape (B,)
+        Intensities; NaN points are skipped.
+    ndim : {2, 3}
+    x_range : (float, float)
+
+    Returns
+    -------
+    q_w, s_w : ndarray
+        The windowed curve (edges included).
+    q1 : float
+        First-moment wavenumber over the window (units of q).
+
+    Raises
+    ------
+    ParameterError
+        Fewer than 2 points in a window.
+    """
+    from scipy.optimize import brentq
+
+    q = np.asarray(q, dtype=float)
+    s = np.asarray(s, dtype=float)
+    ok = np.isfinite(s)
+    q, s = q[ok], s[ok]
+    lo, hi = (float(v) for v in x_range)
+
+    def g(x):
+        qw, sw = _cut(q, s, lo * x, hi * x)
+        if qw.size < 2:
+            raise ParameterError(
+                f"fewer than 2 points within q/q1 in [{lo:g}, {hi:g}] (q1 = {x:.4g}); the q range "
+                "of the curve is too narrow"
+            )
+        return float(curve_moments(qw, sw[None], ndim)[1][0]) - x
+
+    x = float(np.clip(curve_moments(q, s[None], ndim)[1][0], q[0], q[-1]))
+    gx = g(x)
+    step = 1.02 if gx > 0 else 1 / 1.02
+    while gx != 0:
+        y = float(np.clip(x * step, q[0], q[-1]))
+        gy = g(y) if y not in (q[0], q[-1]) else (1.0 if y == q[0] else -1.0)
+        if (gy > 0) != (gx > 0) or gy == 0:
+            x = brentq(g, min(x, y), max(x, y), xtol=1e-14 * x, rtol=1e-13)
+            break
+        x, gx = y, gy
+    qw, sw = _cut(q, s, lo * x, hi * x)
+    return qw, sw, x
+
+
+def _interp_log(q, s_q, grid):
+    """log10 S interpolated (linearly in log q) onto ``grid``; coverage per row."""
+    lg = np.log10(grid)
+    X = np.empty((s_q.shape[0], grid.size))
+    cov = np.empty(s_q.shape[0])
+    for i, row in enumerate(s_q):
+        ok = np.isfinite(row)
+        lq = np.log10(q[ok])
+        X[i] = np.interp(lg, lq, np.log10(row[ok]))
+        cov[i] = np.mean((lg >= lq[0] - 1e-12) & (lg <= lq[-1] + 1e-12))
+    return X, cov
+
+
+def scale_free_windowed(q, s_q, ndim, *, n_points=32, x_range=(0.3, 5.0)):
+    """Scale-free features of curves, each cut to its own q1 window first.
+
+    The definition the saved models use (:func:`window_curve`, then
+    :func:`scattermorph.learn.features_scale_free`), so the study's
+    evaluation scores exactly the input that users' curves get.
+
+    Returns
+    -------
+    X : ndarray, shape (rows, n_points)
+    q1 : ndarray, shape (rows,)
+    """
+    spec = {"kind": "scale_free", "ndim": int(ndim), "x_range": tuple(x_range), "n_points": int(n_points)}
+    X, q1, _, _ = _featurise(spec, None, q, s_q)
+    return X, q1
+
+
+def _featurise(features, grid, q, s_q):
+    """Features of curves (see :meth:`FunctionalModel.featurise`)."""
+    q = np.asarray(q, dtype=float)
+    s_q = np.atleast_2d(np.asarray(s_q, dtype=float))
+    if features["kind"] == "scale_free":
+        ndim, xr, n_points = int(features["ndim"]), features["x_range"], features["n_points"]
+        X = np.empty((s_q.shape[0], int(n_points)))
+        q1, cov, n_in = np.empty(s_q.shape[0]), np.empty(s_q.shape[0]), np.empty(s_q.shape[0], int)
+        for i, row in enumerate(s_q):
+            qw, sw, _ = window_curve(q, row, ndim, xr)
+            Xi, _, q1i, ci = features_scale_free(qw, sw[None], ndim, n_points=n_points, x_range=xr)
+            X[i], q1[i], cov[i], n_in[i] = Xi[0], q1i[0], ci[0], qw.size
+        return X, q1, cov, n_in
+    X, cov = _interp_log(q, s_q, grid)
+    inside = np.isfinite(s_q) & (q >= grid[0]) & (q <= grid[-1])
+    return X, np.full(s_q.shape[0], np.nan), cov, inside.sum(axis=1)
+
+
+# --------------------------------------------------------------------------
+# kernels as JSON
+# --------------------------------------------------------------------------
+def _kernel_spec(gp: GaussianProcessRegressor, name: str, ard: bool, noise: bool) -> dict:
+    k = gp.kernel_
+    amp = k.k1 if noise else k
+    base = amp.k2
+    hyp = {"constant_value": float(amp.k1.constant_value),
+           "length_scale": np.atleast_1d(base.length_scale).astype(float).tolist()}
+    if isinstance(base, RationalQuadratic):
+        hyp["alpha"] = float(base.alpha)
+    if noise:
+        hyp["noise_level"] = float(k.k2.noise_level)
+    return {
+        "kernel": name, "ard": bool(ard), "noise": bool(noise),
+        "theta": k.theta.tolist(), "bounds": k.bounds.tolist(),
+        "hyperparameters": hyp, "repr": repr(k),
+        "alpha": float(gp.alpha), "normalize_y": bool(gp.normalize_y),
+        "y_mean": float(np.asarray(gp._y_train_mean).ravel()[0]),
+        "y_std": float(np.asarray(gp._y_train_std).ravel()[0]),
+        "log_marginal_likelihood": float(gp.log_marginal_likelihood_value_),
+    }
+
+
+def _build_kernel(spec: dict, n_features: int):
+    """The fitted kernel of a spec: structure from the name, theta and bounds from the file."""
+    name, ard, noise = spec["kernel"], bool(spec["ard"]), bool(spec["noise"])
+    if name not in GP_KERNELS:
+        raise InputFileError(f"unknown kernel {name!r} (known: {', '.join(GP_KERNELS)})")
+    theta = np.asarray(spec["theta"], dtype=float)
+    bounds = np.exp(np.asarray(spec["bounds"], dtype=float))
+    n_len = n_features if ard else 1
+    n_theta = 1 + n_len + (1 if name == "rational_quadratic" else 0) + (1 if noise else 0)
+    if ard and name == "rational_quadratic":
+        raise InputFileError("rational_quadratic has no ARD variant")
+    if theta.shape != (n_theta,) or bounds.shape != (n_theta, 2):
+        raise InputFileError(
+            f"kernel {name!r} (ard={ard}, noise={noise}) needs {n_theta} hyper-parameters and "
+            f"bounds, the file has theta of shape {theta.shape} and bounds {bounds.shape}"
+        )
+    if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(bounds)) and np.all(bounds > 0)):
+        raise InputFileError(f"kernel {name!r}: hyper-parameters or bounds are not finite")
+    length = np.ones(n_len) if ard else 1.0
+    lb = bounds[1:1 + n_len] if ard else tuple(bounds[1])
+    if name == "squared_exponential":
+        base = RBF(length, lb)
+    elif name == "rational_quadratic":
+        base = RationalQuadratic(1.0, 1.0, length_scale_bounds=tuple(bounds[1]),
+                                 alpha_bounds=tuple(bounds[2]))
+    else:
+        base = Matern(length, lb, nu=2.5 if name == "matern52" else 0.5)
+    k = ConstantKernel(1.0, tuple(bounds[0])) * base
+    if noise:
+        k = k + WhiteKernel(1.0, tuple(bounds[-1]))
+    k = k.clone_with_theta(theta)
+    if not np.allclose(k.bounds, np.asarray(spec["bounds"]), rtol=0, atol=1e-12):
+        raise InputFileError(f"kernel {name!r}: bounds in the file do not fit the kernel's structure")
+    return k
+
+
+def _refit(spec: dict, X: np.ndarray, y: np.ndarray) -> Pipeline:
+    gp = GaussianProcessRegressor(kernel=_build_kernel(spec, X.shape[1]), alpha=float(spec["alpha"]),
+                                  normalize_y=bool(spec["normalize_y"]), optimizer=None)
+    return Pipeline([("scale", StandardScaler()), ("gp", gp)]).fit(X, y)
+
+
+# --------------------------------------------------------------------------
+# the model
+# --------------------------------------------------------------------------
+@dataclass
+class Prediction:
+    """Prediction for one curve.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per functional: ``functional``, ``mean``, ``std`` (total),
+        ``std_model`` (GP), ``std_noise`` (propagated dI), ``unit``.
+    warnings : list of str
+    info : dict
+        ``q1`` (curve units), ``coverage``, ``distance``/``distance_threshold``
+        (Mahalanobis), ``neighbour``/``neighbour_threshold``,
+        ``in_domain``, ``q_unit``, ``n_points``, ``feature_kind``.
+    """
+
+    table: pd.DataFrame
+    warnings: list = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict: ``functionals`` {name: {mean, std, std_model, std_noise, unit}},
+        ``warnings``, ``info``."""
+        funcs = {r.functional: {"mean": float(r.mean), "std": float(r.std), "std_model": float(r.std_model),
+                                "std_noise": float(r.std_noise), "unit": r.unit}
+                 for r in self.table.itertuples()}
+        return {"functionals": funcs, "warnings": list(self.warnings), "info": dict(self.info)}
+
+
+class FunctionalModel:
+    """Gaussian processes from a scattering curve to Minkowski densities.
+
+    Built by :func:`fit_models` or :func:`load_model`; apply with :meth:`predict`.
+
+    Attributes
+    ----------
+    features : dict
+        ``kind``, ``ndim``, ``n_points``, ``x_range`` (scale_free) and the
+        training ``q_unit``.
+    grid : ndarray, shape (p,)
+        x = q/q1 grid (scale_free) or the q grid (log_sq).
+    targets : list of str
+    X : ndarray, shape (n, p)
+        Training features.
+    Y : ndarray, shape (n, t)
+        Training targets in model space (dimensionless for scale_free).
+    pipelines : dict of str -> sklearn Pipeline
+        Fitted scaler + GP per target.
+    specs : dict of str -> dict
+        Kernel spec per target (see the module docstring).
+    domain : dict
+        Training domain: thresholds, minimum coverage and the arrays
+        ``location``, ``precision``, ``lo``, ``hi``.
+    training : dict
+        Options and timing of the fit.
+    provenance : dict
+        Written by :func:`save_model` (empty before).
+    """
+
+    def __init__(self, *, features, grid, targets, X, Y, pipelines, specs, domain, training,
+                 provenance=None):
+        self.features = dict(features)
+        self.grid = np.asarray(grid, dtype=float)
+        self.targets = list(targets)
+        self.X = np.asarray(X, dtype=float)
+        self.Y = np.asarray(Y, dtype=float)
+        self.pipelines = dict(pipelines)
+        self.specs = dict(specs)
+        self.domain = dict(domain)
+        self.training = dict(training)
+        self.provenance = dict(provenance or {})
+
+    # ---- properties
+    @property
+    def kind(self) -> str:
+        return self.features["kind"]
+
+    @property
+    def ndim(self) -> int:
+        return int(self.features["ndim"])
+
+    def __repr__(self):
+        return (f"FunctionalModel({self.kind}, {self.ndim}D, targets={self.targets}, "
+                f"n_train={self.X.shape[0]}, kernel={self.training.get('kernel')})")
+
+    # ---- features
+    def featurise(self, q, s_q):
+        """Features of curves on a common q grid.
+
+        Parameters
+        ----------
+        q : array_like, shape (B,)
+        s_q : array_like, shape (rows, B)
+            Intensities (NaN = missing).
+
+        Returns
+        -------
+        X : ndarray, shape (rows, p)
+        q1 : ndarray, shape (rows,)
+            First-moment wavenumber over the window (scale_free; NaN for log_sq).
+        coverage : ndarray, shape (rows,)
+            Fraction of the model grid inside each curve's data.
+        n_inside : ndarray of int, shape (rows,)
+            Points of each curve inside the window (scale_free) or grid range.
+        """
+        return _featurise(self.features, self.grid, q, s_q)
+
+    # ---- prediction in model space
+    def predict_features(self, X):
+        """GP means, standard deviations and domain distances for feature rows.
+
+        Parameters
+        ----------
+        X : array_like, shape (rows, p)
+
+        Returns
+        -------
+        dict
+            ``mean``, ``std`` (rows, t) in model space (GP std, not floored),
+            ``prior_std`` (t,), ``distance``, ``neighbour`` (rows,),
+            ``in_domain`` (rows,) bool.
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if X.shape[1] != self.X.shape[1]:
+            raise ParameterError(f"X has {X.shape[1]} features, the model {self.X.shape[1]}")
+        mean = np.empty((X.shape[0], len(self.targets)))
+        std = np.empty_like(mean)
+        prior = np.empty(len(self.targets))
+        for j, name in enumerate(self.targets):
+            pipe = self.pipelines[name]
+            mean[:, j], std[:, j] = pipe.predict(X, return_std=True)
+            gp = pipe.named_steps["gp"]
+            z0 = pipe.named_steps["scale"].transform(X[:1])
+            prior[j] = float(np.sqrt(gp.kernel_.diag(z0)[0]) * np.ravel(gp._y_train_std)[0])
+        dist, nn = self._distances(X)
+        ratio = std / prior
+        in_domain = ((dist <= self.domain["distance_threshold"])
+                     & (nn <= self.domain["neighbour_threshold"])
+                     & np.all(ratio <= PRIOR_RATIO_WARN, axis=1))
+        return {"mean": mean, "std": std, "prior_std": prior, "distance": dist, "neighbour": nn,
+                "in_domain": in_domain}
+
+    def _distances(self, X):
+        Z = (X - self.domain["scaler_mean"]) / self.domain["scaler_scale"]
+        Zt = (self.X - self.domain["scaler_mean"]) / self.domain["scaler_scale"]
+        return _mahalanobis(Z, self.domain["location"], self.domain["precision"]), _nearest(Z, Zt)
+
+    # ---- prediction for a user's curve
+    def predict(self, q, intensity, error=None, *, q_unit=None, n_draws=200, random_state=0,
+                source="curve") -> Prediction:
+        """Minkowski densities of one measured curve, with standard deviations.
+
+        Parameters
+        ----------
+        q, intensity : array_like, shape (n,)
+            The curve (any intensity scale for scale_free models); or pass a
+            :class:`~scattermorph.curves.Curve` as ``q``.
+        error : array_like, shape (n,), optional
+            Uncertainty dI; propagated by ``n_draws`` Monte Carlo draws of
+            log-normal noise (log I +- dI/I), seeded by ``random_state``.
+        q_unit : str, optional
+            Unit of q (default the curve's, else the training unit). For
+            scale_free models it only labels the densities (units q_unit^p);
+            log_sq models need the training unit (1/b).
+        n_draws : int
+        random_state : int
+        source : str
+            Named in messages.
+
+        Returns
+        -------
+        Prediction
+
+        Raises
+        ------
+        InputFileError
+            Malformed curve (see :func:`scattermorph.curves.check_curve`),
+            wrong q unit for a log_sq model, too narrow a q range.
+        """
+        if isinstance(q, Curve):
+            curve = q
+        else:
+            curve = check_curve(q, intensity, error, q_unit=q_unit or self.features["q_unit"],
+                                source=source)
+        unit = normalise_q_unit(q_unit) if q_unit is not None else curve.q_unit
+        notes = list(curve.warnings)
+        train_unit = self.features["q_unit"]
+        if self.kind == "log_sq" and unit != train_unit:
+            raise InputFileError(
+                f"{curve.source}: this model uses log10 S on its training q grid in {train_unit} "
+                f"(feature kind log_sq); the curve is in {unit}: convert q to {train_unit} and S "
+                "to absolute units per volume, or use a scale_free model"
+            )
+        qc, ic = curve.q, curve.intensity
+        try:
+            X, q1, cov, n_in = self.featurise(qc, ic[None])
+        except ParameterError as exc:
+            raise InputFileError(f"{curve.source}: {exc}") from None
+        rng_text = self._range_text(q1[0], unit)
+        if n_in[0] < MIN_WINDOW_POINTS or cov[0] < self.domain["min_coverage"]:
+            raise InputFileError(
+                f"{curve.source}: the curve covers {100 * cov[0]:.0f}% of the model's {rng_text} "
+                f"with {int(n_in[0])} points; the model needs at least "
+                f"{100 * self.domain['min_coverage']:.0f}% and {MIN_WINDOW_POINTS} points: measure "
+                "(or include) a wider q range; if the curve has no peak in its q range (e.g. a "
+                "power law), it has no characteristic scale and is outside what the model knows"
+            )
+        if cov[0] < 1:
+            notes.append(
+                f"the curve covers {100 * cov[0]:.0f}% of the model's {rng_text}; the missing ends "
+                "are held at the curve's end values (as for training curves), which makes the "
+                "prediction less certain than its std says"
+            )
+        res = self.predict_features(X)
+        mean, std_gp, prior = res["mean"][0], res["std"][0], res["prior_std"]
+        info = {"q_unit": unit, "feature_kind": self.kind, "n_points": int(qc.size),
+                "q1": None if self.kind == "log_sq" else float(q1[0]), "coverage": float(cov[0]),
+                "distance": float(res["distance"][0]),
+                "distance_threshold": float(self.domain["distance_threshold"]),
+                "neighbour": float(res["neighbour"][0]),
+                "neighbour_threshold": float(self.domain["neighbour_threshold"]),
+                "in_domain": bool(res["in_domain"][0])}
+        if not res["in_domain"][0]:
+            notes.append(
+                "OUT OF TRAINING DOMAIN: the curve's shape is unlike the training curves "
+                f"(Mahalanobis distance {info['distance']:.3g} vs threshold "
+                f"{info['distance_threshold']:.3g}, nearest-neighbour distance "
+                f"{info['neighbour']:.3g} vs {info['neighbour_threshold']:.3g}, GP std / prior std "
+                f"up to {np.max(std_gp / prior):.2f}); the standard deviations are raised to at "
+                "least the prior's: do not trust these numbers"
+            )
+            std_gp = np.maximum(std_gp, prior)
+        # measurement noise: Monte Carlo through the features and the GP means
+        if curve.error is not None and np.any(curve.error > 0) and int(n_draws) > 1:
+            rng = np.random.default_rng(int(random_state))
+            sig = curve.error / ic
+            draws = ic[None, :] * np.exp(sig[None, :] * rng.standard_normal((int(n_draws), ic.size)))
+            Xd, q1d, _, _ = self.featurise(qc, draws)
+            md = self.predict_features(Xd)["mean"]
+        else:
+            md, q1d = None, None
+        rows = []
+        for j, name in enumerate(self.targets):
+            p = density_power(name, self.ndim)
+            if self.kind == "scale_free":
+                m = float(from_scale_free(mean[j], q1[0], name, self.ndim))
+                s_model = float(from_scale_free(std_gp[j], q1[0], name, self.ndim))
+                s_noise = 0.0 if md is None else float(np.std(from_scale_free(md[:, j], q1d, name, self.ndim)))
+            else:
+                m, s_model = float(mean[j]), float(std_gp[j])
+                s_noise = 0.0 if md is None else float(np.std(md[:, j]))
+            rows.append({"functional": name, "mean": m, "std": float(np.hypot(s_model, s_noise)),
+                         "std_model": s_model, "std_noise": s_noise, "unit": density_unit(unit, p)})
+        return Prediction(pd.DataFrame(rows), notes, info)
+
+    def _range_text(self, q1, unit):
+        lo, hi = self.features["x_range"] if self.kind == "scale_free" else (self.grid[0], self.grid[-1])
+        if self.kind == "scale_free":
+            return (f"q/q1 range [{lo:g}, {hi:g}] (q1 = {q1:.4g} {unit}: q from {lo * q1:.4g} to "
+                    f"{hi * q1:.4g} {unit})")
+        return f"q grid [{lo:.4g}, {hi:.4g}] {unit}"
+
+    def predict_curves(self, q, s_q) -> pd.DataFrame:
+        """Predictions for many curves on one q grid (no noise propagation, no flooring).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Per row: ``<target>`` and ``<target>_std`` (densities in the
+            curves' q units), ``q1``, ``coverage``, ``distance``,
+            ``neighbour``, ``in_domain``.
+        """
+        X, q1, cov, _ = self.featurise(q, s_q)
+        res = self.predict_features(X)
+        out = {}
+        for j, name in enumerate(self.targets):
+            if self.kind == "scale_free":
+                out[name] = from_scale_free(res["mean"][:, j], q1, name, self.ndim)
+                out[f"{name}_std"] = from_scale_free(res["std"][:, j], q1, name, self.ndim)
+            else:
+                out[name], out[f"{name}_std"] = res["mean"][:, j], res["std"][:, j]
+        out.update(q1=q1, coverage=cov, distance=res["distance"], neighbour=res["neighbour"],
+                   in_domain=res["in_domain"])
+        return pd.DataFrame(out)
+
+
+def _mahalanobis(Z, location, precision):
+    D = Z - location
+    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", D, precision, D), 0.0))
+
+
+def _nearest(Z, Zt):
+    """Root-mean-square distance per feature to the nearest training row."""
+    d2 = (Z ** 2).sum(1)[:, None] - 2 * Z @ Zt.T + (Zt ** 2).sum(1)[None, :]
+    return np.sqrt(np.maximum(d2.min(axis=1), 0.0) / Z.shape[1])
+
+
+def _domain(X, groups, random_state):
+    """Domain of the training features and cross-validated distance thresholds.
+
+    The Mahalanobis distance uses a Ledoit-Wolf shrunk covariance of the
+    standardised features (Ledoit & Wolf, J. Multivar. Anal. 88, 365 (2004));
+    thresholds are the :data:`DOMAIN_QUANTILE` quantiles of the distances of
+    held-out training rows to a domain fitted without them (leave one group
+    out, or 10 folds), so a new curve as typical as a held-out training curve
+    passes.
+    """
+    scaler = StandardScaler().fit(X)
+    Z = scaler.transform(X)
+    lw = LedoitWolf().fit(Z)
+    n = X.shape[0]
+    if groups is not None:
+        groups = np.asarray(groups)
+        n_groups = np.unique(groups).size
+        folds = GroupKFold(min(n_groups, 10)).split(Z, groups=groups) if n_groups >= 2 else None
+    else:
+        folds = KFold(min(n, 10), shuffle=True, random_state=int(random_state)).split(Z)
+    if folds is None:
+        raise ParameterError("groups must hold at least 2 distinct values")
+    d_cv, nn_cv = np.empty(n), np.empty(n)
+    for tr, te in folds:
+        sc = StandardScaler().fit(X[tr])
+        zt, ze = sc.transform(X[tr]), sc.transform(X[te])
+        fold = LedoitWolf().fit(zt)
+        d_cv[te] = _mahalanobis(ze, fold.location_, fold.precision_)
+        nn_cv[te] = _nearest(ze, zt)
+    return {
+        "metric": "Mahalanobis distance (Ledoit-Wolf covariance of the standardised features) and "
+                  "RMS nearest-neighbour distance per standardised feature",
+        "threshold_rule": f"{DOMAIN_QUANTILE} quantile of cross-validated training distances",
+        "distance_threshold": float(np.quantile(d_cv, DOMAIN_QUANTILE)),
+        "neighbour_threshold": float(np.quantile(nn_cv, DOMAIN_QUANTILE)),
+        "shrinkage": float(lw.shrinkage_),
+        "scaler_mean": scaler.mean_, "scaler_scale": scaler.scale_,
+        "location": lw.location_, "precision": lw.precision_,
+        "lo": X.min(axis=0), "hi": X.max(axis=0),
+    }
+
+
+# --------------------------------------------------------------------------
+# fitting
+# --------------------------------------------------------------------------
+def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential", ard=False,
+               restarts=3, random_state=0, feature_kind="scale_free", n_points=32,
+               x_range=(0.3, 5.0), counts=None, groups=None, q_unit="1/b", noise=True,
+               log=None) -> FunctionalModel:
+    """Fit one Gaussian process per Minkowski density.
+
+    Parameters
+    ----------
+    q : array_like, shape (B,)
+        Common q grid of the training curves (``q_unit``).
+    s_q : array_like, shape (rows, B)
+        Training curves (NaN = empty bin).
+    table : pandas.DataFrame or mapping
+        The densities, one column per target (``rows`` values each), in the
+        length unit of q (q in 1/L, densities in L^-p).
+    ndim : {2, 3}
+    targets : sequence of str, optional
+        Density columns to learn (default ``scattermorph.measure.FUNCTIONALS[ndim]``).
+    kernel, ard, restarts, random_state, noise
+        Passed to :func:`scattermorph.learn.make_gp`.
+    feature_kind : {"scale_free", "log_sq"}
+    n_points, x_range
+        Grid of the scale_free features (32 points on q/q1 in [0.3, 5]).
+    counts : array_like, shape (rows, B), optional
+        Modes per bin (log_sq: a bin with a zero count in any row is dropped).
+    groups : array_like, shape (rows,), optional
+        Group (e.g. simulation) of every row: the domain thresholds are then
+        cross-validated by group.
+    q_unit : str
+        Unit of q (default ``1/b``, the simulations').
+    log : callable, optional
+        Called with progress lines.
+
+    Returns
+    -------
+    FunctionalModel
+    """
+    from .measure import FUNCTIONALS
+
+    if ndim not in (2, 3):
+        raise ParameterError(f"ndim must be 2 or 3, got {ndim!r}")
+    if feature_kind not in FEATURE_KINDS:
+        raise ParameterError(f"feature_kind must be one of {FEATURE_KINDS}, got {feature_kind!r}")
+    if kernel not in GP_KERNELS:
+        raise ParameterError(f"unknown GP kernel {kernel!r}: choose one of {GP_KERNELS}")
+    targets = list(FUNCTIONALS[ndim] if targets is None else targets)
+    if not targets:
+        raise ParameterError("no targets to learn")
+    q = np.asarray(q, dtype=float)
+    s_q = np.atleast_2d(np.asarray(s_q, dtype=float))
+    unit = normalise_q_unit(q_unit)
+    for name in targets:
+        density_power(name, ndim)
+        if name not in FUNCTIONALS[ndim]:
+            raise ParameterError(f"{name!r} is not a {ndim}D density; choose from {FUNCTIONALS[ndim]}")
+        if name not in table:
+            raise ParameterError(f"the table has no column {name!r}")
+    values = np.column_stack([np.asarray(table[name], dtype=float) for name in targets])
+    if values.shape[0] != s_q.shape[0]:
+        raise ParameterError(f"{s_q.shape[0]} curves but {values.shape[0]} table rows")
+    if not np.all(np.isfinite(values)):
+        raise ParameterError("target values must be finite: drop rows with missing functionals first")
+    if s_q.shape[0] < 5:
+        raise ParameterError(f"{s_q.shape[0]} training curves: need at least 5")
+    features = {"kind": feature_kind, "ndim": int(ndim), "q_unit": unit}
+    if feature_kind == "scale_free":
+        features.update(n_points=int(n_points), x_range=[float(v) for v in x_range])
+        grid = np.logspace(*np.log10(features["x_range"]), features["n_points"])
+        X, q1, cov, _ = _featurise(features, grid, q, s_q)
+        Y = np.column_stack([scale_free_targets(values[:, j], q1, name, ndim)
+                             for j, name in enumerate(targets)])
+    else:
+        X, mask = features_log_sq(q, s_q, counts)
+        grid, cov, Y = q[mask], np.ones(s_q.shape[0]), values
+    domain = _domain(X, groups, random_state)
+    domain["min_coverage"] = float(max(MIN_COVERAGE_FLOOR, min(MIN_COVERAGE, cov.min())))
+    pipelines, specs, caught, times = {}, {}, [], {}
+    for j, name in enumerate(targets):
+        pipe = make_gp(kernel, ard=ard, n_features=X.shape[1], noise=noise, restarts=restarts,
+                       random_state=random_state)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            pipe.fit(X, Y[:, j])
+        times[name] = time.perf_counter() - t0
+        caught += [f"{name}: {w.message}" for w in rec]
+        spec = _kernel_spec(pipe.named_steps["gp"], kernel, ard, noise)
+        rebuilt = _build_kernel(spec, X.shape[1])
+        if not np.array_equal(rebuilt.theta, pipe.named_steps["gp"].kernel_.theta):
+            raise ParameterError(f"{name}: the kernel spec does not reproduce the fitted kernel")
+        pipelines[name], specs[name] = pipe, spec
+        if log:
+            log(f"{name}: {spec['repr']} ({times[name]:.1f} s)")
+    training = {"n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), "kernel": kernel,
+                "ard": bool(ard), "noise": bool(noise), "restarts": int(restarts),
+                "random_state": int(random_state), "fit_seconds": times,
+                "grouped": groups is not None, "warnings": sorted(set(caught))}
+    return FunctionalModel(features=features, grid=grid, targets=targets, X=X, Y=Y, pipelines=pipelines,
+                           specs=specs, domain=domain, training=training)
+
+
+# --------------------------------------------------------------------------
+# saving and loading
+# --------------------------------------------------------------------------
+def _checksum(arrays: dict, meta: dict) -> str:
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}|{a.dtype.str}|{a.shape}".encode())
+        h.update(a.tobytes())
+    h.update(json.dumps({k: v for k, v in meta.items() if k != "checksum"}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _provenance(metadata: dict | None) -> dict:
+    from . import __version__
+    from .provenance import LIB_DIR, _git, _versions, sha256_file
+
+    extra = dict(metadata or {})
+    prov = {}
+    if "dataset" in extra:
+        paths = extra.pop("dataset")
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        prov["dataset"] = [{"path": str(p), "sha256": sha256_file(p)} for p in paths]
+    if "config" in extra:
+        cfg = extra.pop("config")
+        prov["config"] = cfg
+        prov["config_sha256"] = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()
+    commit, dirty = _git(LIB_DIR.parents[1])
+    prov.update(scattermorph_version=__version__, git_commit=commit, git_dirty=dirty,
+                packages=_versions(), python=sys.version.split()[0], platform=platform.platform(),
+                created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    if extra:
+        prov["extra"] = extra
+    return prov
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def save_model(path, model: FunctionalModel, metadata=None) -> dict:
+    """Write a model to a single ``.npz`` (no pickles), atomically.
+
+    Parameters
+    ----------
+    path : path
+        Output file (``.npz`` recommended; written as given).
+    model : FunctionalModel
+    metadata : dict, optional
+        Provenance of the training run, stored as JSON. Special keys:
+        ``dataset`` (a path or list of paths: stored with their sha256) and
+        ``config`` (a dict: stored with its sha256); everything else goes
+        under ``provenance["extra"]``. The scattermorph version, git commit,
+        package versions, Python, platform and date are added.
+
+    Returns
+    -------
+    dict
+        The metadata written (``meta`` JSON of the file).
+    """
+    from .simulate import atomic_write
+
+    arrays = {"X": model.X, "Y": model.Y, "scaler_mean": model.domain["scaler_mean"],
+              "scaler_scale": model.domain["scaler_scale"], "grid": model.grid,
+              "domain_location": model.domain["location"], "domain_precision": model.domain["precision"],
+              "domain_lo": model.domain["lo"], "domain_hi": model.domain["hi"]}
+    arrays = {k: np.asarray(v, dtype=float) for k, v in arrays.items()}
+    domain = {k: v for k, v in model.domain.items()
+              if k not in ("scaler_mean", "scaler_scale", "location", "precision", "lo", "hi")}
+    meta = _jsonable({
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "features": model.features, "targets": model.targets,
+        "target_space": ("density / q1^p (scale_free_targets)" if model.kind == "scale_free"
+                         else "density in (training q unit)^p"),
+        "models": model.specs, "domain": domain, "training": model.training,
+        "provenance": _provenance(metadata),
+    })
+    meta["checksum"] = _checksum(arrays, meta)
+    payload = np.array(json.dumps(meta, sort_keys=True, indent=1))
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, meta=payload, **arrays)
+
+    atomic_write(path, write)
+    model.provenance = meta["provenance"]
+    return meta
+
+
+def _fail(path, what):
+    raise InputFileError(f"{path}: not a valid scattermorph model: {what}")
+
+
+def load_model(path) -> FunctionalModel:
+    """Read a model written by :func:`save_model` (``allow_pickle=False``) and rebuild its GPs.
+
+    Every GP is rebuilt from its kernel spec with ``optimizer=None`` and refitted
+    on the stored training data, which reproduces the saved model's predictions
+    to round-off.
+
+    Raises
+    ------
+    InputFileError
+        Missing or unreadable file, wrong format name or version, missing or
+        malformed arrays, non-finite values, unknown kernels, targets or
+        feature kinds, or contents that do not match the stored checksum or
+        the stored normalisations (a modified file). The message names the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such model file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = set(z.files)
+            missing = [k for k in ("meta", *_ARRAYS) if k not in files]
+            if missing:
+                _fail(path, f"missing array(s) {missing}")
+            arrays = {k: z[k] for k in _ARRAYS}
+            meta_text = str(z["meta"][()])
+    except InputFileError:
+        raise
+    except Exception as exc:  # zip/npy errors, object arrays refused by allow_pickle=False
+        raise InputFileError(f"{path}: cannot be read as a scattermorph model (.npz): {exc}") from None
+    try:
+        meta = json.loads(meta_text)
+    except json.JSONDecodeError as exc:
+        _fail(path, f"metadata is not valid JSON ({exc})")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        _fail(path, f"format is {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        _fail(path, f"format_version {meta.get('format_version')!r}; this scattermorph reads version "
+                    f"{FORMAT_VERSION}: retrain the model or use a matching scattermorph")
+    for k, a in arrays.items():
+        if a.dtype.kind != "f":
+            _fail(path, f"array {k!r} has dtype {a.dtype}, expected float")
+        if not np.all(np.isfinite(a)):
+            _fail(path, f"array {k!r} holds NaN or inf")
+    if meta.get("checksum") != _checksum(arrays, meta):
+        _fail(path, "contents do not match the stored sha256 checksum (the file was modified or corrupted)")
+    try:
+        features, targets, specs = meta["features"], list(meta["targets"]), meta["models"]
+        domain = dict(meta["domain"])
+        kind, ndim = features["kind"], int(features["ndim"])
+    except (KeyError, TypeError, ValueError) as exc:
+        _fail(path, f"metadata lacks {exc}")
+    if kind not in FEATURE_KINDS:
+        _fail(path, f"unknown feature kind {kind!r} (known: {FEATURE_KINDS})")
+    if ndim not in (2, 3):
+        _fail(path, f"ndim {ndim!r} is not 2 or 3")
+    from .measure import FUNCTIONALS
+
+    unknown = [t for t in targets if t not in FUNCTIONALS[ndim]]
+    if unknown or not targets or set(specs) != set(targets):
+        _fail(path, f"targets {targets} must be {ndim}D densities {FUNCTIONALS[ndim]}, one kernel spec each")
+    X, Y = arrays["X"], arrays["Y"]
+    n, p = X.shape if X.ndim == 2 else (0, 0)
+    expected = {"Y": (n, len(targets)), "scaler_mean": (p,), "scaler_scale": (p,), "grid": (p,),
+                "domain_location": (p,), "domain_precision": (p, p), "domain_lo": (p,), "domain_hi": (p,)}
+    if X.ndim != 2 or n < 2:
+        _fail(path, f"X has shape {X.shape}, expected (n_samples >= 2, n_features)")
+    for k, shape in expected.items():
+        if arrays[k].shape != shape:
+            _fail(path, f"array {k!r} has shape {arrays[k].shape}, expected {shape}")
+    if kind == "scale_free" and p != int(features.get("n_points", -1)):
+        _fail(path, f"{p} features but n_points = {features.get('n_points')}")
+    pipelines = {}
+    for j, name in enumerate(targets):
+        spec = specs[name]
+        if spec.get("kernel") not in GP_KERNELS:
+            _fail(path, f"unknown kernel {spec.get('kernel')!r} for {name} (known: {GP_KERNELS})")
+        try:
+            pipe = _refit(spec, X, Y[:, j])
+        except InputFileError as exc:
+            _fail(path, f"{name}: {exc}")
+        except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
+            _fail(path, f"{name}: cannot rebuild the GP ({exc})")
+        gp = pipe.named_steps["gp"]
+        sc = pipe.named_steps["scale"]
+        if not (np.allclose(sc.mean_, arrays["scaler_mean"], rtol=1e-12, atol=0)
+                and np.allclose(sc.scale_, arrays["scaler_scale"], rtol=1e-12, atol=0)):
+            _fail(path, "the stored scaler does not match the stored training inputs X")
+        if not (np.isclose(np.ravel(gp._y_train_mean)[0], spec["y_mean"], rtol=1e-12, atol=1e-300)
+                and np.isclose(np.ravel(gp._y_train_std)[0], spec["y_std"], rtol=1e-12, atol=1e-300)):
+            _fail(path, f"{name}: the stored y normalisation does not match the stored targets Y")
+        pipelines[name] = pipe
+    domain.update(scaler_mean=arrays["scaler_mean"], scaler_scale=arrays["scaler_scale"],
+                  location=arrays["domain_location"], precision=arrays["domain_precision"],
+                  lo=arrays["domain_lo"], hi=arrays["domain_hi"])
+    for k in ("distance_threshold", "neighbour_threshold", "min_coverage"):
+        if not isinstance(domain.get(k), (int, float)) or not np.isfinite(domain[k]):
+            _fail(path, f"domain {k} missing or not a finite number")
+    return FunctionalModel(features=features, grid=arrays["grid"], targets=targets, X=X, Y=Y,
+                           pipelines=pipelines, specs=specs, domain=domain, training=meta.get("training", {}),
+                           provenance=meta.get("provenance", {}))
+
+
+def model_summary(model: FunctionalModel) -> str:
+    """A few lines describing a model (for the CLI)."""
+    buf = io.StringIO()
+    f = model.features
+    print(f"{model.kind} model, {model.ndim}D, {model.X.shape[0]} training curves, "
+          f"{model.X.shape[1]} features, training q unit {f['q_unit']}", file=buf)
+    for name in model.targets:
+        print(f"  {name}: {model.specs[name]['repr']}", file=buf)
+    return buf.getvalue().rstrip()

@@ -1,0 +1,27 @@
+"""Rule compare_models: the input x model x functional table from the
+cross-validation, and the model chosen per functional."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+import pandas as pd  # noqa: E402
+
+from scattermorph.evaluation import select_models, summarise_cv  # noqa: E402
+from scattermorph.simulate import atomic_write  # noqa: E402
+
+sm = snakemake  # noqa: F821
+metrics = pd.concat([pd.read_csv(p) for p in sm.input.metrics], ignore_index=True)
+preds = pd.concat([pd.read_csv(p) for p in sm.input.predictions], ignore_index=True)
+summary = summarise_cv(metrics, preds)
+functionals = list(dict.fromkeys(metrics["functional"]))
+selection = select_models(summary, functionals, criterion=sm.params.learning["selection"])
+atomic_write(sm.output.comparison, lambda tmp: summary.to_csv(tmp, index=False))
+atomic_write(sm.output.selection, lambda tmp: selection.to_csv(tmp, index=False))
+print(selection.to_string(), file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

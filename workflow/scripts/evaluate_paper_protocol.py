@@ -1,0 +1,33 @@
+"""Rule evaluate_paper_protocol: Jones & Clarke's random splits within one
+time series, with the paper's input (log10 S) and four kernels."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from scattermorph import evaluation as ev  # noqa: E402
+from scattermorph.learn import GP_KERNELS  # noqa: E402
+from scattermorph.measure import FUNCTIONALS, load_dataset  # noqa: E402
+from scattermorph.simulate import atomic_write  # noqa: E402
+
+sm = snakemake  # noqa: F821
+learning = sm.params.learning
+paper = learning["paper"]
+table, arrays = load_dataset(sm.input.table, sm.input.curves)
+ndim = int(table["dimension"].iloc[0])
+X, q1 = ev.build_features("log_sq", table, arrays, ndim)
+series = ev.paper_series(table, paper["n_series"])
+with threadpool_limits(sm.threads):
+    out = ev.paper_protocol(table, X, q1, functionals=FUNCTIONALS[ndim], ndim=ndim, kernels=GP_KERNELS,
+                            series=series, n_repeats=paper["repeats"], n_train=paper["n_train"],
+                            n_test=paper["n_test"], restarts=0, seed=ev.stage_seed(sm.params.seed, 6))
+atomic_write(sm.output.splits, lambda tmp: out.to_csv(tmp, index=False))
+print(out.groupby(["kernel", "functional"])["relative_rmse"].agg(["min", "median"]).to_string(), file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

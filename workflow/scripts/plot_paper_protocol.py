@@ -1,0 +1,17 @@
+"""Rule plot_paper_protocol: Jones & Clarke's random within-series splits."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+import pandas as pd  # noqa: E402
+
+from scattermorph import plot_learning as pl  # noqa: E402
+from scattermorph.plotting import save_figure  # noqa: E402
+from scattermorph.provenance import from_snakemake  # noqa: E402
+
+sm = snakemake  # noqa: F821
+fig = pl.plot_paper_protocol(pd.read_csv(sm.input.splits))
+save_figure(fig, sm.output.figure, dpi=sm.params.dpi, provenance=from_snakemake(sm, __file__))

@@ -1,0 +1,26 @@
+"""Rule summarise_learning: the stage's headline numbers as Markdown."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+import pandas as pd  # noqa: E402
+
+from scattermorph.evaluation import summary_markdown  # noqa: E402
+from scattermorph.simulate import atomic_write  # noqa: E402
+
+sm = snakemake  # noqa: F821
+split = pd.read_csv(sm.input.split)
+page = summary_markdown(
+    targets=pd.read_csv(sm.input.targets), metrics=pd.read_csv(sm.input.metrics),
+    comparison=pd.read_csv(sm.input.comparison), paper=pd.read_csv(sm.input.paper),
+    extrapolation=pd.read_csv(sm.input.extrapolation), robustness=pd.read_csv(sm.input.robustness),
+    n_train_sims=int((split["subset"] == "train").sum()), n_test_sims=int((split["subset"] == "test").sum()))
+atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
+print(page, file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -1,0 +1,35 @@
+"""Rule train_user_model: the model users apply to their own curves
+(`scattermorph predict CURVE --model results/<study>/models/scale_free_gp.npz`):
+scale-free input, the kernel that cross-validated best on it, all simulations."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+import pandas as pd  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from scattermorph.evaluation import export_kernel, stage_seed  # noqa: E402
+from scattermorph.measure import load_dataset  # noqa: E402
+from scattermorph.modelio import fit_models, save_model  # noqa: E402
+
+sm = snakemake  # noqa: F821
+learning = sm.params.learning
+table, arrays = load_dataset(sm.input.table, sm.input.curves)
+ndim = int(table["dimension"].iloc[0])
+kernel, ard = export_kernel(pd.read_csv(sm.input.comparison))
+grid = learning["feature_grid"]
+print(f"kernel {kernel}, ard={ard}", file=sys.stderr)
+with threadpool_limits(sm.threads):
+    model = fit_models(arrays["q"], arrays["s_q"], table, ndim, kernel=kernel, ard=ard,
+                       restarts=learning["restarts"], random_state=stage_seed(sm.params.seed, 7),
+                       feature_kind="scale_free", n_points=grid["n_points"], x_range=tuple(grid["x_range"]),
+                       groups=table["sim_id"], log=lambda line: print(line, file=sys.stderr))
+save_model(sm.output.model, model, {"dataset": [sm.input.table, sm.input.curves], "config": learning,
+                                    "rule": "train_user_model"})
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
