@@ -170,8 +170,12 @@ class LocalSlurm:
             (self.tmp / sub).mkdir()
         self.cpus, self.memory_mb = node_resources()
         SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
-        if SLURM_CONF.exists():
-            self.backup = SLURM_CONF.with_name("slurm.conf.scattermorph-backup")
+        backup = SLURM_CONF.with_name("slurm.conf.scattermorph-backup")
+        if backup.exists():
+            # left by a run that was killed: it holds the original file
+            self.backup = backup
+        elif SLURM_CONF.exists():
+            self.backup = backup
             shutil.copy2(SLURM_CONF, self.backup)
         conf = slurm_conf(self.tmp, cpus=self.cpus, memory_mb=self.memory_mb, controller=socket.gethostname())
         SLURM_CONF.write_text(conf)
