@@ -1,6 +1,8 @@
 # Helpers shared by the stage files (paths, the simulation table, resources).
 # Rules call these named functions; no lambdas in rules.
 
+import math
+
 from snakemake.exceptions import WorkflowError
 
 from scattermorph.errors import ParameterError
@@ -42,46 +44,157 @@ def sim_files(wildcards=None):
     return expand(f"{RESULTS}/simulations/{{sim_id}}.npz", sim_id=SIM_IDS)
 
 
+# Resources (issue 8). Convention, for all rules of all stages -
+# * `threads:` what the script really uses (1 unless it parallelises).
+# * `resources: mem_mb=..., runtime=...` (MB, minutes) always through
+#   job_mem_mb(need_mb, attempt) and job_runtime(minutes, attempt): `need` is
+#   the script's own cost measured from benchmark: files (max_rss, s), as a
+#   named function of (wildcards, attempt) when it scales with the config
+#   (grid, dimension, snapshots, sample sizes; e.g. sim_mem_mb below), else a
+#   small named function returning job_mem_mb(<measured MB>, attempt) (e.g.
+#   small_runtime). No bare numbers: the helpers add what a cluster job runs
+#   besides the script and scale with `attempt`, so a job that SLURM kills for
+#   time or memory is retried (profiles/slurm: retries) with more.
+# * `benchmark:` on every rule whose cost scales with the config;
+#   benchmarks/check_resources.py compares benchmarks with these declarations.
+# * batching: a cluster job should do minutes of work, not seconds (each
+#   costs ~20 s of sbatch, queue and Snakemake start-up): one simulation with
+#   all its snapshots, one bootstrap batch (batch size in config). Chains of
+#   short jobs on one input go into one job through `groups:` in
+#   profiles/slurm/config.yaml (simulate + measure per simulation); keep
+#   group-components at 1 (grouped jobs run in series while SLURM holds CPUs
+#   and memory for all of them at once: measured).
+
+# A SLURM job runs two Snakemake processes besides the script (the jobstep
+# Snakemake in the batch step and the one srun starts), ~230 MB each
+# (measured: max RSS of `snakemake` running one job of the tiny study; SLURM
+# killed the tiny simulations declared at 401 MB at 420-433 MB).
+JOB_SNAKEMAKE_MB = 500
+# The script's interpreter with numpy, scipy, numba, pyfftw, pandas imported
+# (measured: 177 MB for the imports alone; 191-243 MB max_rss of the tiny
+# simulation and measurement jobs).
+JOB_PYTHON_MB = 350
+# Start-up of a job (queueing aside): Snakemake builds the DAG again inside
+# the job, numba compiles or loads its cache; no job is declared shorter.
+JOB_MIN_MINUTES = 5
+# Margin on measured costs: other jobs on a node, slower CPUs, noise.
+JOB_MARGIN = 2.0
+
+
+def job_mem_mb(need_mb, attempt=1):
+    """mem_mb of a job whose script needs ``need_mb`` MB beyond the Python
+    interpreter: interpreter, the job's Snakemake processes, a margin on the
+    measured need; ``attempt`` times that on retry."""
+    return int((JOB_SNAKEMAKE_MB + JOB_PYTHON_MB + JOB_MARGIN * need_mb) * attempt)
+
+
+def job_runtime(minutes, attempt=1):
+    """runtime (minutes) of a job measured at ``minutes``: a margin, at least
+    JOB_MIN_MINUTES, ``attempt`` times that on retry."""
+    return int(max(JOB_MIN_MINUTES, math.ceil(JOB_MARGIN * minutes)) * attempt)
+
+
 def _cells():
+    """Cells of one simulated field (grid^dimension)."""
     return config["simulation"]["grid"] ** config["study"]["dimension"]
 
 
+def _snapshots():
+    return config["simulation"]["time"]["n_snapshots"]
+
+
+def sim_steps():
+    """Time steps of the longest simulation of the sweep: SIM_STEPS_MEASURED
+    at accuracy 0.25 to t_max = 200 tau, nearly linear in t_max and in
+    1 / accuracy. The adaptive step follows the domain size, not the box or
+    the dimension (48^3 and 64^2 runs of the same parameters: 13,483 and
+    15,234 steps)."""
+    t = config["simulation"]["time"]
+    return SIM_STEPS_MEASURED * (0.25 / t["accuracy"]) * (t["t_max"] / 200.0)
+
+
+# Steps to 200 tau at accuracy 0.25: the stiffest run that completes
+# (phi0 = 0.35, chi = 2.5 chi_s: 56,823 steps; 2,930 at phi0 = 0.5,
+# chi = 1.5 chi_s). The cost of one de Gennes step: ~0.2 ms of Python per
+# step plus 70-95 ns of CPU per cell in 2D and 3D, 128^2 to 128^3
+# (benchmarks/bench_job_cost.py: 168 ms per step at 128^3).
+SIM_STEPS_MEASURED = 60000
+SIM_STEP_SECONDS = 2e-4
+SIM_CELL_STEP_SECONDS = 90e-9
+# Work space of the stepper: 108 B per cell measured at 128^3 (max RSS 403 MB
+# less the interpreter), i.e. ~14 float64 fields.
+SIM_BYTES_PER_CELL = 112
+
+
 def sim_mem_mb(wildcards, attempt):
-    """Memory of one simulation job: interpreter and libraries (~400 MB) plus
-    about 30 float64 fields of work space and the float32 snapshot stack."""
-    cells = _cells()
-    nsnap = config["simulation"]["time"]["n_snapshots"]
-    need = 400 + (30 * 8 * cells + 4 * cells * nsnap) / 1e6
-    return int(need * attempt)
+    """Memory of one simulation job: the stepper's work space and the float32
+    snapshot stack."""
+    need = (SIM_BYTES_PER_CELL * _cells() + 4 * _cells() * _snapshots()) / 1e6
+    return job_mem_mb(need, attempt)
 
 
 def sim_runtime(wildcards, attempt):
-    """Runtime (minutes) of one simulation job: ~40 ns per cell per step for the
-    de Gennes scheme on a 2-core machine (benchmarks/bench_simulation.py); the
-    deepest quench of the default study needs ~60,000 steps to 200 tau at
-    accuracy 0.25 (measured; fewer for shallower quenches), nearly linear in
-    t_max and in 1 / accuracy; factor 2 margin."""
-    t = config["simulation"]["time"]
-    steps = 60000 * (0.25 / t["accuracy"]) * (t["t_max"] / 200.0)
-    minutes = 2 * 40e-9 * _cells() * steps / 60
-    return int(max(5, minutes) * attempt)
+    """Runtime (minutes) of one simulation job: steps x cost per step."""
+    per_step = SIM_STEP_SECONDS + SIM_CELL_STEP_SECONDS * _cells()
+    return job_runtime(sim_steps() * per_step / 60, attempt)
 
 
 def measure_mem_mb(wildcards, attempt):
-    """Memory of one measurement job: interpreter (~400 MB), the float32
-    snapshot stack, and per snapshot a float64 copy, its half-complex spectrum
-    (16 B per mode) and the binary image."""
-    cells = _cells()
-    nsnap = config["simulation"]["time"]["n_snapshots"]
-    need = 400 + (4 * cells * nsnap + 40 * cells) / 1e6
-    return int(need * attempt)
+    """Memory of one measurement job: the float32 snapshot stack, and per
+    snapshot a float64 copy, its half-complex spectrum (16 B per mode) and the
+    binary image."""
+    need = (4 * _cells() * _snapshots() + 40 * _cells()) / 1e6
+    return job_mem_mb(need, attempt)
 
 
 def measure_runtime(wildcards, attempt):
     """Runtime (minutes) of one measurement job: one FFT and one Minkowski
-    pass per snapshot, ~0.1 us per cell, with a large margin."""
-    nsnap = config["simulation"]["time"]["n_snapshots"]
-    return int(max(5, 3 * 1e-7 * _cells() * nsnap * 20 / 60) * attempt)
+    pass per snapshot, MEASURE_CELL_SECONDS per cell and snapshot."""
+    return job_runtime(MEASURE_CELL_SECONDS * _cells() * _snapshots() / 60, attempt)
+
+
+# S(q) and Minkowski functionals of one snapshot, 1 thread: 35-100 ns per
+# cell, 128^2 to 128^3 (benchmarks/bench_job_cost.py: 98 ms at 128^3).
+MEASURE_CELL_SECONDS = 1e-7
+
+
+def figure_mem_mb(wildcards, attempt):
+    """Memory of a figure job that reads simulation files one at a time:
+    matplotlib and one snapshot stack (float32) with a float64 copy of one
+    snapshot."""
+    need = 100 + (4 * _cells() * _snapshots() + 8 * _cells()) / 1e6
+    return job_mem_mb(need, attempt)
+
+
+def table_mem_mb(wildcards, attempt):
+    """Memory of a job that gathers per-simulation tables and curves: pandas
+    and a few float64 numbers per q bin and snapshot of every simulation."""
+    rows = len(SIM_IDS) * _snapshots()
+    need = 100 + rows * (64 + 4 * 8 * config["measurement"]["q"]["n_bins"]) / 1e6
+    return job_mem_mb(need, attempt)
+
+
+def small_runtime(wildcards, attempt):
+    """Runtime (minutes) of the jobs that only gather tables or draw a figure."""
+    return job_runtime(JOB_MIN_MINUTES / JOB_MARGIN, attempt)
+
+
+def reference_mem_mb(wildcards, attempt):
+    """Memory of the reference structures: a few float64 fields of the
+    reference grid per structure, all realisations kept as booleans."""
+    ref = config["reference"]
+    cells = ref["grid"] ** config["study"]["dimension"]
+    n = ref["realisations"] * (1 + len(ref["grf"]["thresholds"]))
+    return job_mem_mb((10 * 8 * cells + n * cells) / 1e6, attempt)
+
+
+def reference_runtime(wildcards, attempt):
+    """Runtime (minutes) of the reference structures: a few FFTs and one
+    Minkowski pass per structure, ~1 us per cell (measured)."""
+    ref = config["reference"]
+    cells = ref["grid"] ** config["study"]["dimension"]
+    n = ref["realisations"] * (1 + len(ref["grf"]["thresholds"]))
+    return job_runtime(1e-6 * cells * n / 60, attempt)
 
 
 def gallery_sims():

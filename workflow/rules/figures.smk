@@ -18,8 +18,8 @@ rule plot_morphology_gallery:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=figure_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -44,8 +44,8 @@ rule plot_coarsening:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=figure_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -71,8 +71,8 @@ rule plot_motivating_pair:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=figure_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -96,8 +96,8 @@ rule plot_functionals_vs_time:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=figure_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -122,8 +122,8 @@ rule plot_scaling_collapse:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=figure_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
         sims=coarsening_sims(),
@@ -148,8 +148,8 @@ rule plot_euler_vs_composition:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=figure_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:

@@ -35,8 +35,8 @@ rule assemble_dataset:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         instrument=canonical(config["measurement"]["instrument"]),
         seed=config["study"]["seed"],

@@ -14,8 +14,8 @@ rule make_reference_structures:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=reference_mem_mb,
+        runtime=reference_runtime,
     params:
         reference=canonical(config["reference"]),
         seed=config["study"]["seed"],

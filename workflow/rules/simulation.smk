@@ -37,8 +37,8 @@ rule index_snapshots:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     script:
         "../scripts/index_snapshots.py"
 
