@@ -22,8 +22,8 @@ rule label_snapshots:
         "../../envs/classification.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         level=config["measurement"]["threshold"],
     script:
@@ -41,7 +41,7 @@ rule make_section_structure:
         "../../envs/classification.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=table_mem_mb,
         runtime=section_runtime,
     params:
         record=section_record,
@@ -62,8 +62,8 @@ rule label_sections:
         "../../envs/classification.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         level=section_level(),
     script:
@@ -162,8 +162,8 @@ rule decompose_errors:
         "../../envs/classification.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         confidence=CLS["confidence"],
     script:
@@ -187,8 +187,8 @@ rule plot_biasvar_vs_fraction:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -212,8 +212,8 @@ rule plot_class_errors:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
         features="physics" if "physics" in CLS["features"] else CLS["features"][0],
@@ -238,8 +238,8 @@ rule plot_complexity_tradeoff:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:

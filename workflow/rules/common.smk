@@ -241,16 +241,17 @@ def learning_mem_mb(wildcards, attempt):
     plus the GP's n x n kernel matrix and its gradient (one n x n x theta
     block, theta <= ~40 for ARD on 32 inputs; 130 for ARD on log S)."""
     n = _dataset_rows()
-    need = 500 + 8 * n * n * 140 / 1e6
-    return int(need * attempt)
+    need = 200 + 8 * n * n * 140 / 1e6  # scikit-learn's imports: ~200 MB
+    return job_mem_mb(need, attempt)
 
 
 def learning_runtime(wildcards, attempt):
     """Runtime (minutes) of one learning job. Measured on the default study
-    (480 snapshots, 2 cores): a GP cross-validation job takes 1-4 min; the
-    exact GP costs ~n^3, so scale with (rows / 480)^3, factor 3 margin."""
+    (480 snapshots, 2 loaded cores): most GP cross-validation jobs take
+    0.5-1.5 min, ARD on the 128 log S bins 18 min, the paper's protocol 15
+    min; the exact GP costs ~n^3, so scale the slowest with (rows / 480)^3."""
     n = _dataset_rows()
-    return int(max(10, 3 * 4 * (n / 480) ** 3) * attempt)
+    return job_runtime(18 * (n / 480) ** 3, attempt)
 
 
 def cv_prediction_files(wildcards=None):
@@ -320,16 +321,14 @@ def _emu_run_minutes():
 
 def emulator_batch_runtime(wildcards, attempt):
     """Runtime (minutes) of one batch job: runs x per-run time, margin 3."""
-    return int(
-        max(5, 3 * config["emulator"]["batch_size"] * _emu_run_minutes()) * attempt
-    )
+    return job_runtime(config["emulator"]["batch_size"] * _emu_run_minutes(), attempt)
 
 
 def adaptive_runtime(wildcards, attempt):
     """Runtime (minutes) of the sequential design: 2 n_add runs plus a GP fit
     per step, margin 3."""
     n = config["emulator"]["adaptive"]["n_add"]
-    return int(max(10, 3 * 2 * n * (_emu_run_minutes() + 0.1)) * attempt)
+    return job_runtime(2 * n * (_emu_run_minutes() + 0.1), attempt)
 
 
 def emulator_mem_mb(wildcards, attempt):
@@ -338,9 +337,9 @@ def emulator_mem_mb(wildcards, attempt):
     emu = config["emulator"]
     cells = emu["grid"] ** config["study"]["dimension"]
     n = (emu["n_train"] + emu["adaptive"]["n_add"]) * emu["time"]["n_snapshots"]
-    need = 500 + (30 * 8 * cells + 4 * cells * emu["time"]["n_snapshots"]) / 1e6
+    need = 200 + (30 * 8 * cells + 4 * cells * emu["time"]["n_snapshots"]) / 1e6
     need += 3 * 8 * n * n / 1e6
-    return int(need * attempt)
+    return job_mem_mb(need, attempt)
 
 
 # --------------------------------------------------------------------------
@@ -431,7 +430,7 @@ def section_runtime(wildcards, attempt):
     margin for deeper off-critical quenches (stiffer, more steps)."""
     s = CLS["sections"]
     cost = 85 * (s["grid"] / 48) ** 3 * (s["t_max"] / 20) / 60
-    return int(max(5, 3 * cost) * attempt)
+    return job_runtime(cost, attempt)
 
 
 def _n_views(kinds):
@@ -448,7 +447,7 @@ def _n_views(kinds):
 def features_runtime(wildcards, attempt):
     """Minutes of one view-feature job: a few ms per view (two FFTs of at
     most the image, a 2x2-window pass), 20 ms with margin."""
-    return int(max(5, 0.02 * _n_views(CLS_KINDS) / 60) * attempt)
+    return job_runtime(0.02 * _n_views(CLS_KINDS) / 60, attempt)
 
 
 def bootstrap_runtime(wildcards, attempt):
@@ -457,11 +456,20 @@ def bootstrap_runtime(wildcards, attempt):
     fits = (
         CLS["bootstrap"]["batch"] * len(CLS["views"]["fractions"]) * len(CLS["models"])
     )
-    return int(max(5, 2 * fits / 60) * attempt)
+    return job_runtime(fits / 60, attempt)
 
 
 def cls_mem_mb(wildcards, attempt):
     """Memory of a classification job: interpreter and scikit-learn (~500 MB)
     plus the feature matrix of every view (raw: 2 raw_grid^2 doubles)."""
-    need = 500 + _n_views(CLS_KINDS) * (2 * CLS["raw_grid"] ** 2 + 64) * 8 / 1e6
-    return int(need * attempt)
+    need = 200 + _n_views(CLS_KINDS) * (2 * CLS["raw_grid"] ** 2 + 64) * 8 / 1e6
+    return job_mem_mb(need, attempt)
+
+
+def emulator_fit_runtime(wildcards, attempt):
+    """Runtime (minutes) of fitting the emulators or the 1D emulator: 39 s
+    and 15 s measured on the default config (loaded 2-core machine); GP fits
+    grow ~n^3 with the design, so scale with (training rows / 180)^3."""
+    emu = config["emulator"]
+    n = emu["n_train"] * emu["time"]["n_snapshots"]
+    return job_runtime(1.0 * max(1.0, (n / 180) ** 3), attempt)

@@ -61,7 +61,7 @@ rule fit_emulator:
     threads: 1
     resources:
         mem_mb=emulator_mem_mb,
-        runtime=20,
+        runtime=emulator_fit_runtime,
     params:
         emulator=canonical(config["emulator"]),
         dimension=config["study"]["dimension"],
@@ -105,8 +105,8 @@ rule emulate_ch1d:
         "../../envs/emulator.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=20,
+        mem_mb=table_mem_mb,
+        runtime=emulator_fit_runtime,
     params:
         ch1d=canonical(config["emulator"]["ch1d"]),
         N=config["simulation"]["N"],
@@ -134,8 +134,8 @@ rule plot_emulator_validation:
         "../../envs/emulator.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -159,8 +159,8 @@ rule plot_emulator_response:
         "../../envs/emulator.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -186,8 +186,8 @@ rule plot_adaptive_design:
         "../../envs/emulator.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
         n_initial=config["emulator"]["adaptive"]["n_initial"],
@@ -212,8 +212,8 @@ rule plot_ch1d_emulator:
         "../../envs/emulator.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:

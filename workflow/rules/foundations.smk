@@ -16,8 +16,8 @@ rule predict_gp_tutorial:
         "../../envs/emulator.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         foundations=canonical(config["foundations"]),
         random_state=foundations_seed(),
@@ -45,8 +45,8 @@ rule map_gp_hyperparameters:
         "../../envs/emulator.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         foundations=canonical(config["foundations"]),
         random_state=foundations_seed(),
@@ -71,8 +71,8 @@ rule plot_gp_few_points:
         "../../envs/emulator.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -96,8 +96,8 @@ rule plot_gp_posterior:
         "../../envs/emulator.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -122,8 +122,8 @@ rule plot_gp_hyperparameter_maps:
         "../../envs/emulator.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:

@@ -20,8 +20,8 @@ rule split_dataset:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         test_fraction=config["learning"]["test_fraction"],
         seed=config["study"]["seed"],
@@ -75,8 +75,8 @@ rule compare_models:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         learning=canonical(config["learning"]),
     script:
@@ -229,8 +229,8 @@ rule plot_parity:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -254,8 +254,8 @@ rule plot_error_vs_euler:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -281,8 +281,8 @@ rule plot_calibration:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -306,8 +306,8 @@ rule plot_learning_curves:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -331,8 +331,8 @@ rule plot_extrapolation:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -363,8 +363,8 @@ rule plot_model_comparison:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -388,8 +388,8 @@ rule plot_paper_protocol:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -413,8 +413,8 @@ rule plot_robustness:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -462,8 +462,8 @@ rule summarise_learning:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
     script:
         "../scripts/summarise_learning.py"
 
