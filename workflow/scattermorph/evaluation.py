@@ -54,6 +54,7 @@ __all__ = [
     "physics_estimates",
     "stage_seed",
     "prepare",
+    "load_stage",
     "robustness",
     "check_targets",
     "summary_markdown",
@@ -135,6 +136,30 @@ def prepare(table, arrays, split, learning, ndim, kinds=None, intensity="i_q"):
     features = {k: build_features(k, table, arrays, ndim, intensity=intensity, n_points=grid["n_points"],
                                   x_range=tuple(grid["x_range"])) for k in kinds}
     return features, ~test, test
+
+
+def load_stage(table_path, curves_path, learning, *, split_path=None, selection_path=None):
+    """What the learning rules read: the dataset, its dimension, the chosen
+    models, the inputs they use and the train/test masks.
+
+    Returns
+    -------
+    dict with ``table``, ``arrays``, ``ndim``, ``selection`` (DataFrame or
+    None), ``features`` (kind -> (X, q1), the selected kinds, or every
+    configured kind without a selection), ``train``, ``test`` (bool masks;
+    all rows train without a split).
+    """
+    from .measure import load_dataset
+
+    table, arrays = load_dataset(table_path, curves_path)
+    ndim = int(table["dimension"].iloc[0])
+    selection = None if selection_path is None else pd.read_csv(selection_path)
+    split = (pd.DataFrame({"sim_id": [], "subset": []}) if split_path is None
+             else pd.read_csv(split_path))
+    kinds = None if selection is None else sorted(set(selection["features"]))
+    features, train, test = prepare(table, arrays, split, learning, ndim, kinds=kinds)
+    return {"table": table, "arrays": arrays, "ndim": ndim, "selection": selection,
+            "features": features, "train": train, "test": test}
 
 
 # --------------------------------------------------------------------------

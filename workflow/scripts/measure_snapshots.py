@@ -6,9 +6,14 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
+import numba  # noqa: E402
+
 from scattermorph.measure import measure_simulation, save_measurements  # noqa: E402
 from scattermorph.scattering import q_grid  # noqa: E402
 from scattermorph.simulate import load_simulation  # noqa: E402
+
+# the compiled Minkowski pass uses the job's cores only (a cluster node may have more)
+numba.set_num_threads(min(snakemake.threads, numba.config.NUMBA_NUM_THREADS))  # noqa: F821
 
 m = snakemake.params.measurement  # noqa: F821
 phi, times, meta = load_simulation(snakemake.input.sim)  # noqa: F821

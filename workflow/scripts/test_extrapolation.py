@@ -7,28 +7,26 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from scattermorph import evaluation as ev  # noqa: E402
-from scattermorph.measure import load_dataset  # noqa: E402
 from scattermorph.simulate import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 learning = sm.params.learning
-table, arrays = load_dataset(sm.input.table, sm.input.curves)
-ndim = int(table["dimension"].iloc[0])
-selection = pd.read_csv(sm.input.selection)
-empty = pd.DataFrame({"sim_id": [], "subset": []})
-features, _, _ = ev.prepare(table, arrays, empty, learning, ndim, kinds=sorted(set(selection["features"])))
+
+import pandas as pd  # noqa: E402
+
+st = ev.load_stage(sm.input.table, sm.input.curves, learning, selection_path=sm.input.selection)
 parts = []
 with threadpool_limits(sm.threads):
     for key, column in [("phi0_split", "phi0"), ("quench_split", "quench")]:
         split = learning["extrapolation"][key]
         if split is None:
             continue
-        res = ev.extrapolation(table, features, selection=selection, ndim=ndim, column=column, split=split,
-                               restarts=learning["restarts"], seed=ev.stage_seed(sm.params.seed, 4))
+        res = ev.extrapolation(st["table"], st["features"], selection=st["selection"], ndim=st["ndim"],
+                               column=column, split=split, restarts=learning["restarts"],
+                               seed=ev.stage_seed(sm.params.seed, 4))
         parts.append(res.rename(columns={column: "value"}).assign(parameter=column, split=split))
 out = pd.concat(parts, ignore_index=True)
 atomic_write(sm.output.predictions, lambda tmp: out.to_csv(tmp, index=False))

@@ -7,23 +7,20 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from scattermorph import evaluation as ev  # noqa: E402
-from scattermorph.measure import load_dataset  # noqa: E402
 from scattermorph.simulate import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 learning = sm.params.learning
-table, arrays = load_dataset(sm.input.table, sm.input.curves)
-ndim = int(table["dimension"].iloc[0])
-selection = pd.read_csv(sm.input.selection)
-_, train, test = ev.prepare(table, arrays, pd.read_csv(sm.input.split), learning, ndim, kinds=[])
+
+st = ev.load_stage(sm.input.table, sm.input.curves, learning, split_path=sm.input.split,
+                   selection_path=sm.input.selection)
 with threadpool_limits(sm.threads):
-    out = ev.robustness(table, arrays, train, test, selection=selection, ndim=ndim, learning=learning,
-                        settings=learning["robustness"]["settings"], seed=ev.stage_seed(sm.params.seed, 5),
-                        restarts=learning["restarts"])
+    out = ev.robustness(st["table"], st["arrays"], st["train"], st["test"], selection=st["selection"],
+                        ndim=st["ndim"], learning=learning, settings=learning["robustness"]["settings"],
+                        seed=ev.stage_seed(sm.params.seed, 5), restarts=learning["restarts"])
 atomic_write(sm.output.metrics, lambda tmp: out.to_csv(tmp, index=False))
 print(out[["setting", "functional", "r2", "coverage_95"]].to_string(), file=sys.stderr)
 

@@ -7,24 +7,25 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from scattermorph import evaluation as ev  # noqa: E402
-from scattermorph.learn import regression_metrics  # noqa: E402
-from scattermorph.measure import load_dataset  # noqa: E402
 from scattermorph.simulate import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 learning = sm.params.learning
-table, arrays = load_dataset(sm.input.table, sm.input.curves)
-ndim = int(table["dimension"].iloc[0])
-selection = pd.read_csv(sm.input.selection)
-features, train, test = ev.prepare(table, arrays, pd.read_csv(sm.input.split), learning, ndim,
-                                   kinds=sorted(set(selection["features"])))
+
+import pandas as pd  # noqa: E402
+
+from scattermorph.learn import regression_metrics  # noqa: E402
+
+st = ev.load_stage(sm.input.table, sm.input.curves, learning, split_path=sm.input.split,
+                   selection_path=sm.input.selection)
+table, ndim, test = st["table"], st["ndim"], st["test"]
 with threadpool_limits(sm.threads):
-    preds, metrics = ev.holdout_test(table, features, train, test, selection=selection, ndim=ndim,
-                                     restarts=learning["restarts"], seed=ev.stage_seed(sm.params.seed, 2))
+    preds, metrics = ev.holdout_test(table, st["features"], st["train"], test, selection=st["selection"],
+                                     ndim=ndim, restarts=learning["restarts"],
+                                     seed=ev.stage_seed(sm.params.seed, 2))
 # the physics estimators need no training: scored on the same test rows
 physics = [{"functional": f, "features": "none", "model": "physics",
             **regression_metrics(table.loc[test, f], est[test])}
