@@ -254,6 +254,19 @@ def _fit_predict(model_name, Xtr, Ytr, Xte, *, restarts, seed):
     return mu, sd
 
 
+def _fit_one(model, X, y, q1, train, test, name, ndim, *, restarts, seed):
+    """Fit ``model`` on the ``train`` rows of one functional ``y`` (in the
+    model's own target: dimensionless with ``q1`` for the scale-free input)
+    and predict the ``test`` rows back in physical units.
+
+    Returns mean and std (None for models without one) of the test rows.
+    """
+    ytr = _to_model(y[train], None if q1 is None else q1[train], name, ndim)
+    mu, sd = _fit_predict(model, X[train], ytr, X[test], restarts=restarts, seed=seed)
+    return _from_model(mu[:, 0], sd[:, 0] if is_gp(model) else None,
+                       None if q1 is None else q1[test], name, ndim)
+
+
 def _metrics(y, mu, sd):
     ok_sd = sd is not None and np.all(np.isfinite(sd))
     return learn.regression_metrics(y, mu, np.maximum(sd, np.finfo(float).tiny) if ok_sd else None)
@@ -311,11 +324,11 @@ def cross_validate(table, X, q1, *, model, functionals, ndim, n_splits=5, restar
         functional, y_true, y_pred, y_std.
     """
     groups = table["sim_id"].to_numpy()
-    uniq, inverse = np.unique(groups, return_inverse=True)
-    n_splits = min(int(n_splits), uniq.size)
+    n_sims = np.unique(groups).size
+    n_splits = min(int(n_splits), n_sims)
     if n_splits < 2:
-        raise ParameterError(f"cross-validation needs at least 2 simulations, got {uniq.size}")
-    labels = np.random.default_rng(seed).permutation(uniq.size)[inverse]
+        raise ParameterError(f"cross-validation needs at least 2 simulations, got {n_sims}")
+    labels = learn.grouped_labels(groups, seed)
     Y = table[functionals].to_numpy(dtype=float)
     rows, preds = [], []
     for fold, (tr, te) in enumerate(GroupKFold(n_splits).split(X, Y, labels)):
@@ -421,10 +434,7 @@ def holdout_test(table, features, train, test, *, selection, ndim, restarts=2, s
         f, kind, model = sel["functional"], sel["features"], sel["model"]
         X, q1 = features[kind]
         y = table[f].to_numpy(dtype=float)
-        ytr = _to_model(y[train], None if q1 is None else q1[train], f, ndim)
-        mu, sd = _fit_predict(model, X[train], ytr, X[test], restarts=restarts, seed=seed)
-        m, s = _from_model(mu[:, 0], sd[:, 0] if is_gp(model) else None,
-                           None if q1 is None else q1[test], f, ndim)
+        m, s = _fit_one(model, X, y, q1, train, test, f, ndim, restarts=restarts, seed=seed)
         preds.append(pd.DataFrame({"row": table.index[test], "sim_id": table["sim_id"].to_numpy()[test],
                                    "functional": f, "features": kind, "model": model,
                                    "y_true": y[test], "y_pred": m, "y_std": np.nan if s is None else s}))
@@ -464,10 +474,7 @@ def learning_curve(table, features, train, test, *, selection, ndim, sizes, repe
                 y = table[f].to_numpy(dtype=float)
                 if np.ptp(y[tr]) == 0:
                     continue
-                ytr = _to_model(y[tr], None if q1 is None else q1[tr], f, ndim)
-                mu, sd = _fit_predict(model, X[tr], ytr, X[test], restarts=restarts, seed=seed + r)
-                m, s = _from_model(mu[:, 0], sd[:, 0] if is_gp(model) else None,
-                                   None if q1 is None else q1[test], f, ndim)
+                m, s = _fit_one(model, X, y, q1, tr, test, f, ndim, restarts=restarts, seed=seed + r)
                 rows.append({"functional": f, "features": kind, "model": model, "n_sims": n,
                              "repeat": r, "n_train": int(tr.sum()), **_metrics(y[test], m, s)})
     return pd.DataFrame(rows)
@@ -498,15 +505,11 @@ def extrapolation(table, features, *, selection, ndim, column, split, restarts=2
         y = table[f].to_numpy(dtype=float)
 
         def _run(tr, te):
-            ytr = _to_model(y[tr], None if q1 is None else q1[tr], f, ndim)
-            mu, sd = _fit_predict(model, X[tr], ytr, X[te], restarts=restarts, seed=seed)
-            return _from_model(mu[:, 0], sd[:, 0] if is_gp(model) else None,
-                               None if q1 is None else q1[te], f, ndim)
+            return _fit_one(model, X, y, q1, tr, te, f, ndim, restarts=restarts, seed=seed)
 
         in_idx = np.flatnonzero(inside)
-        uniq, inv = np.unique(sid[in_idx], return_inverse=True)
-        if uniq.size >= 2:
-            labels = np.random.default_rng(seed).permutation(uniq.size)[inv]
+        if np.unique(sid[in_idx]).size >= 2:
+            labels = learn.grouped_labels(sid[in_idx], seed)
             for tr_i, te_i in GroupKFold(2).split(in_idx, groups=labels):
                 tr = np.zeros(len(table), bool)
                 te = np.zeros(len(table), bool)
@@ -631,11 +634,9 @@ def paper_protocol(table, X, q1, *, functionals, ndim, kernels, series, n_repeat
             counter[s_id] = rep + 1
             for f in functionals:
                 y = table[f].to_numpy(dtype=float)
-                ytr = _to_model(y[tr], None if q1 is None else q1[tr], f, ndim)
-                if np.ptp(ytr) == 0:
+                if np.ptp(_to_model(y[tr], None if q1 is None else q1[tr], f, ndim)) == 0:
                     continue
-                mu, sd = _fit_predict(model, X[tr], ytr, X[te], restarts=restarts, seed=seed)
-                m, s = _from_model(mu[:, 0], sd[:, 0], None if q1 is None else q1[te], f, ndim)
+                m, s = _fit_one(model, X, y, q1, tr, te, f, ndim, restarts=restarts, seed=seed)
                 r = y[te] - m
                 rmse = float(np.sqrt(np.mean(r ** 2)))
                 rows.append({"sim_id": s_id, "kernel": kname, "functional": f, "repeat": rep,

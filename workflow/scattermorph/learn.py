@@ -60,6 +60,7 @@ __all__ = [
     "grouped_split",
     "paper_splits",
     "regression_metrics",
+    "grouped_labels",
     "evaluate_grouped",
 ]
 
@@ -640,6 +641,17 @@ def _predict(model, X):
     return np.asarray(model.predict(X)), None
 
 
+def grouped_labels(groups, rng=0):
+    """Group labels replaced by a seeded random permutation of 0..G-1.
+
+    GroupKFold assigns groups to folds deterministically (by size); relabelling
+    the groups at random first makes the assignment random but reproducible
+    from ``rng``. Returns an int array of the shape of ``groups``.
+    """
+    uniq, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    return np.random.default_rng(rng).permutation(uniq.size)[inverse]
+
+
 def evaluate_grouped(X, y, groups, model_factory: Callable | object, *, n_splits=5, random_state=0,
                      return_predictions=False):
     """Cross-validate with whole groups (simulations) held out per fold.
@@ -685,7 +697,7 @@ def evaluate_grouped(X, y, groups, model_factory: Callable | object, *, n_splits
     uniq, inverse = np.unique(groups, return_inverse=True)
     if not 2 <= int(n_splits) <= uniq.size:
         raise ParameterError(f"n_splits must be in [2, number of groups = {uniq.size}], got {n_splits}")
-    labels = np.random.default_rng(random_state).permutation(uniq.size)[inverse]
+    labels = grouped_labels(groups, random_state)
     rows, preds = [], []
     for fold, (tr, te) in enumerate(GroupKFold(int(n_splits)).split(X, y, labels)):
         model = clone(model_factory) if hasattr(model_factory, "fit") else model_factory()
