@@ -134,7 +134,7 @@ def save_figure(fig, path, *, dpi: int = 150, provenance: dict | None = None) ->
     """
     import json
 
-    from .provenance import PNG_KEY, sha256_file, sidecar_path
+    from .provenance import PNG_KEY, sha256_file, write_sidecar
     from .simulate import atomic_write
 
     suffix = str(path).rsplit(".", 1)[-1]
@@ -150,15 +150,8 @@ def save_figure(fig, path, *, dpi: int = 150, provenance: dict | None = None) ->
     finally:
         plt.close(fig)
     if provenance is not None:
-        side = {"figure": str(path).rsplit("/", 1)[-1], "figure_sha256": sha256_file(path),
-                "record": provenance}
-        text = json.dumps(side, indent=1, sort_keys=True)
-
-        def write_side(tmp):
-            with open(tmp, "w") as fh:
-                fh.write(text)
-
-        atomic_write(sidecar_path(path), write_side)
+        write_sidecar(path, {"figure": str(path).rsplit("/", 1)[-1], "figure_sha256": sha256_file(path),
+                             "record": provenance})
 
 
 # --------------------------------------------------------------------------

@@ -33,6 +33,7 @@ __all__ = [
     "from_snakemake",
     "sidecar_path",
     "record_outputs",
+    "write_sidecar",
     "read_embedded",
     "audit",
 ]
@@ -173,22 +174,27 @@ def record_outputs(smk, script, outputs=None) -> list[Path]:
     -------
     list of Path: the sidecars written.
     """
-    from .simulate import atomic_write
-
     record = from_snakemake(smk, script)
     written = []
     for out in (list(smk.output) if outputs is None else outputs):
         out = Path(out)
-        side = {"file": out.name, "sha256": sha256_file(out), "record": record}
-        text = json.dumps(side, indent=1, sort_keys=True)
-
-        def write(tmp, text=text):
-            with open(tmp, "w") as fh:
-                fh.write(text)
-
-        atomic_write(sidecar_path(out), write)
-        written.append(sidecar_path(out))
+        written.append(write_sidecar(out, {"file": out.name, "sha256": sha256_file(out), "record": record}))
     return written
+
+
+def write_sidecar(path, side: dict) -> Path:
+    """Write ``side`` (file name, its sha256, the record) as the JSON sidecar
+    of ``path``, atomically; returns the sidecar's path."""
+    from .simulate import atomic_write
+
+    text = json.dumps(side, indent=1, sort_keys=True)
+
+    def write(tmp):
+        with open(tmp, "w") as fh:
+            fh.write(text)
+
+    atomic_write(sidecar_path(path), write)
+    return sidecar_path(path)
 
 
 def sidecar_path(figure) -> Path:
