@@ -301,3 +301,18 @@ def test_interrupted_run_resumes_and_finishes_identically(tiny_run, tmp_path):
         _same_file(tiny_run / "results/tiny/simulations" / n, sims / n)
     for name in ["dataset.csv", "dataset_sq.npz"]:
         _same_file(tiny_run / "results/tiny" / name, tmp_path / "results/tiny" / name)
+
+
+def test_report_is_written_and_needs_only_the_study_pins(tiny_run, tmp_path):
+    """`snakemake --report` (what bin/study runs after the study) writes a
+    self-contained HTML report of the tiny study; the packages it needs are
+    in requirements/lock.txt, which bin/study installs (not only in the test
+    extras: a fresh `bin/study` once failed at the report for want of pygments)."""
+    report = tmp_path / "report.html"
+    res = snakemake("--configfile", str(ROOT / "config/tiny.yaml"), "--report", str(report), cwd=tiny_run)
+    assert res.returncode == 0, res.stderr[-3000:]
+    page = report.read_text(errors="replace")
+    assert report.stat().st_size > 100_000 and "parity" in page
+    lock = {line.split("==")[0].lower() for line in (ROOT / "requirements/lock.txt").read_text().splitlines()
+            if "==" in line}
+    assert {"pygments", "jinja2", "docutils"} <= lock
