@@ -253,3 +253,38 @@ TARGETS += [
     rules.plot_class_errors.output.figure,
     rules.plot_complexity_tradeoff.output.figure,
 ]
+
+
+def summary_label_tables(wildcards):
+    """Label tables the classification summary reads: the study's snapshots,
+    and the 3D structures' sections when a section view is configured."""
+    tables = {"labels_study": rules.label_snapshots.output.table}
+    if CLS_SECTIONS:
+        tables["labels_sections"] = rules.label_sections.output.table
+    return tables
+
+
+rule summarise_classification:
+    input:
+        unpack(summary_label_tables),
+        table=rules.decompose_errors.output.table,
+    output:
+        summary=report(
+            f"{CLS_DIR}/summary.md",
+            caption="../report/classification_summary.rst",
+            category="4. Partial-view classification",
+            labels={"figure": "summary (numbers)"},
+        ),
+    log:
+        f"{LOGS}/summarise_classification.log",
+    conda:
+        "../../envs/classification.yaml"
+    threads: 1
+    resources:
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
+    script:
+        "../scripts/summarise_classification.py"
+
+
+TARGETS += [rules.summarise_classification.output.summary]

@@ -226,3 +226,31 @@ TARGETS += [
     rules.plot_adaptive_design.output.figure,
     rules.plot_ch1d_emulator.output.figure,
 ]
+
+
+rule summarise_emulator:
+    input:
+        metrics=rules.fit_emulator.output.metrics,
+        speedup=rules.fit_emulator.output.speedup,
+        adaptive=rules.run_adaptive_design.output.curve,
+        ch1d=rules.emulate_ch1d.output.arrays,
+    output:
+        summary=report(
+            f"{RESULTS}/emulator/summary.md",
+            caption="../report/emulator_summary.rst",
+            category="5. Gaussian processes",
+            labels={"figure": "emulator summary (numbers)"},
+        ),
+    log:
+        f"{LOGS}/summarise_emulator.log",
+    conda:
+        "../../envs/emulator.yaml"
+    threads: 1
+    resources:
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
+    script:
+        "../scripts/summarise_emulator.py"
+
+
+TARGETS += [rules.summarise_emulator.output.summary]

@@ -136,3 +136,30 @@ TARGETS += [
     rules.plot_gp_hyperparameter_maps.output.figure,
     rules.map_gp_hyperparameters.output.check,
 ]
+
+
+rule summarise_foundations:
+    input:
+        optima=rules.map_gp_hyperparameters.output.optima,
+        check=rules.map_gp_hyperparameters.output.check,
+        tutorial=rules.predict_gp_tutorial.output.arrays,
+    output:
+        summary=report(
+            f"{RESULTS}/foundations/summary.md",
+            caption="../report/foundations_summary.rst",
+            category="5. Gaussian processes",
+            labels={"figure": "foundations summary (numbers)"},
+        ),
+    log:
+        f"{LOGS}/summarise_foundations.log",
+    conda:
+        "../../envs/emulator.yaml"
+    threads: 1
+    resources:
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
+    script:
+        "../scripts/summarise_foundations.py"
+
+
+TARGETS += [rules.summarise_foundations.output.summary]

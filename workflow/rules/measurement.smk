@@ -45,3 +45,29 @@ rule assemble_dataset:
 
 
 TARGETS += [rules.assemble_dataset.output.table]
+
+
+rule summarise_dataset:
+    input:
+        simulations=rules.index_snapshots.output.simulations,
+        dataset=rules.assemble_dataset.output.table,
+    output:
+        summary=report(
+            f"{RESULTS}/dataset/summary.md",
+            caption="../report/dataset_summary.rst",
+            category="2. Scattering and Minkowski functionals",
+            labels={"figure": "summary (numbers)"},
+        ),
+    log:
+        f"{LOGS}/summarise_dataset.log",
+    conda:
+        "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
+    script:
+        "../scripts/summarise_dataset.py"
+
+
+TARGETS += [rules.summarise_dataset.output.summary]

@@ -1,0 +1,25 @@
+"""Rule summarise_classification: partial-view classification's numbers as Markdown."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+import pandas as pd  # noqa: E402
+
+from scattermorph.simulate import atomic_write  # noqa: E402
+from scattermorph.summaries import classification_summary  # noqa: E402
+
+sm = snakemake  # noqa: F821
+names = {"labels_study": "study snapshots", "labels_sections": "sections of 3D structures"}
+labels = {names[k]: pd.read_csv(sm.input[k]) for k in names if k in sm.input.keys()}
+sources = {names[k]: sm.input[k] for k in names if k in sm.input.keys()}
+page = classification_summary(biasvar=pd.read_csv(sm.input.table), labels=labels,
+                              sources={"biasvar": sm.input.table, **sources})
+atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
+print(page, file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -1,0 +1,22 @@
+"""Rule summarise_dataset: the study dataset's numbers as Markdown."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+import pandas as pd  # noqa: E402
+
+from scattermorph.simulate import atomic_write  # noqa: E402
+from scattermorph.summaries import dataset_summary  # noqa: E402
+
+sm = snakemake  # noqa: F821
+page = dataset_summary(simulations=pd.read_csv(sm.input.simulations), dataset=pd.read_csv(sm.input.dataset),
+                       sources={"simulations": sm.input.simulations, "dataset": sm.input.dataset})
+atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
+print(page, file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
