@@ -1,0 +1,151 @@
+"""Stage summaries (scattermorph.summaries): small hand-made tables whose
+right numbers can be stated, the file names, determinism and row-order
+independence."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scattermorph import summaries as S
+from scattermorph.errors import InputFileError
+
+
+def _row(page, first_cell):
+    """Cells of the Markdown table row whose first cell is ``first_cell``."""
+    for line in page.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no row {first_cell!r} in\n{page}")
+
+
+@pytest.mark.parametrize("value, spec, text", [
+    (None, ".3g", "n/a"), (float("nan"), ".3g", "n/a"), (float("inf"), ".3g", "n/a"), (True, ".3g", "yes"),
+    (np.bool_(False), ".3g", "no"), (7, ".3g", "7"), (np.int64(12345), ".3g", "12345"),
+    (0.123456, ".3g", "0.123"), (1234.5, ".3g", "1.23e+03"), (-0.0001, ".2f", "0"), ("gp_se", ".3g", "gp_se"),
+])
+def test_fmt_fixed_formats(value, spec, text):
+    assert S.fmt(value, spec) == text
+
+
+def test_md_table_shape():
+    lines = S.md_table(["a", "b"], [("x", 0.5), ("y", 2)])
+    assert lines == ["| a | b |", "| --- | --- |", "| x | 0.5 |", "| y | 2 |"]
+
+
+def _dataset():
+    # 3 simulations (2 compositions, 2 quenches), 2 snapshots each
+    sims = pd.DataFrame({"sim_id": ["c", "a", "b"], "phi0": [0.5, 0.3, 0.3], "quench": [1.5, 1.5, 2.0],
+                         "replicate": [0, 0, 0], "steps": [100, 300, 200], "grid": ["8x8"] * 3})
+    ds = pd.DataFrame({"sim_id": ["a", "a", "b", "b", "c", "c"], "time_over_tau": [5, 50, 5, 50, 5, 50],
+                       "dimension": 2, "area_density": [0.3, 0.31, 0.29, 0.3, 0.5, 0.49],
+                       "perimeter_density": [0.1, 0.05, 0.12, 0.06, 0.2, 0.08],
+                       "euler_density": [0.01, 0.0, -0.02, 0.0, 0.0, 0.0]})
+    return sims, ds
+
+
+SRC = {"simulations": "results/x/simulations.csv", "dataset": "results/x/dataset.csv"}
+
+
+def test_dataset_summary_counts_and_ranges():
+    sims, ds = _dataset()
+    page = S.dataset_summary(simulations=sims, dataset=ds, sources=SRC)
+    assert _row(page, "simulations")[1] == "3"
+    assert _row(page, "snapshots (dataset rows)")[1] == "6"
+    assert _row(page, "snapshots per simulation")[1] == "2"
+    assert _row(page, "compositions phi0")[1] == "0.3, 0.5"
+    assert _row(page, "quench depths chi / chi_s")[1] == "1.5, 2"
+    assert _row(page, "time steps per simulation (min / median / max)")[1] == "100 / 200 / 300"
+    assert _row(page, "snapshot times t / tau")[1] == "5-50"
+    # min, median (of 6 values: mean of the middle two), max
+    assert _row(page, "area_density")[1:] == ["0.29", "0.305", "0.5"]
+    assert _row(page, "euler_density")[1:] == ["-0.02", "0", "0.01"]
+    assert "volume_density" not in page  # 2D: only the columns present
+    assert "From `results/x/simulations.csv`, `results/x/dataset.csv`." in page
+
+
+def test_dataset_summary_is_deterministic_and_order_free(rng):
+    sims, ds = _dataset()
+    page = S.dataset_summary(simulations=sims, dataset=ds, sources=SRC)
+    shuffled = S.dataset_summary(simulations=sims.sample(frac=1, random_state=1),
+                                 dataset=ds.iloc[rng.permutation(len(ds))], sources=SRC)
+    assert page == shuffled == S.dataset_summary(simulations=sims, dataset=ds, sources=SRC)
+
+
+def test_missing_column_names_file_and_column():
+    sims, ds = _dataset()
+    with pytest.raises(InputFileError, match=r"simulations.csv lacks the column\(s\) steps"):
+        S.dataset_summary(simulations=sims.drop(columns="steps"), dataset=ds, sources=SRC)
+
+
+def test_foundations_summary_relative_loo_error_and_modulus():
+    optima = pd.DataFrame({"method": ["lml", "loo_log_prob"], "source": ["grid", "grid"],
+                           "output_scaling": ["max", "max"], "length_scale": [2.0, 2.5],
+                           "signal_variance": [3.0, 100.0], "noise_variance": [1e-4, 1e-4],
+                           "value": [47.0, 2.9], "on_grid_edge": [False, True]})
+    loo = pd.DataFrame({"quantity": ["mean", "variance"], "max_abs_difference": [1e-12, 0.0],
+                        "max_abs_value": [2.0, 0.5]})
+    page = S.foundations_summary(optima=optima, loo_check=loo, shear_modulus=0.3912, shear_modulus_se=0.0123,
+                                 sources={"optima": "o.csv", "loo_check": "l.csv", "tutorial": "t.npz"})
+    assert _row(page, "mean")[1:] == ["1e-12", "2", "5e-13"]  # relative = 1e-12 / 2
+    assert _row(page, "variance")[3] == "0"
+    assert _row(page, "lml")[3] == "2" and _row(page, "lml")[-1] == "no"
+    assert _row(page, "loo_log_prob")[-1] == "yes"
+    assert _row(page, "shear modulus G (MPa)")[1] == "0.391"
+    assert _row(page, "standard error (MPa)")[1] == "0.012"
+    for name in ("o.csv", "l.csv", "t.npz"):
+        assert f"From `{name}`." in page
+
+
+def _emulator_tables():
+    metrics = pd.DataFrame({"output": ["b", "a"], "n": [12, 12], "n_runs": [3, 3], "rmse_relative": [0.1, 0.2],
+                            "coverage95": [0.95, 0.5], "coverage_band_lo": [0.8, 0.8],
+                            "coverage_band_hi": [1.0, 1.0], "z_std": [1.0, 3.0]})
+    speed = pd.DataFrame({"simulation_plus_measurement_seconds": [2.0], "emulator_prediction_seconds": [0.001],
+                          "speedup": [2000.0], "n_runs_timed": [4]})
+    # 4 -> 6 runs; the adaptive design halves the error of output a at 6 runs
+    adaptive = pd.DataFrame({"design": ["adaptive"] * 4 + ["random"] * 4, "n_runs": [4, 4, 6, 6] * 2,
+                             "output": ["a", "b"] * 4,
+                             "rmse_relative": [0.4, 0.3, 0.1, 0.2, 0.4, 0.3, 0.2, 0.2]})
+    return metrics, speed, adaptive
+
+
+def test_emulator_summary_calibration_speedup_and_adaptive_ratio():
+    metrics, speed, adaptive = _emulator_tables()
+    page = S.emulator_summary(metrics=metrics, speedup=speed, adaptive=adaptive,
+                              ch1d={"rmse_held_out": 0.05, "coverage95_held_out": 1.0},
+                              sources={"metrics": "m", "speedup": "s", "adaptive": "a", "ch1d": "c"})
+    assert _row(page, "a")[4:7] == ["0.50", "0.80-1.00", "no"]  # 0.5 outside the band
+    assert _row(page, "b")[4:7] == ["0.95", "0.80-1.00", "yes"]
+    assert _row(page, "speed-up")[1] == "2e+03"
+    assert "(6 training runs)" in page
+    adaptive_rows = [line for line in page.split("## Adaptive")[1].splitlines() if line.startswith("| a ")]
+    assert adaptive_rows == ["| a | 0.1 | 0.2 | 0.5 |"]
+    assert _row(page, "held-out 95 % coverage")[1] == "1.00"
+
+
+def _biasvar():
+    rows = []
+    for model, loss, bias in (("knn", 0.3, 0.25), ("logistic", 0.2, 0.15)):
+        for frac in (0.1, 1.0):
+            rows.append({"kind": "window", "features": "physics", "model": model, "fraction": frac,
+                         "loss": loss / (1 + frac), "bias": bias / (1 + frac),
+                         "net_variance": (loss - bias) / (1 + frac),
+                         "error_0": 0.1, "error_0_lo": 0.05, "error_0_hi": 0.2, "error_1": 0.4,
+                         "error_1_lo": 0.3, "error_1_hi": 0.5, "fisher_p": 0.001})
+    return pd.DataFrame(rows)
+
+
+def test_classification_summary_picks_lowest_loss_per_fraction():
+    labels = pd.DataFrame({"label_percolation": [1, 0, 0, 1], "labels_agree": [True, True, False, True]})
+    page = S.classification_summary(biasvar=_biasvar(), labels={"study": labels},
+                                    sources={"biasvar": "bv.csv", "study": "ls.csv"})
+    assert _row(page, "study")[1:] == ["4", "2", "0.750"]
+    bv_rows = [line for line in page.split("## Bias")[1].split("## Class")[0].splitlines()
+               if line.startswith("| window")]
+    # logistic has the lower loss at both fractions; bias share 0.15 / 0.2 = 0.75
+    assert bv_rows == ["| window | physics | 0.1 | logistic | 0.182 | 0.136 | 0.045 | 0.75 |",
+                       "| window | physics | 1 | logistic | 0.100 | 0.075 | 0.025 | 0.75 |"]
+    assert "0.100 (0.050-0.200) | 0.400 (0.300-0.500) | 0.001" in page
+    assert page == S.classification_summary(biasvar=_biasvar().iloc[::-1], labels={"study": labels},
+                                            sources={"biasvar": "bv.csv", "study": "ls.csv"})
