@@ -3,6 +3,8 @@ for the resource helpers of workflow/rules/common.smk and the cost estimate of
 config/paper.yaml (README, "Running on a SLURM cluster").
 
     .venv/bin/python benchmarks/bench_job_cost.py [--quick]
+    .venv/bin/python benchmarks/bench_job_cost.py --quick --markdown benchmarks/results/job_cost.md \
+        [--configfile config/paper.yaml] [--steps-from results/default/simulations.csv]
 
 Times are process CPU seconds (time.process_time), not wall time, so other
 processes on a shared machine slow the numbers down less than they slow the
@@ -13,6 +15,20 @@ single-threaded FFTW) after 20 warm-up steps, and seconds per snapshot of
 measure_simulation (S(q) + Minkowski functionals). Prints ns per cell and the
 ratio to the smallest 3D grid, so the N log N growth of the FFTs is visible;
 writes benchmarks/results/job_cost.csv.
+
+With ``--markdown PATH`` it also writes the expected cost of the study of
+``--configfile`` (default config/paper.yaml) as Markdown, which the README
+quotes as a generated block (``scattermorph readme``): per sweep point the
+time steps to t_max, per job and for the whole study the CPU time of the
+simulations and measurements, memory and disk. The step and measurement costs
+are measured at the config's grid; the work space of the stepper is the
+tracemalloc peak of building it and taking steps there. The number of steps
+depends on the composition and quench, not on the box or the dimension (a
+48^3 and a 64^2 run of the same parameters took 13,483 and 15,234 steps), so
+it is read from ``--steps-from`` (simulations.csv of a finished study with the
+same ``simulation.time`` settings; the mean over replicates) and measured with
+a 2D run on ``--steps-grid`` cells per side for the sweep points that table
+lacks (a run that blows up is reported as such).
 """
 
 import argparse
@@ -20,6 +36,7 @@ import csv
 import os
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +50,7 @@ from scattermorph.measure import measure_field  # noqa: E402
 from scattermorph.scattering import q_grid  # noqa: E402
 from scattermorph.simulate import build_model, initial_condition  # noqa: E402
 from scattermorph.solver import Grid, SemiImplicitSpectral  # noqa: E402
+from scattermorph.summaries import fmt, md_table  # noqa: E402
 
 
 def record(shape):
@@ -69,14 +87,131 @@ def measure_seconds(shape, snapshots=3):
     return (time.process_time() - t0) / snapshots
 
 
+def stepper_bytes(shape, steps=2):
+    """Peak bytes (tracemalloc) of building the production stepper on ``shape``
+    and taking ``steps`` steps: its work space, without the interpreter."""
+    p = record(shape)
+    model = build_model(p)
+    tracemalloc.start()
+    try:
+        grid = Grid(tuple(shape), 2.0)
+        stepper = SemiImplicitSpectral(model, grid, 0.02 * model.time_scale, noise=1e-4)
+        rng = np.random.default_rng(0)
+        stepper.set_state(initial_condition(model, grid, rng, 0.01))
+        stepper.step(steps, rng)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _load_config(path):
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())
+
+
+def sweep_steps(cfg, steps_from, steps_grid):
+    """Time steps to t_max per (phi0, quench) of the config's sweep: from a
+    finished study's simulations.csv where it has the point, else measured
+    with a 2D run on steps_grid^2 cells. Returns {(phi0, quench): (steps or
+    None, how)}."""
+    import pandas as pd
+
+    from scattermorph.errors import SimulationError
+    from scattermorph.simulate import run_simulation
+    from scattermorph.study import simulation_table
+
+    table = simulation_table(cfg)
+    known = {}
+    if steps_from:
+        done = pd.read_csv(steps_from)
+        snaps = Path(steps_from).with_name("snapshots.csv")
+        t_max = cfg["simulation"]["time"]["t_max"]
+        if snaps.is_file() and not np.isclose(pd.read_csv(snaps)["time_over_tau"].max(), t_max):
+            sys.exit(f"{steps_from}: its study ran to a different t_max than {t_max} tau; "
+                     "give the simulations.csv of a study with the same simulation.time settings")
+        for (phi0, quench), g in done.groupby(["phi0", "quench"]):
+            known[(round(phi0, 6), round(quench, 6))] = (float(g["steps"].mean()), f"{steps_from} ({len(g)} runs)")
+    out = {}
+    for rec in table.drop_duplicates(["phi0", "quench"]).to_dict("records"):
+        key = (round(rec["phi0"], 6), round(rec["quench"], 6))
+        if key in known:
+            out[key] = known[key]
+            continue
+        p = dict(rec, shape=(steps_grid, steps_grid))
+        t0 = time.process_time()
+        try:
+            _, meta = run_simulation(p)
+            out[key] = (float(meta["steps"][-1]), f"measured, {steps_grid}^2 run")
+        except SimulationError as exc:
+            out[key] = (None, f"blew up on a {steps_grid}^2 run: {exc}")
+        print(f"steps at phi0 {rec['phi0']}, quench {rec['quench']}: {out[key]} "
+              f"({time.process_time() - t0:.0f} s CPU)", flush=True)
+    return table, out
+
+
+def cost_markdown(cfg, table, steps, step_s, measure_s, work_bytes, load):
+    """The expected cost of the study of ``cfg`` as Markdown (see the module docstring)."""
+    dim, grid = cfg["study"]["dimension"], cfg["simulation"]["grid"]
+    cells = grid**dim
+    n_snap = cfg["simulation"]["time"]["n_snapshots"]
+    per_point = table.groupby(["phi0", "quench"]).size()
+    rows, total_sim, missing, per_run = [], 0.0, [], []
+    for (phi0, quench), n in per_point.items():
+        st, how = steps[(round(phi0, 6), round(quench, 6))]
+        if st is None:
+            missing.append((phi0, quench))
+            rows.append((fmt(phi0), fmt(quench), int(n), "n/a", "n/a", how))
+            continue
+        total_sim += n * st * step_s
+        per_run.append(st * step_s / 3600)
+        rows.append((fmt(phi0), fmt(quench), int(n), fmt(st, ".0f"), fmt(st * step_s / 3600), how))
+    n_sims = len(table)
+    measure_h = n_sims * n_snap * measure_s / 3600
+    snap_bytes = 4 * cells * n_snap
+    shape = "^".join((str(grid), str(dim)))
+    lines = [f"Expected cost of `{cfg['study']['name']}` ({n_sims} simulations of {shape} cells, {n_snap} "
+             f"snapshots each), from `benchmarks/bench_job_cost.py` (CPU seconds of one core, "
+             f"load average {load:.1f} on {os.cpu_count()} cores at the start):", ""]
+    lines += md_table(["quantity", "per job", "study"], [
+        (f"one de Gennes step at {shape}", f"{fmt(step_s * 1e3)} ms CPU", ""),
+        ("simulation to t_max (sweep points below)",
+         f"{fmt(min(per_run))}-{fmt(max(per_run))} core-hours" if per_run else "n/a",
+         f"{fmt(total_sim / 3600)} core-hours" + (" (without the points that blew up)" if missing else "")),
+        (f"measurement of one snapshot at {shape}", f"{fmt(measure_s * 1e3)} ms CPU",
+         f"{fmt(measure_h)} core-hours"),
+        ("stepper work space (tracemalloc peak)", f"{fmt(work_bytes / cells)} B per cell, "
+         f"{fmt(work_bytes / 1e9)} GB", ""),
+        ("snapshots (float32)", f"{fmt(snap_bytes / 1e9)} GB", f"{fmt(n_sims * snap_bytes / 1e9)} GB on disk "
+         "(uncompressed)"),
+    ])
+    lines += ["", "Time steps to t_max per sweep point (the step count does not depend on the box or the "
+              "dimension):", ""]
+    lines += md_table(["phi0", "chi / chi_s", "runs", "steps", f"core-hours per run at {shape}", "steps from"],
+                      rows)
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer grids and steps (~1 min)")
+    ap.add_argument("--markdown", help="also write the expected cost of --configfile as Markdown to this file")
+    ap.add_argument("--configfile", default=str(ROOT / "config/paper.yaml"),
+                    help="study whose cost --markdown estimates (default config/paper.yaml)")
+    ap.add_argument("--steps-from", help="simulations.csv of a finished study with the same time settings")
+    ap.add_argument("--steps-grid", type=int, default=64,
+                    help="cells per side of the 2D runs that measure missing step counts (default 64)")
     args = ap.parse_args(argv)
     numba.set_num_threads(1)  # a cluster job of the study has 1 CPU
     grids = [(128, 128), (256, 256), (48, 48, 48), (64, 64, 64)]
     if not args.quick:
         grids += [(96, 96, 96), (128, 128, 128)]
+    if args.markdown:
+        cfg = _load_config(args.configfile)
+        study_shape = (cfg["simulation"]["grid"],) * cfg["study"]["dimension"]
+        if study_shape not in grids:
+            grids.append(study_shape)
+    load = os.getloadavg()[0]
     print(f"load average at start: {os.getloadavg()}")
     rows = []
     for shape in grids:
@@ -101,6 +236,13 @@ def main(argv=None):
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    if args.markdown:
+        table, steps = sweep_steps(cfg, args.steps_from, args.steps_grid)
+        at = next(r for r in rows if r["shape"] == "x".join(map(str, study_shape)))
+        page = cost_markdown(cfg, table, steps, at["step_s"], at["measure_s"], stepper_bytes(study_shape), load)
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(page)
+        print(page)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+"""Stage summaries and the README's generated blocks on the tiny study: every
+summary exists with its provenance sidecar, quotes the numbers of its tables
+and names them; a README whose blocks point at the tiny results is synced and
+then checks clean; the HTML report carries the summaries."""
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _workflow import TINY, snakemake
+
+from scattermorph import readme as R
+from scattermorph.cli import main
+
+pytestmark = pytest.mark.workflow
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("dataset", "learning", "classification", "foundations", "emulator")
+
+
+def _summary(tiny_run, stage):
+    return (tiny_run / f"results/tiny/{stage}/summary.md").read_text()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_summary_exists_with_provenance_and_sources(tiny_run, stage):
+    path = tiny_run / f"results/tiny/{stage}/summary.md"
+    page = path.read_text()
+    assert page.startswith("# ") and page.endswith("\n")
+    side = json.loads(Path(f"{path}.prov.json").read_text())
+    assert side  # record_outputs wrote the provenance sidecar
+    if stage != "learning":  # the learning page predates the "From `file`" lines
+        sources = re.findall(r"`(results/tiny/[^`]+)`", page)
+        assert sources and all((tiny_run / s).is_file() for s in sources)
+
+
+def test_dataset_summary_quotes_the_tables(tiny_run):
+    page = _summary(tiny_run, "dataset")
+    sims = pd.read_csv(tiny_run / "results/tiny/simulations.csv")
+    data = pd.read_csv(tiny_run / "results/tiny/dataset.csv")
+    assert f"| simulations | {len(sims)} |" in page
+    assert f"| snapshots (dataset rows) | {len(data)} |" in page
+    # a volume fraction lies in (0, 1); the page's range says so
+    row = next(line for line in page.splitlines() if line.startswith("| area_density |"))
+    lo, med, hi = (float(c) for c in row.strip("|").split("|")[1:4])
+    assert 0 < lo <= med <= hi < 1
+
+
+def test_foundations_summary_loo_agrees_to_rounding(tiny_run):
+    """The closed-form LOO and brute-force refits agree to rounding level
+    (relative < 1e-6), as the page reports."""
+    page = _summary(tiny_run, "foundations")
+    block = page.split("## Closed-form")[1].split("##")[0]
+    rel = [float(line.strip("|").split("|")[3]) for line in block.splitlines()
+           if line.startswith("| ") and not line.startswith("| quantity") and "---" not in line]
+    assert len(rel) == 3 and max(rel) < 1e-6
+
+
+def test_readme_blocks_sync_to_the_tiny_results(tiny_run, tmp_path, capsys):
+    """A copy of the README whose blocks point at results/tiny/... is synced by
+    `scattermorph readme` and then checks clean; editing a block is caught."""
+    text = (ROOT / "README.md").read_text().replace("results/default/", "results/tiny/")
+    readme = tmp_path / "README.md"
+    readme.write_text(text)
+    args = ["--readme", str(readme), "--root", str(tiny_run)]
+    assert main(["readme", *args]) == 0
+    synced = readme.read_text()
+    blocks = {b.source: b for b in R.parse_blocks(synced)}
+    for stage in STAGES:
+        b = blocks[f"results/tiny/{stage}/summary.md"]
+        assert b.body == _summary(tiny_run, stage)
+    assert main(["readme", "--check", *args]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": OK:") == len(STAGES)
+    readme.write_text(synced.replace("| simulations |", "| runs |"))
+    assert main(["readme", "--check", *args]) == 1
+
+
+def test_report_carries_the_summaries(tiny_run, tmp_path):
+    """`snakemake --report` (bin/study's last step) includes every summary."""
+    report = tmp_path / "report.html"
+    res = snakemake("--configfile", str(TINY), "--report", str(report), cwd=tiny_run)
+    assert res.returncode == 0, res.stderr[-3000:]
+    page = report.read_text(errors="replace")
+    for label in ("foundations summary (numbers)", "emulator summary (numbers)"):
+        assert label in page
+    assert page.count("summary.md") >= len(STAGES)
