@@ -255,15 +255,6 @@ TARGETS += [
 ]
 
 
-def summary_label_tables(wildcards):
-    """Label tables the classification summary reads: the study's snapshots,
-    and the 3D structures' sections when a section view is configured."""
-    tables = {"labels_study": rules.label_snapshots.output.table}
-    if CLS_SECTIONS:
-        tables["labels_sections"] = rules.label_sections.output.table
-    return tables
-
-
 rule summarise_classification:
     input:
         unpack(summary_label_tables),

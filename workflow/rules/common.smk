@@ -473,3 +473,12 @@ def emulator_fit_runtime(wildcards, attempt):
     emu = config["emulator"]
     n = emu["n_train"] * emu["time"]["n_snapshots"]
     return job_runtime(1.0 * max(1.0, (n / 180) ** 3), attempt)
+
+
+def summary_label_tables(wildcards):
+    """Label tables the classification summary reads: the study's snapshots,
+    and the 3D structures' sections when a section view is configured."""
+    tables = {"labels_study": f"{CLS_DIR}/labels_study.csv"}
+    if CLS_SECTIONS:
+        tables["labels_sections"] = f"{CLS_DIR}/labels_sections.csv"
+    return tables
