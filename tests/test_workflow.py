@@ -343,6 +343,9 @@ def test_report_is_written_and_needs_only_the_study_pins(tiny_run, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     page = report.read_text(errors="replace")
     assert report.stat().st_size > 100_000 and "parity" in page
+    # every figure's caption carries its provenance record (the sidecar, included verbatim)
+    n_figures = len(list((tiny_run / "results/tiny/figures").glob("*.png")))
+    assert page.count("figure_sha256") >= n_figures > 0
     lock = {line.split("==")[0].lower() for line in (ROOT / "requirements/lock.txt").read_text().splitlines()
             if "==" in line}
     assert {"pygments", "jinja2", "docutils"} <= lock
