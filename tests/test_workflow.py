@@ -349,3 +349,17 @@ def test_report_is_written_and_needs_only_the_study_pins(tiny_run, tmp_path):
     lock = {line.split("==")[0].lower() for line in (ROOT / "requirements/lock.txt").read_text().splitlines()
             if "==" in line}
     assert {"pygments", "jinja2", "docutils"} <= lock
+
+
+def test_missing_input_names_the_file_and_the_rule(tmp_path):
+    """A missing input file (here the rubber data the foundations stage reads)
+    stops the run before any job, with Snakemake's error naming the rule that
+    wanted it and the file."""
+    absent = tmp_path / "nowhere/treloar.csv"
+    cfg = tmp_path / "missing.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_config_with("foundations.data", str(absent))))
+    res = snakemake("--configfile", str(cfg), "--cores", "1", "results/tiny/foundations/tutorial.npz", cwd=tmp_path)
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert "Missing input files for rule predict_gp_tutorial" in out and str(absent) in out, out[-2000:]
+    assert not (tmp_path / "results").exists()  # nothing ran
