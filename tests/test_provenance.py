@@ -130,3 +130,105 @@ def test_tables_carry_records_and_audit_checks_them(tmp_path, monkeypatch):
     (tmp_path / "data.csv").write_text("x\n9\n")  # the input changed since
     problems, _ = pv.audit([tmp_path])
     assert problems == [f"STALE {tmp_path / 'out.csv'}: input data data.csv changed"]
+
+
+@pytest.fixture
+def made_pdf(made):
+    """The same figure also saved as PDF, with the same record."""
+    tmp, rec = made
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    save_figure(fig, tmp / "fig2.png", dpi=50, provenance=rec, pdf=tmp / "fig2.pdf")
+    return tmp, rec
+
+
+def test_pdf_carries_the_record_in_its_info_and_sidecar(made_pdf):
+    tmp, rec = made_pdf
+    from pypdf import PdfReader
+
+    info = PdfReader(tmp / "fig2.pdf").metadata
+    assert json.loads(info["/" + pv.PDF_KEY]) == rec  # read by an independent PDF parser
+    assert "/Producer" not in info and "/CreationDate" not in info  # no version or date in the bytes
+    side = json.loads(pv.sidecar_path(tmp / "fig2.pdf").read_text())
+    assert side["record"] == rec and side["figure_sha256"] == pv.sha256_file(tmp / "fig2.pdf")
+    assert pv.audit([tmp]) == ([], 3)  # fig.png, fig2.png, fig2.pdf
+
+
+def test_pdf_bytes_depend_only_on_figure_and_record(made_pdf):
+    """Saving the same figure with the same record twice gives the same bytes
+    (no creation date or producer), so the sidecar hash is a real check."""
+    tmp, rec = made_pdf
+    first = (tmp / "fig2.pdf").read_bytes()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    save_figure(fig, tmp / "again.png", dpi=50, provenance=rec, pdf=tmp / "again.pdf")
+    assert (tmp / "again.pdf").read_bytes() == first
+
+
+def test_tampered_pdf_and_edited_pdf_record(made_pdf):
+    tmp, rec = made_pdf
+    pdf = tmp / "fig2.pdf"
+    original = pdf.read_bytes()
+    # replace the embedded record's rule name by one of the same length: a valid
+    # PDF whose record no longer matches the sidecar
+    pdf.write_bytes(original.replace(b"plot_thing", b"plot_other"))
+    problems, _ = pv.audit([pdf])
+    assert problems == [f"TAMPERED {pdf}: its bytes no longer match the recorded sha256"]
+    # ... and with the sidecar's hash updated to the edited bytes, the embedded
+    # record still betrays the edit
+    side = pv.sidecar_path(pdf)
+    obj = json.loads(side.read_text())
+    obj["figure_sha256"] = pv.sha256_file(pdf)
+    side.write_text(json.dumps(obj))
+    problems, _ = pv.audit([pdf])
+    assert problems == [f"TAMPERED {pdf}: embedded record differs from {side.name}"]
+
+
+def test_staleness_travels_downstream(tmp_path, monkeypatch):
+    """data.csv -> table.csv (compute job) -> fig.png: changing data.csv makes
+    the table stale (its input changed) and the figure stale (its input is
+    itself stale), though the table's bytes did not change."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.csv").write_text("x\n1\n")
+    (tmp_path / "script.py").write_text("print('compute')\n")
+    (tmp_path / "table.csv").write_text("y\n2\n")
+    pv.record_outputs(_Job({"data": "data.csv"}, {"table": "table.csv"}), "script.py")
+    rec = pv.build_record(rule="plot_thing", script="script.py", inputs={"table": ["table.csv"]},
+                          params={}, outputs=["fig.png"])
+    fig, ax = plt.subplots()
+    save_figure(fig, tmp_path / "fig.png", dpi=20, provenance=rec)
+    assert pv.audit([tmp_path]) == ([], 2)
+    (tmp_path / "data.csv").write_text("x\n5\n")
+    problems, _ = pv.audit([tmp_path])
+    assert problems == [
+        f"STALE {tmp_path / 'fig.png'}: input table table.csv is itself stale or tampered",
+        f"STALE {tmp_path / 'table.csv'}: input data data.csv changed",
+    ]
+
+
+def test_leaf_diff_names_each_changed_key():
+    old = {"learning": {"cv_folds": 4, "models": ["a", "b"]}, "dpi": 150, "gone": 1}
+    new = {"learning": {"cv_folds": 5, "models": ["a", "b"]}, "dpi": 150, "extra": 2}
+    assert pv._leaf_diff(old, new) == ["extra: added (2)", "gone: removed", "learning.cv_folds: 4 -> 5"]
+    assert pv._leaf_diff(old, old) == []
+
+
+def test_find_configfile_by_study_name(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config.yaml").write_text("study:\n  name: default\n")
+    (tmp_path / "config/tiny.yaml").write_text("study:\n  name: tiny\n")
+    (tmp_path / "config/other.yaml").write_text("study:\n  name: twin\n")
+    (tmp_path / "config/twin.yaml").write_text("study:\n  name: twin\n")
+    assert pv.find_configfile("default", tmp_path) is None  # Snakemake's own default
+    assert pv.find_configfile("tiny", tmp_path) == tmp_path / "config/tiny.yaml"
+    with pytest.raises(LookupError, match="no config file.*'nowhere'.*--configfile"):
+        pv.find_configfile("nowhere", tmp_path)
+    with pytest.raises(LookupError, match="several config files"):
+        pv.find_configfile("twin", tmp_path)
+
+
+def test_parameter_check_outside_a_study_folder_is_noted_not_failed(made):
+    tmp, _ = made
+    notes = []
+    assert pv.audit([tmp], params=True, notes=notes) == ([], 1)
+    assert notes == [f"UNCHECKED {tmp / 'fig.png'}: parameters not checked (not under results/<study>/)"]

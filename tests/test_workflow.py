@@ -5,6 +5,7 @@ The tiny study (config/tiny.yaml) runs the whole DAG once per session (the
 tests/test_workflow_<stage>.py on the same run.
 """
 
+import json
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from _workflow import ROOT, SNAKEMAKE, planned_rules, snakemake, tiny_config_with
+from _workflow import ROOT, SNAKEMAKE, TINY, planned_rules, snakemake, tiny_config_with
 
 pytestmark = pytest.mark.workflow
 
@@ -164,8 +165,37 @@ def test_figures_carry_provenance_and_audit_clean(tiny_run):
         assert rec is not None and rec["rule"].startswith("plot_")
         assert sidecar_path(fig).exists()
         assert all(f["sha256"] for files in rec["inputs"].values() for f in files)
-    problems, n = audit([tiny_run / "results"])
-    assert n >= len(figs) and problems == []  # figures, and the tables and arrays with records
+        pdf = fig.with_suffix(".pdf")  # the vector copy carries the same record
+        assert read_embedded(pdf) == rec and sidecar_path(pdf).exists()
+    notes = []
+    problems, n = audit([tiny_run / "results"], params=True, notes=notes)
+    # figures (PNG and PDF), tables and arrays with records; the parameters
+    # every job gets from config/tiny.yaml now equal the recorded ones
+    assert n >= 2 * len(figs) and problems == [] and notes == []
+
+
+def test_audit_names_the_changed_config_key_and_what_it_makes_stale(tiny_run, tmp_path):
+    """Against a config with a changed measurement setting, `scattermorph
+    audit --configfile` reports the measurement files STALE naming the key and
+    both values, everything made from them STALE through its inputs, and no
+    simulation (which does not read that setting)."""
+    from scattermorph.cli import main
+    from scattermorph.provenance import audit
+
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(tiny_config_with("measurement.porod.q_max", 0.9)))
+    old = yaml.safe_load(TINY.read_text())["measurement"]["porod"]["q_max"]
+    results = tiny_run / "results/tiny"
+    problems, _ = audit([results], params=True, configfile=changed)
+    by_params = [p for p in problems if "parameters changed" in p]
+    key = f"measurement.porod.q_max: {json.dumps(old)} -> 0.9"
+    measured = sorted((results / "measurements").glob("*.npz"))
+    assert measured and all(any(str(m) in p and key in p for p in by_params) for m in measured)
+    assert any(str(results / "dataset.csv") in p for p in problems)
+    assert any(str(results / "figures/motivating_pair.pdf") in p and "itself stale" in p for p in problems)
+    assert not any("/simulations/" in p for p in problems)
+    assert main(["audit", str(results / "simulations"), "--configfile", str(changed)]) == 0
+    assert main(["audit", str(results / "measurements"), "--configfile", str(changed)]) == 1
 
 
 @pytest.mark.parametrize(
@@ -313,6 +343,23 @@ def test_report_is_written_and_needs_only_the_study_pins(tiny_run, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     page = report.read_text(errors="replace")
     assert report.stat().st_size > 100_000 and "parity" in page
+    # every figure's caption carries its provenance record (the sidecar, included verbatim)
+    n_figures = len(list((tiny_run / "results/tiny/figures").glob("*.png")))
+    assert page.count("figure_sha256") >= n_figures > 0
     lock = {line.split("==")[0].lower() for line in (ROOT / "requirements/lock.txt").read_text().splitlines()
             if "==" in line}
     assert {"pygments", "jinja2", "docutils"} <= lock
+
+
+def test_missing_input_names_the_file_and_the_rule(tmp_path):
+    """A missing input file (here the rubber data the foundations stage reads)
+    stops the run before any job, with Snakemake's error naming the rule that
+    wanted it and the file."""
+    absent = tmp_path / "nowhere/treloar.csv"
+    cfg = tmp_path / "missing.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_config_with("foundations.data", str(absent))))
+    res = snakemake("--configfile", str(cfg), "--cores", "1", "results/tiny/foundations/tutorial.npz", cwd=tmp_path)
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert "Missing input files for rule predict_gp_tutorial" in out and str(absent) in out, out[-2000:]
+    assert not (tmp_path / "results").exists()  # nothing ran

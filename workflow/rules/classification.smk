@@ -174,13 +174,12 @@ rule plot_biasvar_vs_fraction:
     input:
         table=rules.decompose_errors.output.table,
     output:
-        figure=report(
-            f"{RESULTS}/figures/biasvar_vs_fraction.png",
+        **figure_outputs(
+            "biasvar_vs_fraction",
             caption="../report/biasvar_vs_fraction.rst",
             category="4. Partial-view classification",
-            labels={"figure": "bias, variance and error vs visible fraction"},
+            label="bias, variance and error vs visible fraction",
         ),
-        provenance=f"{RESULTS}/figures/biasvar_vs_fraction.png.prov.json",
     log:
         f"{LOGS}/plot_biasvar_vs_fraction.log",
     conda:
@@ -199,13 +198,12 @@ rule plot_class_errors:
     input:
         table=rules.decompose_errors.output.table,
     output:
-        figure=report(
-            f"{RESULTS}/figures/class_errors.png",
+        **figure_outputs(
+            "class_errors",
             caption="../report/class_errors.rst",
             category="4. Partial-view classification",
-            labels={"figure": "class-conditional error vs visible fraction"},
+            label="class-conditional error vs visible fraction",
         ),
-        provenance=f"{RESULTS}/figures/class_errors.png.prov.json",
     log:
         f"{LOGS}/plot_class_errors.log",
     conda:
@@ -225,13 +223,12 @@ rule plot_complexity_tradeoff:
     input:
         table=rules.decompose_errors.output.complexity,
     output:
-        figure=report(
-            f"{RESULTS}/figures/complexity_tradeoff.png",
+        **figure_outputs(
+            "complexity_tradeoff",
             caption="../report/complexity_tradeoff.rst",
             category="4. Partial-view classification",
-            labels={"figure": "bias-variance trade-off vs model complexity"},
+            label="bias-variance trade-off vs model complexity",
         ),
-        provenance=f"{RESULTS}/figures/complexity_tradeoff.png.prov.json",
     log:
         f"{LOGS}/plot_complexity_tradeoff.log",
     conda:

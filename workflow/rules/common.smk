@@ -39,6 +39,22 @@ def sim_record(wildcards):
     return record(SIMS, wildcards.sim_id)
 
 
+def figure_outputs(name, caption, category, label):
+    """Outputs of a figure rule: the PNG (a report item with its caption), a
+    PDF copy, and the provenance sidecar of each (the record is also embedded
+    in both files; scattermorph.plotting.save_job_figure writes all four)."""
+    png = f"{RESULTS}/figures/{name}.png"
+    pdf = f"{RESULTS}/figures/{name}.pdf"
+    return {
+        "figure": report(
+            png, caption=caption, category=category, labels={"figure": label}
+        ),
+        "provenance": f"{png}.prov.json",
+        "pdf": pdf,
+        "pdf_provenance": f"{pdf}.prov.json",
+    }
+
+
 def sim_files(wildcards=None):
     """Every simulation file of the study."""
     return expand(f"{RESULTS}/simulations/{{sim_id}}.npz", sim_id=SIM_IDS)

@@ -121,13 +121,12 @@ rule plot_emulator_validation:
         metrics=rules.fit_emulator.output.metrics,
         speedup=rules.fit_emulator.output.speedup,
     output:
-        figure=report(
-            f"{RESULTS}/figures/emulator_validation.png",
+        **figure_outputs(
+            "emulator_validation",
             caption="../report/emulator_validation.rst",
             category="5. Gaussian processes",
-            labels={"figure": "emulator validation"},
+            label="emulator validation",
         ),
-        provenance=f"{RESULTS}/figures/emulator_validation.png.prov.json",
     log:
         f"{LOGS}/plot_emulator_validation.log",
     conda:
@@ -146,13 +145,12 @@ rule plot_emulator_response:
     input:
         surface=rules.fit_emulator.output.surface,
     output:
-        figure=report(
-            f"{RESULTS}/figures/emulator_response.png",
+        **figure_outputs(
+            "emulator_response",
             caption="../report/emulator_response.rst",
             category="5. Gaussian processes",
-            labels={"figure": "emulated response surfaces"},
+            label="emulated response surfaces",
         ),
-        provenance=f"{RESULTS}/figures/emulator_response.png.prov.json",
     log:
         f"{LOGS}/plot_emulator_response.log",
     conda:
@@ -173,13 +171,12 @@ rule plot_adaptive_design:
         added=rules.run_adaptive_design.output.runs,
         runs=rules.fit_emulator.output.runs,
     output:
-        figure=report(
-            f"{RESULTS}/figures/emulator_adaptive_design.png",
+        **figure_outputs(
+            "emulator_adaptive_design",
             caption="../report/emulator_adaptive_design.rst",
             category="5. Gaussian processes",
-            labels={"figure": "adaptive vs random design"},
+            label="adaptive vs random design",
         ),
-        provenance=f"{RESULTS}/figures/emulator_adaptive_design.png.prov.json",
     log:
         f"{LOGS}/plot_adaptive_design.log",
     conda:
@@ -199,13 +196,12 @@ rule plot_ch1d_emulator:
     input:
         arrays=rules.emulate_ch1d.output.arrays,
     output:
-        figure=report(
-            f"{RESULTS}/figures/emulator_ch1d.png",
+        **figure_outputs(
+            "emulator_ch1d",
             caption="../report/emulator_ch1d.rst",
             category="5. Gaussian processes",
-            labels={"figure": "1D Cahn-Hilliard emulator"},
+            label="1D Cahn-Hilliard emulator",
         ),
-        provenance=f"{RESULTS}/figures/emulator_ch1d.png.prov.json",
     log:
         f"{LOGS}/plot_ch1d_emulator.log",
     conda:

@@ -5,13 +5,12 @@ rule plot_morphology_gallery:
     input:
         sims=gallery_files(),
     output:
-        figure=report(
-            f"{RESULTS}/figures/morphology_gallery.png",
+        **figure_outputs(
+            "morphology_gallery",
             caption="../report/morphology_gallery.rst",
             category="1. Microstructures",
-            labels={"figure": "morphology gallery"},
+            label="morphology gallery",
         ),
-        provenance=f"{RESULTS}/figures/morphology_gallery.png.prov.json",
     log:
         f"{LOGS}/plot_morphology_gallery.log",
     conda:
@@ -31,13 +30,12 @@ rule plot_coarsening:
         sims=coarsening_files(),
         table=rules.index_snapshots.output.table,
     output:
-        figure=report(
-            f"{RESULTS}/figures/coarsening.png",
+        **figure_outputs(
+            "coarsening",
             caption="../report/coarsening.rst",
             category="1. Microstructures",
-            labels={"figure": "coarsening series"},
+            label="coarsening series",
         ),
-        provenance=f"{RESULTS}/figures/coarsening.png.prov.json",
     log:
         f"{LOGS}/plot_coarsening.log",
     conda:
@@ -58,13 +56,12 @@ rule plot_motivating_pair:
         curves=rules.assemble_dataset.output.curves,
         sims=sim_files(),
     output:
-        figure=report(
-            f"{RESULTS}/figures/motivating_pair.png",
+        **figure_outputs(
+            "motivating_pair",
             caption="../report/motivating_pair.rst",
             category="2. Scattering and Minkowski functionals",
-            labels={"figure": "same S(q) peak, different structures"},
+            label="same S(q) peak, different structures",
         ),
-        provenance=f"{RESULTS}/figures/motivating_pair.png.prov.json",
     log:
         f"{LOGS}/plot_motivating_pair.log",
     conda:
@@ -83,13 +80,12 @@ rule plot_functionals_vs_time:
     input:
         table=rules.assemble_dataset.output.table,
     output:
-        figure=report(
-            f"{RESULTS}/figures/functionals_vs_time.png",
+        **figure_outputs(
+            "functionals_vs_time",
             caption="../report/functionals_vs_time.rst",
             category="2. Scattering and Minkowski functionals",
-            labels={"figure": "functionals vs time"},
+            label="functionals vs time",
         ),
-        provenance=f"{RESULTS}/figures/functionals_vs_time.png.prov.json",
     log:
         f"{LOGS}/plot_functionals_vs_time.log",
     conda:
@@ -109,13 +105,12 @@ rule plot_scaling_collapse:
         table=rules.assemble_dataset.output.table,
         curves=rules.assemble_dataset.output.curves,
     output:
-        figure=report(
-            f"{RESULTS}/figures/scaling_collapse.png",
+        **figure_outputs(
+            "scaling_collapse",
             caption="../report/scaling_collapse.rst",
             category="2. Scattering and Minkowski functionals",
-            labels={"figure": "dynamic scaling"},
+            label="dynamic scaling",
         ),
-        provenance=f"{RESULTS}/figures/scaling_collapse.png.prov.json",
     log:
         f"{LOGS}/plot_scaling_collapse.log",
     conda:
@@ -135,13 +130,12 @@ rule plot_euler_vs_composition:
     input:
         table=rules.assemble_dataset.output.table,
     output:
-        figure=report(
-            f"{RESULTS}/figures/euler_vs_composition.png",
+        **figure_outputs(
+            "euler_vs_composition",
             caption="../report/euler_vs_composition.rst",
             category="2. Scattering and Minkowski functionals",
-            labels={"figure": "Euler characteristic vs composition"},
+            label="Euler characteristic vs composition",
         ),
-        provenance=f"{RESULTS}/figures/euler_vs_composition.png.prov.json",
     log:
         f"{LOGS}/plot_euler_vs_composition.log",
     conda:

@@ -58,13 +58,12 @@ rule plot_gp_few_points:
     input:
         arrays=rules.predict_gp_tutorial.output.arrays,
     output:
-        figure=report(
-            f"{RESULTS}/figures/gp_few_points.png",
+        **figure_outputs(
+            "gp_few_points",
             caption="../report/gp_few_points.rst",
             category="5. Gaussian processes",
-            labels={"figure": "GP from 1, 2, 3 points"},
+            label="GP from 1, 2, 3 points",
         ),
-        provenance=f"{RESULTS}/figures/gp_few_points.png.prov.json",
     log:
         f"{LOGS}/plot_gp_few_points.log",
     conda:
@@ -83,13 +82,12 @@ rule plot_gp_posterior:
     input:
         arrays=rules.predict_gp_tutorial.output.arrays,
     output:
-        figure=report(
-            f"{RESULTS}/figures/gp_posterior.png",
+        **figure_outputs(
+            "gp_posterior",
             caption="../report/gp_posterior.rst",
             category="5. Gaussian processes",
-            labels={"figure": "GP posterior and mean functions"},
+            label="GP posterior and mean functions",
         ),
-        provenance=f"{RESULTS}/figures/gp_posterior.png.prov.json",
     log:
         f"{LOGS}/plot_gp_posterior.log",
     conda:
@@ -109,13 +107,12 @@ rule plot_gp_hyperparameter_maps:
         maps=rules.map_gp_hyperparameters.output.maps,
         optima=rules.map_gp_hyperparameters.output.optima,
     output:
-        figure=report(
-            f"{RESULTS}/figures/gp_hyperparameter_maps.png",
+        **figure_outputs(
+            "gp_hyperparameter_maps",
             caption="../report/gp_hyperparameter_maps.rst",
             category="5. Gaussian processes",
-            labels={"figure": "LOOCV and marginal likelihood maps"},
+            label="LOOCV and marginal likelihood maps",
         ),
-        provenance=f"{RESULTS}/figures/gp_hyperparameter_maps.png.prov.json",
     log:
         f"{LOGS}/plot_gp_hyperparameter_maps.log",
     conda:

@@ -216,13 +216,12 @@ rule plot_parity:
         metrics=rules.test_selected_models.output.metrics,
         table=rules.assemble_dataset.output.table,
     output:
-        figure=report(
-            f"{RESULTS}/figures/parity.png",
+        **figure_outputs(
+            "parity",
             caption="../report/parity.rst",
             category="3. Learning",
-            labels={"figure": "parity plots"},
+            label="parity plots",
         ),
-        provenance=f"{RESULTS}/figures/parity.png.prov.json",
     log:
         f"{LOGS}/plot_parity.log",
     conda:
@@ -241,13 +240,12 @@ rule plot_error_vs_euler:
     input:
         predictions=rules.test_selected_models.output.predictions,
     output:
-        figure=report(
-            f"{RESULTS}/figures/error_vs_euler.png",
+        **figure_outputs(
+            "error_vs_euler",
             caption="../report/error_vs_euler.rst",
             category="3. Learning",
-            labels={"figure": "error vs Euler characteristic"},
+            label="error vs Euler characteristic",
         ),
-        provenance=f"{RESULTS}/figures/error_vs_euler.png.prov.json",
     log:
         f"{LOGS}/plot_error_vs_euler.log",
     conda:
@@ -268,13 +266,12 @@ rule plot_calibration:
         selection=rules.compare_models.output.selection,
         cv=cv_prediction_files(),
     output:
-        figure=report(
-            f"{RESULTS}/figures/calibration.png",
+        **figure_outputs(
+            "calibration",
             caption="../report/calibration.rst",
             category="3. Learning",
-            labels={"figure": "calibration"},
+            label="calibration",
         ),
-        provenance=f"{RESULTS}/figures/calibration.png.prov.json",
     log:
         f"{LOGS}/plot_calibration.log",
     conda:
@@ -293,13 +290,12 @@ rule plot_learning_curves:
     input:
         curves=rules.compute_learning_curves.output.curves,
     output:
-        figure=report(
-            f"{RESULTS}/figures/learning_curves.png",
+        **figure_outputs(
+            "learning_curves",
             caption="../report/learning_curves.rst",
             category="3. Learning",
-            labels={"figure": "learning curves"},
+            label="learning curves",
         ),
-        provenance=f"{RESULTS}/figures/learning_curves.png.prov.json",
     log:
         f"{LOGS}/plot_learning_curves.log",
     conda:
@@ -318,13 +314,12 @@ rule plot_extrapolation:
     input:
         predictions=rules.test_extrapolation.output.predictions,
     output:
-        figure=report(
-            f"{RESULTS}/figures/extrapolation.png",
+        **figure_outputs(
+            "extrapolation",
             caption="../report/extrapolation.rst",
             category="3. Learning",
-            labels={"figure": "extrapolation"},
+            label="extrapolation",
         ),
-        provenance=f"{RESULTS}/figures/extrapolation.png.prov.json",
     log:
         f"{LOGS}/plot_extrapolation.log",
     conda:
@@ -344,11 +339,11 @@ rule plot_model_comparison:
         comparison=rules.compare_models.output.comparison,
         selection=rules.compare_models.output.selection,
     output:
-        figure=report(
-            f"{RESULTS}/figures/model_comparison.png",
+        **figure_outputs(
+            "model_comparison",
             caption="../report/model_comparison.rst",
             category="3. Learning",
-            labels={"figure": "model comparison"},
+            label="model comparison",
         ),
         table=report(
             f"{RESULTS}/figures/model_comparison.html",
@@ -356,7 +351,6 @@ rule plot_model_comparison:
             category="3. Learning",
             labels={"figure": "model comparison (table)"},
         ),
-        provenance=f"{RESULTS}/figures/model_comparison.png.prov.json",
     log:
         f"{LOGS}/plot_model_comparison.log",
     conda:
@@ -375,13 +369,12 @@ rule plot_paper_protocol:
     input:
         splits=rules.evaluate_paper_protocol.output.splits,
     output:
-        figure=report(
-            f"{RESULTS}/figures/paper_protocol.png",
+        **figure_outputs(
+            "paper_protocol",
             caption="../report/paper_protocol.rst",
             category="3. Learning",
-            labels={"figure": "paper's protocol"},
+            label="paper's protocol",
         ),
-        provenance=f"{RESULTS}/figures/paper_protocol.png.prov.json",
     log:
         f"{LOGS}/plot_paper_protocol.log",
     conda:
@@ -400,13 +393,12 @@ rule plot_robustness:
     input:
         metrics=rules.test_instrument_robustness.output.metrics,
     output:
-        figure=report(
-            f"{RESULTS}/figures/robustness.png",
+        **figure_outputs(
+            "robustness",
             caption="../report/robustness.rst",
             category="3. Learning",
-            labels={"figure": "instrument robustness"},
+            label="instrument robustness",
         ),
-        provenance=f"{RESULTS}/figures/robustness.png.prov.json",
     log:
         f"{LOGS}/plot_robustness.log",
     conda:

@@ -209,13 +209,16 @@ def _cmd_characterise(args) -> int:
 def _cmd_audit(args) -> int:
     from .provenance import audit
 
+    notes = []
     try:
-        problems, n = audit(args.paths)
+        problems, n = audit(args.paths, params=args.params, configfile=args.configfile, notes=notes)
     except FileNotFoundError as exc:
         raise InputFileError(str(exc)) from None
     for line in problems:
         print(line)
-    print(f"{n} figure(s) checked, {len(problems)} problem(s)", file=sys.stderr)
+    for line in notes:
+        print(line, file=sys.stderr)
+    print(f"{n} file(s) checked, {len(problems)} problem(s)", file=sys.stderr)
     return 1 if problems else 0
 
 
@@ -306,15 +309,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_characterise)
     a = sub.add_parser(
         "audit",
-        help="check figures against their provenance records",
+        help="check figures, tables and arrays against their provenance records",
         description=(
-            "Recompute the hashes of each figure, its recorded inputs, its script and the "
-            "library code; report every figure that is TAMPERED, STALE (naming the cause) "
-            "or MISSING a record. Exit status 1 if any."
+            "Recompute the hashes of each figure (PNG, PDF) and recorded table or array, of its "
+            "recorded inputs, its script and the library code, and compare its recorded "
+            "parameters with those the current config gives its rule; report every file that "
+            "is TAMPERED, STALE (naming the cause: an input, the script, the library, a config "
+            "key, or an input that is itself stale) or MISSING a record. Exit status 1 if any."
         ),
     )
     a.add_argument("paths", nargs="*", default=["results"],
-                   help="figures or folders to check (default: results/)")
+                   help="files or folders to check (default: results/)")
+    a.add_argument("--configfile", default=None,
+                   help="config to compare the recorded parameters with (default: the checkout's "
+                        "config.yaml or config/*.yaml whose study.name names the results/<study>/ folder)")
+    a.add_argument("--no-params", dest="params", action="store_false",
+                   help="skip the parameter check (it loads the workflow with Snakemake: a few seconds per study)")
     a.set_defaults(func=_cmd_audit)
     pr = sub.add_parser(
         "predict",

@@ -26,6 +26,7 @@ from pathlib import Path
 
 __all__ = [
     "PNG_KEY",
+    "PDF_KEY",
     "SIDECAR_SUFFIX",
     "sha256_file",
     "library_hash",
@@ -35,10 +36,12 @@ __all__ = [
     "record_outputs",
     "write_sidecar",
     "read_embedded",
+    "find_configfile",
     "audit",
 ]
 
 PNG_KEY = "scattermorph:provenance"
+PDF_KEY = PNG_KEY  # key in the PDF document information dictionary
 SIDECAR_SUFFIX = ".prov.json"
 PACKAGES = ("scattermorph", "numpy", "scipy", "numba", "pyFFTW", "pandas", "matplotlib",
             "scikit-image", "scikit-learn", "snakemake")
@@ -204,13 +207,20 @@ def sidecar_path(figure) -> Path:
 
 
 def read_embedded(figure) -> dict | None:
-    """The record embedded in a PNG's text chunk (None if absent)."""
-    from PIL import Image
+    """The record embedded in a figure: the PNG text chunk ``PNG_KEY`` or the
+    PDF information dictionary entry ``/PDF_KEY`` (None if absent)."""
+    if Path(figure).suffix.lower() == ".pdf":
+        from pypdf import PdfReader
 
-    with Image.open(figure) as im:
-        text = getattr(im, "text", {}) or im.info
-        raw = text.get(PNG_KEY)
-    return json.loads(raw) if raw else None
+        info = PdfReader(figure).metadata or {}
+        raw = info.get("/" + PDF_KEY)
+    else:
+        from PIL import Image
+
+        with Image.open(figure) as im:
+            text = getattr(im, "text", {}) or im.info
+            raw = text.get(PNG_KEY)
+    return json.loads(str(raw)) if raw else None
 
 
 def _check(figure: Path) -> list[str]:
@@ -221,27 +231,23 @@ def _check(figure: Path) -> list[str]:
     rec = json.loads(side.read_text())
     if sha256_file(figure) != rec.get("sha256", rec.get("figure_sha256")):
         problems.append(f"TAMPERED {figure}: its bytes no longer match the recorded sha256")
-    elif figure.suffix == ".png":
+    elif figure.suffix.lower() in (".png", ".pdf"):
         try:
             emb = read_embedded(figure)
-        except Exception as exc:  # unreadable image
+        except Exception as exc:  # unreadable image or document
             emb = None
             problems.append(f"TAMPERED {figure}: cannot read the embedded record ({exc})")
         if emb is not None and emb != rec.get("record"):
             problems.append(f"TAMPERED {figure}: embedded record differs from {side.name}")
     record = rec.get("record", {})
-    workdir = Path(record.get("workdir", "."))
-    for name, files in record.get("inputs", {}).items():
-        for f in files:
-            p = Path(f["path"])
-            p = p if p.is_absolute() else workdir / p
-            if not p.exists():
-                problems.append(f"STALE {figure}: input {name} {f['path']} is missing")
-            elif sha256_file(p) != f["sha256"]:
-                problems.append(f"STALE {figure}: input {name} {f['path']} changed")
+    for name, f, p in _recorded_inputs(record):
+        if not p.exists():
+            problems.append(f"STALE {figure}: input {name} {f['path']} is missing")
+        elif sha256_file(p) != f["sha256"]:
+            problems.append(f"STALE {figure}: input {name} {f['path']} changed")
     script = record.get("script", {})
     sp = Path(script.get("path", ""))
-    sp = sp if sp.is_absolute() else workdir / sp
+    sp = sp if sp.is_absolute() else Path(record.get("workdir", ".")) / sp
     if not sp.exists() or sha256_file(sp) != script.get("sha256"):
         problems.append(f"STALE {figure}: script {script.get('path')} changed or missing")
     if record.get("library", {}).get("sha256") != library_hash():
@@ -249,28 +255,167 @@ def _check(figure: Path) -> list[str]:
     return problems
 
 
-def audit(paths) -> tuple[list[str], int]:
-    """Check every PNG figure, and every file with a provenance sidecar
-    (tables, arrays, models), under ``paths`` against its record.
+def _recorded_inputs(record):
+    """(name, entry, resolved path) of every input in a record."""
+    workdir = Path(record.get("workdir", "."))
+    for name, files in record.get("inputs", {}).items():
+        for f in files:
+            p = Path(f["path"])
+            yield name, f, (p if p.is_absolute() else workdir / p)
+
+
+def _leaf_diff(old, new, prefix="") -> list[str]:
+    """Dotted keys whose values differ between two JSON trees, as ``key: old -> new``."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new), key=str):
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if k not in new:
+                out.append(f"{key}: removed")
+            elif k not in old:
+                out.append(f"{key}: added ({json.dumps(new[k])[:60]})")
+            else:
+                out += _leaf_diff(old[k], new[k], key)
+        return out
+    if old != new:
+        return [f"{prefix}: {json.dumps(old)[:60]} -> {json.dumps(new)[:60]}"]
+    return []
+
+
+def _study_of(path: Path):
+    """(working directory, study name) of a file under ``<workdir>/results/<study>/``, else None."""
+    parts = path.resolve().parts
+    if "results" not in parts:
+        return None
+    i = len(parts) - 1 - parts[::-1].index("results")
+    if i + 1 >= len(parts) - 1:
+        return None
+    return Path(*parts[:i]), parts[i + 1]
+
+
+def find_configfile(study: str, root=None):
+    """The config file of the checkout whose ``study.name`` is ``study``:
+    ``config.yaml`` (returned as None: Snakemake reads it by default) or one of
+    ``config/*.yaml``. Raises LookupError if none or several match."""
+    import yaml
+
+    root = Path(root) if root else LIB_DIR.parents[1]
+    found = []
+    for cand in [root / "config.yaml", *sorted((root / "config").glob("*.yaml"))]:
+        try:
+            name = (yaml.safe_load(cand.read_text()) or {}).get("study", {}).get("name")
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue
+        if name == study:
+            found.append(cand)
+    if len(found) != 1:
+        what = "no config file" if not found else "several config files (" + ", ".join(map(str, found)) + ")"
+        raise LookupError(f"{what} in {root} name(s) study {study!r}; pass --configfile")
+    return None if found[0] == root / "config.yaml" else found[0]
+
+
+def _check_params(files: list[Path], configfile=None, snakefile=None) -> tuple[list, list[str]]:
+    """Compare each file's recorded params with those its job would get now.
+
+    Returns (problems, notes): ``(file, STALE line naming the changed keys)``
+    pairs, and notes for files whose parameters could not be checked.
+    """
+    from .jobparams import current_params
+
+    snakefile = Path(snakefile) if snakefile else LIB_DIR.parents[1] / "Snakefile"
+    groups: dict = {}
+    notes = []
+    for f in files:
+        where = _study_of(f)
+        if where is None:
+            notes.append(f"UNCHECKED {f}: parameters not checked (not under results/<study>/)")
+        else:
+            groups.setdefault(where, []).append(f)
+    problems = []
+    for (workdir, study), members in sorted(groups.items()):
+        try:
+            cfg = configfile if configfile is not None else find_configfile(study, snakefile.parent)
+            now = current_params(snakefile, workdir, [cfg] if cfg else [])
+        except (LookupError, RuntimeError) as exc:
+            notes.append(f"UNCHECKED results/{study}: parameters not checked: {exc}")
+            continue
+        for f in members:
+            side = sidecar_path(f)
+            if not side.exists():
+                continue
+            record = json.loads(side.read_text()).get("record", {})
+            key = str(f.resolve().relative_to(workdir.resolve()))
+            if key not in now:
+                problems.append((f, f"STALE {f}: no job of the current workflow and config makes it"))
+                continue
+            diff = _leaf_diff(record.get("params", {}), now[key])
+            if diff:
+                more = f" (+{len(diff) - 3} more)" if len(diff) > 3 else ""
+                problems.append((f, f"STALE {f}: parameters changed since it was made: " + "; ".join(diff[:3]) + more))
+    return problems, notes
+
+
+def audit(paths, *, params: bool = False, configfile=None, notes: list | None = None) -> tuple[list[str], int]:
+    """Check every figure (PNG, PDF) and every file with a provenance sidecar
+    (tables, arrays, models) under ``paths`` against its record.
+
+    A file is ``TAMPERED`` if its bytes (or its embedded record) no longer
+    match the record; ``STALE`` if a recorded input, its script or the library
+    code changed, if (with ``params``) the parameters its job would get from
+    the current config differ from the recorded ones, or if one of its inputs
+    is itself tampered or stale (checked files only; the cause is named).
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Files or folders.
+    params : bool
+        Also compare the recorded parameters with the current workflow and
+        config (loads the workflow with Snakemake; a few seconds per study).
+    configfile : path, optional
+        The config to compare with; default: the checkout's config whose
+        ``study.name`` names the ``results/<study>/`` folder.
+    notes : list, optional
+        Receives ``UNCHECKED`` lines: files whose parameters could not be
+        checked, and why (not problems).
 
     Returns
     -------
     problems : list of str
-        One line per problem: ``TAMPERED``, ``STALE`` (naming the cause) or
-        ``MISSING`` (no sidecar).
+        One line per problem: ``TAMPERED``, ``STALE`` or ``MISSING`` (no
+        sidecar).
     n_checked : int
-        Figures checked.
+        Files checked.
     """
     figures = []
     for p in map(Path, paths):
         if p.is_dir():
             recorded = {q.with_name(q.name[: -len(SIDECAR_SUFFIX)]) for q in p.rglob("*" + SIDECAR_SUFFIX)}
-            figures += sorted(set(p.rglob("*.png")) | recorded)
+            figures += sorted(set(p.rglob("*.png")) | set(p.rglob("*.pdf")) | recorded)
         elif p.exists():
             figures.append(p)
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
-    problems = []
-    for fig in figures:
-        problems += _check(fig)
-    return problems, len(figures)
+    by_file = {fig: _check(fig) for fig in figures}
+    if params:
+        param_problems, unchecked = _check_params(figures, configfile)
+        for fig, line in param_problems:
+            by_file[fig].append(line)
+        if notes is not None:
+            notes += unchecked
+    # staleness travels downstream: a file made from a stale or tampered file is stale
+    bad = {fig.resolve() for fig, probs in by_file.items() if probs and not probs[0].startswith("MISSING")}
+    changed = True
+    while changed:
+        changed = False
+        for fig in figures:
+            if fig.resolve() in bad or not sidecar_path(fig).exists():
+                continue
+            record = json.loads(sidecar_path(fig).read_text()).get("record", {})
+            for name, f, p in _recorded_inputs(record):
+                if p.resolve() in bad:
+                    by_file[fig].append(f"STALE {fig}: input {name} {f['path']} is itself stale or tampered")
+                    bad.add(fig.resolve())
+                    changed = True
+                    break
+    return [line for fig in figures for line in by_file[fig]], len(figures)

@@ -9,8 +9,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import pandas as pd  # noqa: E402
 
 from scattermorph.gp_figures import plot_adaptive_design  # noqa: E402
-from scattermorph.plotting import save_figure  # noqa: E402
-from scattermorph.provenance import from_snakemake  # noqa: E402
+from scattermorph.plotting import save_job_figure  # noqa: E402
 
 fig = plot_adaptive_design(
     pd.read_csv(snakemake.input.curve),  # noqa: F821
@@ -18,9 +17,4 @@ fig = plot_adaptive_design(
     pd.read_csv(snakemake.input.runs),  # noqa: F821
     n_initial=snakemake.params.n_initial,  # noqa: F821
 )
-save_figure(
-    fig,
-    snakemake.output.figure,  # noqa: F821
-    dpi=snakemake.params.dpi,  # noqa: F821
-    provenance=from_snakemake(snakemake, __file__),  # noqa: F821
-)
+save_job_figure(fig, snakemake, __file__)  # noqa: F821

@@ -9,8 +9,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import pandas as pd  # noqa: E402
 
 from scattermorph import plot_learning as pl  # noqa: E402
-from scattermorph.plotting import save_figure  # noqa: E402
-from scattermorph.provenance import from_snakemake  # noqa: E402
+from scattermorph.plotting import save_job_figure  # noqa: E402
 
 sm = snakemake  # noqa: F821
 selection = pd.read_csv(sm.input.selection)
@@ -18,4 +17,4 @@ chosen = set(zip(selection["functional"], selection["features"], selection["mode
 cv = pd.concat([pd.read_csv(p) for p in sm.input.cv], ignore_index=True)
 cv = cv[[k in chosen for k in zip(cv["functional"], cv["features"], cv["model"])]]
 fig = pl.plot_calibration(pd.read_csv(sm.input.predictions), cv)
-save_figure(fig, sm.output.figure, dpi=sm.params.dpi, provenance=from_snakemake(sm, __file__))
+save_job_figure(fig, sm, __file__)

@@ -9,8 +9,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.provenance import from_snakemake  # noqa: E402
-from scattermorph.plotting import plot_coarsening, save_figure  # noqa: E402
+from scattermorph.plotting import plot_coarsening, save_job_figure  # noqa: E402
 from scattermorph.simulate import load_simulation  # noqa: E402
 
 table = pd.read_csv(snakemake.input.table)  # noqa: F821
@@ -27,9 +26,4 @@ for path in snakemake.input.sims:  # noqa: F821
 fields, ftimes, meta = shown
 title = f"Coarsening of run {meta['sim_id']} (top) and characteristic length (bottom)"
 fig = plot_coarsening(fields, ftimes, series, meta["params"]["dx"], title=title)
-save_figure(
-    fig,
-    snakemake.output.figure,  # noqa: F821
-    dpi=snakemake.params.dpi,  # noqa: F821
-    provenance=from_snakemake(snakemake, __file__),  # noqa: F821
-)
+save_job_figure(fig, snakemake, __file__)  # noqa: F821

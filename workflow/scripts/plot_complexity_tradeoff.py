@@ -8,15 +8,9 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.plotting import save_figure  # noqa: E402
+from scattermorph.plotting import save_job_figure  # noqa: E402
 from scattermorph.plotting_classification import plot_complexity_tradeoff  # noqa: E402
-from scattermorph.provenance import from_snakemake  # noqa: E402
 
 table = pd.read_csv(snakemake.input.table)  # noqa: F821
 fig = plot_complexity_tradeoff(table)
-save_figure(
-    fig,
-    snakemake.output.figure,  # noqa: F821
-    dpi=snakemake.params.dpi,  # noqa: F821
-    provenance=from_snakemake(snakemake, __file__),  # noqa: F821
-)
+save_job_figure(fig, snakemake, __file__)  # noqa: F821

@@ -9,17 +9,11 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import pandas as pd  # noqa: E402
 
 from scattermorph.gp_figures import plot_emulator_validation  # noqa: E402
-from scattermorph.plotting import save_figure  # noqa: E402
-from scattermorph.provenance import from_snakemake  # noqa: E402
+from scattermorph.plotting import save_job_figure  # noqa: E402
 
 fig = plot_emulator_validation(
     pd.read_csv(snakemake.input.predictions),  # noqa: F821
     pd.read_csv(snakemake.input.metrics),  # noqa: F821
     pd.read_csv(snakemake.input.speedup),  # noqa: F821
 )
-save_figure(
-    fig,
-    snakemake.output.figure,  # noqa: F821
-    dpi=snakemake.params.dpi,  # noqa: F821
-    provenance=from_snakemake(snakemake, __file__),  # noqa: F821
-)
+save_job_figure(fig, snakemake, __file__)  # noqa: F821

@@ -8,14 +8,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.provenance import from_snakemake  # noqa: E402
-from scattermorph.plotting import plot_euler_vs_composition, save_figure  # noqa: E402
+from scattermorph.plotting import plot_euler_vs_composition, save_job_figure  # noqa: E402
 
 table = pd.read_csv(snakemake.input.table)  # noqa: F821
 fig = plot_euler_vs_composition(table, ndim=int(table["dimension"].iloc[0]))
-save_figure(
-    fig,
-    snakemake.output.figure,  # noqa: F821
-    dpi=snakemake.params.dpi,  # noqa: F821
-    provenance=from_snakemake(snakemake, __file__),  # noqa: F821
-)
+save_job_figure(fig, snakemake, __file__)  # noqa: F821

@@ -9,14 +9,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import numpy as np  # noqa: E402
 
 from scattermorph.gp_figures import plot_few_points  # noqa: E402
-from scattermorph.plotting import save_figure  # noqa: E402
-from scattermorph.provenance import from_snakemake  # noqa: E402
+from scattermorph.plotting import save_job_figure  # noqa: E402
 
 arrays = dict(np.load(snakemake.input.arrays))  # noqa: F821
 fig = plot_few_points(arrays)
-save_figure(
-    fig,
-    snakemake.output.figure,  # noqa: F821
-    dpi=snakemake.params.dpi,  # noqa: F821
-    provenance=from_snakemake(snakemake, __file__),  # noqa: F821
-)
+save_job_figure(fig, snakemake, __file__)  # noqa: F821

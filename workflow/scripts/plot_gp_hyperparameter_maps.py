@@ -10,15 +10,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from scattermorph.gp_figures import plot_hyperparameter_maps  # noqa: E402
-from scattermorph.plotting import save_figure  # noqa: E402
-from scattermorph.provenance import from_snakemake  # noqa: E402
+from scattermorph.plotting import save_job_figure  # noqa: E402
 
 maps = dict(np.load(snakemake.input.maps))  # noqa: F821
 optima = pd.read_csv(snakemake.input.optima)  # noqa: F821
 fig = plot_hyperparameter_maps(maps, optima)
-save_figure(
-    fig,
-    snakemake.output.figure,  # noqa: F821
-    dpi=snakemake.params.dpi,  # noqa: F821
-    provenance=from_snakemake(snakemake, __file__),  # noqa: F821
-)
+save_job_figure(fig, snakemake, __file__)  # noqa: F821

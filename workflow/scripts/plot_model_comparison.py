@@ -9,8 +9,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import pandas as pd  # noqa: E402
 
 from scattermorph import plot_learning as pl  # noqa: E402
-from scattermorph.plotting import save_figure  # noqa: E402
-from scattermorph.provenance import from_snakemake  # noqa: E402
+from scattermorph.plotting import save_job_figure  # noqa: E402
 
 sm = snakemake  # noqa: F821
 from scattermorph.simulate import atomic_write  # noqa: E402
@@ -19,7 +18,7 @@ comparison = pd.read_csv(sm.input.comparison)
 page = pl.comparison_html(comparison, pd.read_csv(sm.input.selection))
 atomic_write(sm.output.table, lambda tmp: open(tmp, "w").write(page))
 fig = pl.plot_model_comparison(comparison)
-save_figure(fig, sm.output.figure, dpi=sm.params.dpi, provenance=from_snakemake(sm, __file__))
+save_job_figure(fig, sm, __file__)
 
 from scattermorph.provenance import record_outputs  # noqa: E402
 

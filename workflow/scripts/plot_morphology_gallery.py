@@ -6,8 +6,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.provenance import from_snakemake  # noqa: E402
-from scattermorph.plotting import plot_gallery, save_figure  # noqa: E402
+from scattermorph.plotting import plot_gallery, save_job_figure  # noqa: E402
 from scattermorph.simulate import load_simulation  # noqa: E402
 
 fields, titles, dx = [], [], None
@@ -19,9 +18,4 @@ for path in snakemake.input.sims:  # noqa: F821
     quench = f", $\\chi/\\chi_s$ = {p['quench']:g}" if p["model"] == "flory_huggins" else ""
     titles.append(f"$\\phi_0$ = {p['phi0']:g}{quench}\n$t$ = {times[-1] / meta['derived']['time_scale_tau']:.3g} $\\tau$")
 fig = plot_gallery(fields, titles, dx, suptitle="Late-stage morphologies: droplets to co-continuous")
-save_figure(
-    fig,
-    snakemake.output.figure,  # noqa: F821
-    dpi=snakemake.params.dpi,  # noqa: F821
-    provenance=from_snakemake(snakemake, __file__),  # noqa: F821
-)
+save_job_figure(fig, snakemake, __file__)  # noqa: F821

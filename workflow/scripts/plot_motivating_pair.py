@@ -7,8 +7,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from scattermorph.measure import load_dataset, select_motivating_pair  # noqa: E402
-from scattermorph.provenance import from_snakemake  # noqa: E402
-from scattermorph.plotting import plot_motivating_pair, save_figure  # noqa: E402
+from scattermorph.plotting import plot_motivating_pair, save_job_figure  # noqa: E402
 from scattermorph.simulate import load_simulation  # noqa: E402
 
 table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)  # noqa: F821
@@ -24,9 +23,4 @@ for r in rows:
                   f"$q_{{peak}}$ = {rec['q_peak']:.4f} $b^{{-1}}$")
     print(f"row {r}: {rec['sim_id']} snapshot {rec['snapshot']} q_peak {rec['q_peak']:.5f}", file=sys.stderr)
 fig = plot_motivating_pair(images, arrays["q"], arrays["s_q"][list(rows)], recs, recs[0]["dx"], labels)
-save_figure(
-    fig,
-    snakemake.output.figure,  # noqa: F821
-    dpi=snakemake.params.dpi,  # noqa: F821
-    provenance=from_snakemake(snakemake, __file__),  # noqa: F821
-)
+save_job_figure(fig, snakemake, __file__)  # noqa: F821

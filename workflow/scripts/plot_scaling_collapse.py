@@ -7,8 +7,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from scattermorph.measure import load_dataset  # noqa: E402
-from scattermorph.provenance import from_snakemake  # noqa: E402
-from scattermorph.plotting import plot_scaling_collapse, save_figure  # noqa: E402
+from scattermorph.plotting import plot_scaling_collapse, save_job_figure  # noqa: E402
 
 table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)  # noqa: F821
 sim_id = snakemake.params.sims[-1]  # noqa: F821  (the most symmetric composition)
@@ -21,9 +20,4 @@ fig = plot_scaling_collapse(
     ndim=int(rows["dimension"].iloc[0]),
     title=f"Dynamic scaling of run {sim_id}",
 )
-save_figure(
-    fig,
-    snakemake.output.figure,  # noqa: F821
-    dpi=snakemake.params.dpi,  # noqa: F821
-    provenance=from_snakemake(snakemake, __file__),  # noqa: F821
-)
+save_job_figure(fig, snakemake, __file__)  # noqa: F821
