@@ -246,6 +246,10 @@ VOLATILE = ("seconds", "wall", "speedup", "created", "date", "elapsed", "checksu
             "workdir")
 
 
+#: figures that print measured timings (emulator vs simulation, solve/predict seconds)
+TIMED_FIGURES = {"emulator_validation", "emulator_ch1d"}
+
+
 def _strip(obj):
     if isinstance(obj, dict):
         return {k: _strip(v) for k, v in obj.items() if not any(w in k.lower() for w in VOLATILE)}
@@ -282,8 +286,8 @@ def _same_file(a, b):
 
 def test_rerun_gives_identical_tables_and_arrays(tiny_run, tmp_path):
     """A fresh run of the whole tiny study with --cores 1 reproduces every
-    table and array of the --cores 2 run (figures excluded: their records
-    hold timestamps)."""
+    table and array of the --cores 2 run, and every figure's pixels and PDF
+    drawing (their records differ only in timestamp and working directory)."""
     res = snakemake("--configfile", str(ROOT / "config/tiny.yaml"), "--cores", "1", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     base = tiny_run / "results/tiny"
@@ -294,6 +298,24 @@ def test_rerun_gives_identical_tables_and_arrays(tiny_run, tmp_path):
         b = tmp_path / "results/tiny" / a.relative_to(base)
         assert b.exists(), b
         _same_file(a, b)
+    # figures: the same pixels and the same PDF drawing; their records differ
+    # only in the timestamp and the working directory
+    from PIL import Image
+    from pypdf import PdfReader
+
+    from scattermorph.provenance import read_embedded
+
+    figures = sorted((base / "figures").glob("*.png"))
+    assert figures
+    for a in figures:
+        b = tmp_path / "results/tiny/figures" / a.name
+        assert _strip(read_embedded(a)) == _strip(read_embedded(b)), a.name
+        if a.stem in TIMED_FIGURES:
+            continue
+        with Image.open(a) as ia, Image.open(b) as ib:
+            assert np.array_equal(np.asarray(ia), np.asarray(ib)), a.name
+        pa, pb = PdfReader(a.with_suffix(".pdf")), PdfReader(b.with_suffix(".pdf"))
+        assert [p.get_contents().get_data() for p in pa.pages] == [p.get_contents().get_data() for p in pb.pages]
 
 
 def test_interrupted_run_resumes_and_finishes_identically(tiny_run, tmp_path):
