@@ -6,10 +6,11 @@ file it was computed from. The README and the HTML report quote these pages
 (``scattermorph readme`` copies them into the README), so no number of the
 study is typed by hand (as showyourwork does for papers).
 
-The pages are deterministic: no timestamps, no wall-clock times, rows in a
-fixed (sorted) order whatever the order of the input rows, and every float
-written with a fixed format (:func:`fmt`), so a rerun that reproduces the
-tables reproduces the pages byte for byte.
+The pages are deterministic: no timestamps, rows in a fixed (sorted) order
+whatever the order of the input rows, and every float written with a fixed
+format (:func:`fmt`), so a rerun that reproduces the tables reproduces the
+pages byte for byte, except the emulator's speed-up table, which quotes the
+measured seconds of ``speedup.csv``.
 """
 
 from __future__ import annotations
