@@ -113,3 +113,10 @@ def test_committed_readme_blocks_are_hash_consistent():
                if b.source.startswith("results/default/")}
     assert {"dataset/summary.md", "learning/summary.md", "classification/summary.md",
             "foundations/summary.md", "emulator/summary.md"} <= sources
+
+
+def test_headings_of_a_copied_page_nest_under_the_readme_section():
+    page = "# Title\n\n## Part\n\ntext #not a heading\n```\n# code comment\n```\n###### deep\n"
+    assert R.demote_headings(page) == (
+        "### Title\n\n#### Part\n\ntext #not a heading\n```\n# code comment\n```\n###### deep\n")
+    assert R.as_body("# T\nx") == "### T\nx\n"

@@ -5,7 +5,7 @@ As in showyourwork, numbers quoted in the text are never typed by hand. A block
 .. code-block:: text
 
     <!-- BEGIN GENERATED from results/default/learning/summary.md sha256=<hex> -->
-    ...the file's text, verbatim...
+    ...the file's text, verbatim but for its headings (demoted two levels)...
     <!-- END GENERATED -->
 
 holds the current text of the named file (a path relative to the repository
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from scattermorph.errors import InputFileError
 
-__all__ = ["Block", "body_hash", "as_body", "parse_blocks", "check", "sync", "render_block"]
+__all__ = ["Block", "body_hash", "as_body", "demote_headings", "parse_blocks", "check", "sync", "render_block"]
 
 _BEGIN = re.compile(r"^<!-- BEGIN GENERATED from (?P<source>\S+) sha256=(?P<sha>[0-9a-f]{64}) -->[ \t]*$")
 _END = "<!-- END GENERATED -->"
@@ -55,9 +55,34 @@ def body_hash(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+#: levels by which the headings of a copied page are demoted, so that a
+#: summary page's ``#`` title nests under the README's ``##`` section
+HEADING_SHIFT = 2
+
+
+def demote_headings(text: str, levels: int = HEADING_SHIFT) -> str:
+    """Markdown ATX headings (``#`` to ``######``) of ``text`` moved down by
+    ``levels`` (at most to level 6); lines inside fenced code blocks are left
+    alone."""
+    out, fence = [], None
+    for line in text.splitlines(keepends=True):
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            mark = stripped[:3]
+            fence = None if fence == mark else (fence or mark)
+        elif fence is None:
+            m = re.match(r"^(#{1,6})(\s)", line)
+            if m:
+                line = "#" * min(6, len(m[1]) + levels) + line[len(m[1]):]
+        out.append(line)
+    return "".join(out)
+
+
 def as_body(text: str) -> str:
-    """A file's text as a block body: verbatim, with a final newline added
-    if it lacks one (the END line must start a line)."""
+    """A file's text as a block body: verbatim but for its headings, demoted
+    by :data:`HEADING_SHIFT` levels (:func:`demote_headings`), with a final
+    newline added if it lacks one (the END line must start a line)."""
+    text = demote_headings(text)
     return text if text.endswith("\n") or not text else text + "\n"
 
 
