@@ -232,3 +232,28 @@ def test_parameter_check_outside_a_study_folder_is_noted_not_failed(made):
     notes = []
     assert pv.audit([tmp], params=True, notes=notes) == ([], 1)
     assert notes == [f"UNCHECKED {tmp / 'fig.png'}: parameters not checked (not under results/<study>/)"]
+
+
+def test_library_staleness_names_the_modules_the_job_ran(made, monkeypatch, tmp_path):
+    """The record lists the hash of each scattermorph module loaded when it
+    was made; audit calls the file stale only if one of those changed, and
+    names it (an edit elsewhere in the library does not make it stale)."""
+    tmp, rec = made
+    mods = rec["library"]["modules"]
+    assert {"provenance.py", "plotting.py"} <= set(mods)  # loaded by this test module
+    assert mods["provenance.py"] == pv.sha256_file(pv.LIB_DIR / "provenance.py")
+    # a figure whose job ran plotting.py only, checked against a copy of the library
+    rec = dict(rec, library=dict(rec["library"], modules={"plotting.py": mods["plotting.py"]}))
+    fig, ax = plt.subplots()
+    save_figure(fig, tmp / "one.png", dpi=20, provenance=rec)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for f in pv.LIB_DIR.glob("*.py"):
+        (lib / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setattr(pv, "LIB_DIR", lib)
+    assert pv.audit([tmp / "one.png"]) == ([], 1)
+    (lib / "gp.py").write_text((lib / "gp.py").read_text() + "\n# edited\n")
+    assert pv.audit([tmp / "one.png"]) == ([], 1)  # not a module this job ran
+    (lib / "plotting.py").write_text((lib / "plotting.py").read_text() + "\n# edited\n")
+    problems, _ = pv.audit([tmp / "one.png"])
+    assert problems == [f"STALE {tmp / 'one.png'}: library module(s) plotting.py changed"]

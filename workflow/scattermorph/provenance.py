@@ -4,9 +4,10 @@ Every figure written through :func:`scattermorph.plotting.save_figure` with a
 record carries it twice: in the PNG's own text chunk ``scattermorph:provenance``
 and in a JSON sidecar ``<figure>.prov.json``, which also holds the figure's
 sha256. The record names the rule, the script and its hash, the library's
-source hash, the git commit and whether the tree was dirty, the parameters
-the rule used (and their hash), every input with its sha256, package
-versions, platform, and the command that remakes the figure.
+source hash and that of each library module the job loaded, the git commit
+and whether the tree was dirty, the parameters the rule used (and their
+hash), every input with its sha256, package versions, platform, and the
+command that remakes the figure.
 
 :func:`audit` checks records against the files on disk: a figure whose bytes no
 longer match its record is *tampered*; one whose inputs, script or library code
@@ -30,6 +31,7 @@ __all__ = [
     "SIDECAR_SUFFIX",
     "sha256_file",
     "library_hash",
+    "loaded_modules",
     "build_record",
     "from_snakemake",
     "sidecar_path",
@@ -64,6 +66,19 @@ def library_hash() -> str:
         h.update(p.name.encode())
         h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def loaded_modules() -> dict:
+    """sha256 of every scattermorph module loaded in this process
+    (``{"learn.py": hex, ...}``): the library code a job actually ran."""
+    out = {}
+    for name, mod in list(sys.modules.items()):
+        if name != "scattermorph" and not name.startswith("scattermorph."):
+            continue
+        f = getattr(mod, "__file__", None)
+        if f and Path(f).resolve().parent == LIB_DIR:
+            out[Path(f).name] = sha256_file(f)
+    return dict(sorted(out.items()))
 
 
 def _json_hash(obj) -> str:
@@ -133,7 +148,7 @@ def build_record(*, rule: str, script, inputs: dict, params: dict, outputs: list
     return {
         "rule": rule,
         "script": {"path": rel(script), "sha256": sha256_file(script)},
-        "library": {"path": rel(LIB_DIR), "sha256": library_hash()},
+        "library": {"path": rel(LIB_DIR), "sha256": library_hash(), "modules": loaded_modules()},
         "git": {"commit": commit, "dirty": dirty},
         "params": params,
         "params_sha256": _json_hash(params),
@@ -250,7 +265,13 @@ def _check(figure: Path) -> list[str]:
     sp = sp if sp.is_absolute() else Path(record.get("workdir", ".")) / sp
     if not sp.exists() or sha256_file(sp) != script.get("sha256"):
         problems.append(f"STALE {figure}: script {script.get('path')} changed or missing")
-    if record.get("library", {}).get("sha256") != library_hash():
+    lib = record.get("library", {})
+    if "modules" in lib:  # the modules the job ran
+        changed = [m for m, h in lib["modules"].items()
+                   if not (LIB_DIR / m).exists() or sha256_file(LIB_DIR / m) != h]
+        if changed:
+            problems.append(f"STALE {figure}: library module(s) {', '.join(changed)} changed")
+    elif lib.get("sha256") != library_hash():  # records without the module list
         problems.append(f"STALE {figure}: the scattermorph library code changed")
     return problems
 
