@@ -238,13 +238,20 @@ def read_embedded(figure) -> dict | None:
     return json.loads(str(raw)) if raw else None
 
 
-def _check(figure: Path) -> list[str]:
+def _read_side(figure: Path) -> dict | None:
+    """The parsed sidecar of ``figure`` (None if it has none)."""
+    side = sidecar_path(figure)
+    return json.loads(side.read_text()) if side.exists() else None
+
+
+def _check(figure: Path, rec: dict | None, digest) -> list[str]:
+    """Problems of one file against its sidecar ``rec``; ``digest(path)`` is
+    the (cached) sha256 of a file."""
     problems = []
     side = sidecar_path(figure)
-    if not side.exists():
+    if rec is None:
         return [f"MISSING {figure}: no provenance sidecar {side.name}"]
-    rec = json.loads(side.read_text())
-    if sha256_file(figure) != rec.get("sha256", rec.get("figure_sha256")):
+    if digest(figure) != rec.get("sha256", rec.get("figure_sha256")):
         problems.append(f"TAMPERED {figure}: its bytes no longer match the recorded sha256")
     elif figure.suffix.lower() in (".png", ".pdf"):
         try:
@@ -258,20 +265,20 @@ def _check(figure: Path) -> list[str]:
     for name, f, p in _recorded_inputs(record):
         if not p.exists():
             problems.append(f"STALE {figure}: input {name} {f['path']} is missing")
-        elif sha256_file(p) != f["sha256"]:
+        elif digest(p) != f["sha256"]:
             problems.append(f"STALE {figure}: input {name} {f['path']} changed")
     script = record.get("script", {})
     sp = Path(script.get("path", ""))
     sp = sp if sp.is_absolute() else Path(record.get("workdir", ".")) / sp
-    if not sp.exists() or sha256_file(sp) != script.get("sha256"):
+    if not sp.exists() or digest(sp) != script.get("sha256"):
         problems.append(f"STALE {figure}: script {script.get('path')} changed or missing")
     lib = record.get("library", {})
     if "modules" in lib:  # the modules the job ran
         changed = [m for m, h in lib["modules"].items()
-                   if not (LIB_DIR / m).exists() or sha256_file(LIB_DIR / m) != h]
+                   if not (LIB_DIR / m).exists() or digest(LIB_DIR / m) != h]
         if changed:
             problems.append(f"STALE {figure}: library module(s) {', '.join(changed)} changed")
-    elif lib.get("sha256") != library_hash():  # records without the module list
+    elif lib.get("sha256") != digest(None):  # records without the module list: whole library
         problems.append(f"STALE {figure}: the scattermorph library code changed")
     return problems
 
@@ -335,8 +342,9 @@ def find_configfile(study: str, root=None):
     return None if found[0] == root / "config.yaml" else found[0]
 
 
-def _check_params(files: list[Path], configfile=None, snakefile=None) -> tuple[list, list[str]]:
-    """Compare each file's recorded params with those its job would get now.
+def _check_params(files: list[Path], sides: dict, configfile=None, snakefile=None) -> tuple[list, list[str]]:
+    """Compare each file's recorded params (``sides``: file -> parsed sidecar
+    or None) with those its job would get now.
 
     Returns (problems, notes): ``(file, STALE line naming the changed keys)``
     pairs, and notes for files whose parameters could not be checked.
@@ -361,10 +369,9 @@ def _check_params(files: list[Path], configfile=None, snakefile=None) -> tuple[l
             notes.append(f"UNCHECKED results/{study}: parameters not checked: {exc}")
             continue
         for f in members:
-            side = sidecar_path(f)
-            if not side.exists():
+            if sides[f] is None:
                 continue
-            record = json.loads(side.read_text()).get("record", {})
+            record = sides[f].get("record", {})
             key = str(f.resolve().relative_to(workdir.resolve()))
             if key not in now:
                 problems.append((f, f"STALE {f}: no job of the current workflow and config makes it"))
@@ -417,9 +424,19 @@ def audit(paths, *, params: bool = False, configfile=None, notes: list | None = 
             figures.append(p)
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
-    by_file = {fig: _check(fig) for fig in figures}
+    hashes = {}
+
+    def digest(path):
+        """sha256 of a file, each file hashed once per audit (None: the whole library)."""
+        key = None if path is None else Path(path).resolve()
+        if key not in hashes:
+            hashes[key] = library_hash() if key is None else sha256_file(key)
+        return hashes[key]
+
+    sides = {fig: _read_side(fig) for fig in figures}
+    by_file = {fig: _check(fig, sides[fig], digest) for fig in figures}
     if params:
-        param_problems, unchecked = _check_params(figures, configfile)
+        param_problems, unchecked = _check_params(figures, sides, configfile)
         for fig, line in param_problems:
             by_file[fig].append(line)
         if notes is not None:
@@ -430,10 +447,9 @@ def audit(paths, *, params: bool = False, configfile=None, notes: list | None = 
     while changed:
         changed = False
         for fig in figures:
-            if fig.resolve() in bad or not sidecar_path(fig).exists():
+            if fig.resolve() in bad or sides[fig] is None:
                 continue
-            record = json.loads(sidecar_path(fig).read_text()).get("record", {})
-            for name, f, p in _recorded_inputs(record):
+            for name, f, p in _recorded_inputs(sides[fig].get("record", {})):
                 if p.resolve() in bad:
                     by_file[fig].append(f"STALE {fig}: input {name} {f['path']} is itself stale or tampered")
                     bad.add(fig.resolve())
