@@ -35,6 +35,7 @@ from sklearn.model_selection import GroupKFold
 
 from . import learn
 from .errors import ParameterError
+from .summaries import md_table
 
 __all__ = [
     "FEATURE_KINDS",
@@ -721,15 +722,15 @@ def summary_markdown(*, targets, metrics, comparison, paper, extrapolation, robu
     """
     lines = ["# Learning the Minkowski functionals from S(q): summary", "",
              f"Held-out test: {n_test_sims} simulations never seen in training or model choice "
-             f"({n_train_sims} training simulations).", "",
-             "| functional | model | input | R^2 (target) | 95 % coverage (target) | met |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             f"({n_train_sims} training simulations).", ""]
+    rows = []
     for r in targets.itertuples():
         met = "yes" if (r.r2_met and r.coverage_met) else (
             "R^2 missed" if not r.r2_met and r.coverage_met else
             "coverage missed" if r.r2_met else "both missed")
-        lines.append(f"| {r.functional} | {r.model} | {r.features} | {_fmt(r.r2)} ({_fmt(r.r2_target, '.2f')}) | "
-                     f"{_fmt(r.coverage_95, '.2f')} ({r.coverage_target_lo:.2f}-{r.coverage_target_hi:.2f}) | {met} |")
+        rows.append((r.functional, r.model, r.features, f"{_fmt(r.r2)} ({_fmt(r.r2_target, '.2f')})",
+                     f"{_fmt(r.coverage_95, '.2f')} ({r.coverage_target_lo:.2f}-{r.coverage_target_hi:.2f})", met))
+    lines += md_table(["functional", "model", "input", "R^2 (target)", "95 % coverage (target)", "met"], rows)
     phys = metrics[metrics["model"] == "physics"]
     if len(phys):
         lines += ["", "Physics estimators on the same test rows (no learning): " + "; ".join(
