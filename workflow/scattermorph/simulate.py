@@ -141,6 +141,7 @@ def run_simulation(p: dict, *, log=None):
             noise=float(p["noise"]),
             laplacian=p.get("laplacian", "spectral"),
             stabilization=float(p.get("stabilization", 1.0)),
+            selective=float(p.get("selective", 0.0)),
         )
     elif scheme == "explicit":
         stepper = ExplicitEuler(model, grid, dt, noise=float(p["noise"]))
@@ -158,6 +159,7 @@ def run_simulation(p: dict, *, log=None):
         times,
         rng_noise,
         accuracy=float(p["accuracy"]) if scheme == "semi_implicit" else None,
+        safeguard=bool(p.get("safeguard", False)) and scheme == "semi_implicit",
         dt_max=dt_max,
         log=log,
     )

@@ -153,14 +153,17 @@ def _mu_fh_degennes(phi, lap_psi, out, inv_n, chi):  # pragma: no cover - compil
 
 @numba.njit(cache=True, fastmath=False)
 def _update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0, a1, a2, om,
-            S, kap_s, noise, cnoise, inv_size, out_scaled):  # pragma: no cover
+            S, kap_s, noise, cnoise, inv_size, out_scaled, theta):  # pragma: no cover
     """One IMEX step in Fourier space, first order (om = 0, a0 = a1 = 1,
     a2 = 0) or variable-step second order (BDF2 with extrapolation).
 
     a0 phi' - a1 phi + a2 phi_- = -dt K^2 [mu* + L (phi' - phi*)] + dt zeta,
     L = S + 2 kap_s K^2, * = extrapolation (1 + om) x - om x_-; mu is the full
     chemical potential, muhat + g2 K^2 phihat (g2 = 2 kappa0 when the gradient
-    term is linear). Also shifts the history and writes phi' / size.
+    term is linear). With ``theta > 0`` the stabiliser is scale-selective:
+    ``L -> L z / (z + theta)`` with ``z = dt K^2 L``, full where the explicit
+    terms would be stiff (z >> theta), vanishing as z^2 / theta at the domain
+    scale. Also shifts the history and writes phi' / size.
 
     Returns ``(sum |phi' - phi*|^2, sum |phi'|^2)`` over the modes k != 0
     (full-spectrum weights): the predictor-corrector difference, whose
@@ -184,6 +187,9 @@ def _update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0
         p0 = ph[i]
         mu = mh[i] + g2 * K2 * p0
         lam = K2 * (S + 2.0 * kap_s * K2)
+        if theta > 0.0:
+            z = dt * lam
+            lam = lam * z / (z + theta)
         pstar = e1 * p0 - om * pp[i]
         mstar = e1 * mu - om * mp[i]
         den = a0 + dt * lam
@@ -199,6 +205,35 @@ def _update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0
             err2 += wv[i] * (d.real * d.real + d.imag * d.imag)
             norm2 += wv[i] * (v.real * v.real + v.imag * v.imag)
     return err2, norm2
+
+
+@numba.njit(cache=True, fastmath=False)
+def _pc_error(phi, hist1, hist2, om):  # pragma: no cover - compiled
+    """Real-space check of a second-order step: returns ``(max |phi' - phi*|,
+    min phi', max phi')`` with ``phi* = (1 + om) hist1 - om hist2`` the linear
+    extrapolation of the last two accepted states (om = dt / dt_prev); with
+    ``om < 0`` only the extremes are computed (no history yet)."""
+    p = phi.reshape(-1)
+    h1 = hist1.reshape(-1)
+    h2 = hist2.reshape(-1)
+    e1 = 1.0 + om
+    err = 0.0
+    lo = np.inf
+    hi = -np.inf
+    check = om >= 0.0
+    for i in range(p.size):
+        x = p[i]
+        if x != x:  # NaN: the step failed
+            return np.inf, np.nan, np.nan
+        if x < lo:
+            lo = x
+        if x > hi:
+            hi = x
+        if check:
+            d = abs(x - e1 * h1[i] + om * h2[i])
+            if d > err:
+                err = d
+    return err, lo, hi
 
 
 @numba.njit(cache=True, fastmath=False)
@@ -355,8 +390,16 @@ class SemiImplicitSpectral:
         restab_every: int = 10,
         stabilization_mode: str = "adaptive",
         order: int = 2,
+        selective: float = 0.0,
     ):
         self.model = model
+        if not (np.isfinite(selective) and selective >= 0):
+            raise ParameterError(
+                f"selective={selective!r} must be >= 0 (0 = stabilise every scale; "
+                "1 = the scale-selective stabiliser of the error-controlled scheme)"
+            )
+        self.selective = float(selective)
+        self._bulk_stiffness = bulk_stiffness(model)
         if order not in (1, 2):
             raise ParameterError(f"order={order!r}: choose 1 or 2")
         self.order = int(order)
@@ -396,6 +439,10 @@ class SemiImplicitSpectral:
         self.dt = self.base_dt
         self._prev_dt = None  # no history yet: the next step is first order
         self._err_max = 0.0
+        # real-space history of the error-controlled steps (try_step / undo)
+        self._hist = (np.empty(grid.shape), np.empty(grid.shape))
+        self._nhist = 0
+        self._backup = None
         self.phi = None
         self.time = 0.0
         self.steps = 0
@@ -430,6 +477,9 @@ class SemiImplicitSpectral:
         (benchmarks/bench_simulation.py).
         """
         k1 = _first_moment(self.phihat, self._kabs, self._weight)
+        if self.selective > 0:
+            S, kappa = self._bulk_stiffness
+            return k1 * k1 * (S + 2.0 * kappa * k1 * k1)
         return k1 * k1 * (self.S + 2.0 * self.kappa_s * k1 * k1)
 
     def suggest_dt(self, accuracy: float, dt_max: float, growth: float = 1.25) -> float:
@@ -453,6 +503,8 @@ class SemiImplicitSpectral:
         self.kappa_s = self.model.kappa0 if not self.degennes else 0.0
         self._prev_dt = None
         self._err_max = 0.0
+        self._hist[0][...] = self.phi
+        self._nhist = 1
         self._restabilise(force=True)
 
     def required_stabilization(self, lo: float, hi: float) -> tuple[float, float]:
@@ -511,6 +563,61 @@ class SemiImplicitSpectral:
             w[..., j] = (plane + np.conj(partner)) / math.sqrt(2.0)
         return w
 
+    def try_step(self, rng: np.random.Generator | None = None) -> tuple[float, float, float]:
+        """One step of size ``dt`` that :meth:`undo` can take back.
+
+        Returns ``(err, lo, hi)``: ``err = max |phi' - phi*|`` over the grid,
+        the largest difference between the new field and the linear
+        extrapolation ``phi* = (1 + w) phi_n - w phi_{n-1}`` (w = dt /
+        dt_prev) of the last two accepted fields, i.e. ``dt (dt + dt_prev) / 2
+        |d^2 phi / dt^2|`` to leading order (``inf`` if the step produced
+        NaN, ``nan`` before two fields are known), and the extremes of the new
+        field. The maximum norm in real space sees a local fast event (a
+        droplet that evaporates, an interface that pinches off) that a norm
+        over the whole field averages away.
+        """
+        if self.phi is None:
+            raise SimulationError("call set_state() before try_step()")
+        b = self._backup
+        if b is None:
+            b = self._backup = {
+                "phihat_prev": np.empty_like(self._phihat_prev),
+                "muhat_prev": np.empty_like(self._muhat_prev),
+            }
+        np.copyto(b["phihat_prev"], self._phihat_prev)
+        np.copyto(b["muhat_prev"], self._muhat_prev)
+        b["scalars"] = (self._prev_dt, self.time, self.steps, self.S, self.kappa_s, self._err_max)
+        om = self.dt / self._prev_dt if (self._prev_dt is not None and self._nhist >= 2) else -1.0
+        try:
+            self.step(1, rng)
+        except SimulationError:  # NaN before the update: phihat is untouched
+            b["updated"] = False
+            return math.inf, math.nan, math.nan
+        b["updated"] = True
+        h1, h2 = self._hist
+        err, lo, hi = _pc_error(self.phi, h1, h2, om)
+        return (err if om >= 0 else math.nan), lo, hi
+
+    def accept(self) -> None:
+        """Keep the step made by :meth:`try_step` (shifts the real-space history)."""
+        h1, h2 = self._hist
+        np.copyto(h2, self.phi)
+        self._hist = (h2, h1)
+        self._nhist = min(self._nhist + 1, 2)
+
+    def undo(self) -> None:
+        """Take back the step made by :meth:`try_step`: the state, its
+        history and the stabilisation constants are as before it."""
+        b = self._backup
+        if b["updated"]:  # the kernel moved the old phihat into phihat_prev
+            np.copyto(self.phihat, self._phihat_prev)
+            np.copyto(self._phihat_prev, b["phihat_prev"])
+            np.copyto(self._muhat_prev, b["muhat_prev"])
+        (self._prev_dt, self.time, self.steps, self.S, self.kappa_s, self._err_max) = b["scalars"]
+        np.multiply(self.phihat, 1.0 / self.grid.size, out=self.fft.spec)
+        self.fft.inverse()
+        self.phi = self.fft.real
+
     def step(self, nsteps: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """Advance ``nsteps`` steps; returns the real-space field (a view)."""
         if self.phi is None:
@@ -561,7 +668,7 @@ class SemiImplicitSpectral:
             err2, norm2 = _update(
                 self.phihat, self._phihat_prev, muhat, self._muhat_prev, self.k2,
                 self._kabs, self._weight, self._g2, dt, a0, a1, a2, om, self.S,
-                self.kappa_s, noise, cnoise, inv_size, spec,
+                self.kappa_s, noise, cnoise, inv_size, spec, self.selective,
             )
             if om > 0 and norm2 > 0:
                 self._err_max = max(self._err_max, math.sqrt(err2 / norm2))
@@ -732,9 +839,112 @@ def step_schedule(times, dt, *, dt_growth=0.0, dt_max=None):
     return n, h
 
 
+def bulk_stiffness(model) -> tuple[float, float]:
+    """``(max(f'', 0), kappa)`` in the coexisting phases (the binodal).
+
+    ``k^2 (f'' + 2 kappa k^2)`` is the rate at which a composition
+    fluctuation of wavenumber ``k`` relaxes inside a phase: at the domain
+    wavenumber, the fastest physical process of the coarsening structure. For
+    the symmetric blend both phases give the same values.
+    """
+    if getattr(model, "name", "") != "flory_huggins":  # phi^4: phases at phi = 0, 1
+        return max(0.0, float(model.f2(0.0))), float(model.kappa0)
+    lo, _ = model.coexistence()
+    return max(0.0, float(model.f2(lo))), float(model.kappa(lo))
+
+
+def admissible_range(model) -> tuple[float, float]:
+    """Compositions an error-controlled step may produce: ``(lo, hi)``.
+
+    For the Flory-Huggins blend a quarter of the way from each binodal
+    composition to the pure phase (``f'`` diverges at 0 and 1, so a step that
+    overshoots further is rejected and retried shorter, before a cell can
+    leave (0, 1)); unbounded for the phi^4 model.
+    """
+    if getattr(model, "name", "") != "flory_huggins":
+        return -math.inf, math.inf
+    lo, hi = model.coexistence()
+    lo = min(lo, model.phi0, 1.0 - model.phi0)
+    return 0.25 * lo, 1.0 - 0.25 * lo
+
+
+class StepController:
+    """Safeguarded adaptive step of the semi-implicit scheme.
+
+    The step follows the structure, ``dt = accuracy / rate`` with ``rate``
+    the stepper's :meth:`SemiImplicitSpectral.splitting_rate` (re-evaluated
+    every ``every`` steps), at most ``growth`` times the last accepted step
+    and at most ``dt_max``; the last steps before each snapshot are shortened
+    evenly to land on it. Safeguard: every step is tried
+    (:meth:`SemiImplicitSpectral.try_step`) and taken back (``undo``) if the
+    field leaves :func:`admissible_range` or is not finite, then retried
+    ``shrink`` times shorter; the step then grows back by ``growth`` per
+    step. A rare local fast event (a droplet that evaporates, an interface
+    that pinches off) thus costs a few short steps instead of a blown-up run
+    or a step kept small everywhere for its sake.
+
+    ``growth <= 1.5`` keeps the variable-step BDF2 zero-stable (step ratios
+    below 1 + sqrt 2; Grigorieff 1983).
+    """
+
+    def __init__(self, stepper, accuracy: float, dt_max: float, *, growth: float = 1.25,
+                 shrink: float = 0.5, every: int = 10, max_rejects: int = 40):
+        if not (np.isfinite(accuracy) and accuracy > 0):
+            raise ParameterError(f"accuracy={accuracy!r} must be > 0")
+        self.stepper, self.accuracy, self.dt_max = stepper, float(accuracy), float(dt_max)
+        self.growth, self.shrink, self.every = growth, shrink, int(every)
+        self.max_rejects = max_rejects
+        self.bounds = admissible_range(stepper.model)
+        self.dt = stepper.base_dt  # last accepted (or retried) step
+        self._target = stepper.base_dt
+        self.accepted = 0
+        self.rejected = 0
+
+    def _next_dt(self) -> float:
+        st = self.stepper
+        if self.accepted and self.accepted % self.every == 0:
+            rate = st.splitting_rate()
+            self._target = self.accuracy / rate if rate > 0 else self.dt_max
+        if not self.accepted:
+            return st.base_dt
+        return min(self._target, self.dt_max, self.growth * self.dt)
+
+    def advance_to(self, t_end: float, rng=None) -> int:
+        """Step from the stepper's time to ``t_end`` exactly; returns the
+        number of accepted steps."""
+        st, n0, rejects = self.stepper, self.accepted, 0
+        while t_end - st.time > 1e-12 * max(1.0, abs(t_end)):
+            remaining = t_end - st.time
+            dt = self._next_dt() if not rejects else self.dt
+            n = math.ceil(remaining / dt * (1 - 1e-12))
+            h = remaining / n  # land on t_end with even steps
+            st.set_dt(h)
+            _, lo, hi = st.try_step(rng)
+            if self.bounds[0] < lo and hi < self.bounds[1]:  # False for NaN
+                st.accept()
+                self.accepted += 1
+                rejects = 0
+                self.dt = max(h, dt) if n > 1 else dt
+                if n == 1:
+                    st.time = float(t_end)
+                continue
+            st.undo()
+            self.rejected += 1
+            rejects += 1
+            self.dt = h * self.shrink
+            if rejects > self.max_rejects:
+                raise SimulationError(
+                    f"the step control failed at t={st.time:.6g}: {rejects} steps in a "
+                    f"row left the admissible range {self.bounds} (last field range "
+                    f"[{lo:.4g}, {hi:.4g}], step {h:.3g}); lower the accuracy or the "
+                    "initial step"
+                )
+        return self.accepted - n0
+
+
 def integrate(
     stepper, phi_init, times, rng=None, *, dt_growth=0.0, dt_max=None, accuracy=None,
-    dtype=np.float32, log=None,
+    safeguard=False, dtype=np.float32, log=None,
 ):
     """Run ``stepper`` from ``phi_init`` and record the field at ``times``.
 
@@ -777,7 +987,7 @@ def integrate(
     times = np.asarray(times, dtype=float)
     adaptive = accuracy is not None
     if adaptive:
-        if not hasattr(stepper, "suggest_dt"):
+        if not hasattr(stepper, "suggest_dt") or (safeguard and not hasattr(stepper, "try_step")):
             raise ParameterError("accuracy-controlled steps need the semi-implicit stepper")
         if not (np.isfinite(accuracy) and accuracy > 0):
             raise ParameterError(f"accuracy={accuracy!r} must be > 0")
@@ -788,13 +998,17 @@ def integrate(
     else:
         nsteps, h = step_schedule(times, stepper.base_dt, dt_growth=dt_growth, dt_max=dt_max)
     stepper.set_state(phi_init)
+    control = StepController(stepper, accuracy, dt_cap) if adaptive and safeguard else None
     stepper.set_dt(stepper.base_dt)
     out = np.empty((times.size,) + tuple(stepper.grid.shape), dtype=dtype)
     counts = np.zeros(times.size, dtype=np.int64)
     t0 = _time.perf_counter()
     t, total, chunk = 0.0, 0, 10
     for i, tn in enumerate(times):
-        if adaptive:
+        if control is not None:
+            total += control.advance_to(float(tn), rng)
+            field = stepper.phi
+        elif adaptive:
             while tn - t > 1e-12 * max(1.0, tn):
                 target = stepper.suggest_dt(accuracy, dt_cap) if total else stepper.base_dt
                 remaining = tn - t
