@@ -10,8 +10,11 @@ Two back ends give the same transform (unnormalised forward, ``r2c``; inverse
   measured by ``benchmarks/bench_simulation.py`` is small).
 * ``"scipy"``: :mod:`scipy.fft` (pocketfft), the fallback when pyFFTW is missing.
 
-One thread per transform: simulations are parallelised across Snakemake jobs,
-and a fixed thread count keeps results independent of ``--cores``.
+``threads`` (default 1) threads per transform. The result does not depend
+on the count for the shapes the tests check (tests/test_fft.py compares 1,
+2 and 3 threads bit for bit): FFTW's threaded plans split the loops over
+the independent 1D transforms among the threads, each transform computed by
+the same codelets; pocketfft's workers likewise split over 1D transforms.
 """
 
 from __future__ import annotations
@@ -77,8 +80,11 @@ class FFTPair:
         Output of :meth:`forward` and input of :meth:`inverse` (destroyed by it).
     """
 
-    def __init__(self, shape, backend: str = "auto"):
+    def __init__(self, shape, backend: str = "auto", threads: int = 1):
         self.shape = tuple(int(s) for s in shape)
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise ParameterError(f"threads={threads!r} must be an integer >= 1")
+        self.threads = int(threads)
         if backend == "auto":
             backend = "fftw" if HAVE_FFTW else "scipy"
         if backend not in ("fftw", "scipy"):
@@ -92,14 +98,14 @@ class FFTPair:
             self.real = pyfftw.empty_aligned(self.shape, dtype="float64")
             self.spec = pyfftw.empty_aligned(cshape, dtype="complex128")
             flags = ("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT")
-            self._fwd = pyfftw.FFTW(self.real, self.spec, axes=axes, flags=flags, threads=1)
+            self._fwd = pyfftw.FFTW(self.real, self.spec, axes=axes, flags=flags, threads=self.threads)
             self._inv = pyfftw.FFTW(
                 self.spec,
                 self.real,
                 axes=axes,
                 direction="FFTW_BACKWARD",
                 flags=flags,
-                threads=1,
+                threads=self.threads,
             )
         else:
             self.real = np.empty(self.shape, dtype="float64")
@@ -112,7 +118,7 @@ class FFTPair:
             # FFTW's r2c never destroys its input; normalise_idft is irrelevant
             self._fwd.execute()
         else:
-            self.spec[...] = sfft.rfftn(self.real, workers=1)
+            self.spec[...] = sfft.rfftn(self.real, workers=self.threads)
         return self.spec
 
     def inverse(self) -> np.ndarray:
@@ -123,5 +129,5 @@ class FFTPair:
         if self.backend == "fftw":
             self._inv.execute()
         else:
-            self.real[...] = sfft.irfftn(self.spec, s=self.shape, workers=1, norm="forward")
+            self.real[...] = sfft.irfftn(self.spec, s=self.shape, workers=self.threads, norm="forward")
         return self.real
