@@ -4,7 +4,13 @@ Two back ends give the same transform (unnormalised forward, ``r2c``; inverse
 ``c2r`` scaled by the caller):
 
 * ``"fftw"``: pyFFTW plans made with ``FFTW_ESTIMATE``. Estimated plans are a
-  pure function of the shape and the machine's SIMD support, so reruns are
+  pure function of the shape, the thread count and the machine's SIMD support
+  *if the process holds no FFTW wisdom*: FFTW reuses wisdom of more rigorous
+  plans (e.g. an ``FFTW_MEASURE`` plan of the same shape made earlier by
+  anyone in the process) for estimated plans too, which changes the
+  round-off (measured: a 64^3 transform then differs in the last bits, and
+  1 and 2 threads no longer agree). So every plan here is made with the
+  process's wisdom set aside and restored afterwards; reruns are then
   bit-for-bit identical; ``FFTW_MEASURE`` picks plans by timing and can change
   the round-off from one run to the next, so it is not used (its speed gain
   measured by ``benchmarks/bench_simulation.py`` is small).
@@ -19,6 +25,8 @@ the same codelets; pocketfft's workers likewise split over 1D transforms.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import scipy.fft as sfft
 
@@ -32,6 +40,22 @@ except ImportError:  # pragma: no cover
     HAVE_FFTW = False
 
 __all__ = ["FFTPair", "HAVE_FFTW", "rfft_shape", "rfft_wavevectors", "rfft_mode_weights"]
+
+
+_PLAN_LOCK = threading.Lock()
+
+
+def _plan_without_wisdom(make):
+    """``make()`` (which builds pyFFTW plans) with FFTW's wisdom set aside,
+    so the plans are the estimator's, whatever was planned before."""
+    with _PLAN_LOCK:
+        saved = pyfftw.export_wisdom()
+        pyfftw.forget_wisdom()
+        try:
+            return make()
+        finally:
+            pyfftw.forget_wisdom()
+            pyfftw.import_wisdom(saved)
 
 
 def rfft_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -98,15 +122,22 @@ class FFTPair:
             self.real = pyfftw.empty_aligned(self.shape, dtype="float64")
             self.spec = pyfftw.empty_aligned(cshape, dtype="complex128")
             flags = ("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT")
-            self._fwd = pyfftw.FFTW(self.real, self.spec, axes=axes, flags=flags, threads=self.threads)
-            self._inv = pyfftw.FFTW(
-                self.spec,
-                self.real,
-                axes=axes,
-                direction="FFTW_BACKWARD",
-                flags=flags,
-                threads=self.threads,
-            )
+
+            def make():
+                fwd = pyfftw.FFTW(
+                    self.real, self.spec, axes=axes, flags=flags, threads=self.threads
+                )
+                inv = pyfftw.FFTW(
+                    self.spec,
+                    self.real,
+                    axes=axes,
+                    direction="FFTW_BACKWARD",
+                    flags=flags,
+                    threads=self.threads,
+                )
+                return fwd, inv
+
+            self._fwd, self._inv = _plan_without_wisdom(make)
         else:
             self.real = np.empty(self.shape, dtype="float64")
             self.spec = np.empty(cshape, dtype="complex128")
