@@ -30,7 +30,11 @@ solution as ``dt -> 0``. The default ``laplacian="spectral"`` uses ``K^2 = k^2``
 Noise: the conserved Cook noise ``zeta = div xi`` with white ``xi`` of variance
 ``2 epsilon / (dt dx^d)`` per cell and component. In Fourier space this equals
 ``|K| w_hat`` with ``w`` scalar white noise of the same variance, drawn directly
-in the half-complex layout with Hermitian symmetry (no extra FFT). The explicit
+in the half-complex layout with Hermitian symmetry (no extra FFT), inside the
+update pass, by a counter-based generator (ziggurat normals of a keyed
+SplitMix64 hash of the number's index) whose 128-bit key each step draws from
+the ``numpy.random.Generator`` it is given: the seeding stays
+``SeedSequence``-based and the numbers do not depend on the thread count. The explicit
 scheme draws ``xi`` on cell faces and takes its finite-difference divergence,
 whose spectrum is ``K^2_fd`` times the variance: the same statistics.
 """
