@@ -925,8 +925,12 @@ from scattermorph.fft import FFTPair  # noqa: E402
 
 @pytest.fixture
 def always_parallel(monkeypatch):
-    """Run every pass with >= 2 chunks through the thread pool, however small."""
+    """Run every pass with >= 2 chunks through the thread pool, and every FFT
+    on the threads asked for, however small."""
+    from scattermorph import fft as _fft
+
     monkeypatch.setattr(_solver, "_PARALLEL_MIN", 0)
+    monkeypatch.setattr(_fft, "FFT_THREADS_MIN_SIZE", 0)
 
 
 # (256, 256): 2 real chunks, 3 chunks of rows; (40, 40, 40): 2 and 3
@@ -958,7 +962,7 @@ def test_same_fields_whatever_the_thread_count(always_parallel, shape, gradient)
 @pytest.mark.parametrize("backend", ["fftw", "scipy"])
 @pytest.mark.parametrize("shape", [(256, 256), (96, 160), (40, 40, 40), (64, 64, 64),
                                    (48, 80, 32)])
-def test_fft_pair_is_bit_identical_whatever_the_thread_count(shape, backend):
+def test_fft_pair_is_bit_identical_whatever_the_thread_count(always_parallel, shape, backend):
     """FFTW_ESTIMATE plans (and pocketfft workers) with 1, 2, 3 threads give the
     same bits, forward and inverse: the study's tables must not depend on the
     threads Snakemake grants a job."""
@@ -970,6 +974,7 @@ def test_fft_pair_is_bit_identical_whatever_the_thread_count(shape, backend):
     res = []
     for threads in (1, 2, 3):
         pair = FFTPair(shape, backend, threads=threads)
+        assert pair.threads == threads
         pair.real[...] = x
         spec = pair.forward().copy()
         res.append((spec, pair.inverse().copy()))
