@@ -6,7 +6,7 @@ Run from the repository root::
     python benchmarks/bench_simulation.py            # full run, ~10 min on 2 cores
     python benchmarks/bench_simulation.py --quick    # ~2 min
 
-Four sections, each printed as a table:
+Five sections, each printed as a table:
 
 1. **FFT floor**: one forward + inverse real FFT pair (``scattermorph.fft.FFTPair``
    with the ``fftw`` back end, i.e. FFTW_ESTIMATE plans as the solver uses, and
@@ -16,7 +16,12 @@ Four sections, each printed as a table:
    and without Cook noise, and for the Landau model. ``ratio = step time /
    (FFT pairs the step needs x FFT pair time)``; the target of the issue is
    ``ratio <= 2``. A breakdown into the pointwise passes (log, arcsin, RNG ...)
-   shows where the time beyond the FFTs goes.
+   shows where the time beyond the FFTs goes (2b; it raises, rather than
+   skips, if the solver's internals it times have changed).
+2c. **Threads**: one de Gennes + noise step and one FFT pair on 1, 2 and all
+   cores at 64^3, 96^3, 128^3: speed-up, step / FFT-pair ratio, and whether
+   the fields are bit-identical across thread counts (target: 2-thread
+   speed-up >= 1.7 at 128^3).
 3. **Time to solution** against the explicit-Euler finite-difference reference:
    same initial condition, same physical end time, the semi-implicit run with the
    production step schedule. Reports the wall-time ratio explicit / semi-implicit
@@ -72,6 +77,7 @@ MODES = {
         repeats=30,
         target=0.02,  # seconds per timed batch: short batches dodge other processes
         tts_sizes=[128, 256],
+        thread_shapes=[(64, 64, 64), (96, 96, 96), (128, 128, 128)],
         explicit_budget=60.0,  # seconds per explicit run
         semi_repeats=3,
     ),
@@ -80,12 +86,16 @@ MODES = {
         repeats=15,
         target=0.01,
         tts_sizes=[128],
+        thread_shapes=[(64, 64, 64), (96, 96, 96), (128, 128, 128)],
         explicit_budget=20.0,
         semi_repeats=2,
     ),
 }
 
 STEP_TARGET = 2.0  # semi-implicit step <= 2 x the FFT pairs it needs
+THREAD_TARGET = 1.7  # 2-thread speed-up of one 3D de Gennes + noise step at 128^3
+#: thread counts of section 2c: 1, 2 and all the machine's cores
+THREAD_COUNTS = sorted({1, 2, os.cpu_count() or 1})
 SPEEDUP_TARGET = 50.0  # time to solution: explicit / semi-implicit >= 50
 LENGTH_TOL = 0.02  # characteristic lengths must agree within 2 %
 T_END_TAU = 20.0  # preferred end time of the time-to-solution runs, in tau
@@ -280,9 +290,10 @@ PASSES = [
     ("lap psi: complex scale", "scale_mul"),
     ("mu de Gennes: log+sqrt pass", "mu_degennes"),
     ("update (no noise)", "update"),
-    ("update (with noise)", "update_noise"),
-    ("rng.standard_normal", "rng"),
-    ("draw noise (normals + Hermitian)", "draw_noise"),
+    ("update (noise drawn inside)", "update_noise"),
+    ("counter-based normals (solver)", "normals"),
+    ("numpy rng.standard_normal (old)", "rng"),
+    ("draw noise to array (normals + Hermitian)", "draw_noise"),
 ]
 
 
@@ -367,52 +378,68 @@ def _step_timers(shape):
 
 
 def _pass_timers(shape):
-    """The pointwise passes of a step on their own (uses solver internals)."""
-    names = ["_mu_fh", "_mu_landau", "_psi", "_scale_mul", "_mu_fh_degennes", "_update"]
+    """The pointwise passes of a step on their own (uses solver internals).
+
+    Raises if the internals this section times are gone: a benchmark that
+    silently skips a section is a defect (issue 13).
+    """
+    names = ["_mu_fh", "_mu_landau", "_psi", "_scale_mul", "_mu_fh_degennes", "_update",
+             "_standard_normals"]
     k = {n: getattr(S, n, None) for n in names}
     missing = [n for n, f in k.items() if f is None]
     st, phi = _stepper(fh_model("de_gennes"), shape, 1e-4)
-    if missing or not all(hasattr(st, a) for a in ("_a", "_b", "_c", "_draw_noise")):
-        return None
+    missing += [a for a in ("_noise_key", "_draw_noise", "_kabs", "_weight", "lap_symbol")
+                if not hasattr(st, a)]
+    if missing:
+        raise RuntimeError(
+            f"section 2b: scattermorph.solver no longer has {missing}; update "
+            "benchmarks/bench_simulation.py (_pass_timers) to the new internals"
+        )
     cshape = rfft_shape(shape)
     g = np.random.default_rng(2)
     out = np.empty(shape)
     lap = g.normal(0, 1e-4, size=shape)
     spec = g.normal(size=cshape) + 1j * g.normal(size=cshape)
-    noise = g.normal(size=cshape) + 1j * g.normal(size=cshape)
     spec_out = np.empty(cshape, dtype=complex)
     phihat = spec.copy()
-    empty = np.empty(0, dtype=complex)
+    prev = spec.copy()
+    mu_prev = spec.copy()
+    nokey = np.empty(0, dtype=np.uint64)
     buf = np.empty(2 * int(np.prod(cshape)))
     rng = np.random.default_rng(5)
-    a, b, c = st._a, st._b, st._c
+    key = st._noise_key(rng)
+
+    def update(noise_key):
+        # first-order coefficients (om = 0: the repeated update stays bounded;
+        # the second-order one does the same arithmetic)
+        return k["_update"](phihat, prev, spec, mu_prev, st.k2, st._kabs, st._weight, 0.0,
+                            0.1, 1.0, 1.0, 0.0, 0.0, 0.1, 0.1, noise_key, 1e-3,
+                            1.0 / phi.size, spec_out)
+
     fns = {
         "mu_fh": lambda: k["_mu_fh"](phi, out, 0.01, 0.04),
         "mu_landau": lambda: k["_mu_landau"](phi, out),
         "psi": lambda: k["_psi"](phi, out),
-        "scale_mul": lambda: k["_scale_mul"](spec, st.k2, spec_out),
+        "scale_mul": lambda: k["_scale_mul"](spec, st.lap_symbol, spec_out),
         "mu_degennes": lambda: k["_mu_fh_degennes"](phi, lap, out, 0.01, 0.04),
-        "update": lambda: k["_update"](phihat, spec, a, b, c, empty, 1.0, spec_out),
-        "update_noise": lambda: k["_update"](
-            phihat, spec, a, b, c, noise, 1.0, spec_out
-        ),
+        "update": lambda: update(nokey),
+        "update_noise": lambda: update(key),
+        "normals": lambda: k["_standard_normals"](key, buf),
         "rng": lambda: rng.standard_normal(out=buf),
         "draw_noise": lambda: st._draw_noise(rng),
     }
-    return [Timer(("pass", key), fns[key]) for _, key in PASSES]
+    return [Timer(("pass", key_), fns[key_]) for _, key_ in PASSES]
 
 
 def bench_kernels(shapes, cfg) -> None:
     """Sections 1, 2 and 2b: every timer of one shape is measured interleaved."""
     res, plans = {}, {}
-    have_passes = True
     for shape in shapes:
         progress(f"FFT pairs, steps and passes at {shape_str(shape)}")
         data = np.random.default_rng(SEED).uniform(0.25, 0.75, size=shape)
         fft_t, plans[shape] = _fft_timers(shape, data)
         pass_t = _pass_timers(shape)
-        have_passes = have_passes and pass_t is not None
-        timers = fft_t + _step_timers(shape) + (pass_t or [])
+        timers = fft_t + _step_timers(shape) + pass_t
         res[shape] = best_times(timers, repeats=cfg["repeats"], target=cfg["target"])
         del timers, fft_t, pass_t
 
@@ -450,11 +477,11 @@ def bench_kernels(shapes, cfg) -> None:
     for shape in shapes:
         r = res[shape]
         pair_t = r.get(("fft", "fftw"), r[("fft", "scipy")])
-        rng_t = r.get(("pass", "rng"), math.nan)
-        record("step", "rng.standard_normal", shape, "seconds", rng_t, "s")
+        rng_t = r[("pass", "normals")]
+        record("step", "counter-based normals", shape, "seconds", rng_t, "s")
         record(
             "step",
-            "rng.standard_normal",
+            "counter-based normals",
             shape,
             "values",
             2 * int(np.prod(rfft_shape(shape))),
@@ -502,17 +529,13 @@ def bench_kernels(shapes, cfg) -> None:
             "ratio = step / (pairs x best FFTPair('fftw') pair); target of the issue: <= 2.",
             "FH = FloryHugginsDeGennes(N=100, chi=0.04, phi0=0.5) (quench 2), Landau(phi0=0.5, kappa=1);",
             "initial_condition amplitude 0.01, dt = 0.02 tau, dx = 2.",
-            "RNG floor = rng.standard_normal (PCG64) for the 2 * prod(rfft_shape) float64 values one noisy",
-            "step draws; 'ratio w/o RNG' subtracts it.",
+            "RNG floor = the solver's counter-based normals (scattermorph.solver._standard_normals) for the",
+            "2 * prod(rfft_shape) values one noisy step draws (inside its update pass); 'ratio w/o RNG'",
+            "subtracts it.",
         ],
     )
 
     # ---- 2b. breakdown
-    if not have_passes:
-        print(
-            "\n(2b. pass breakdown skipped: scattermorph.solver internals have changed)"
-        )
-        return
     rows = []
     derived = {}
     for shape in shapes:
@@ -525,7 +548,7 @@ def bench_kernels(shapes, cfg) -> None:
             r[("step", "FH constant", 0.0)],
         )
         d["FH constant, noise 1e-4"] = (
-            f + p["mu_fh"] + p["update_noise"] + p["draw_noise"],
+            f + p["mu_fh"] + p["update_noise"],
             r[("step", "FH constant", 1e-4)],
         )
         d["FH de Gennes, noise 0"] = (
@@ -537,8 +560,7 @@ def bench_kernels(shapes, cfg) -> None:
             + p["psi"]
             + p["scale_mul"]
             + p["mu_degennes"]
-            + p["update_noise"]
-            + p["draw_noise"],
+            + p["update_noise"],
             r[("step", "FH de_gennes", 1e-4)],
         )
         d["Landau"] = (f + p["mu_landau"] + p["update"], r[("step", "Landau", 0.0)])
@@ -570,9 +592,75 @@ def bench_kernels(shapes, cfg) -> None:
         ["pass"] + [shape_str(s) for s in shapes],
         rows,
         notes=[
-            "Passes are the numba kernels of scattermorph.solver called on their own (out of place);",
+            "Passes are the numba kernels of scattermorph.solver called on their own (out of place, 1 thread);",
+            "a noisy step draws its normals inside the update pass (row by row), so 'update (noise drawn",
+            "inside)' includes them; 'draw noise to array' is the same numbers written out (tests, diagnostics).",
             "'sum of parts' adds the FFT pairs and passes one step runs; measured - sum = Python overhead",
             "(a step also re-reads data the passes timed alone find in cache, so the two differ by noise).",
+        ],
+    )
+
+
+# --------------------------------------------------------------------------
+# 2c. thread speed-up
+# --------------------------------------------------------------------------
+def bench_threads(shapes, cfg) -> None:
+    """One de Gennes + noise step and one FFT pair on 1, 2, ... threads; the
+    fields of the thread counts are checked bit for bit."""
+    rows = []
+    for shape in shapes:
+        progress(f"thread speed-up at {shape_str(shape)}")
+        model = fh_model("de_gennes")
+        data = np.random.default_rng(SEED).uniform(0.25, 0.75, size=shape)
+        timers, fields = [], {}
+        for n in THREAD_COUNTS:
+            grid = S.Grid(shape, DX)
+            st = S.SemiImplicitSpectral(model, grid, 0.02 * model.time_scale, noise=1e-4,
+                                        threads=n)
+            phi0 = S.initial_condition(model, grid, np.random.default_rng(SEED), amplitude=0.01)
+            st.set_state(phi0)
+            st.step(3, np.random.default_rng(SEED + 1))
+            fields[n] = st.phi.copy()
+            rng = np.random.default_rng(SEED + 2)
+            timers.append(Timer(("step", n), lambda st=st, rng=rng: st.step(1, rng),
+                                lambda st=st, phi0=phi0: st.set_state(phi0)))
+            pair = FFTPair(shape, "auto", threads=n)
+
+            def run(pair=pair):
+                pair.forward()
+                pair.inverse()
+
+            timers.append(Timer(("fft", n), run, lambda pair=pair: np.copyto(pair.real, data),
+                                _max_pairs(shape)))
+        r = best_times(timers, repeats=max(3, cfg["repeats"] // 3), target=cfg["target"])
+        same = all(np.array_equal(fields[1], fields[n]) for n in THREAD_COUNTS)
+        for n in THREAD_COUNTS:
+            sp = r[("step", 1)] / r[("step", n)]
+            fsp = r[("fft", 1)] / r[("fft", n)]
+            ratio = r[("step", n)] / (2 * r[("fft", n)])
+            record("threads", "FH de_gennes/noise=0.0001", shape, f"step_seconds_{n}t",
+                   r[("step", n)], "s")
+            record("threads", "FH de_gennes/noise=0.0001", shape, f"speedup_{n}t", sp)
+            record("threads", "fft pair", shape, f"speedup_{n}t", fsp)
+            record("threads", "FH de_gennes/noise=0.0001", shape, f"ratio_vs_fft_pairs_{n}t",
+                   ratio)
+            target = ""
+            if n == 2 and shape == (128, 128, 128):
+                target = "yes" if sp >= THREAD_TARGET else "NO"
+            rows.append([shape_str(shape), n, fmt_ms(r[("step", n)]), fmt_x(sp),
+                         fmt_ms(r[("fft", n)]), fmt_x(fsp), fmt_x(ratio),
+                         "yes" if same else "NO", target])
+        record("threads", "FH de_gennes/noise=0.0001", shape, "bit_identical", int(same))
+    print_table(
+        "2c. Threads: one FH de Gennes + noise 1e-4 step and one FFT pair on n threads",
+        ["shape", "threads", "step ms", "step speed-up", "FFT pair ms", "FFT speed-up",
+         "step / 2 pairs", "fields bit-identical", f">= {THREAD_TARGET:g}x?"],
+        rows,
+        notes=[
+            "SemiImplicitSpectral(..., threads=n): pyFFTW threads and the solver's pool of threads over",
+            "fixed chunks; 'fields bit-identical': 3 steps from the same state and seed equal those of",
+            "1 thread bit for bit. Target of the issue: 2-thread speed-up >= 1.7 at 128^3.",
+            "Speed-ups need idle cores: check the load average printed above.",
         ],
     )
 
@@ -865,8 +953,8 @@ def main(argv=None) -> int:
     )
     ap.add_argument(
         "--only",
-        default="kernels,tts,other",
-        help="comma-separated sections to run: kernels (1, 2, 2b), tts (3), other (4)",
+        default="kernels,threads,tts,other",
+        help="comma-separated sections to run: kernels (1, 2, 2b), threads (2c), tts (3), other (4)",
     )
     ap.add_argument(
         "--explicit-budget",
@@ -886,10 +974,10 @@ def main(argv=None) -> int:
     if args.explicit_budget is not None:
         cfg["explicit_budget"] = args.explicit_budget
     only = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = only - {"kernels", "tts", "other"}
+    unknown = only - {"kernels", "threads", "tts", "other"}
     if unknown:
         ap.error(
-            f"--only: unknown section(s) {sorted(unknown)}; choose kernels, tts, other"
+            f"--only: unknown section(s) {sorted(unknown)}; choose kernels, threads, tts, other"
         )
 
     t_start = perf()
@@ -900,7 +988,8 @@ def main(argv=None) -> int:
     )
     print("  " + ", ".join(f"{k} {v}" for k, v in ver.items()))
     print(
-        f"  FFT back end of the solver: {'fftw' if HAVE_FFTW else 'scipy'}; every kernel runs on 1 thread"
+        f"  FFT back end of the solver: {'fftw' if HAVE_FFTW else 'scipy'}; sections 1-2b on 1 thread, 2c on"
+        f" {', '.join(map(str, THREAD_COUNTS))}"
     )
     print(
         "  times: min over repeats of the mean per call in a batch; nothing is asserted"
@@ -914,6 +1003,8 @@ def main(argv=None) -> int:
 
     if "kernels" in only:
         bench_kernels(cfg["shapes"], cfg)
+    if "threads" in only:
+        bench_threads(cfg["thread_shapes"], cfg)
     if "tts" in only:
         bench_tts(cfg)
     if "other" in only:

@@ -914,3 +914,226 @@ def test_order_is_validated():
     with pytest.raises(ParameterError, match=r"accuracy=-1"):
         integrate(SemiImplicitSpectral(Landau(0.5), Grid((16, 16), 1.0), 0.1),
                   np.full((16, 16), 0.5), [1.0], accuracy=-1)
+
+
+# ---------------------------------------------------------------------------
+# 9. threads, determinism and the counter-based noise generator
+# ---------------------------------------------------------------------------
+from scattermorph import solver as _solver  # noqa: E402  (internals under test)
+from scattermorph.fft import FFTPair  # noqa: E402
+
+
+@pytest.fixture
+def always_parallel(monkeypatch):
+    """Run every pass with >= 2 chunks through the thread pool, and every FFT
+    on the threads asked for, however small."""
+    from scattermorph import fft as _fft
+
+    monkeypatch.setattr(_solver, "_PARALLEL_MIN", 0)
+    monkeypatch.setattr(_fft, "FFT_THREADS_MIN_SIZE", 0)
+
+
+# (256, 256): 2 real chunks, 3 chunks of rows; (40, 40, 40): 2 and 3
+DET_SHAPES = [(256, 256), (40, 40, 40)]
+
+
+@pytest.mark.parametrize("gradient", ["de_gennes", "constant"])
+@pytest.mark.parametrize("shape", DET_SHAPES, ids=["2d", "3d"])
+def test_same_fields_whatever_the_thread_count(always_parallel, shape, gradient):
+    """Same seed, bit-identical fields, splitting rate and local error with 1,
+    2 and 3 threads (FFTs and passes), with noise, across a restabilisation."""
+    model = fh(2.0, 0.3, gradient)
+    grid = Grid(shape, 2.0)
+    phi0 = initial_condition(model, grid, np.random.default_rng(4))
+    out = []
+    for threads in (1, 2, 3):
+        st = SemiImplicitSpectral(model, grid, 0.02 * model.time_scale, noise=1e-4,
+                                  threads=threads)
+        st.set_state(phi0)
+        rng = np.random.default_rng(5)
+        st.step(12, rng)
+        out.append((st.phi.copy(), st.splitting_rate(), st.local_error(), st.S, st.kappa_s))
+    assert _solver._PARALLEL_MIN == 0 and 2 in _solver._POOLS  # the pool did run
+    for other in out[1:]:
+        assert np.array_equal(out[0][0], other[0])
+        assert out[0][1:] == other[1:]
+
+
+@pytest.mark.parametrize("backend", ["fftw", "scipy"])
+@pytest.mark.parametrize("shape", [(256, 256), (96, 160), (40, 40, 40), (64, 64, 64),
+                                   (48, 80, 32)])
+def test_fft_pair_is_bit_identical_whatever_the_thread_count(always_parallel, shape, backend):
+    """FFTW_ESTIMATE plans (and pocketfft workers) with 1, 2, 3 threads give the
+    same bits, forward and inverse: the study's tables must not depend on the
+    threads Snakemake grants a job."""
+    from scattermorph.fft import HAVE_FFTW
+
+    if backend == "fftw" and not HAVE_FFTW:
+        pytest.skip("pyFFTW is not installed")
+    x = np.random.default_rng(1).standard_normal(shape)
+    res = []
+    for threads in (1, 2, 3):
+        pair = FFTPair(shape, backend, threads=threads)
+        assert pair.threads == threads
+        pair.real[...] = x
+        spec = pair.forward().copy()
+        res.append((spec, pair.inverse().copy()))
+    for spec, real in res[1:]:
+        assert np.array_equal(spec, res[0][0]) and np.array_equal(real, res[0][1])
+
+
+def test_fft_pair_ignores_wisdom_of_earlier_plans():
+    """FFTW reuses wisdom of FFTW_MEASURE plans for FFTW_ESTIMATE plans of the
+    same shape, which changes the round-off (found by bench_simulation.py,
+    whose MEASURE plans made its 1- and 2-thread steps differ): FFTPair plans
+    with the process's wisdom set aside, and gives it back."""
+    pyfftw = pytest.importorskip("pyfftw")
+    shape = (64, 64, 64)
+    x = np.random.default_rng(2).standard_normal(shape)
+
+    def spectrum(threads):
+        pair = FFTPair(shape, "fftw", threads=threads)
+        pair.real[...] = x
+        return pair.forward().copy()
+
+    before = spectrum(1)
+    a = pyfftw.empty_aligned(shape, dtype="float64")
+    b = pyfftw.empty_aligned((64, 64, 33), dtype="complex128")
+    pyfftw.FFTW(a, b, axes=(0, 1, 2), flags=("FFTW_MEASURE",), threads=1)
+    wisdom = pyfftw.export_wisdom()
+    assert np.array_equal(spectrum(1), before)
+    assert np.array_equal(spectrum(2), before)
+    # the process's wisdom is kept (every entry; FFTPair's plans may add some)
+    for old, new in zip(wisdom, pyfftw.export_wisdom()):
+        assert set(old.splitlines()) <= set(new.splitlines())
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_bad_threads(threads):
+    with pytest.raises(ParameterError, match=r"threads=.* must be an integer >= 1"):
+        SemiImplicitSpectral(Landau(0.5), Grid((16, 16), 1.0), 0.1, threads=threads)
+
+
+NORMALS_N = 1 << 22  # 4.2 M numbers: 5 sigma of the mean is 2.4e-3
+
+
+@pytest.fixture(scope="module")
+def normals():
+    key = np.random.default_rng(2021).integers(0, 2**64, size=2, dtype=np.uint64)
+    return _solver._standard_normals(key, np.empty(NORMALS_N))
+
+
+def test_generator_is_a_pure_function_of_key_and_index(always_parallel, normals):
+    key = np.random.default_rng(2021).integers(0, 2**64, size=2, dtype=np.uint64)
+    again = _solver._standard_normals(key, np.empty(NORMALS_N), threads=2)
+    assert np.array_equal(again, normals)
+    part = _solver._standard_normals(key, np.empty(1000))
+    assert np.array_equal(part, normals[:1000])
+    other = _solver._standard_normals(key ^ np.uint64(1), np.empty(1000))
+    assert not np.any(other == normals[:1000])
+
+
+def test_generator_moments(normals):
+    """Mean, variance, skewness and excess kurtosis of N(0, 1) within 5
+    standard errors (sd sqrt(1/n), sqrt(2/n), sqrt(6/n), sqrt(24/n)); the key
+    is fixed, so the test is deterministic, and a correct generator fails a
+    5 sigma bound with probability ~1e-6 per statistic."""
+    x = normals
+    n = x.size
+    m = x.mean()
+    v = x.var()
+    z = (x - m) / math.sqrt(v)
+    assert abs(m) < 5 * math.sqrt(1 / n)
+    assert abs(v - 1) < 5 * math.sqrt(2 / n)
+    assert abs(np.mean(z**3)) < 5 * math.sqrt(6 / n)
+    assert abs(np.mean(z**4) - 3) < 5 * math.sqrt(24 / n)
+    assert np.all(np.isfinite(x))
+
+
+def test_generator_distribution(normals):
+    """Kolmogorov-Smirnov and chi-square (200 equiprobable bins) against the
+    normal distribution, p > 1e-4 each (the ziggurat tables, the wedge and
+    tail branches all shape the distribution); the tail beyond the
+    ziggurat's r = 3.654 (Marsaglia's tail algorithm) and beyond 4.5 hold the
+    normal's share of the numbers within 5 Poisson sigma."""
+    from scipy import stats
+
+    x = normals
+    assert stats.kstest(x, "norm").pvalue > 1e-4
+    edges = stats.norm.ppf(np.linspace(0, 1, 201))
+    counts = np.histogram(x, bins=edges)[0]
+    assert stats.chisquare(counts).pvalue > 1e-4
+    for t in (_solver._ZIG_R, 4.5):
+        expect = x.size * 2 * stats.norm.sf(t)
+        got = np.count_nonzero(np.abs(x) > t)
+        assert abs(got - expect) < 5 * math.sqrt(expect), (t, got, expect)
+
+
+def test_generator_has_no_correlations(normals):
+    """Pearson correlation of neighbouring numbers (lags 1, 2 and 129, the
+    row length of a 256-wide layout), of a number with its neighbour's
+    square, and of the streams of two successive steps' keys: |r| < 5 /
+    sqrt(n), 5 standard errors of r for independent numbers."""
+    x = normals
+    n = x.size
+    bound = 5 / math.sqrt(n)
+    for lag in (1, 2, 129):
+        r = np.corrcoef(x[:-lag], x[lag:])[0, 1]
+        assert abs(r) < bound, (lag, r)
+    r = np.corrcoef(x[:-1], x[1:] ** 2)[0, 1]
+    assert abs(r) < bound
+    rng = np.random.default_rng(77)
+    st = SemiImplicitSpectral(Landau(0.5), Grid((16, 16), 1.0), 0.1, noise=1.0)
+    a = _solver._standard_normals(st._noise_key(rng), np.empty(n))
+    b = _solver._standard_normals(st._noise_key(rng), np.empty(n))
+    assert abs(np.corrcoef(a, b)[0, 1]) < bound
+
+
+@pytest.mark.parametrize("shape", [(16, 12), (8, 10, 6)], ids=["2d", "3d"])
+def test_noise_is_hermitian_white_noise(shape):
+    """The drawn half-complex noise is the spectrum of a real field (irfftn
+    then rfftn gives it back), the self-conjugate modes are real, and every
+    mode has <|w|^2> = 2 (interior modes: Re and Im N(0, 1); plane modes
+    (z + conj z_mirror)/sqrt(2): the same; self-conjugate sqrt(2) Re z: 2):
+    mean over 4000 draws within 5 sigma (|w|^2 has sd 2 for complex modes,
+    2 sqrt(2) for real ones)."""
+    st = SemiImplicitSpectral(Landau(0.5), Grid((8, 8), 1.0), 0.1, noise=1.0)
+    # draw into the layout of ``shape`` (sides need not be grid-valid here)
+    cshape = tuple(shape[:-1]) + (shape[-1] // 2 + 1,)
+    rng = np.random.default_rng(3)
+    acc = np.zeros(cshape)
+    nrep = 4000
+    w = np.empty(cshape, dtype=complex)
+    _, real = independent_modes(shape)
+    real = real.copy()
+    real.flat[0] = True
+    for _ in range(nrep):
+        _solver._fill_noise(st._noise_key(rng), w)
+        acc += np.abs(w) ** 2
+    axes = tuple(range(len(shape)))
+    back = np.fft.rfftn(np.fft.irfftn(w, s=shape, axes=axes), s=shape, axes=axes)
+    np.testing.assert_allclose(back, w, rtol=0, atol=1e-12)
+    assert np.all(w[real].imag == 0)
+    acc /= nrep
+    sd = np.where(real, 2 * math.sqrt(2), 2.0) / math.sqrt(nrep)
+    assert np.all(np.abs(acc - 2.0) < 5 * sd), np.max(np.abs(acc - 2) / sd)
+
+
+def test_step_adds_the_drawn_noise():
+    """One first-order step from a uniform state adds exactly cnoise |K| w /
+    D, w the noise _draw_noise gives for the same generator state (the step
+    draws it inline, row by row)."""
+    model = fh(2.0, 0.4, "de_gennes")
+    shape = (24, 16, 20)
+    grid = Grid(shape, 2.0)
+    dt, eps = 0.01 * model.time_scale, 1e-3
+    st = SemiImplicitSpectral(model, grid, dt, noise=eps, order=1)
+    uniform = np.full(shape, model.phi0)
+    st.set_state(uniform)
+    dphi = st.step(1, np.random.default_rng(8)).copy() - model.phi0
+    w = st._draw_noise(np.random.default_rng(8))
+    K2 = k2_symbol(shape, grid.dx, "spectral")
+    D = si_factors(model, K2, dt, 1.0, S=st.S, kappa_s=st.kappa_s)[1]
+    cnoise = math.sqrt(eps * dt / grid.cell_volume * grid.size)
+    expect = np.fft.irfftn(cnoise * np.sqrt(K2) * w / D, s=shape, axes=(0, 1, 2))
+    np.testing.assert_allclose(dphi, expect, rtol=0, atol=1e-12 * np.abs(expect).max() + 4 * EPS)

@@ -146,6 +146,14 @@ SIM_CELL_STEP_SECONDS = 90e-9
 SIM_BYTES_PER_CELL = 112
 
 
+def sim_threads():
+    """Threads of a simulation job: config simulation.threads (default 1).
+    Snakemake lowers it to --cores; the SLURM executor plugin asks for
+    --cpus-per-task = threads. Results do not depend on it (the stepper is
+    bit-identical whatever its thread count)."""
+    return int(config["simulation"].get("threads", 1))
+
+
 def sim_mem_mb(wildcards, attempt):
     """Memory of one simulation job: the stepper's work space and the float32
     snapshot stack."""

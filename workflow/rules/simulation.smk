@@ -15,7 +15,7 @@ rule simulate_microstructure:
         f"{BENCH}/simulate_microstructure/{{sim_id}}.tsv"
     conda:
         "../../envs/simulation.yaml"
-    threads: 1
+    threads: sim_threads()
     resources:
         mem_mb=sim_mem_mb,
         runtime=sim_runtime,

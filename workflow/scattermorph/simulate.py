@@ -90,7 +90,7 @@ def snapshot_times(p: dict, model) -> np.ndarray:
     return scale * np.geomspace(float(p["t_min"]), float(p["t_max"]), int(p["n_snapshots"]))
 
 
-def run_simulation(p: dict, *, log=None):
+def run_simulation(p: dict, *, log=None, threads: int | None = None):
     """Run the simulation described by the parameter record ``p``.
 
     Parameters
@@ -105,6 +105,11 @@ def run_simulation(p: dict, *, log=None):
         ``seed`` (int) and ``sim_id``.
     log : callable, optional
         Receives progress lines.
+    threads : int, optional
+        Threads of the semi-implicit stepper (FFTs and pointwise passes);
+        default ``p["threads"]`` if present, else 1. The fields are
+        bit-identical whatever the count, so it is an execution setting, not
+        part of the metadata.
 
     Returns
     -------
@@ -141,6 +146,7 @@ def run_simulation(p: dict, *, log=None):
             noise=float(p["noise"]),
             laplacian=p.get("laplacian", "spectral"),
             stabilization=float(p.get("stabilization", 1.0)),
+            threads=int(threads if threads is not None else p.get("threads", 1)),
             selective=float(p.get("selective", 0.0)),
         )
     elif scheme == "explicit":

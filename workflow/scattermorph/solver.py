@@ -30,7 +30,11 @@ solution as ``dt -> 0``. The default ``laplacian="spectral"`` uses ``K^2 = k^2``
 Noise: the conserved Cook noise ``zeta = div xi`` with white ``xi`` of variance
 ``2 epsilon / (dt dx^d)`` per cell and component. In Fourier space this equals
 ``|K| w_hat`` with ``w`` scalar white noise of the same variance, drawn directly
-in the half-complex layout with Hermitian symmetry (no extra FFT). The explicit
+in the half-complex layout with Hermitian symmetry (no extra FFT), inside the
+update pass, by a counter-based generator (ziggurat normals of a keyed
+SplitMix64 hash of the number's index) whose 128-bit key each step draws from
+the ``numpy.random.Generator`` it is given: the seeding stays
+``SeedSequence``-based and the numbers do not depend on the thread count. The explicit
 scheme draws ``xi`` on cell faces and takes its finite-difference divergence,
 whose spectrum is ``K^2_fd`` times the variance: the same statistics.
 """
@@ -38,7 +42,10 @@ whose spectrum is ``K^2_fd`` times the variance: the same statistics.
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time as _time
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -108,52 +115,388 @@ class Grid:
 
 
 # --------------------------------------------------------------------------
-# fused pointwise kernels (numba, single thread for reproducibility)
+# pointwise kernels (numba, nogil) run on fixed chunks by a thread pool
 # --------------------------------------------------------------------------
-@numba.njit(cache=True, fastmath=False)
-def _mu_fh(phi, out, inv_n, chi):  # pragma: no cover - compiled
+# Every pass is split into chunks that depend on the array shape only (runs of
+# _CHUNK cells, or of whole rows of about _CHUNK_MODES Fourier modes); a pass
+# with ``threads`` > 1 hands groups of chunks to a pool of Python threads
+# that run the compiled kernels without the GIL. Pointwise results do not
+# depend on who computes them, and every sum is taken per chunk and the
+# partial sums added in chunk order, so a step gives bit-identical fields
+# whatever the thread count (tests/test_solver.py). A pool of blocking
+# threads rather than numba's prange: on the OpenMP layer prange threads
+# spin-wait, and on a machine whose cores are busy with other jobs a parallel
+# call then takes 5-10x longer than one thread (measured for the Minkowski
+# histograms, scattermorph.minkowski); groups of chunks are handed out one at
+# a time, so a thread that gets no core does not hold the others up.
+_CHUNK = 1 << 15  # real cells per chunk
+_CHUNK_MODES = 1 << 14  # Fourier modes per chunk (whole rows of the last axis)
+_PARALLEL_MIN = 1 << 16  # smaller passes run on the calling thread
+_GROUPS_PER_THREAD = 4
+
+_POOLS: dict = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _reset_pools_after_fork():  # pragma: no cover - runs in forked children
+    _POOLS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pools_after_fork)
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One pool per thread count, so a pass never runs on more threads than asked."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            pool = _POOLS[threads] = ThreadPoolExecutor(
+                threads, thread_name_prefix=f"scattermorph-solver{threads}"
+            )
+        return pool
+
+
+def _run(kernel, nchunks: int, threads: int, cells: int, *args) -> None:
+    """``kernel(*args, c0, c1)`` over the chunks ``[0, nchunks)``."""
+    if threads <= 1 or nchunks < 2 or cells < _PARALLEL_MIN:
+        kernel(*args, 0, nchunks)
+        return
+    groups = min(nchunks, _GROUPS_PER_THREAD * threads)
+    bounds = [g * nchunks // groups for g in range(groups + 1)]
+    pool = _pool(threads)
+    futures = [pool.submit(kernel, *args, bounds[g], bounds[g + 1]) for g in range(groups)]
+    for f in futures:
+        f.result()
+
+
+def _nchunks(n: int) -> int:
+    return max(1, -(-n // _CHUNK))
+
+
+def _rows_per_chunk(m: int) -> int:
+    return max(1, _CHUNK_MODES // m)
+
+
+@numba.njit(cache=True, nogil=True)
+def _k_mu_fh(phi, out, inv_n, chi, c0, c1):  # pragma: no cover - compiled
     p = phi.reshape(-1)
     o = out.reshape(-1)
-    for i in range(p.size):
+    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, p.size)):
         x = p[i]
         o[i] = math.log(x / (1.0 - x)) * inv_n + chi * (1.0 - 2.0 * x)
 
 
-@numba.njit(cache=True, fastmath=False)
-def _mu_landau(phi, out):  # pragma: no cover - compiled
+@numba.njit(cache=True, nogil=True)
+def _k_mu_landau(phi, out, c0, c1):  # pragma: no cover - compiled
     p = phi.reshape(-1)
     o = out.reshape(-1)
-    for i in range(p.size):
+    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, p.size)):
         s = 2.0 * p[i] - 1.0
         o[i] = 0.5 * (s * s * s - s)
 
 
-@numba.njit(cache=True, fastmath=False)
-def _psi(phi, out):  # pragma: no cover - compiled
+@numba.njit(cache=True, nogil=True)
+def _k_psi(phi, out, c0, c1):  # pragma: no cover - compiled
     p = phi.reshape(-1)
     o = out.reshape(-1)
-    for i in range(p.size):
+    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, p.size)):
         o[i] = math.asin(2.0 * p[i] - 1.0) / 6.0
 
 
-@numba.njit(cache=True, fastmath=False)
-def _mu_fh_degennes(phi, lap_psi, out, inv_n, chi):  # pragma: no cover - compiled
-    """mu = f'(phi) - 2 psi'(phi) lap(psi), psi' = 1/(6 sqrt(phi(1-phi)))."""
+@numba.njit(cache=True, nogil=True)
+def _k_mu_fh_degennes(phi, lap_psi, out, inv_n, chi, c0, c1):  # pragma: no cover
     p = phi.reshape(-1)
     lp = lap_psi.reshape(-1)
     o = out.reshape(-1)
-    for i in range(p.size):
+    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, p.size)):
         x = p[i]
+        y = 1.0 - x
         o[i] = (
-            math.log(x / (1.0 - x)) * inv_n
+            math.log(x / y) * inv_n
             + chi * (1.0 - 2.0 * x)
-            - lp[i] / (3.0 * math.sqrt(x * (1.0 - x)))
+            - lp[i] / (3.0 * math.sqrt(x * y))
         )
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, nogil=True)
+def _k_scale_mul(src, factor, out, c0, c1):  # pragma: no cover - compiled
+    s = src.reshape(-1)
+    f = factor.reshape(-1)
+    o = out.reshape(-1)
+    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, s.size)):
+        o[i] = s[i] * f[i]
+
+
+def _mu_fh(phi, out, inv_n, chi, threads=1):
+    """out <- f'(phi) of the Flory-Huggins blend (in place allowed)."""
+    _run(_k_mu_fh, _nchunks(phi.size), threads, phi.size, phi, out, inv_n, chi)
+
+
+def _mu_landau(phi, out, threads=1):
+    """out <- f'(phi) of the Landau model (in place allowed)."""
+    _run(_k_mu_landau, _nchunks(phi.size), threads, phi.size, phi, out)
+
+
+def _psi(phi, out, threads=1):
+    """out <- psi(phi) = asin(2 phi - 1) / 6."""
+    _run(_k_psi, _nchunks(phi.size), threads, phi.size, phi, out)
+
+
+def _mu_fh_degennes(phi, lap_psi, out, inv_n, chi, threads=1):
+    """mu = f'(phi) - 2 psi'(phi) lap(psi), psi' = 1/(6 sqrt(phi(1-phi)))."""
+    _run(_k_mu_fh_degennes, _nchunks(phi.size), threads, phi.size, phi, lap_psi, out,
+         inv_n, chi)
+
+
+def _scale_mul(src, factor, out, threads=1):
+    """out <- src * factor (complex * real), used for lap(psi)."""
+    _run(_k_scale_mul, _nchunks(src.size), threads, src.size, src, factor, out)
+
+
+# --- seeded Gaussian noise: a counter-based generator --------------------
+# The noise of a step is a pure function of a 128-bit key (two 64-bit words
+# drawn from the step's numpy Generator) and of the index of each number, so
+# any chunk can be drawn by any thread: the fields do not depend on the thread
+# count. Bits: two rounds of the SplitMix64 finaliser (Stafford's mix 13, the
+# output function of SplitMix64, which passes BigCrush applied to a counter),
+# the first keyed by adding k1 to the scaled counter, the second by xor with
+# k2; each round is a bijection of 64-bit words, so distinct counters give
+# distinct words within a step. Normals: the 256-layer ziggurat of Marsaglia &
+# Tsang (2000) in the form numpy uses (8 bits layer, 1 bit sign, 52 bits
+# abscissa; Marsaglia's tail algorithm beyond r = 3.654), so about 99 % of the
+# numbers cost one hash and one table look-up. A rejected candidate takes the
+# next word of its own sub-stream (counter | j << 40, j = 1, 2, ...).
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_U0 = np.uint64(0)
+_U1 = np.uint64(1)
+_ZIG_R = 3.6541528853610088  # start of the tail of the 256-layer ziggurat
+_ZIG_V = 0.00492867323399  # area of each layer
+
+
+def _ziggurat_tables():
+    """(ki, wi, fi) of Marsaglia & Tsang's zigset for 256 layers and 52-bit abscissae."""
+    m = 2.0**52
+    dn = tn = _ZIG_R
+    q = _ZIG_V / math.exp(-0.5 * dn * dn)
+    ki = np.zeros(256, dtype=np.int64)
+    wi = np.zeros(256)
+    fi = np.zeros(256)
+    ki[0] = int((dn / q) * m)
+    ki[1] = 0
+    wi[0] = q / m
+    wi[255] = dn / m
+    fi[0] = 1.0
+    fi[255] = math.exp(-0.5 * dn * dn)
+    for i in range(254, 0, -1):
+        dn = math.sqrt(-2.0 * math.log(_ZIG_V / dn + math.exp(-0.5 * dn * dn)))
+        ki[i + 1] = int((dn / tn) * m)
+        tn = dn
+        fi[i] = math.exp(-0.5 * dn * dn)
+        wi[i] = dn / m
+    return ki, wi, fi
+
+
+_ZKI, _ZWI, _ZFI = _ziggurat_tables()
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mix64(z):  # pragma: no cover - compiled
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bits(k1, k2, ctr):  # pragma: no cover - compiled
+    """64 random bits for counter ``ctr`` under the key ``(k1, k2)``."""
+    return _mix64(_mix64(ctr * _GOLDEN + k1) ^ k2)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _uniform(bits):  # pragma: no cover - compiled
+    """Uniform in [0, 1) from the top 53 bits."""
+    return np.float64(bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _normal_slow(k1, k2, ctr, r, j):  # pragma: no cover - compiled
+    """The rare rest of :func:`_normal`: wedge or tail test of the rejected
+    candidate ``r`` (its first 64 bits), then new candidates from sub-stream
+    word ``j`` on."""
+    while True:
+        idx = np.intp(r & np.uint64(0xFF))
+        neg = ((r >> np.uint64(8)) & _U1) != _U0
+        rabs = np.int64((r >> np.uint64(9)) & np.uint64(0x000FFFFFFFFFFFFF))
+        x = np.float64(rabs) * _ZWI[idx]
+        if neg:
+            x = -x
+        if rabs < _ZKI[idx]:
+            return x
+        if idx == 0:  # the tail beyond r (Marsaglia 1964)
+            while True:
+                u1 = _uniform(_bits(k1, k2, ctr | (j << np.uint64(40))))
+                u2 = _uniform(_bits(k1, k2, ctr | ((j + _U1) << np.uint64(40))))
+                j += np.uint64(2)
+                xx = -math.log1p(-u1) / _ZIG_R
+                yy = -math.log1p(-u2)
+                if yy + yy > xx * xx:
+                    return -(_ZIG_R + xx) if neg else _ZIG_R + xx
+        # the wedge of layer idx
+        u = _uniform(_bits(k1, k2, ctr | (j << np.uint64(40))))
+        j += _U1
+        if (_ZFI[idx - 1] - _ZFI[idx]) * u + _ZFI[idx] < math.exp(-0.5 * x * x):
+            return x
+        r = _bits(k1, k2, ctr | (j << np.uint64(40)))
+        j += _U1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _normal(k1, k2, ctr):  # pragma: no cover - compiled
+    """Standard normal number ``ctr`` of the stream keyed by ``(k1, k2)``."""
+    r = _bits(k1, k2, ctr)
+    idx = np.intp(r & np.uint64(0xFF))
+    rabs = np.int64((r >> np.uint64(9)) & np.uint64(0x000FFFFFFFFFFFFF))
+    if rabs < _ZKI[idx]:
+        # branch-free sign: a random branch would be mispredicted half the time
+        sign = 1.0 - 2.0 * np.float64((r >> np.uint64(8)) & _U1)
+        return sign * (np.float64(rabs) * _ZWI[idx])
+    return _normal_slow(k1, k2, ctr, r, _U1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _k_normals(k1, k2, out, c0, c1):  # pragma: no cover - compiled
+    """out[i] <- normal number i of the stream (i over the chunks c0..c1)."""
+    o = out.reshape(-1)
+    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, o.size)):
+        o[i] = _normal(k1, k2, np.uint64(i))
+
+
+@numba.njit(cache=True, nogil=True)
+def _noise_row(k1, k2, r, n0, n1, m, buf):  # pragma: no cover - compiled
+    """Unit complex white noise of row ``r`` of the half-complex layout.
+
+    Mode ``i`` (flat index) takes normals ``2 i`` (real part) and ``2 i + 1``
+    (imaginary part). In the planes k_last = 0 and k_last = Nyquist the modes
+    must be the complex conjugates of their mirror images: there ``w <- (w +
+    conj(w_mirror)) / sqrt(2)``, the mirror of row (a, b) being (-a, -b) mod
+    the sides (a self-mirrored mode becomes sqrt(2) Re w, real).
+    """
+    base = r * m
+    for j in range(m):
+        c = np.uint64(2 * (base + j))
+        buf[j] = complex(_normal(k1, k2, c), _normal(k1, k2, c + _U1))
+    a = r // n1
+    b = r - a * n1
+    pr = ((n0 - a) % n0) * n1 + (n1 - b) % n1
+    for j in (0, m - 1):
+        c = np.uint64(2 * (pr * m + j))
+        zp = complex(_normal(k1, k2, c), -_normal(k1, k2, c + _U1))
+        buf[j] = (buf[j] + zp) * 0.7071067811865476
+
+
+@numba.njit(cache=True, nogil=True)
+def _k_fill_noise(k1, k2, n0, n1, out, c0, c1):  # pragma: no cover - compiled
+    m = out.shape[-1]
+    o = out.reshape(-1)
+    rows = o.size // m
+    rpc = max(1, _CHUNK_MODES // m)
+    buf = np.empty(m, dtype=np.complex128)
+    for r in range(c0 * rpc, min(c1 * rpc, rows)):
+        _noise_row(k1, k2, r, n0, n1, m, buf)
+        for j in range(m):
+            o[r * m + j] = buf[j]
+
+
+def _lead_sides(cshape):
+    """(n0, n1): the sides of the leading axes of a half-complex layout (n1 = 1 in 2D)."""
+    return (int(cshape[0]), int(cshape[1]) if len(cshape) == 3 else 1)
+
+
+def _fill_noise(key, out, threads=1):
+    """out <- unit Hermitian white noise of the half-complex layout ``out.shape``."""
+    n0, n1 = _lead_sides(out.shape)
+    m = out.shape[-1]
+    nch = max(1, -(-(out.size // m) // _rows_per_chunk(m)))
+    _run(_k_fill_noise, nch, threads, out.size, key[0], key[1], n0, n1, out)
+    return out
+
+
+def _standard_normals(key, out, threads=1):
+    """out (float64, any shape) <- normals 0, 1, ... of the stream ``key``."""
+    _run(_k_normals, _nchunks(out.size), threads, out.size, key[0], key[1], out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _k_update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0, a1, a2,
+              om, S, kap_s, use_noise, k1, k2key, n0, n1, cnoise, inv_size, out_scaled,
+              err_part, norm_part, theta, c0, c1):  # pragma: no cover - compiled
+    m = phihat.shape[-1]
+    ph = phihat.reshape(-1)
+    pp = phihat_prev.reshape(-1)
+    mh = muhat.reshape(-1)
+    mp = muhat_prev.reshape(-1)
+    kk = k2.reshape(-1)
+    ka = kabs.reshape(-1)
+    wv = weight.reshape(-1)
+    os_ = out_scaled.reshape(-1)
+    rows = ph.size // m
+    rpc = max(1, _CHUNK_MODES // m)
+    e1 = 1.0 + om
+    buf = np.zeros(m, dtype=np.complex128)
+    for c in range(c0, c1):
+        err2 = 0.0
+        norm2 = 0.0
+        for r in range(c * rpc, min((c + 1) * rpc, rows)):
+            if use_noise:
+                _noise_row(k1, k2key, r, n0, n1, m, buf)
+            base = r * m
+            for j in range(m):
+                i = base + j
+                K2 = kk[i]
+                # complex arithmetic written out in real parts: complex x real
+                # products would otherwise be full complex multiplications
+                p0r, p0i = ph[i].real, ph[i].imag
+                qr, qi = pp[i].real, pp[i].imag
+                gk = g2 * K2
+                mur = mh[i].real + gk * p0r
+                mui = mh[i].imag + gk * p0i
+                lam = K2 * (S + 2.0 * kap_s * K2)
+                if theta > 0.0:  # scale-selective: lam z / (z + theta), z = dt lam
+                    lam = lam * (dt * lam) / (dt * lam + theta)
+                psr = e1 * p0r - om * qr
+                psi_ = e1 * p0i - om * qi
+                msr = e1 * mur - om * mp[i].real
+                msi = e1 * mui - om * mp[i].imag
+                inv_den = 1.0 / (a0 + dt * lam)
+                dk = dt * K2
+                dl = dt * lam
+                vr = a1 * p0r - a2 * qr - dk * msr + dl * psr
+                vi = a1 * p0i - a2 * qi - dk * msi + dl * psi_
+                if use_noise:
+                    cn = cnoise * ka[i]
+                    vr += cn * buf[j].real
+                    vi += cn * buf[j].imag
+                vr *= inv_den
+                vi *= inv_den
+                pp[i] = complex(p0r, p0i)
+                mp[i] = complex(mur, mui)
+                ph[i] = complex(vr, vi)
+                os_[i] = complex(vr * inv_size, vi * inv_size)
+                if i > 0:
+                    dr = vr - psr
+                    di = vi - psi_
+                    err2 += wv[i] * (dr * dr + di * di)
+                    norm2 += wv[i] * (vr * vr + vi * vi)
+        err_part[c] = err2
+        norm_part[c] = norm2
+
+
 def _update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0, a1, a2, om,
-            S, kap_s, noise, cnoise, inv_size, out_scaled, theta):  # pragma: no cover
+            S, kap_s, noise_key, cnoise, inv_size, out_scaled, threads=1, theta=0.0):
     """One IMEX step in Fourier space, first order (om = 0, a0 = a1 = 1,
     a2 = 0) or variable-step second order (BDF2 with extrapolation).
 
@@ -163,51 +506,52 @@ def _update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0
     term is linear). With ``theta > 0`` the stabiliser is scale-selective:
     ``L -> L z / (z + theta)`` with ``z = dt K^2 L``, full where the explicit
     terms would be stiff (z >> theta), vanishing as z^2 / theta at the domain
-    scale. Also shifts the history and writes phi' / size.
+    scale. ``dt zeta = cnoise |K| w`` with ``w`` the unit Hermitian
+    white noise of the key ``noise_key`` (two uint64; empty: no noise), drawn
+    here row by row (:func:`_fill_noise` draws the same numbers into an
+    array). Also shifts the history and writes phi' / size.
 
     Returns ``(sum |phi' - phi*|^2, sum |phi'|^2)`` over the modes k != 0
-    (full-spectrum weights): the predictor-corrector difference, whose
-    relative size estimates the local error of the second-order step.
+    (full-spectrum weights), summed per chunk and the chunks in order: the
+    predictor-corrector difference, whose relative size estimates the local
+    error of the second-order step.
     """
-    ph = phihat.reshape(-1)
-    pp = phihat_prev.reshape(-1)
-    mh = muhat.reshape(-1)
-    mp = muhat_prev.reshape(-1)
-    kk = k2.reshape(-1)
-    ka = kabs.reshape(-1)
-    nz = noise.reshape(-1)
-    os_ = out_scaled.reshape(-1)
-    use_noise = nz.size == ph.size
-    e1 = 1.0 + om
-    wv = weight.reshape(-1)
+    m = phihat.shape[-1]
+    rows = phihat.size // m
+    nch = max(1, -(-rows // _rows_per_chunk(m)))
+    err_part = np.zeros(nch)
+    norm_part = np.zeros(nch)
+    n0, n1 = _lead_sides(phihat.shape)
+    use_noise = len(noise_key) == 2
+    k1, k2key = (noise_key[0], noise_key[1]) if use_noise else (_U0, _U0)
+    _run(_k_update, nch, threads, phihat.size, phihat, phihat_prev, muhat, muhat_prev, k2,
+         kabs, weight, g2, dt, a0, a1, a2, om, S, kap_s, use_noise, k1, k2key, n0, n1,
+         cnoise, inv_size, out_scaled, err_part, norm_part, float(theta))
     err2 = 0.0
     norm2 = 0.0
-    for i in range(ph.size):
-        K2 = kk[i]
-        p0 = ph[i]
-        mu = mh[i] + g2 * K2 * p0
-        lam = K2 * (S + 2.0 * kap_s * K2)
-        if theta > 0.0:
-            z = dt * lam
-            lam = lam * z / (z + theta)
-        pstar = e1 * p0 - om * pp[i]
-        mstar = e1 * mu - om * mp[i]
-        den = a0 + dt * lam
-        v = (a1 * p0 - a2 * pp[i] - dt * K2 * mstar + dt * lam * pstar) / den
-        if use_noise:
-            v += cnoise * ka[i] * nz[i] / den
-        pp[i] = p0
-        mp[i] = mu
-        ph[i] = v
-        os_[i] = v * inv_size
-        if i > 0:
-            d = v - pstar
-            err2 += wv[i] * (d.real * d.real + d.imag * d.imag)
-            norm2 += wv[i] * (v.real * v.real + v.imag * v.imag)
+    for c in range(nch):  # fixed order: independent of the thread count
+        err2 += float(err_part[c])
+        norm2 += float(norm_part[c])
     return err2, norm2
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, nogil=True)
+def _k_first_moment(phihat, kabs, weight, num_part, den_part, c0, c1):  # pragma: no cover
+    ph = phihat.reshape(-1)
+    ka = kabs.reshape(-1)
+    w = weight.reshape(-1)
+    for c in range(c0, c1):
+        num = 0.0
+        den = 0.0
+        for i in range(max(1, c * _CHUNK), min((c + 1) * _CHUNK, ph.size)):
+            p = ph[i].real * ph[i].real + ph[i].imag * ph[i].imag
+            num += w[i] * ka[i] * p
+            den += w[i] * p
+        num_part[c] = num
+        den_part[c] = den
+
+
+@numba.njit(cache=True, nogil=True)
 def _pc_error(phi, hist1, hist2, om):  # pragma: no cover - compiled
     """Real-space check of a second-order step: returns ``(max |phi' - phi*|,
     min phi', max phi')`` with ``phi* = (1 + om) hist1 - om hist2`` the linear
@@ -236,31 +580,21 @@ def _pc_error(phi, hist1, hist2, om):  # pragma: no cover - compiled
     return err, lo, hi
 
 
-@numba.njit(cache=True, fastmath=False)
-def _first_moment(phihat, kabs, weight):  # pragma: no cover - compiled
-    """<k> = sum w k |phihat|^2 / sum w |phihat|^2 over k != 0."""
-    ph = phihat.reshape(-1)
-    ka = kabs.reshape(-1)
-    w = weight.reshape(-1)
+def _first_moment(phihat, kabs, weight, threads=1):
+    """<k> = sum w k |phihat|^2 / sum w |phihat|^2 over k != 0 (sums per
+    chunk, added in chunk order)."""
+    nch = _nchunks(phihat.size)
+    num_part = np.zeros(nch)
+    den_part = np.zeros(nch)
+    _run(_k_first_moment, nch, threads, phihat.size, phihat, kabs, weight, num_part, den_part)
     num = 0.0
     den = 0.0
-    for i in range(1, ph.size):
-        p = ph[i].real * ph[i].real + ph[i].imag * ph[i].imag
-        num += w[i] * ka[i] * p
-        den += w[i] * p
+    for c in range(nch):
+        num += float(num_part[c])
+        den += float(den_part[c])
     if den <= 0.0:
         return 0.0
     return num / den
-
-
-@numba.njit(cache=True, fastmath=False)
-def _scale_mul(src, factor, out):  # pragma: no cover - compiled
-    """out <- src * factor (complex * real), used for lap(psi)."""
-    s = src.reshape(-1)
-    f = factor.reshape(-1)
-    o = out.reshape(-1)
-    for i in range(s.size):
-        o[i] = s[i] * f[i]
 
 
 # --------------------------------------------------------------------------
@@ -273,6 +607,12 @@ def _check_noise(noise: float) -> float:
             "0 = deterministic)"
         )
     return float(noise)
+
+
+def _check_threads(threads) -> int:
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ParameterError(f"threads={threads!r} must be an integer >= 1")
+    return int(threads)
 
 
 def _check_dt(dt: float) -> float:
@@ -375,6 +715,13 @@ class SemiImplicitSpectral:
         ``1 + dt K^2 S``); ``"adaptive"`` (default) resolves the early growth
         and is energy stable for the steps the study allows (tests check
         dt up to 0.1 tau).
+    threads : int
+        Threads of the FFTs and the pointwise passes (default 1). The fields
+        are bit-identical whatever the count: the passes work on fixed
+        chunks, sums are added in chunk order, the noise is a counter-based
+        stream, and FFTW's threaded FFTW_ESTIMATE plans gave bit-identical
+        transforms for every shape tested (tests/test_solver.py,
+        tests/test_fft.py).
     """
 
     def __init__(
@@ -390,13 +737,15 @@ class SemiImplicitSpectral:
         restab_every: int = 10,
         stabilization_mode: str = "adaptive",
         order: int = 2,
+        threads: int = 1,
         selective: float = 0.0,
     ):
         self.model = model
+        self.threads = _check_threads(threads)
         if not (np.isfinite(selective) and selective >= 0):
             raise ParameterError(
                 f"selective={selective!r} must be >= 0 (0 = stabilise every scale; "
-                "1 = the scale-selective stabiliser of the error-controlled scheme)"
+                "1 = the scale-selective stabiliser of the study's scheme)"
             )
         self.selective = float(selective)
         self._bulk_stiffness = bulk_stiffness(model)
@@ -415,10 +764,10 @@ class SemiImplicitSpectral:
         self.stabilization = float(stabilization)
         self.laplacian = laplacian
         self.k2 = grid.k2(laplacian)
-        self.fft = FFTPair(grid.shape, fft)
+        self.fft = FFTPair(grid.shape, fft, threads=self.threads)
         self.degennes = getattr(model, "gradient", "constant") == "de_gennes"
         if self.degennes:
-            self.fft2 = FFTPair(grid.shape, self.fft.backend)
+            self.fft2 = FFTPair(grid.shape, self.fft.backend, threads=self.threads)
             self.lap_symbol = -self.k2 / grid.size  # lap(psi) = ifft(-k2 psihat)
         self.restab_every = max(1, int(restab_every))
         self.S = 0.0
@@ -427,8 +776,8 @@ class SemiImplicitSpectral:
         self.phihat = np.empty(cshape, dtype=complex)
         self._phihat_prev = np.zeros(cshape, dtype=complex)
         self._muhat_prev = np.zeros(cshape, dtype=complex)
-        self._noise = np.empty(cshape, dtype=complex)
-        self._empty = np.empty(0, dtype=complex)
+        self._noise = None  # drawn by _update itself; _draw_noise fills this on demand
+        self._nokey = np.empty(0, dtype=np.uint64)
         self._kabs = np.sqrt(self.k2)
         self._weight = np.ascontiguousarray(
             np.broadcast_to(rfft_mode_weights(grid.shape), cshape)
@@ -439,7 +788,7 @@ class SemiImplicitSpectral:
         self.dt = self.base_dt
         self._prev_dt = None  # no history yet: the next step is first order
         self._err_max = 0.0
-        # real-space history of the error-controlled steps (try_step / undo)
+        # real-space history of the safeguarded steps (try_step / undo)
         self._hist = (np.empty(grid.shape), np.empty(grid.shape))
         self._nhist = 0
         self._backup = None
@@ -476,7 +825,7 @@ class SemiImplicitSpectral:
         domain size within 1 % of the converged solution
         (benchmarks/bench_simulation.py).
         """
-        k1 = _first_moment(self.phihat, self._kabs, self._weight)
+        k1 = _first_moment(self.phihat, self._kabs, self._weight, self.threads)
         if self.selective > 0:
             S, kappa = self._bulk_stiffness
             return k1 * k1 * (S + 2.0 * kappa * k1 * k1)
@@ -552,16 +901,16 @@ class SemiImplicitSpectral:
             self.S = max(S, self.S)
             self.kappa_s = max(kappa_s, self.kappa_s)
 
+    def _noise_key(self, rng: np.random.Generator) -> np.ndarray:
+        """The key of one step's noise: two 64-bit words from ``rng``."""
+        return rng.integers(0, 2**64, size=2, dtype=np.uint64)
+
     def _draw_noise(self, rng: np.random.Generator) -> np.ndarray:
-        w = self._noise
-        rng.standard_normal(out=w.view(np.float64))
-        # Hermitian symmetry inside the planes k_last = 0 and k_last = Nyquist
-        lead = tuple(range(self.grid.ndim - 1))
-        for j in (0, -1):
-            plane = w[..., j]
-            partner = np.roll(np.flip(plane, axis=lead), 1, axis=lead)
-            w[..., j] = (plane + np.conj(partner)) / math.sqrt(2.0)
-        return w
+        """Unit Hermitian white noise of the half-complex layout, the numbers
+        a step with the same ``rng`` state adds (see :func:`_noise_row`)."""
+        if self._noise is None:
+            self._noise = np.empty(self.phihat.shape, dtype=complex)
+        return _fill_noise(self._noise_key(rng), self._noise, self.threads)
 
     def try_step(self, rng: np.random.Generator | None = None) -> tuple[float, float, float]:
         """One step of size ``dt`` that :meth:`undo` can take back.
@@ -628,25 +977,26 @@ class SemiImplicitSpectral:
         fft, real, spec = self.fft, self.fft.real, self.fft.spec
         inv_size = 1.0 / self.grid.size
         flory = m.name == "flory_huggins"
+        nt = self.threads
         for _ in range(nsteps):
             if self.steps % self.restab_every == 0 and self.steps > 0:
                 self._restabilise()
             # --- chemical potential in real space ---------------------------
             if self.degennes:
                 f2 = self.fft2
-                _psi(real, f2.real)
+                _psi(real, f2.real, nt)
                 psihat = f2.forward()
-                _scale_mul(psihat, self.lap_symbol, f2.spec)
+                _scale_mul(psihat, self.lap_symbol, f2.spec, nt)
                 lap_psi = f2.inverse()
-                _mu_fh_degennes(real, lap_psi, f2.real, 1.0 / m.N, m.chi)
+                _mu_fh_degennes(real, lap_psi, f2.real, 1.0 / m.N, m.chi, nt)
                 muhat = f2.forward()
             else:
                 # phi lives in fft.real; compute mu in place is not allowed
                 # (phihat is kept separately), so reuse the buffer after use
                 if flory:
-                    _mu_fh(real, real, 1.0 / m.N, m.chi)
+                    _mu_fh(real, real, 1.0 / m.N, m.chi, nt)
                 else:
-                    _mu_landau(real, real)
+                    _mu_landau(real, real, nt)
                 muhat = fft.forward()
             if not np.isfinite(muhat.flat[0]):
                 self.phi = None
@@ -655,7 +1005,7 @@ class SemiImplicitSpectral:
                     f"{self.steps} steps with dt={self.dt:g}: reduce dt or raise "
                     "the stabilization"
                 )
-            noise = self._draw_noise(rng) if self.noise > 0 else self._empty
+            noise_key = self._noise_key(rng) if self.noise > 0 else self._nokey
             dt = self.dt
             if self.order == 2 and self._prev_dt is not None:
                 om = dt / self._prev_dt
@@ -668,7 +1018,7 @@ class SemiImplicitSpectral:
             err2, norm2 = _update(
                 self.phihat, self._phihat_prev, muhat, self._muhat_prev, self.k2,
                 self._kabs, self._weight, self._g2, dt, a0, a1, a2, om, self.S,
-                self.kappa_s, noise, cnoise, inv_size, spec, self.selective,
+                self.kappa_s, noise_key, cnoise, inv_size, spec, nt, self.selective,
             )
             if om > 0 and norm2 > 0:
                 self._err_max = max(self._err_max, math.sqrt(err2 / norm2))

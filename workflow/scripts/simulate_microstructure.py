@@ -17,7 +17,10 @@ def log(msg):
 
 
 log(f"parameters: {record}")
-snapshots, meta = run_simulation(record, log=log)
+log(f"threads: {snakemake.threads}")  # noqa: F821
+# the job's threads (Snakemake lowers the rule's to --cores); the fields do
+# not depend on them, so they are not part of the record or the metadata
+snapshots, meta = run_simulation(record, log=log, threads=snakemake.threads)  # noqa: F821
 save_simulation(out, snapshots, meta)
 log(f"wrote {out}: {snapshots.shape} in {meta['wall_seconds']:.2f} s")
 
