@@ -62,6 +62,7 @@ from scattermorph import solver as S
 from scattermorph.fft import HAVE_FFTW, FFTPair, rfft_shape
 from scattermorph.model import FloryHugginsDeGennes, Landau
 from scattermorph.scattering import characteristic_length
+from scattermorph.simulate import SELECTIVE_THETA
 
 try:
     import pyfftw
@@ -80,6 +81,7 @@ MODES = {
         thread_shapes=[(64, 64, 64), (96, 96, 96), (128, 128, 128)],
         explicit_budget=60.0,  # seconds per explicit run
         semi_repeats=3,
+        uniform_reference=True,  # section 5b: the uniform scheme against its own 10x run too
     ),
     "quick": dict(
         shapes=[(256, 256), (512, 512), (64, 64, 64), (128, 128, 128)],
@@ -89,6 +91,7 @@ MODES = {
         thread_shapes=[(64, 64, 64), (96, 96, 96), (128, 128, 128)],
         explicit_budget=20.0,
         semi_repeats=2,
+        uniform_reference=False,
     ),
 }
 
@@ -684,8 +687,15 @@ def _round_down(t: float) -> float:
     return max(0.5, math.floor(t / step) * step)
 
 
+def _production_accuracy() -> float:
+    import yaml
+
+    with open(HERE.parent / "config.yaml") as fh:
+        return float(yaml.safe_load(fh)["simulation"]["time"]["accuracy"])
+
+
 #: accuracy of the production runs (config.yaml simulation.time.accuracy)
-PRODUCTION_ACCURACY = 0.5
+PRODUCTION_ACCURACY = _production_accuracy()
 
 #: fixed steps (units of tau) tried, largest first, for the accuracy-matched run
 FIXED_DTS = (0.02, 0.01, 0.005, 0.0025, 0.00125)
@@ -697,12 +707,16 @@ def _semi_run(model, grid, phi_init, times, *, lap, dt0, dt_max, accuracy=None, 
     ``accuracy`` given: the production, accuracy-controlled second-order run;
     otherwise fixed steps ``dt0`` of the given order.
     """
+    production = accuracy is not None
     st = S.SemiImplicitSpectral(
-        model, grid, dt0, noise=0.0, laplacian=lap, stabilization=1.0, order=order
+        model, grid, dt0, noise=0.0, laplacian=lap, stabilization=1.0, order=order,
+        selective=SELECTIVE_THETA if production else 0.0,
     )
     gc.collect()
     t0 = perf()
-    snaps, steps = S.integrate(st, phi_init, times, dt_max=dt_max, accuracy=accuracy)
+    snaps, steps = S.integrate(
+        st, phi_init, times, dt_max=dt_max, accuracy=accuracy, safeguard=production
+    )
     return perf() - t0, int(steps[-1]), snaps[-1]
 
 
@@ -890,7 +904,7 @@ def bench_tts(cfg) -> list[dict]:
         notes=[
             "FloryHugginsDeGennes(N=100, phi0=0.5, chi=2 chi_s), dx=2, same initial condition (amplitude 0.01).",
             "explicit: ExplicitEuler, dt = 0.9 x explicit_dt_limit (1.7e-3 tau constant, 2.3e-4 tau de Gennes), one run.",
-            f"production: second-order scheme, integrate(dt=0.02 tau, accuracy={PRODUCTION_ACCURACY:g}, dt_max=1 tau), snapshots at the production times",
+            f"production: second-order scheme, selective stabiliser, integrate(dt=0.02 tau, accuracy={PRODUCTION_ACCURACY:g}, dt_max=1 tau, safeguard=True), snapshots at the production times",
             "(5..500 tau, 20 log-spaced) up to t_end, i.e. the study's run cut at t_end; best of the repeats.",
             f"1st order, fixed dt: the largest of {', '.join(f'{d:g}' for d in FIXED_DTS)} tau (fd, constant step)",
             "whose L agrees within 2 %: the speed-up at the accuracy target.",
@@ -903,6 +917,157 @@ def bench_tts(cfg) -> list[dict]:
         + notes,
     )
     return results
+
+
+# --------------------------------------------------------------------------
+# 5. steps, time and accuracy over the default sweep: selective vs uniform
+# --------------------------------------------------------------------------
+#: the issue's targets: >= 5x fewer steps at the stiffest points, >= 2x less
+#: simulation time over the default sweep, |dL|/L <= 2 % against 10x smaller
+#: steps and every Minkowski density within the replicate spread
+STIFF_STEPS_TARGET = 5.0
+SWEEP_TIME_TARGET = 2.0
+#: the stiffest sweep points: phi0 0.2 (config/paper.yaml) and 0.25 at quench 2
+STIFF_POINTS = ((0.2, 2.0), (0.25, 2.0))
+#: accuracy of the scheme the study used before (uniform stabiliser)
+UNIFORM_ACCURACY = 0.25
+#: replicates (independent initial fields and noise) for the spread
+N_REPLICATES = 4
+
+
+def _sweep_table(config_path: Path, grid: int | None):
+    import yaml
+
+    from scattermorph.study import simulation_table
+
+    with open(config_path) as fh:
+        config = yaml.safe_load(fh)
+    if grid is not None:
+        config["simulation"]["grid"] = grid
+    table = simulation_table(config)
+    return config, table[table["replicate"] == 0].reset_index(drop=True)
+
+
+def _run_record(rec: dict, **over):
+    """run_simulation on a copy of ``rec`` with ``over``; (snaps, steps, wall s)."""
+    from scattermorph.simulate import run_simulation
+
+    p = dict(rec)
+    p.update(over)
+    gc.collect()
+    t0 = perf()
+    snaps, meta = run_simulation(p)
+    return snaps, int(meta["steps"][-1]), perf() - t0
+
+
+def _observables(snaps, dx: float) -> np.ndarray:
+    """(T, 4): characteristic length and the three Minkowski densities of each
+    snapshot (cut at its mean, periodic), as the measurement stage does."""
+    from scattermorph.minkowski import minkowski_batch, threshold
+
+    binary = np.stack([threshold(f.astype(float), "mean") for f in snaps])
+    m = minkowski_batch(binary, spacing=dx, periodic=True)
+    L = [characteristic_length(f.astype(float), dx) for f in snaps]
+    key = "volume" if snaps.ndim == 4 else "area"
+    key2 = "surface" if snaps.ndim == 4 else "perimeter"
+    return np.column_stack([L, m[f"{key}_density"], m[f"{key2}_density"], m["euler_density"]])
+
+
+def bench_sweep(cfg, config_path: Path) -> None:
+    """Steps and wall time to t_max at every point of the default sweep (one
+    replicate each), the study's scheme (selective stabiliser, safeguarded
+    steps) against the earlier one (uniform stabiliser, accuracy 0.25, kept
+    selectable: ``simulation.stabilizer: uniform``); then the accuracy of both
+    at the stiffest points against runs of the same scheme with 10x smaller
+    steps."""
+    config, table = _sweep_table(config_path, cfg.get("sweep_grid"))
+    acc = float(config["simulation"]["time"]["accuracy"])
+    dx = float(config["simulation"]["dx"])
+    shape = tuple(table["shape"].iloc[0])
+    progress(f"sweep: {len(table)} points of {config_path.name} at {shape_str(shape)}")
+    rows, tot = [], {"uniform": [0, 0.0], "selective": [0, 0.0]}
+    for rec in table.to_dict("records"):
+        out = {}
+        for name, a in (("uniform", UNIFORM_ACCURACY), ("selective", acc)):
+            _, steps, wall = _run_record(rec, stabilizer=name, accuracy=a)
+            out[name] = (steps, wall)
+            tot[name][0] += steps
+            tot[name][1] += wall
+            record("sweep", f"{name}/phi0={rec['phi0']}/q={rec['quench']}", shape, "steps", steps)
+            record("sweep", f"{name}/phi0={rec['phi0']}/q={rec['quench']}", shape, "wall", wall, "s")
+        (su, wu), (ss, ws) = out["uniform"], out["selective"]
+        rows.append([rec["phi0"], rec["quench"], su, ss, fmt_x(su / ss, 1), fmt_s(wu), fmt_s(ws),
+                     fmt_x(wu / ws, 1)])
+    (su, wu), (ss, ws) = tot["uniform"], tot["selective"]
+    rows.append(["all", "", su, ss, fmt_x(su / ss, 1), fmt_s(wu), fmt_s(ws), fmt_x(wu / ws, 1)])
+    record("sweep", "total", shape, "time_ratio", wu / ws)
+    print_table(
+        f"5. Steps and time to t_max = {config['simulation']['time']['t_max']:g} tau over the "
+        f"sweep of {config_path.name} ({shape_str(shape)}, one replicate per point)",
+        ["phi0", "chi/chi_s", "steps uniform", "steps selective", "ratio", "wall uniform s",
+         "wall selective s", "ratio"],
+        rows,
+        notes=[
+            f"uniform: S = max f'' over the field at every scale, accuracy {UNIFORM_ACCURACY:g} "
+            f"(the scheme before issue 13); selective: the study's scheme, accuracy {acc:g}",
+            f"target: whole-sweep time ratio >= {SWEEP_TIME_TARGET:g}: "
+            f"{'met' if wu / ws >= SWEEP_TIME_TARGET else 'MISSED'} ({wu / ws:.1f}x)",
+        ],
+    )
+    _bench_stiff_accuracy(config, table, acc, dx, cfg)
+
+
+def _bench_stiff_accuracy(config, table, acc, dx, cfg) -> None:
+    base = table.to_dict("records")[0]
+    rows, notes = [], []
+    for phi0, quench in STIFF_POINTS:
+        rec = dict(base, phi0=phi0, quench=quench, sim_id=f"stiff_{phi0}_{quench}")
+        progress(f"stiff point phi0={phi0} quench={quench}: replicates")
+        reps = [
+            _observables(_run_record(rec, sim_index=900 + r)[0], dx) for r in range(N_REPLICATES)
+        ]
+        spread = np.ptp(reps, axis=0)  # the band the replicates span, per snapshot
+        cells = float(np.prod(rec["shape"])) * dx ** len(rec["shape"])
+        spread[:, 3] = np.maximum(spread[:, 3], 1.0 / cells)  # Euler: one count at least
+        for name, a in (("selective", acc), ("uniform", UNIFORM_ACCURACY)):
+            if name == "uniform" and not cfg.get("uniform_reference", False):
+                continue
+            progress(f"  {name}: accuracy {a:g} and {a / 10:g}, no noise")
+            runs = {}
+            for aa in (a, a / 10):
+                snaps, steps, wall = _run_record(rec, stabilizer=name, accuracy=aa, noise=0.0)
+                runs[aa] = (_observables(snaps, dx), steps, wall)
+            (x, sx, wx), (r, sr, wr) = runs[a], runs[a / 10]
+            dL = float(np.max(np.abs(x[:, 0] / r[:, 0] - 1)))
+            dm = np.max(np.abs(x[:, 1:] - r[:, 1:]) / spread[:, 1:], axis=0)
+            ok = dL <= LENGTH_TOL and np.all(dm <= 1)
+            rows.append([phi0, quench, name, f"{a:g}", sx, sr, f"{100 * dL:.2f}",
+                         *(f"{v:.2f}" for v in dm), "yes" if ok else "NO"])
+            for k, v in zip(("dL_rel", "d_area", "d_perimeter", "d_euler"), (dL, *dm)):
+                record("stiff_accuracy", f"{name}/phi0={phi0}", rec["shape"], k, float(v))
+        # steps of the noisy production runs (the sweep's own replicate 0 settings)
+        _, su, _ = _run_record(rec, stabilizer="uniform", accuracy=UNIFORM_ACCURACY)
+        _, ss, _ = _run_record(rec, stabilizer="selective", accuracy=acc)
+        ratio = su / ss
+        record("stiff_steps", f"phi0={phi0}/q={quench}", rec["shape"], "ratio", ratio)
+        notes.append(
+            f"phi0 {phi0}, quench {quench}, with noise: {su} steps uniform, {ss} selective: "
+            f"{ratio:.1f}x (target >= {STIFF_STEPS_TARGET:g}: "
+            f"{'met' if ratio >= STIFF_STEPS_TARGET else 'MISSED'})"
+        )
+    print_table(
+        "5b. Accuracy at the stiffest points against 10x smaller steps (no noise, same initial field)",
+        ["phi0", "chi/chi_s", "scheme", "accuracy", "steps", "steps ref", "max |dL|/L %",
+         "area/spread", "perimeter/spread", "euler/spread", "within"],
+        rows,
+        notes=notes + [
+            "no noise, so the two runs differ only in their steps (with noise each step "
+            "sequence draws its own noise and the runs part like replicates);",
+            f"spread: the range of {N_REPLICATES} replicates (new initial field and noise) "
+            "of the selective scheme with noise, per snapshot; the columns give the largest "
+            "|difference| / spread over the snapshots (within: <= 1 and |dL|/L <= 2 %)",
+        ],
+    )
 
 
 # --------------------------------------------------------------------------
@@ -953,14 +1118,21 @@ def main(argv=None) -> int:
     )
     ap.add_argument(
         "--only",
-        default="kernels,threads,tts,other",
-        help="comma-separated sections to run: kernels (1, 2, 2b), threads (2c), tts (3), other (4)",
+        default="kernels,threads,tts,other,sweep",
+        help="comma-separated sections to run: kernels (1, 2, 2b), threads (2c), tts (3), "
+        "other (4), sweep (5)",
     )
     ap.add_argument(
         "--explicit-budget",
         type=float,
         default=None,
         help="seconds allowed per explicit run in section 3 (default 60, --quick 20)",
+    )
+    ap.add_argument(
+        "--config",
+        type=Path,
+        default=HERE.parent / "config.yaml",
+        help="study config whose sweep section 5 runs (default config.yaml)",
     )
     ap.add_argument(
         "--csv",
@@ -974,10 +1146,11 @@ def main(argv=None) -> int:
     if args.explicit_budget is not None:
         cfg["explicit_budget"] = args.explicit_budget
     only = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = only - {"kernels", "threads", "tts", "other"}
+    unknown = only - {"kernels", "threads", "tts", "other", "sweep"}
     if unknown:
         ap.error(
-            f"--only: unknown section(s) {sorted(unknown)}; choose kernels, threads, tts, other"
+            f"--only: unknown section(s) {sorted(unknown)}; choose kernels, threads, tts, "
+            "other, sweep"
         )
 
     t_start = perf()
@@ -1009,6 +1182,8 @@ def main(argv=None) -> int:
         bench_tts(cfg)
     if "other" in only:
         other_codes()
+    if "sweep" in only:
+        bench_sweep(cfg, args.config)
 
     total = perf() - t_start
     record("machine", "load", None, "loadavg_end", loadavg())

@@ -1231,7 +1231,9 @@ class StepController:
     ``shrink`` times shorter; the step then grows back by ``growth`` per
     step. A rare local fast event (a droplet that evaporates, an interface
     that pinches off) thus costs a few short steps instead of a blown-up run
-    or a step kept small everywhere for its sake.
+    or a step kept small everywhere for its sake. A run whose retried step
+    falls below 1 % of the initial step, or that is rejected ``max_rejects``
+    times in a row, stops with :class:`SimulationError`.
 
     ``growth <= 1.5`` keeps the variable-step BDF2 zero-stable (step ratios
     below 1 + sqrt 2; Grigorieff 1983).
@@ -1246,6 +1248,8 @@ class StepController:
         self.max_rejects = max_rejects
         self.bounds = admissible_range(stepper.model)
         self.dt = stepper.base_dt  # last accepted (or retried) step
+        # a run that needs steps 100x below its initial step is failing
+        self.dt_min = 1e-2 * stepper.base_dt
         self._target = stepper.base_dt
         self.accepted = 0
         self.rejected = 0
@@ -1282,12 +1286,13 @@ class StepController:
             self.rejected += 1
             rejects += 1
             self.dt = h * self.shrink
-            if rejects > self.max_rejects:
+            if rejects > self.max_rejects or self.dt < self.dt_min:
                 raise SimulationError(
                     f"the step control failed at t={st.time:.6g}: {rejects} steps in a "
-                    f"row left the admissible range {self.bounds} (last field range "
-                    f"[{lo:.4g}, {hi:.4g}], step {h:.3g}); lower the accuracy or the "
-                    "initial step"
+                    f"row left the admissible range {self.bounds} or blew up (NaN/inf) "
+                    f"(last field range [{lo:.4g}, {hi:.4g}], step {h:.3g}, at least "
+                    f"{self.dt_min:.3g} allowed); lower the accuracy, the initial step "
+                    "or the noise"
                 )
         return self.accepted - n0
 

@@ -72,6 +72,7 @@ def simulation_table(config: dict) -> pd.DataFrame:
                 "scheme": sim["scheme"],
                 "laplacian": sim["laplacian"],
                 "stabilization": float(sim["stabilization"]),
+                "stabilizer": sim.get("stabilizer", "selective"),
                 "init_amplitude": float(sim["init_amplitude"]),
                 "time_unit": t["unit"],
                 "t_min": float(t["t_min"]),
