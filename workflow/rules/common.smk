@@ -121,24 +121,24 @@ def _snapshots():
 
 def sim_steps():
     """Time steps of the longest simulation of the sweep: SIM_STEPS_MEASURED
-    at accuracy 0.25 to t_max = 200 tau, nearly linear in t_max and in
-    1 / accuracy. The adaptive step follows the domain size, not the box or
-    the dimension (48^3 and 64^2 runs of the same parameters: 13,483 and
-    15,234 steps)."""
+    of the config's stabiliser at its reference accuracy to t_max = 200 tau,
+    nearly linear in t_max and in 1 / accuracy. The adaptive step follows the
+    domain size, not the box or the dimension (48^3 and 64^2 runs of the same
+    parameters: 13,483 and 15,234 steps)."""
     t = config["simulation"]["time"]
-    return SIM_STEPS_MEASURED * (0.25 / t["accuracy"]) * (t["t_max"] / 200.0)
+    steps, accuracy = SIM_STEPS_MEASURED[config["simulation"].get("stabilizer", "selective")]
+    return steps * (accuracy / t["accuracy"]) * (t["t_max"] / 200.0)
 
 
-# Steps to 200 tau at accuracy 0.25 of the stiffest run of config/paper.yaml
-# (phi0 = 0.2, chi = 2 chi_s: 273,509 steps measured on a 64^2 run by
-# benchmarks/bench_job_cost.py; 3,386 at phi0 = 0.5, chi = 1.5 chi_s; the
-# README's cost block lists every sweep point). The count was 56,823 for the
-# stiffest run of the first draft's sweep, and the declaration made from it
-# would have let SLURM kill the phi0 = 0.2 runs on their first attempt.
-# Every simulation job is declared at this bound. The cost of one de Gennes
-# step: ~0.2 ms of Python per step plus 70-95 ns of CPU per cell in 2D and
-# 3D, 128^2 to 128^3 (bench_job_cost.py: 145-168 ms per step at 128^3).
-SIM_STEPS_MEASURED = 275000
+# Steps to 200 tau of the stiffest run of config/paper.yaml (phi0 = 0.2, chi =
+# 2 chi_s), per stabiliser, with the accuracy they were measured at. selective
+# (the study's scheme): 12,640-12,822 steps in four 128^2 replicates with noise
+# (section 5 of benchmarks/bench_simulation.py), rounded up. uniform (the
+# earlier scheme): 273,509 steps measured on a 64^2 run by
+# benchmarks/bench_job_cost.py. Every simulation job is declared at this bound.
+# The cost of one de Gennes step: ~0.2 ms of Python per step plus 70-95 ns of
+# CPU per cell in 2D and 3D, 128^2 to 128^3 (bench_job_cost.py).
+SIM_STEPS_MEASURED = {"selective": (13000, 1.5), "uniform": (275000, 0.25)}
 SIM_STEP_SECONDS = 2e-4
 SIM_CELL_STEP_SECONDS = 90e-9
 # Work space of the stepper: 108 B per cell measured at 128^3 (max RSS 403 MB

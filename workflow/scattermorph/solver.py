@@ -17,7 +17,11 @@ Two schemes, both for 2D and 3D periodic boxes:
   scheme with the fourth-order term implicit; the ``S`` term damps the stiff
   bulk part. Per step it needs one forward and one inverse real FFT
   (two of each for the de Gennes gradient term), plus two fused pointwise
-  passes compiled with numba.
+  passes compiled with numba. ``selective=theta > 0`` weights the stabiliser
+  of each mode by ``z / (z + theta)``, ``z = dt K^2 L``: whole at the stiff
+  small scales, vanishing at the domain scale (the study's scheme, with
+  :func:`bulk_stiffness` setting the step and :class:`StepController` taking
+  back steps that leave :func:`admissible_range`).
 * :class:`ExplicitEuler`: forward Euler in time, second-order central finite
   differences in space (5-point / 7-point Laplacian), the scheme of the original
   authors' code; kept as the validation reference and benchmark baseline.
@@ -55,6 +59,9 @@ from .fft import FFTPair, rfft_mode_weights, rfft_shape, rfft_wavevectors
 
 __all__ = [
     "Grid",
+    "StepController",
+    "admissible_range",
+    "bulk_stiffness",
     "SemiImplicitSpectral",
     "ExplicitEuler",
     "initial_condition",
@@ -1326,7 +1333,12 @@ def integrate(
     dt_growth, dt_max : float, optional
         Step growth with elapsed time, and the largest step.
     accuracy : float, optional
-        ``dt * splitting_rate`` per step (dimensionless; 0.5 in the study).
+        ``dt * splitting_rate`` per step (dimensionless; 1.5 in the study with
+        the selective stabiliser).
+    safeguard : bool
+        With ``accuracy``: step through :class:`StepController`, which takes
+        back and retries shorter any step that leaves
+        :func:`admissible_range` (the study's scheme).
     dtype : numpy dtype
         Storage type of the snapshots (float32 halves the files; its relative
         round-off, 6e-8, is far below every downstream tolerance).
