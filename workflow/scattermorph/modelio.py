@@ -82,12 +82,15 @@ from .curves import Curve, check_curve, density_unit, normalise_q_unit
 from .errors import InputFileError, ParameterError
 from .learn import (
     GP_KERNELS,
+    SCALINGS,
+    FeatureScaler,
     curve_moments,
     density_power,
     features_log_sq,
     features_scale_free,
     from_scale_free,
     make_gp,
+    make_paper_gp,
     scale_free_targets,
 )
 
@@ -258,7 +261,7 @@ def _featurise(features, grid, q, s_q):
 # --------------------------------------------------------------------------
 # kernels as JSON
 # --------------------------------------------------------------------------
-def _kernel_spec(gp: GaussianProcessRegressor, name: str, ard: bool, noise: bool) -> dict:
+def _kernel_spec(gp: GaussianProcessRegressor, name: str, ard: bool, noise: bool, scaling: str) -> dict:
     k = gp.kernel_
     amp = k.k1 if noise else k
     base = amp.k2
@@ -269,7 +272,7 @@ def _kernel_spec(gp: GaussianProcessRegressor, name: str, ard: bool, noise: bool
     if noise:
         hyp["noise_level"] = float(k.k2.noise_level)
     return {
-        "kernel": name, "ard": bool(ard), "noise": bool(noise),
+        "kernel": name, "ard": bool(ard), "noise": bool(noise), "scaling": scaling,
         "theta": k.theta.tolist(), "bounds": k.bounds.tolist(),
         "hyperparameters": hyp, "repr": repr(k),
         "alpha": float(gp.alpha), "normalize_y": bool(gp.normalize_y),
@@ -316,9 +319,13 @@ def _build_kernel(spec: dict, n_features: int):
 
 
 def _refit(spec: dict, X: np.ndarray, y: np.ndarray) -> Pipeline:
+    # files written before issue 15 have no "scaling": their GPs standardised every feature
+    scaling = spec.get("scaling", "feature")
+    if scaling not in SCALINGS:
+        raise InputFileError(f"unknown input scaling {scaling!r} (known: {', '.join(SCALINGS)})")
     gp = GaussianProcessRegressor(kernel=_build_kernel(spec, X.shape[1]), alpha=float(spec["alpha"]),
                                   normalize_y=bool(spec["normalize_y"]), optimizer=None)
-    return Pipeline([("scale", StandardScaler()), ("gp", gp)]).fit(X, y)
+    return Pipeline([("scale", FeatureScaler(scaling)), ("gp", gp)]).fit(X, y)
 
 
 # --------------------------------------------------------------------------
@@ -669,7 +676,7 @@ def _domain(X, groups, random_state):
 def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential", ard=False,
                restarts=3, random_state=0, feature_kind="scale_free", n_points=32,
                x_range=(0.3, 5.0), counts=None, groups=None, q_unit="1/b", noise=True,
-               log=None) -> FunctionalModel:
+               scaling="global", log=None) -> FunctionalModel:
     """Fit one Gaussian process per Minkowski density.
 
     Parameters
@@ -684,8 +691,12 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
     ndim : {2, 3}
     targets : sequence of str, optional
         Density columns to learn (default ``scattermorph.measure.FUNCTIONALS[ndim]``).
-    kernel, ard, restarts, random_state, noise
-        Passed to :func:`scattermorph.learn.make_gp`.
+    kernel, ard, restarts, random_state, noise, scaling
+        Passed to :func:`scattermorph.learn.make_gp`. ``kernel="paper"`` is
+        the exact model of Jones & Clarke (2021),
+        :func:`scattermorph.learn.make_paper_gp` (``ard``, ``noise`` and
+        ``scaling`` do not apply; with ``feature_kind="log_sq"`` it is their
+        input too).
     feature_kind : {"scale_free", "log_sq"}
     n_points, x_range
         Grid of the scale_free features (32 points on q/q1 in [0.3, 5]).
@@ -709,8 +720,12 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         raise ParameterError(f"ndim must be 2 or 3, got {ndim!r}")
     if feature_kind not in FEATURE_KINDS:
         raise ParameterError(f"feature_kind must be one of {FEATURE_KINDS}, got {feature_kind!r}")
-    if kernel not in GP_KERNELS:
-        raise ParameterError(f"unknown GP kernel {kernel!r}: choose one of {GP_KERNELS}")
+    if kernel not in GP_KERNELS + ("paper",):
+        raise ParameterError(f"unknown GP kernel {kernel!r}: choose one of {GP_KERNELS + ('paper',)}")
+    if kernel == "paper":
+        ard, noise, scaling = False, True, "none"
+    if scaling not in SCALINGS:
+        raise ParameterError(f"unknown input scaling {scaling!r}: choose one of {SCALINGS}")
     targets = list(FUNCTIONALS[ndim] if targets is None else targets)
     if not targets:
         raise ParameterError("no targets to learn")
@@ -744,15 +759,19 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
     domain["min_coverage"] = float(max(MIN_COVERAGE_FLOOR, min(MIN_COVERAGE, cov.min())))
     pipelines, specs, caught, times = {}, {}, [], {}
     for j, name in enumerate(targets):
-        pipe = make_gp(kernel, ard=ard, n_features=X.shape[1], noise=noise, restarts=restarts,
-                       random_state=random_state)
+        if kernel == "paper":
+            pipe = make_paper_gp(restarts, random_state)
+        else:
+            pipe = make_gp(kernel, ard=ard, n_features=X.shape[1], noise=noise, restarts=restarts,
+                           random_state=random_state, scaling=scaling)
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as rec:
             warnings.simplefilter("always")
             pipe.fit(X, Y[:, j])
         times[name] = time.perf_counter() - t0
         caught += [f"{name}: {w.message}" for w in rec]
-        spec = _kernel_spec(pipe.named_steps["gp"], kernel, ard, noise)
+        spec = _kernel_spec(pipe.named_steps["gp"], "squared_exponential" if kernel == "paper" else kernel,
+                            ard, noise, scaling)
         rebuilt = _build_kernel(spec, X.shape[1])
         if not np.array_equal(rebuilt.theta, pipe.named_steps["gp"].kernel_.theta):
             raise ParameterError(f"{name}: the kernel spec does not reproduce the fitted kernel")
@@ -760,7 +779,7 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         if log:
             log(f"{name}: {spec['repr']} ({times[name]:.1f} s)")
     training = {"n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), "kernel": kernel,
-                "ard": bool(ard), "noise": bool(noise), "restarts": int(restarts),
+                "ard": bool(ard), "noise": bool(noise), "scaling": scaling, "restarts": int(restarts),
                 "random_state": int(random_state), "fit_seconds": times,
                 "grouped": groups is not None, "warnings": sorted(set(caught))}
     return FunctionalModel(features=features, grid=grid, targets=targets, X=X, Y=Y, pipelines=pipelines,
@@ -933,6 +952,10 @@ def load_model(path) -> FunctionalModel:
     if kind == "scale_free" and p != int(features.get("n_points", -1)):
         _fail(path, f"{p} features but n_points = {features.get('n_points')}")
     pipelines = {}
+    sc = StandardScaler().fit(X)
+    if not (np.allclose(sc.mean_, arrays["scaler_mean"], rtol=1e-12, atol=0)
+            and np.allclose(sc.scale_, arrays["scaler_scale"], rtol=1e-12, atol=0)):
+        _fail(path, "the stored scaler does not match the stored training inputs X")
     for j, name in enumerate(targets):
         spec = specs[name]
         if spec.get("kernel") not in GP_KERNELS:
@@ -944,10 +967,6 @@ def load_model(path) -> FunctionalModel:
         except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
             _fail(path, f"{name}: cannot rebuild the GP ({exc})")
         gp = pipe.named_steps["gp"]
-        sc = pipe.named_steps["scale"]
-        if not (np.allclose(sc.mean_, arrays["scaler_mean"], rtol=1e-12, atol=0)
-                and np.allclose(sc.scale_, arrays["scaler_scale"], rtol=1e-12, atol=0)):
-            _fail(path, "the stored scaler does not match the stored training inputs X")
         if not (np.isclose(np.ravel(gp._y_train_mean)[0], spec["y_mean"], rtol=1e-12, atol=1e-300)
                 and np.isclose(np.ravel(gp._y_train_std)[0], spec["y_std"], rtol=1e-12, atol=1e-300)):
             _fail(path, f"{name}: the stored y normalisation does not match the stored targets Y")
