@@ -448,3 +448,18 @@ def test_one_group_is_refused_with_the_fix():
     q = Q
     with pytest.raises(ParameterError, match=r"got 1 \('g'\).*pass groups=None"):
         mio.fit_models(q, s_q, table, 2, NAMES, groups=["g"] * 10, restarts=0)
+
+
+def test_scale_free_invariant_adds_the_absolute_invariant_and_round_trips(tmp_path):
+    """The extra last column is log10 of the windowed invariant, so scaling
+    S by 10 shifts it by exactly 1 (rounding only) and leaves the shape columns."""
+    s_q, table = dataset(20, 7)
+    model = mio.fit_models(Q, s_q, table, 2, NAMES, restarts=0, feature_kind="scale_free_invariant")
+    X, *_ = model.featurise(Q, s_q[:3])
+    X10, *_ = model.featurise(Q, 10 * s_q[:3])
+    np.testing.assert_allclose(X10[:, -1] - X[:, -1], 1.0, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(X10[:, :-1], X[:, :-1], rtol=0, atol=1e-10)
+    mio.save_model(tmp_path / "i.npz", model)
+    loaded = mio.load_model(tmp_path / "i.npz")
+    np.testing.assert_array_equal(loaded.predict_curves(Q, s_q[:3]).to_numpy(),
+                                  model.predict_curves(Q, s_q[:3]).to_numpy())

@@ -407,10 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--ard", action="store_true", help="one length scale per feature (slower)")
     tr.add_argument("--restarts", type=int, default=1, help="extra optimiser starts (default 1)")
     tr.add_argument("--seed", type=int, default=0, help="seed of the optimiser restarts (default 0)")
-    tr.add_argument("--features", choices=("scale_free", "log_sq", "auto"), default="scale_free",
+    tr.add_argument("--features", choices=("scale_free", "log_sq", "scale_free_invariant", "auto"),
+                    default="scale_free",
                     help="scale_free (default: any q unit and intensity scale), log_sq (the paper's "
-                         "log10 S on the table's q grid; absolute units only) or auto (the one with the "
-                         "best cross-validated error)")
+                         "log10 S on the table's q grid; absolute units only), scale_free_invariant (scale_free plus "
+                         "the absolute invariant, which carries the volume fraction: intensities in absolute "
+                         "units divided by the contrast squared) or auto (the best cross-validated of "
+                         "scale_free and log_sq)")
     tr.add_argument("--cv-repeats", type=int, default=10,
                     help="random 30/7 splits of the cross-validation printed after training when the "
                          "table has no 'group' column (default 10; with groups: 5-fold grouped CV); "

@@ -20,6 +20,15 @@ Features (``feature_kind``)
     the training curves (or less far) gives the same q1 for the same shape:
     in 2D the first moment of a Porod tail q^-3 diverges logarithmically, so
     without the window q1 would depend on the measured q range.
+``"scale_free_invariant"``
+    The scale-free features plus log10 of the absolute invariant
+    ``Q = int S q^(d-1) dq`` over the same window. By Babinet's principle the
+    shape of S(q) is the same for the two phases, so the volume fraction enters
+    S(q) only through the absolute invariant, Q ~ (contrast)^2 phi (1 - phi):
+    use this input when the curves are in absolute units with the contrast
+    divided out (S = I / contrast^2), as the simulations are. It identifies
+    min(phi, 1 - phi) (the minority phase, the study's convention) and loses
+    sensitivity near phi = 1/2.
 ``"log_sq"``
     The paper's input (Jones & Clarke, Soft Matter 17, 9689 (2021)): log10 S
     on the training q grid (units of the simulation, 1/b) and the densities in
@@ -112,7 +121,7 @@ __all__ = [
 
 FORMAT = "scattermorph-model"
 FORMAT_VERSION = 1
-FEATURE_KINDS = ("scale_free", "log_sq")
+FEATURE_KINDS = ("scale_free", "log_sq", "scale_free_invariant")
 #: fewest curve points inside the model's window / grid range
 MIN_WINDOW_POINTS = 8
 #: fraction of the model grid a curve must cover (lowered to the least-covered
@@ -247,13 +256,16 @@ def _featurise(features, grid, q, s_q):
     """Features of curves (see :meth:`FunctionalModel.featurise`)."""
     q = np.asarray(q, dtype=float)
     s_q = np.atleast_2d(np.asarray(s_q, dtype=float))
-    if features["kind"] == "scale_free":
+    if features["kind"] in ("scale_free", "scale_free_invariant"):
         ndim, xr, n_points = int(features["ndim"]), features["x_range"], features["n_points"]
-        X = np.empty((s_q.shape[0], int(n_points)))
+        extra = features["kind"] == "scale_free_invariant"
+        X = np.empty((s_q.shape[0], int(n_points) + extra))
         q1, cov, n_in = np.empty(s_q.shape[0]), np.empty(s_q.shape[0]), np.empty(s_q.shape[0], int)
         for i, row in enumerate(s_q):
             qw, sw, _ = window_curve(q, row, ndim, xr)
             Xi, _, q1i, ci = features_scale_free(qw, sw[None], ndim, n_points=n_points, x_range=xr)
+            if extra:  # the absolute invariant over the window: carries min(phi, 1 - phi) (Babinet)
+                Xi = np.append(Xi[0], np.log10(curve_moments(qw, sw[None], ndim)[0][0]))[None]
             X[i], q1[i], cov[i], n_in[i] = Xi[0], q1i[0], ci[0], qw.size
         return X, q1, cov, n_in
     X, cov = _interp_log(q, s_q, grid)
@@ -578,7 +590,7 @@ class FunctionalModel:
         rows = []
         for j, name in enumerate(self.targets):
             p = density_power(name, self.ndim)
-            if self.kind == "scale_free":
+            if self.kind != "log_sq":
                 m = float(from_scale_free(mean[j], q1[0], name, self.ndim))
                 s_model = float(from_scale_free(std_gp[j], q1[0], name, self.ndim))
                 s_noise = 0.0 if md is None else float(np.std(from_scale_free(md[:, j], q1d, name, self.ndim)))
@@ -590,8 +602,8 @@ class FunctionalModel:
         return Prediction(pd.DataFrame(rows), notes, info)
 
     def _range_text(self, q1, unit):
-        lo, hi = self.features["x_range"] if self.kind == "scale_free" else (self.grid[0], self.grid[-1])
-        if self.kind == "scale_free":
+        lo, hi = self.features["x_range"] if self.kind != "log_sq" else (self.grid[0], self.grid[-1])
+        if self.kind != "log_sq":
             return (f"q/q1 range [{lo:g}, {hi:g}] (q1 = {q1:.4g} {unit}: q from {lo * q1:.4g} to "
                     f"{hi * q1:.4g} {unit})")
         return f"q grid [{lo:.4g}, {hi:.4g}] {unit}"
@@ -610,7 +622,7 @@ class FunctionalModel:
         res = self.predict_features(X)
         out = {}
         for j, name in enumerate(self.targets):
-            if self.kind == "scale_free":
+            if self.kind != "log_sq":
                 out[name] = from_scale_free(res["mean"][:, j], q1, name, self.ndim)
                 out[f"{name}_std"] = from_scale_free(res["std"][:, j], q1, name, self.ndim)
             else:
@@ -703,7 +715,7 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         :func:`scattermorph.learn.make_paper_gp` (``ard``, ``noise`` and
         ``scaling`` do not apply; with ``feature_kind="log_sq"`` it is their
         input too).
-    feature_kind : {"scale_free", "log_sq"}
+    feature_kind : {"scale_free", "log_sq", "scale_free_invariant"}
     n_points, x_range
         Grid of the scale_free features (32 points on q/q1 in [0.3, 5]).
     counts : array_like, shape (rows, B), optional
@@ -752,9 +764,11 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
     if s_q.shape[0] < 5:
         raise ParameterError(f"{s_q.shape[0]} training curves: need at least 5")
     features = {"kind": feature_kind, "ndim": int(ndim), "q_unit": unit}
-    if feature_kind == "scale_free":
+    if feature_kind in ("scale_free", "scale_free_invariant"):
         features.update(n_points=int(n_points), x_range=[float(v) for v in x_range])
         grid = np.logspace(*np.log10(features["x_range"]), features["n_points"])
+        if feature_kind == "scale_free_invariant":
+            grid = np.append(grid, 0.0)  # 0 marks the log10 invariant column
         X, q1, cov, _ = _featurise(features, grid, q, s_q)
         Y = np.column_stack([scale_free_targets(values[:, j], q1, name, ndim)
                              for j, name in enumerate(targets)])
@@ -864,7 +878,7 @@ def save_model(path, model: FunctionalModel, metadata=None) -> dict:
     meta = _jsonable({
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "features": model.features, "targets": model.targets,
-        "target_space": ("density / q1^p (scale_free_targets)" if model.kind == "scale_free"
+        "target_space": ("density / q1^p (scale_free_targets)" if model.kind != "log_sq"
                          else "density in (training q unit)^p"),
         "models": model.specs, "domain": domain, "training": model.training,
         "provenance": _provenance(metadata),
@@ -955,7 +969,7 @@ def load_model(path) -> FunctionalModel:
     for k, shape in expected.items():
         if arrays[k].shape != shape:
             _fail(path, f"array {k!r} has shape {arrays[k].shape}, expected {shape}")
-    if kind == "scale_free" and p != int(features.get("n_points", -1)):
+    if kind != "log_sq" and p != int(features.get("n_points", -1)) + (kind == "scale_free_invariant"):
         _fail(path, f"{p} features but n_points = {features.get('n_points')}")
     pipelines = {}
     sc = StandardScaler().fit(X)
