@@ -301,3 +301,64 @@ def test_example_table_recovers_the_example_curve(tmp_path, capsys):
         f = res["functionals"][name]
         assert abs(f["mean"] - value) < 3 * f["std"], (name, f, value)
         assert f["unit"] == {"area_density": "1", "perimeter_density": "1/A", "euler_density": "1/A^2"}[name]
+
+
+def _family_table(path, n=40, groups=True):
+    rng = np.random.default_rng(3)
+    head = ("sample," + ("group," if groups else "") + "area_density,perimeter_density,"
+            + ",".join(f"q={v:.8g}" for v in _QT))
+    rows = [head]
+    for k in range(n):
+        m, qp = rng.uniform(3.0, 4.5), np.exp(rng.uniform(np.log(0.05), np.log(0.2)))
+        rows.append(f"s{k}," + (f"g{k // 4}," if groups else "") + f"{0.2 + 0.1 * (m - 3):.8g},"
+                    f"{(1 + 0.3 * (m - 3)) * qp:.8g}," + ",".join(f"{v:.8g}" for v in _peaked(m, qp)))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_train_prints_cross_validated_errors_and_coverage(tmp_path, capsys):
+    """Without groups: the paper's random 30/7 splits; with groups: grouped folds."""
+    table = _family_table(tmp_path / "t.csv", groups=False)
+    code, out, err = run(capsys, "train", table, "--out", tmp_path / "m.npz", "--dimension", "2",
+                         "--restarts", "0", "--cv-repeats", "2")
+    assert code == 0, err
+    assert "cross-validated (2 random splits of 30 train / 7 test" in out
+    assert "cov 95%" in out and "area_density" in out
+    from scattermorph.modelio import load_model
+
+    cv = load_model(tmp_path / "m.npz").training["cross_validation"]
+    assert 0 <= cv["area_density"]["coverage_95"] <= 1
+    code, out, err = run(capsys, "train", _family_table(tmp_path / "g.csv"), "--out", tmp_path / "g.npz",
+                         "--dimension", "2", "--restarts", "0")
+    assert code == 0 and "cross-validated (grouped 5-fold" in out
+
+
+def test_train_auto_selects_by_cross_validation(tmp_path, capsys):
+    table = _family_table(tmp_path / "t.csv", groups=False)
+    code, out, err = run(capsys, "train", table, "--out", tmp_path / "m.npz", "--dimension", "2",
+                         "--restarts", "0", "--cv-repeats", "1", "--features", "auto")
+    assert code == 0, err
+    assert "selected by cross-validation: --kernel squared_exponential --features" in out
+    assert "--features scale_free:" in err and "--features log_sq:" in err
+
+
+def test_train_paper_baseline(tmp_path, capsys):
+    table = _family_table(tmp_path / "t.csv", groups=False)
+    code, out, err = run(capsys, "train", table, "--out", tmp_path / "m.npz", "--dimension", "2",
+                         "--kernel", "paper", "--features", "log_sq", "--cv-repeats", "0")
+    assert code == 0, err
+    from scattermorph.modelio import load_model
+
+    m = load_model(tmp_path / "m.npz")
+    assert m.training["kernel"] == "paper" and m.training["scaling"] == "none" and m.kind == "log_sq"
+
+
+def test_train_one_group_names_the_file_and_the_fix(tmp_path, capsys):
+    table = tmp_path / "one.csv"
+    text = _family_table(tmp_path / "x.csv").read_text().splitlines()
+    rows = [text[0]] + [",".join(r.split(",")[:1] + ["sim1"] + r.split(",")[2:]) for r in text[1:]]
+    table.write_text("\n".join(rows) + "\n")
+    code, out, err = run(capsys, "train", table, "--out", tmp_path / "m.npz", "--dimension", "2")
+    assert code == 2 and out == ""
+    assert "one.csv: column 'group' names a single group ('sim1') for all 40 rows" in err
+    assert "delete the 'group' column" in err and not (tmp_path / "m.npz").exists()

@@ -195,3 +195,14 @@ def test_unknown_model_and_input_are_refused():
         ev.make_model("gp_foo", 3)
     with pytest.raises(ParameterError, match="unknown input kind"):
         ev.build_features("raw", pd.DataFrame(), {"q": np.ones(2), "i_q": np.ones((1, 2))}, 2)
+
+
+def test_gp_paper_is_the_plain_sklearn_gp():
+    """The study's baseline row: Jones & Clarke's exact GP (default kernel
+    bounds and starts, unscaled inputs, normalize_y, 2 restarts)."""
+    from scattermorph import evaluation as ev
+
+    assert "gp_paper" in ev.MODELS and ev.is_gp("gp_paper") and not ev.is_joint("gp_paper")
+    gp = ev.make_model("gp_paper", 5, restarts=0, seed=3).named_steps["gp"]
+    assert repr(gp.kernel) == "1**2 * RBF(length_scale=1) + WhiteKernel(noise_level=1)"
+    assert gp.normalize_y and gp.n_restarts_optimizer == 2 and gp.random_state == 3

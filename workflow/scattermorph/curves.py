@@ -457,4 +457,10 @@ def read_table(path, ndim, *, q_unit="1/b"):
         r = int(np.flatnonzero(np.isfinite(s_q).sum(axis=1) < MIN_POINTS)[0])
         raise InputFileError(f"{path}, data row {r + 1}: fewer than {MIN_POINTS} positive intensities")
     groups = df["group"].astype(str).to_numpy() if "group" in df.columns else None
+    if groups is not None and np.unique(groups).size < 2:
+        raise InputFileError(
+            f"{path}: column 'group' names a single group ({groups[0]!r}) for all {len(groups)} rows; "
+            "grouped validation holds whole groups out, so it needs at least 2: label each row with its "
+            "simulation or sample, or delete the 'group' column (the rows are then split at random)"
+        )
     return qvals[order], s_q, targets.reset_index(drop=True), groups

@@ -76,12 +76,14 @@ _GP = {
     "gp_m52_joint": ("matern52", False, True),
 }
 _BASELINES = ("ridge", "kernel_ridge", "random_forest", "gradient_boosting")
-MODELS = tuple(_GP) + _BASELINES
+#: the exact GP of Jones & Clarke (2021), a baseline (learn.make_paper_gp)
+PAPER_GP = "gp_paper"
+MODELS = tuple(_GP) + (PAPER_GP,) + _BASELINES
 
 
 def is_gp(name):
     """True for the Gaussian-process models (they give a predictive std)."""
-    return name in _GP
+    return name in _GP or name == PAPER_GP
 
 
 def is_joint(name):
@@ -98,8 +100,13 @@ def make_model(name, n_features, *, restarts=2, seed=0):
     scale per input, ``_joint`` one GP (shared kernel) for all functionals;
     ``ridge``, ``kernel_ridge``, ``random_forest``:
     :func:`scattermorph.learn.make_baseline`; ``gradient_boosting``:
-    HistGradientBoostingRegressor (default settings, seeded).
+    HistGradientBoostingRegressor (default settings, seeded); ``gp_paper``:
+    :func:`scattermorph.learn.make_paper_gp`, the exact model of Jones &
+    Clarke (2021) on unscaled inputs with their 2 restarts (``restarts`` does
+    not apply), the baseline the other GPs must reach.
     """
+    if name == PAPER_GP:
+        return learn.make_paper_gp(2, random_state=seed)
     if name in _GP:
         kernel, ard, _ = _GP[name]
         return learn.make_gp(kernel, ard=ard, n_features=n_features, restarts=restarts, random_state=seed)

@@ -20,6 +20,15 @@ Features (``feature_kind``)
     the training curves (or less far) gives the same q1 for the same shape:
     in 2D the first moment of a Porod tail q^-3 diverges logarithmically, so
     without the window q1 would depend on the measured q range.
+``"scale_free_invariant"``
+    The scale-free features plus log10 of the absolute invariant
+    ``Q = int S q^(d-1) dq`` over the same window. By Babinet's principle the
+    shape of S(q) is the same for the two phases, so the volume fraction enters
+    S(q) only through the absolute invariant, Q ~ (contrast)^2 phi (1 - phi):
+    use this input when the curves are in absolute units with the contrast
+    divided out (S = I / contrast^2), as the simulations are. It identifies
+    min(phi, 1 - phi) (the minority phase, the study's convention) and loses
+    sensitivity near phi = 1/2.
 ``"log_sq"``
     The paper's input (Jones & Clarke, Soft Matter 17, 9689 (2021)): log10 S
     on the training q grid (units of the simulation, 1/b) and the densities in
@@ -82,12 +91,15 @@ from .curves import Curve, check_curve, density_unit, normalise_q_unit
 from .errors import InputFileError, ParameterError
 from .learn import (
     GP_KERNELS,
+    SCALINGS,
+    FeatureScaler,
     curve_moments,
     density_power,
     features_log_sq,
     features_scale_free,
     from_scale_free,
     make_gp,
+    make_paper_gp,
     scale_free_targets,
 )
 
@@ -99,6 +111,9 @@ __all__ = [
     "Prediction",
     "window_curve",
     "fit_models",
+    "cross_validate",
+    "cv_score",
+    "cv_text",
     "save_model",
     "load_model",
     "model_summary",
@@ -106,7 +121,7 @@ __all__ = [
 
 FORMAT = "scattermorph-model"
 FORMAT_VERSION = 1
-FEATURE_KINDS = ("scale_free", "log_sq")
+FEATURE_KINDS = ("scale_free", "log_sq", "scale_free_invariant")
 #: fewest curve points inside the model's window / grid range
 MIN_WINDOW_POINTS = 8
 #: fraction of the model grid a curve must cover (lowered to the least-covered
@@ -241,13 +256,16 @@ def _featurise(features, grid, q, s_q):
     """Features of curves (see :meth:`FunctionalModel.featurise`)."""
     q = np.asarray(q, dtype=float)
     s_q = np.atleast_2d(np.asarray(s_q, dtype=float))
-    if features["kind"] == "scale_free":
+    if features["kind"] in ("scale_free", "scale_free_invariant"):
         ndim, xr, n_points = int(features["ndim"]), features["x_range"], features["n_points"]
-        X = np.empty((s_q.shape[0], int(n_points)))
+        extra = features["kind"] == "scale_free_invariant"
+        X = np.empty((s_q.shape[0], int(n_points) + extra))
         q1, cov, n_in = np.empty(s_q.shape[0]), np.empty(s_q.shape[0]), np.empty(s_q.shape[0], int)
         for i, row in enumerate(s_q):
             qw, sw, _ = window_curve(q, row, ndim, xr)
             Xi, _, q1i, ci = features_scale_free(qw, sw[None], ndim, n_points=n_points, x_range=xr)
+            if extra:  # the absolute invariant over the window: carries min(phi, 1 - phi) (Babinet)
+                Xi = np.append(Xi[0], np.log10(curve_moments(qw, sw[None], ndim)[0][0]))[None]
             X[i], q1[i], cov[i], n_in[i] = Xi[0], q1i[0], ci[0], qw.size
         return X, q1, cov, n_in
     X, cov = _interp_log(q, s_q, grid)
@@ -258,7 +276,7 @@ def _featurise(features, grid, q, s_q):
 # --------------------------------------------------------------------------
 # kernels as JSON
 # --------------------------------------------------------------------------
-def _kernel_spec(gp: GaussianProcessRegressor, name: str, ard: bool, noise: bool) -> dict:
+def _kernel_spec(gp: GaussianProcessRegressor, name: str, ard: bool, noise: bool, scaling: str) -> dict:
     k = gp.kernel_
     amp = k.k1 if noise else k
     base = amp.k2
@@ -269,7 +287,7 @@ def _kernel_spec(gp: GaussianProcessRegressor, name: str, ard: bool, noise: bool
     if noise:
         hyp["noise_level"] = float(k.k2.noise_level)
     return {
-        "kernel": name, "ard": bool(ard), "noise": bool(noise),
+        "kernel": name, "ard": bool(ard), "noise": bool(noise), "scaling": scaling,
         "theta": k.theta.tolist(), "bounds": k.bounds.tolist(),
         "hyperparameters": hyp, "repr": repr(k),
         "alpha": float(gp.alpha), "normalize_y": bool(gp.normalize_y),
@@ -316,9 +334,13 @@ def _build_kernel(spec: dict, n_features: int):
 
 
 def _refit(spec: dict, X: np.ndarray, y: np.ndarray) -> Pipeline:
+    # files written before issue 15 have no "scaling": their GPs standardised every feature
+    scaling = spec.get("scaling", "feature")
+    if scaling not in SCALINGS:
+        raise InputFileError(f"unknown input scaling {scaling!r} (known: {', '.join(SCALINGS)})")
     gp = GaussianProcessRegressor(kernel=_build_kernel(spec, X.shape[1]), alpha=float(spec["alpha"]),
                                   normalize_y=bool(spec["normalize_y"]), optimizer=None)
-    return Pipeline([("scale", StandardScaler()), ("gp", gp)]).fit(X, y)
+    return Pipeline([("scale", FeatureScaler(scaling)), ("gp", gp)]).fit(X, y)
 
 
 # --------------------------------------------------------------------------
@@ -568,7 +590,7 @@ class FunctionalModel:
         rows = []
         for j, name in enumerate(self.targets):
             p = density_power(name, self.ndim)
-            if self.kind == "scale_free":
+            if self.kind != "log_sq":
                 m = float(from_scale_free(mean[j], q1[0], name, self.ndim))
                 s_model = float(from_scale_free(std_gp[j], q1[0], name, self.ndim))
                 s_noise = 0.0 if md is None else float(np.std(from_scale_free(md[:, j], q1d, name, self.ndim)))
@@ -580,8 +602,8 @@ class FunctionalModel:
         return Prediction(pd.DataFrame(rows), notes, info)
 
     def _range_text(self, q1, unit):
-        lo, hi = self.features["x_range"] if self.kind == "scale_free" else (self.grid[0], self.grid[-1])
-        if self.kind == "scale_free":
+        lo, hi = self.features["x_range"] if self.kind != "log_sq" else (self.grid[0], self.grid[-1])
+        if self.kind != "log_sq":
             return (f"q/q1 range [{lo:g}, {hi:g}] (q1 = {q1:.4g} {unit}: q from {lo * q1:.4g} to "
                     f"{hi * q1:.4g} {unit})")
         return f"q grid [{lo:.4g}, {hi:.4g}] {unit}"
@@ -600,7 +622,7 @@ class FunctionalModel:
         res = self.predict_features(X)
         out = {}
         for j, name in enumerate(self.targets):
-            if self.kind == "scale_free":
+            if self.kind != "log_sq":
                 out[name] = from_scale_free(res["mean"][:, j], q1, name, self.ndim)
                 out[f"{name}_std"] = from_scale_free(res["std"][:, j], q1, name, self.ndim)
             else:
@@ -642,7 +664,10 @@ def _domain(X, groups, random_state):
     else:
         folds = KFold(min(n, 10), shuffle=True, random_state=int(random_state)).split(Z)
     if folds is None:
-        raise ParameterError("groups must hold at least 2 distinct values")
+        raise ParameterError(
+            f"groups must hold at least 2 distinct values, got 1 ({str(np.asarray(groups).ravel()[0])!r}): "
+            "label each row with its simulation or sample, or pass groups=None (rows split at random)"
+        )
     d_cv, nn_cv = np.empty(n), np.empty(n)
     for tr, te in folds:
         sc = StandardScaler().fit(X[tr])
@@ -669,7 +694,7 @@ def _domain(X, groups, random_state):
 def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential", ard=False,
                restarts=3, random_state=0, feature_kind="scale_free", n_points=32,
                x_range=(0.3, 5.0), counts=None, groups=None, q_unit="1/b", noise=True,
-               log=None) -> FunctionalModel:
+               scaling="global", log=None) -> FunctionalModel:
     """Fit one Gaussian process per Minkowski density.
 
     Parameters
@@ -684,9 +709,13 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
     ndim : {2, 3}
     targets : sequence of str, optional
         Density columns to learn (default ``scattermorph.measure.FUNCTIONALS[ndim]``).
-    kernel, ard, restarts, random_state, noise
-        Passed to :func:`scattermorph.learn.make_gp`.
-    feature_kind : {"scale_free", "log_sq"}
+    kernel, ard, restarts, random_state, noise, scaling
+        Passed to :func:`scattermorph.learn.make_gp`. ``kernel="paper"`` is
+        the exact model of Jones & Clarke (2021),
+        :func:`scattermorph.learn.make_paper_gp` (``ard``, ``noise`` and
+        ``scaling`` do not apply; with ``feature_kind="log_sq"`` it is their
+        input too).
+    feature_kind : {"scale_free", "log_sq", "scale_free_invariant"}
     n_points, x_range
         Grid of the scale_free features (32 points on q/q1 in [0.3, 5]).
     counts : array_like, shape (rows, B), optional
@@ -709,8 +738,12 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         raise ParameterError(f"ndim must be 2 or 3, got {ndim!r}")
     if feature_kind not in FEATURE_KINDS:
         raise ParameterError(f"feature_kind must be one of {FEATURE_KINDS}, got {feature_kind!r}")
-    if kernel not in GP_KERNELS:
-        raise ParameterError(f"unknown GP kernel {kernel!r}: choose one of {GP_KERNELS}")
+    if kernel not in GP_KERNELS + ("paper",):
+        raise ParameterError(f"unknown GP kernel {kernel!r}: choose one of {GP_KERNELS + ('paper',)}")
+    if kernel == "paper":
+        ard, noise, scaling = False, True, "none"
+    if scaling not in SCALINGS:
+        raise ParameterError(f"unknown input scaling {scaling!r}: choose one of {SCALINGS}")
     targets = list(FUNCTIONALS[ndim] if targets is None else targets)
     if not targets:
         raise ParameterError("no targets to learn")
@@ -731,9 +764,11 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
     if s_q.shape[0] < 5:
         raise ParameterError(f"{s_q.shape[0]} training curves: need at least 5")
     features = {"kind": feature_kind, "ndim": int(ndim), "q_unit": unit}
-    if feature_kind == "scale_free":
+    if feature_kind in ("scale_free", "scale_free_invariant"):
         features.update(n_points=int(n_points), x_range=[float(v) for v in x_range])
         grid = np.logspace(*np.log10(features["x_range"]), features["n_points"])
+        if feature_kind == "scale_free_invariant":
+            grid = np.append(grid, 0.0)  # 0 marks the log10 invariant column
         X, q1, cov, _ = _featurise(features, grid, q, s_q)
         Y = np.column_stack([scale_free_targets(values[:, j], q1, name, ndim)
                              for j, name in enumerate(targets)])
@@ -744,15 +779,19 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
     domain["min_coverage"] = float(max(MIN_COVERAGE_FLOOR, min(MIN_COVERAGE, cov.min())))
     pipelines, specs, caught, times = {}, {}, [], {}
     for j, name in enumerate(targets):
-        pipe = make_gp(kernel, ard=ard, n_features=X.shape[1], noise=noise, restarts=restarts,
-                       random_state=random_state)
+        if kernel == "paper":
+            pipe = make_paper_gp(restarts, random_state)
+        else:
+            pipe = make_gp(kernel, ard=ard, n_features=X.shape[1], noise=noise, restarts=restarts,
+                           random_state=random_state, scaling=scaling)
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as rec:
             warnings.simplefilter("always")
             pipe.fit(X, Y[:, j])
         times[name] = time.perf_counter() - t0
         caught += [f"{name}: {w.message}" for w in rec]
-        spec = _kernel_spec(pipe.named_steps["gp"], kernel, ard, noise)
+        spec = _kernel_spec(pipe.named_steps["gp"], "squared_exponential" if kernel == "paper" else kernel,
+                            ard, noise, scaling)
         rebuilt = _build_kernel(spec, X.shape[1])
         if not np.array_equal(rebuilt.theta, pipe.named_steps["gp"].kernel_.theta):
             raise ParameterError(f"{name}: the kernel spec does not reproduce the fitted kernel")
@@ -760,7 +799,7 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         if log:
             log(f"{name}: {spec['repr']} ({times[name]:.1f} s)")
     training = {"n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), "kernel": kernel,
-                "ard": bool(ard), "noise": bool(noise), "restarts": int(restarts),
+                "ard": bool(ard), "noise": bool(noise), "scaling": scaling, "restarts": int(restarts),
                 "random_state": int(random_state), "fit_seconds": times,
                 "grouped": groups is not None, "warnings": sorted(set(caught))}
     return FunctionalModel(features=features, grid=grid, targets=targets, X=X, Y=Y, pipelines=pipelines,
@@ -839,7 +878,7 @@ def save_model(path, model: FunctionalModel, metadata=None) -> dict:
     meta = _jsonable({
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "features": model.features, "targets": model.targets,
-        "target_space": ("density / q1^p (scale_free_targets)" if model.kind == "scale_free"
+        "target_space": ("density / q1^p (scale_free_targets)" if model.kind != "log_sq"
                          else "density in (training q unit)^p"),
         "models": model.specs, "domain": domain, "training": model.training,
         "provenance": _provenance(metadata),
@@ -930,9 +969,13 @@ def load_model(path) -> FunctionalModel:
     for k, shape in expected.items():
         if arrays[k].shape != shape:
             _fail(path, f"array {k!r} has shape {arrays[k].shape}, expected {shape}")
-    if kind == "scale_free" and p != int(features.get("n_points", -1)):
+    if kind != "log_sq" and p != int(features.get("n_points", -1)) + (kind == "scale_free_invariant"):
         _fail(path, f"{p} features but n_points = {features.get('n_points')}")
     pipelines = {}
+    sc = StandardScaler().fit(X)
+    if not (np.allclose(sc.mean_, arrays["scaler_mean"], rtol=1e-12, atol=0)
+            and np.allclose(sc.scale_, arrays["scaler_scale"], rtol=1e-12, atol=0)):
+        _fail(path, "the stored scaler does not match the stored training inputs X")
     for j, name in enumerate(targets):
         spec = specs[name]
         if spec.get("kernel") not in GP_KERNELS:
@@ -944,10 +987,6 @@ def load_model(path) -> FunctionalModel:
         except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
             _fail(path, f"{name}: cannot rebuild the GP ({exc})")
         gp = pipe.named_steps["gp"]
-        sc = pipe.named_steps["scale"]
-        if not (np.allclose(sc.mean_, arrays["scaler_mean"], rtol=1e-12, atol=0)
-                and np.allclose(sc.scale_, arrays["scaler_scale"], rtol=1e-12, atol=0)):
-            _fail(path, "the stored scaler does not match the stored training inputs X")
         if not (np.isclose(np.ravel(gp._y_train_mean)[0], spec["y_mean"], rtol=1e-12, atol=1e-300)
                 and np.isclose(np.ravel(gp._y_train_std)[0], spec["y_std"], rtol=1e-12, atol=1e-300)):
             _fail(path, f"{name}: the stored y normalisation does not match the stored targets Y")
@@ -972,3 +1011,97 @@ def model_summary(model: FunctionalModel) -> str:
     for name in model.targets:
         print(f"  {name}: {model.specs[name]['repr']}", file=buf)
     return buf.getvalue().rstrip()
+
+
+# --------------------------------------------------------------------------
+# cross-validation of the training options (scattermorph train)
+# --------------------------------------------------------------------------
+def cross_validate(q, s_q, table, ndim, targets=None, *, groups=None, n_repeats=10, n_folds=5,
+                   random_state=0, **options) -> pd.DataFrame:
+    """Out-of-sample errors and interval coverage of :func:`fit_models` with ``options``.
+
+    With ``groups`` (a simulation or sample per row, at least 2 distinct):
+    grouped K-fold, whole groups held out (``min(n_folds, groups)`` folds,
+    groups assigned at random from ``random_state``). Without: the protocol of
+    Jones & Clarke, Soft Matter 17, 9689 (2021), ``n_repeats`` random splits of
+    30 training / 7 test rows (in the same ratio for fewer than 37 rows,
+    :func:`scattermorph.learn.paper_splits`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per target: ``relative_rmse`` (median over the splits of
+        sqrt(mean(((true - pred)/true)^2)); NaN when the true values change
+        sign), ``rmse_over_sd`` (pooled RMSE / std of the true values, the
+        selection score of ``auto``), ``r2`` (pooled), ``coverage_68``,
+        ``coverage_95`` and ``z_std`` (pooled z = (true - pred)/std), ``n_test``
+        and ``protocol``.
+    """
+    from .learn import grouped_labels, paper_splits
+    from .measure import FUNCTIONALS
+
+    targets = list(FUNCTIONALS[ndim] if targets is None else targets)
+    s_q = np.atleast_2d(np.asarray(s_q, dtype=float))
+    n = s_q.shape[0]
+    values = np.column_stack([np.asarray(table[t], dtype=float) for t in targets])
+    if groups is not None:
+        groups = np.asarray(groups)
+        n_groups = np.unique(groups).size
+        if n_groups < 2:
+            raise ParameterError(f"grouped cross-validation needs at least 2 groups, got {n_groups}")
+        labels = grouped_labels(groups, random_state)
+        splits = [(tr, te) for tr, te in GroupKFold(min(int(n_folds), n_groups)).split(s_q, groups=labels)]
+        protocol = f"grouped {len(splits)}-fold (whole groups held out)"
+    else:
+        splits = [(tr, te) for _, tr, te in paper_splits(pd.DataFrame({"sim_id": np.zeros(n)}), n_repeats,
+                                                          30, 7, rng=random_state)]
+        protocol = f"{n_repeats} random splits of {splits[0][0].size} train / {splits[0][1].size} test"
+    true, mean, std, rel = [], [], [], []
+    frame = pd.DataFrame({t: values[:, j] for j, t in enumerate(targets)})
+    for tr, te in splits:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = fit_models(q, s_q[tr], frame.iloc[tr].reset_index(drop=True), ndim, targets,
+                               random_state=random_state, groups=None if groups is None else groups[tr],
+                               **options)
+        pred = model.predict_curves(q, s_q[te])
+        mu = pred[targets].to_numpy()
+        true.append(values[te])
+        mean.append(mu)
+        std.append(np.maximum(pred[[f"{t}_std" for t in targets]].to_numpy(), np.finfo(float).tiny))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel.append(np.sqrt(np.mean(((values[te] - mu) / values[te]) ** 2, axis=0)))
+    true, mean, std = np.concatenate(true), np.concatenate(mean), np.concatenate(std)
+    z = (true - mean) / std
+    sign_change = np.any(values <= 0, axis=0) & np.any(values >= 0, axis=0)
+    sd = np.std(true, axis=0)
+    rmse = np.sqrt(np.mean((true - mean) ** 2, axis=0))
+    return pd.DataFrame({
+        "target": targets,
+        "relative_rmse": np.where(sign_change, np.nan, np.median(np.array(rel), axis=0)),
+        "rmse_over_sd": rmse / sd,
+        "r2": 1 - rmse ** 2 / sd ** 2,
+        "coverage_68": np.mean(np.abs(z) <= 1, axis=0),
+        "coverage_95": np.mean(np.abs(z) <= 1.96, axis=0),
+        "z_std": np.std(z, axis=0),
+        "n_test": true.shape[0],
+        "protocol": protocol,
+    })
+
+
+def cv_score(cv: pd.DataFrame) -> float:
+    """Selection score of a :func:`cross_validate` table: mean log10 RMSE/sd over the targets (lower is better)."""
+    return float(np.mean(np.log10(np.maximum(cv["rmse_over_sd"].to_numpy(), 1e-12))))
+
+
+def cv_text(cv: pd.DataFrame) -> str:
+    """Lines that report a :func:`cross_validate` table to a user."""
+    lines = [f"cross-validated ({cv['protocol'].iloc[0]}, {int(cv['n_test'].iloc[0])} test predictions):",
+             f"  {'target':24s} {'rel. RMSE':>10s} {'R^2':>8s} {'cov 68%':>8s} {'cov 95%':>8s} {'std z':>6s}"]
+    for r in cv.itertuples():
+        rel = "n/a" if not np.isfinite(r.relative_rmse) else f"{100 * r.relative_rmse:.3g} %"
+        lines.append(f"  {r.target:24s} {rel:>10s} {r.r2:8.4f} {r.coverage_68:8.2f} {r.coverage_95:8.2f} "
+                     f"{r.z_std:6.2f}")
+    lines.append("  (calibrated intervals: cov 68% ~ 0.68, cov 95% ~ 0.95, std z ~ 1; rel. RMSE n/a where "
+                 "the values change sign)")
+    return "\n".join(lines)
