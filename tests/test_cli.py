@@ -178,7 +178,8 @@ def _peaked(m, qp, q=_QT):
 def small_model(tmp_path_factory):
     """A model trained through the CLI on a small synthetic table (2D family
     of peaked curves whose scale-free densities depend on the tail exponent m;
-    see tests/test_modelio.py)."""
+    see tests/test_modelio.py). --features scale_free: the tests below apply it to
+    curves in other q units and intensity scales, which only the shape-only input allows."""
     rng = np.random.default_rng(3)
     wd = tmp_path_factory.mktemp("cli_model")
     rows = ["sample,group,area_density,perimeter_density," + ",".join(f"q={v:.8g}" for v in _QT)]
@@ -189,7 +190,8 @@ def small_model(tmp_path_factory):
     table = wd / "table.csv"
     table.write_text("\n".join(rows) + "\n")
     out = wd / "model.npz"
-    assert main(["train", str(table), "--out", str(out), "--dimension", "2", "--restarts", "0"]) == 0
+    assert main(["train", str(table), "--out", str(out), "--dimension", "2", "--restarts", "0",
+                 "--features", "scale_free"]) == 0
     return out
 
 
@@ -289,7 +291,7 @@ def test_example_table_recovers_the_example_curve(tmp_path, capsys):
     0.92-0.98, so 3 std is not a loose bound for a calibrated model)."""
     model = tmp_path / "example.npz"
     code, _, err = run(capsys, "train", EXAMPLES / "training_table.csv", "--out", model,
-                       "--dimension", "2", "--restarts", "0")
+                       "--dimension", "2", "--restarts", "0", "--features", "scale_free")
     assert code == 0, err
     code, out, err = run(capsys, "predict", EXAMPLES / "measured_curve.dat", "--model", model,
                          "--q-unit", "1/A", "--json", "-")
@@ -339,7 +341,31 @@ def test_train_auto_selects_by_cross_validation(tmp_path, capsys):
                          "--restarts", "0", "--cv-repeats", "1", "--features", "auto")
     assert code == 0, err
     assert "selected by cross-validation: --kernel squared_exponential --features" in out
-    assert "--features scale_free:" in err and "--features log_sq:" in err
+    assert all(f"--features {k}:" in err for k in ("scale_free", "scale_free_absolute", "log_sq"))
+
+
+def test_train_recalibrates_and_absolute_models_refuse_other_units(tmp_path, capsys):
+    """The default recalibrates the std by the RMS of the cross-validated z
+    (stored, printed); a model that reads the absolute scale refuses a curve in
+    another q unit with exit status 2 and names the fix (--features scale_free)."""
+    from scattermorph.modelio import load_model
+
+    table = _family_table(tmp_path / "t.csv")
+    code, out, err = run(capsys, "train", table, "--out", tmp_path / "m.npz", "--dimension", "2",
+                         "--restarts", "0", "--features", "scale_free_absolute")
+    assert code == 0, err
+    assert "recalibrated (sigma scaling" in out and "S = I / contrast^2" in out
+    m = load_model(tmp_path / "m.npz")
+    cal = m.training["calibration"]["factor"]
+    cv = m.training["cross_validation"]
+    assert set(cal) == {"area_density", "perimeter_density"}
+    assert all(cal[t] == cv[t]["z_rms"] for t in cal)  # the factor is the stored RMS z, not refitted
+    curve = _curve_file(tmp_path / "c.dat", _QT * 10, _peaked(3.6, 0.1))
+    code, out, err = run(capsys, "predict", curve, "--model", tmp_path / "m.npz", "--q-unit", "1/nm")
+    assert code == 2 and "--features scale_free" in err and "1/b" in err
+    code, out, err = run(capsys, "train", table, "--out", tmp_path / "n.npz", "--dimension", "2",
+                         "--restarts", "0", "--features", "scale_free", "--calibration", "none")
+    assert code == 0 and "calibration" not in load_model(tmp_path / "n.npz").training
 
 
 def test_train_paper_baseline(tmp_path, capsys):

@@ -463,3 +463,74 @@ def test_scale_free_invariant_adds_the_absolute_invariant_and_round_trips(tmp_pa
     loaded = mio.load_model(tmp_path / "i.npz")
     np.testing.assert_array_equal(loaded.predict_curves(Q, s_q[:3]).to_numpy(),
                                   model.predict_curves(Q, s_q[:3]).to_numpy())
+
+
+def test_grouped_rbf_is_the_tied_anisotropic_rbf_with_the_analytic_gradient():
+    """Independent answers: scikit-learn's anisotropic RBF with the group's
+    length scale repeated per column, and central finite differences of the
+    kernel in log length scale (step 1e-6: truncation error ~1e-12, rounding
+    ~1e-10 relative, hence the 1e-7 tolerance)."""
+    from sklearn.gaussian_process.kernels import RBF
+
+    from scattermorph.learn import GroupedRBF
+
+    X = np.random.default_rng(0).normal(size=(7, 4))
+    k = GroupedRBF((0, 0, 0, 1), [0.7, 2.5])
+    np.testing.assert_allclose(k(X), RBF([0.7, 0.7, 0.7, 2.5])(X), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(k(X[:3], X[3:]), RBF([0.7, 0.7, 0.7, 2.5])(X[:3], X[3:]), rtol=1e-13, atol=0)
+    K, grad = k(X, eval_gradient=True)
+    for i in range(2):
+        up, down = k.theta.copy(), k.theta.copy()
+        up[i] += 1e-6
+        down[i] -= 1e-6
+        fd = (k.clone_with_theta(up)(X) - k.clone_with_theta(down)(X)) / 2e-6
+        np.testing.assert_allclose(grad[..., i], fd, rtol=0, atol=1e-7)
+    with pytest.raises(ParameterError, match="groups must give a group"):
+        GroupedRBF((0, 2, 2, 2), [1.0, 1.0, 1.0])(X)
+
+
+def test_scale_free_absolute_has_own_length_scales_and_round_trips(tmp_path):
+    """The two extra columns are log10 Q and log10 q1 (scaling S by 10 shifts
+    the first by exactly 1, q by 10 the second by 1); the kernel ties one
+    length scale to the shape bins and one to the two scale columns; the saved
+    file reloads to identical predictions."""
+    s_q, table = dataset(20, 7)
+    model = mio.fit_models(Q, s_q, table, 2, NAMES, restarts=0, feature_kind="scale_free_absolute")
+    X, *_ = model.featurise(Q, s_q[:3])
+    X10, *_ = model.featurise(Q, 10 * s_q[:3])
+    np.testing.assert_allclose(X10[:, -2] - X[:, -2], 1.0, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.delete(X10, -2, axis=1), np.delete(X, -2, axis=1), rtol=0, atol=1e-10)
+    Xq, *_ = model.featurise(10 * Q, s_q[:3])
+    np.testing.assert_allclose(Xq[:, -1] - X[:, -1], 1.0, rtol=0, atol=1e-9)
+    spec = model.specs["area_density"]
+    assert spec["length_groups"] == [0] * 32 + [1, 1] and len(spec["hyperparameters"]["length_scale"]) == 2
+    mio.save_model(tmp_path / "a.npz", model)
+    loaded = mio.load_model(tmp_path / "a.npz")
+    np.testing.assert_allclose(loaded.predict_curves(Q, s_q[:3]).to_numpy(float),
+                               model.predict_curves(Q, s_q[:3]).to_numpy(float), rtol=1e-10, atol=0)
+
+
+def test_sigma_scaling_multiplies_the_std_by_the_rms_z_and_is_saved(tmp_path):
+    """train_model's factor is sqrt(mean z^2) of the cross-validated z-scores
+    (recomputed here from the stored cross-validation), predictions carry
+    std = factor x the GP's std, and the factor survives save/load."""
+    s_q, table = dataset(40, 5)
+    model, cv = mio.train_model(Q, s_q, table, 2, NAMES, feature_kind="scale_free", restarts=0,
+                                cv_repeats=3, groups=np.arange(40) // 4)
+    f = model.training["calibration"]["factor"]
+    for r in cv.itertuples():
+        assert f[r.target] == r.z_rms
+    raw = mio.FunctionalModel(**{k: getattr(model, k) for k in ("features", "grid", "targets", "X", "Y",
+                                                                  "pipelines", "specs", "domain")},
+                              training={k: v for k, v in model.training.items() if k != "calibration"})
+    a, b = model.predict_curves(Q, s_q[:4]), raw.predict_curves(Q, s_q[:4])
+    for t in NAMES:
+        np.testing.assert_allclose(a[f"{t}_std"], f[t] * b[f"{t}_std"], rtol=1e-12)
+        np.testing.assert_array_equal(a[t], b[t])
+    mio.save_model(tmp_path / "c.npz", model)
+    np.testing.assert_array_equal(mio.load_model(tmp_path / "c.npz").calibration_factors, model.calibration_factors)
+    import pandas as pd
+
+    z = pd.DataFrame({"target": ["x"], "z_rms": [0.0]})
+    with pytest.raises(ParameterError, match="cannot recalibrate"):
+        mio.sigma_scale_factors(z)

@@ -261,50 +261,35 @@ def _cmd_predict(args) -> int:
 
 def _cmd_train(args) -> int:
     from .curves import read_table
-    from .learn import GP_KERNELS
-    from .modelio import cross_validate, cv_score, cv_text, fit_models, model_summary, save_model
+    from .modelio import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, cv_text, model_summary, save_model, train_model
 
     if args.cv_repeats < 0:
         raise ParameterError(f"--cv-repeats {args.cv_repeats}: give 0 (no cross-validation) or more splits")
     q, s_q, targets, groups = read_table(args.table, args.dimension, q_unit=args.q_unit)
     names = list(targets.columns)
-    kernels = list(GP_KERNELS) + ["paper"] if args.kernel == "auto" else [args.kernel]
-    kinds = ["scale_free", "log_sq"] if args.features == "auto" else [args.features]
-    common = dict(ard=args.ard, restarts=args.restarts)
-    results = []
-    if args.cv_repeats > 0 or len(kernels) * len(kinds) > 1:
-        for kernel in kernels:
-            for kind in kinds:
-                cv = cross_validate(q, s_q, targets, args.dimension, names, groups=groups,
-                                    n_repeats=max(args.cv_repeats, 1), random_state=args.seed,
-                                    kernel=kernel, feature_kind=kind, q_unit=args.q_unit,
-                                    **(common if kernel != "paper" else {"restarts": 2}))
-                results.append((cv_score(cv), kernel, kind, cv))
-                if len(results) > 1 or len(kernels) * len(kinds) > 1:
-                    print(f"  cv: --kernel {kernel} --features {kind}: mean log10(RMSE/sd) "
-                          f"{cv_score(cv):.3f}", file=sys.stderr)
-        score, kernel, kind, cv = min(results, key=lambda r: r[0])
-        if len(results) > 1:
-            print(f"selected by cross-validation: --kernel {kernel} --features {kind}")
-    else:
-        kernel, kind, cv = kernels[0], kinds[0], None
-    model = fit_models(q, s_q, targets, args.dimension, names, kernel=kernel,
-                       ard=args.ard if kernel != "paper" else False,
-                       restarts=args.restarts if kernel != "paper" else 2, random_state=args.seed,
-                       feature_kind=kind, groups=groups, q_unit=args.q_unit)
-    if cv is not None:
-        model.training["cross_validation"] = {
-            "protocol": cv["protocol"].iloc[0],
-            **{r.target: {k: float(getattr(r, k)) for k in ("relative_rmse", "rmse_over_sd", "r2",
-                                                            "coverage_68", "coverage_95", "z_std")}
-               for r in cv.itertuples()}}
+    choice = args.kernel == "auto" or args.features == "auto"
+    calibrate = args.calibration == "sigma" and (args.cv_repeats > 0 or choice)
+    if args.calibration == "sigma" and not calibrate:
+        print("scattermorph train: note: --cv-repeats 0: no cross-validation, so the standard deviations "
+              "are not recalibrated", file=sys.stderr)
+    model, cv = train_model(q, s_q, targets, args.dimension, names, kernel=args.kernel, feature_kind=args.features,
+                            groups=groups, cv_repeats=args.cv_repeats, calibrate=calibrate, ard=args.ard,
+                            restarts=args.restarts, random_state=args.seed, q_unit=args.q_unit,
+                            report=lambda line: print(f"  {line}", file=sys.stderr))
+    if choice:
+        print(f"selected by cross-validation: --kernel {model.training['kernel']} --features {model.kind}")
     save_model(args.out, model, {"dataset": [str(args.table)], "command": "scattermorph train",
                                  "arguments": {k: v for k, v in vars(args).items() if k != "func"}})
     for w in model.training["warnings"]:
         print(f"scattermorph train: note: {w}", file=sys.stderr)
     print(model_summary(model))
     if cv is not None:
-        print(cv_text(cv))
+        print(cv_text(cv if calibrate else cv.drop(columns="z_rms")))
+    if model.kind in ABSOLUTE_INTENSITY:
+        unit = (f"q in {model.features['q_unit']} and " if model.kind in TRAINING_Q_UNIT else "")
+        print(f"note: feature kind {model.kind} reads the absolute scale of the curves: predict needs {unit}"
+              "the intensity as S = I / contrast^2 per unit volume, like this table's; for measured curves "
+              "in arbitrary units or with an unknown contrast, train with --features scale_free")
     print(f"written {args.out}")
     return 0
 
@@ -407,17 +392,29 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--ard", action="store_true", help="one length scale per feature (slower)")
     tr.add_argument("--restarts", type=int, default=1, help="extra optimiser starts (default 1)")
     tr.add_argument("--seed", type=int, default=0, help="seed of the optimiser restarts (default 0)")
-    tr.add_argument("--features", choices=("scale_free", "log_sq", "scale_free_invariant", "auto"),
-                    default="scale_free",
-                    help="scale_free (default: any q unit and intensity scale), log_sq (the paper's "
-                         "log10 S on the table's q grid; absolute units only), scale_free_invariant (scale_free plus "
-                         "the absolute invariant, which carries the volume fraction: intensities in absolute "
-                         "units divided by the contrast squared) or auto (the best cross-validated of "
-                         "scale_free and log_sq)")
+    tr.add_argument("--features", choices=("auto", "scale_free", "log_sq", "scale_free_invariant",
+                                           "scale_free_absolute"),
+                    default="auto",
+                    help="auto (default): the best cross-validated of scale_free, scale_free_absolute and "
+                         "log_sq. scale_free: the shape of the curve only, log10(S q1^d / Q) on q/q1 (any q "
+                         "unit and intensity scale: use it for measured curves in arbitrary units); "
+                         "scale_free_absolute: the shape plus log10 of the absolute invariant Q and of q1, each "
+                         "group with its own kernel length scale; log_sq: the paper's log10 S on the table's q "
+                         "grid; scale_free_invariant: the shape plus log10 Q. Babinet's principle: the shape "
+                         "of S(q) is the same for both phases, so the volume fraction (of the minority phase) "
+                         "is carried only by the absolute invariant, Q ~ contrast^2 phi (1 - phi): every kind "
+                         "but scale_free needs curves in absolute units with the contrast divided out "
+                         "(S = I / contrast^2), and scale_free_absolute and log_sq also need q in the "
+                         "table's unit. Without the contrast, use scale_free (volume fractions then come "
+                         "from the shape alone and are less accurate)")
     tr.add_argument("--cv-repeats", type=int, default=10,
                     help="random 30/7 splits of the cross-validation printed after training when the "
                          "table has no 'group' column (default 10; with groups: 5-fold grouped CV); "
-                         "0 skips it (unless --kernel or --features is auto)")
+                         "0 skips it and the recalibration (unless --kernel or --features is auto)")
+    tr.add_argument("--calibration", choices=("sigma", "none"), default="sigma",
+                    help="sigma (default): multiply each functional's predictive std by the RMS of its "
+                         "cross-validated z-scores (sigma scaling, Levi et al. 2022), stored in the model "
+                         "and applied by predict; none: the GP's own std")
     tr.add_argument("--dimension", type=int, choices=(2, 3), default=3,
                     help="dimension of the samples' structures (default 3)")
     tr.add_argument("--q-unit", default="1/b", help="unit of the table's q values (default 1/b)")

@@ -33,8 +33,12 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import (
     RBF,
     ConstantKernel,
+    Hyperparameter,
+    Kernel,
     Matern,
+    NormalizedKernelMixin,
     RationalQuadratic,
+    StationaryKernelMixin,
     WhiteKernel,
 )
 from sklearn.kernel_ridge import KernelRidge
@@ -57,6 +61,7 @@ __all__ = [
     "density_power",
     "FeatureScaler",
     "SCALINGS",
+    "GroupedRBF",
     "make_gp",
     "make_paper_gp",
     "make_baseline",
@@ -407,12 +412,78 @@ class FeatureScaler(BaseEstimator, TransformerMixin):
         return (np.asarray(X, dtype=float) - self.mean_) / self.scale_
 
 
+class GroupedRBF(StationaryKernelMixin, NormalizedKernelMixin, Kernel):
+    """Squared exponential with one length scale per *group* of input columns.
+
+    ``k(x, x') = exp(-1/2 sum_g |x_g - x'_g|^2 / l_g^2)``, where ``x_g`` are
+    the columns of group ``g``: the anisotropic RBF of Rasmussen & Williams
+    (2006, eq. 5.2) with the length scales tied within each group. It lets
+    the shape bins of a curve share one length scale while an input of
+    another kind (log10 of the absolute invariant, which carries the volume
+    fraction by Babinet's principle) gets its own, fitted by the marginal
+    likelihood like the others, without one length scale per bin (full ARD).
+    scikit-learn has no "active dimensions", hence this kernel.
+
+    Parameters
+    ----------
+    groups : tuple of int
+        Group index (0 .. G-1, each used) of every input column.
+    length_scale : float or array_like, shape (G,)
+    length_scale_bounds : (float, float) or "fixed"
+    """
+
+    def __init__(self, groups, length_scale=1.0, length_scale_bounds=(1e-5, 1e5)):
+        self.groups = groups
+        self.length_scale = length_scale
+        self.length_scale_bounds = length_scale_bounds
+
+    @property
+    def n_groups(self):
+        return int(np.max(self.groups)) + 1
+
+    @property
+    def hyperparameter_length_scale(self):
+        return Hyperparameter("length_scale", "numeric", self.length_scale_bounds, self.n_groups)
+
+    def _check(self, X):
+        g = np.asarray(self.groups, dtype=int)
+        if g.ndim != 1 or g.size != X.shape[1] or g.min() < 0 or set(g.tolist()) != set(range(self.n_groups)):
+            raise ParameterError(
+                f"GroupedRBF: groups must give a group 0..G-1 (each used) for each of the {X.shape[1]} "
+                f"input columns, got {self.groups!r}"
+            )
+        ls = np.broadcast_to(np.asarray(self.length_scale, dtype=float).ravel(), (self.n_groups,))
+        return g, ls
+
+    def __call__(self, X, Y=None, eval_gradient=False):
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if eval_gradient and Y is not None:
+            raise ValueError("gradient can only be evaluated when Y is None")
+        g, ls = self._check(X)
+        Y = X if Y is None else np.atleast_2d(np.asarray(Y, dtype=float))
+        parts = []
+        for k in range(self.n_groups):
+            a, b = X[:, g == k] / ls[k], Y[:, g == k] / ls[k]
+            parts.append(np.maximum((a ** 2).sum(1)[:, None] - 2 * a @ b.T + (b ** 2).sum(1)[None, :], 0.0))
+        K = np.exp(-0.5 * np.sum(parts, axis=0))
+        if not eval_gradient:
+            return K
+        if self.hyperparameter_length_scale.fixed:
+            return K, np.empty((X.shape[0], X.shape[0], 0))
+        # d K / d log l_g = K * |x_g - x'_g|^2 / l_g^2
+        return K, np.stack([K * d for d in parts], axis=-1)
+
+    def __repr__(self):
+        ls = np.broadcast_to(np.asarray(self.length_scale, dtype=float).ravel(), (self.n_groups,))
+        return f"GroupedRBF(length_scale=[{', '.join(f'{v:.3g}' for v in ls)}], groups={self.n_groups})"
+
+
 #: input scalings of :func:`make_gp` (see :class:`FeatureScaler`)
 SCALINGS = ("global", "feature", "none")
 
 
 def make_gp(kernel="squared_exponential", *, ard=False, n_features=None, noise=True, restarts=3,
-            random_state=0, scaling="global"):
+            random_state=0, scaling="global", groups=None):
     """Gaussian-process regressor: input scaling then GPR with normalised y.
 
     The covariance is ``ConstantKernel * k(x, x') [+ WhiteKernel]``; its
@@ -445,11 +516,19 @@ def make_gp(kernel="squared_exponential", *, ard=False, n_features=None, noise=T
         (the default before issue 15: it lost 2-14x in accuracy to the plain
         GP because the many noisy high-q bins dominated the distance).
 
+    groups : sequence of int, optional
+        A group index per input column: the squared exponential then has one
+        length scale per group (:class:`GroupedRBF`; e.g. the shape bins of a
+        curve and its absolute-scale columns). Only with
+        ``kernel="squared_exponential"`` and ``ard=False``.
+
     Returns
     -------
     sklearn.pipeline.Pipeline
         Steps ``scale`` and ``gp``; ``predict(X, return_std=True)`` works.
     """
+    if groups is not None and (kernel != "squared_exponential" or ard):
+        raise ParameterError("grouped length scales (groups=...) need kernel='squared_exponential' and ard=False")
     if kernel not in GP_KERNELS:
         raise ParameterError(f"unknown GP kernel {kernel!r}: choose one of {GP_KERNELS}")
     if scaling not in SCALINGS:
@@ -467,7 +546,10 @@ def make_gp(kernel="squared_exponential", *, ard=False, n_features=None, noise=T
         length = np.ones(int(n_features))
     else:
         length = 1.0
-    if kernel == "squared_exponential":
+    if groups is not None:
+        groups = tuple(int(g) for g in groups)
+        base = GroupedRBF(groups, np.ones(max(groups) + 1), _LENGTH_BOUNDS)
+    elif kernel == "squared_exponential":
         base = RBF(length, _LENGTH_BOUNDS)
     elif kernel == "rational_quadratic":
         base = RationalQuadratic(1.0, 1.0, length_scale_bounds=_LENGTH_BOUNDS, alpha_bounds=(1e-3, 1e3))
