@@ -126,7 +126,9 @@ def sim_steps():
     domain size, not the box or the dimension (48^3 and 64^2 runs of the same
     parameters: 13,483 and 15,234 steps)."""
     t = config["simulation"]["time"]
-    steps, accuracy = SIM_STEPS_MEASURED[config["simulation"].get("stabilizer", "selective")]
+    steps, accuracy = SIM_STEPS_MEASURED[
+        config["simulation"].get("stabilizer", "selective")
+    ]
     return steps * (accuracy / t["accuracy"]) * (t["t_max"] / 200.0)
 
 
