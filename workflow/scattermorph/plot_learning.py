@@ -55,9 +55,12 @@ def plot_parity(predictions, metrics, phi0):
     Parameters
     ----------
     predictions : DataFrame
-        ``test_predictions.csv`` (functional, row, y_true, y_pred, y_std).
+        ``test_predictions.csv`` (functional, row, y_true, y_pred, y_std and,
+        if present, the recalibrated ``y_std_cal`` used for the bars).
     metrics : DataFrame
-        ``test_metrics.csv`` (functional, model, features, r2, coverage_95).
+        ``test_metrics.csv`` (functional, model, features, r2, coverage_95,
+        optionally ``role`` (only ``selected`` rows are used) and
+        ``coverage_95_cal``).
     phi0 : Series
         Composition of each dataset row (indexed by row), for colour.
     """
@@ -65,10 +68,14 @@ def plot_parity(predictions, metrics, phi0):
     fig, axes = _panels(len(funcs))
     for ax, f in zip(axes, funcs):
         p = predictions[predictions["functional"] == f]
-        m = metrics[(metrics["functional"] == f) & (metrics["model"] != "physics")].iloc[0]
+        keep = (metrics["functional"] == f) & (metrics["model"] != "physics")
+        if "role" in metrics:  # the selected model, not the paper's baseline row
+            keep &= metrics["role"] == "selected"
+        m = metrics[keep].iloc[0]
+        cal = "y_std_cal" in p and np.isfinite(p["y_std_cal"]).all()
         c = phi0.loc[p["row"]].to_numpy()
-        ax.errorbar(p["y_true"], p["y_pred"], yerr=1.96 * p["y_std"], fmt="none", ecolor="0.7",
-                    elinewidth=0.6, zorder=1)
+        ax.errorbar(p["y_true"], p["y_pred"], yerr=1.96 * (p["y_std_cal"] if cal else p["y_std"]), fmt="none",
+                    ecolor="0.7", elinewidth=0.6, zorder=1)
         sc = ax.scatter(p["y_true"], p["y_pred"], c=c, s=10, cmap="viridis", zorder=2)
         lo = min(p["y_true"].min(), p["y_pred"].min())
         hi = max(p["y_true"].max(), p["y_pred"].max())
@@ -76,7 +83,9 @@ def plot_parity(predictions, metrics, phi0):
         ax.set_xlabel(f"true {_label(f)}")
         ax.set_ylabel(f"predicted {_label(f)}")
         ax.set_title(f"{m['model']} on {m['features']}\n"
-                     f"$R^2$ = {m['r2']:.3f}, 95% coverage = {m['coverage_95']:.2f}", fontsize=9)
+                     f"$R^2$ = {m['r2']:.3f}, 95% coverage = {m['coverage_95']:.2f}"
+                     + (f" -> {m['coverage_95_cal']:.2f}" if cal and "coverage_95_cal" in m else ""),
+                     fontsize=9)
     fig.colorbar(sc, ax=axes[-1], label=r"$\phi_0$")
     return fig
 
