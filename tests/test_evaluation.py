@@ -206,3 +206,140 @@ def test_gp_paper_is_the_plain_sklearn_gp():
     gp = ev.make_model("gp_paper", 5, restarts=0, seed=3).named_steps["gp"]
     assert repr(gp.kernel) == "1**2 * RBF(length_scale=1) + WhiteKernel(noise_level=1)"
     assert gp.normalize_y and gp.n_restarts_optimizer == 2 and gp.random_state == 3
+
+
+# --------------------------------------------------------------------------
+# sigma-scaling recalibration of the held-out intervals (issue 15)
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("c", [0.5, 1.0, 3.0])
+def test_sigma_scale_factor_recovers_the_inflation_of_the_errors(rng, c):
+    """Errors c times the stated std: the factor recovers c, and the scaled
+    intervals of *independent* points cover their nominal fraction.
+
+    Tolerances (n = 4000 points per half, 4 standard errors each):
+    s^2 / c^2 = mean(z0^2), z0 ~ N(0, 1), is chi^2_n / n with sd sqrt(2 / n),
+    so s / c has sd 1 / sqrt(2 n) = 0.0112 (delta method): |s/c - 1| <= 0.045.
+    Coverage of the other half with the fitted s: binomial se
+    sqrt(p (1 - p) / n) (0.0074 at 68.3 %, 0.0034 at 95 %) plus the error of s
+    propagated through d coverage / d log s = 2 z_p phi(z_p) (0.48 at z = 1,
+    0.23 at z = 1.96: 0.0054 and 0.0026), in quadrature 0.0092 and 0.0043:
+    4 se = 0.037 and 0.017."""
+    from scipy import stats
+
+    n = 4000
+    sd = rng.uniform(0.5, 2.0, 2 * n)
+    y = c * sd * rng.standard_normal(2 * n)
+    mu = np.zeros(2 * n)
+    s = ev.sigma_scale_factor(y[:n], mu[:n], sd[:n])
+    assert abs(s / c - 1) <= 4 / np.sqrt(2 * n)
+    # before: coverage of the stated +-1 / +-1.96 sd is P(|Z| <= z / c) (exact, not estimated)
+    before = ev._metrics(y[n:], mu[n:], sd[n:])
+    for key, z, se in (("coverage_68", 1.0, np.sqrt(0.683 * 0.317 / n)), ("coverage_95", 1.96, np.sqrt(0.05 * 0.95 / n))):
+        p = 2 * stats.norm.cdf(z / c) - 1
+        assert before[key] == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / n) + 1e-12)
+    after = ev._metrics(y[n:], mu[n:], s * sd[n:])
+    assert after["coverage_68"] == pytest.approx(0.6827, abs=0.037)
+    assert after["coverage_95"] == pytest.approx(0.9500, abs=0.017)
+    # std of z of N(0, 1) with n points: sd sqrt(1 / (2 n)) = 0.0112, plus s's relative error 0.0112: 4 se = 0.063
+    assert after["z_std"] == pytest.approx(1.0, abs=0.063)
+
+
+def test_sigma_scale_factor_refuses_bad_input():
+    assert ev.sigma_scale_factor([1.0, -1.0], [0.0, 0.0], [0.5, 0.5]) == pytest.approx(2.0)  # exact: z = +-2
+    with pytest.raises(ParameterError, match="finite"):
+        ev.sigma_scale_factor([1.0], [0.0], [np.nan])
+    with pytest.raises(ParameterError, match="non-empty"):
+        ev.sigma_scale_factor([], [], [])
+
+
+def test_calibration_factors_use_each_selected_models_own_cv_predictions():
+    """Factors by hand: z = (1 - 0) / 0.5 = 2 everywhere for (f1, a, gp_se),
+    z = +-1 for (f1, b, gp_paper); a model without std gets NaN; rows of other
+    models of the same functional are not mixed in."""
+    cv = pd.DataFrame({
+        "functional": ["f1"] * 6 + ["f1"] * 2,
+        "features": ["a", "a", "b", "b", "a", "a", "a", "a"],
+        "model": ["gp_se", "gp_se", "gp_paper", "gp_paper", "gp_m52", "gp_m52", "ridge", "ridge"],
+        "y_true": [1.0, 1.0, 1.0, -1.0, 5.0, 5.0, 1.0, 1.0],
+        "y_pred": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        "y_std": [0.5, 0.5, 1.0, 1.0, 0.1, 0.1, np.nan, np.nan],
+    })
+    sel = pd.DataFrame({"functional": ["f1", "f1", "f1"], "features": ["a", "b", "a"],
+                        "model": ["gp_se", "gp_paper", "ridge"]})
+    f = ev.calibration_factors(cv, sel).set_index("model")
+    assert f.loc["gp_se", "sigma_scale"] == pytest.approx(2.0)
+    assert f.loc["gp_paper", "sigma_scale"] == pytest.approx(1.0)
+    assert np.isnan(f.loc["ridge", "sigma_scale"])
+    assert f.loc["gp_se", "cv_coverage_68"] == 0.0 and f.loc["gp_paper", "cv_coverage_68"] == 1.0
+    assert (f["n_cv"] == 2).all()
+
+
+def test_baseline_is_the_paper_gp_on_the_papers_input():
+    comp = pd.DataFrame({"functional": ["f", "f", "f", "g", "g"],
+                         "features": ["log_sq", "scale_free", "scale_free", "scale_free", "dimensionless"],
+                         "model": ["gp_paper", "gp_paper", "gp_se", "gp_paper", "gp_paper"],
+                         "r2": [0.5, 0.9, 0.99, 0.7, 0.8]})
+    b = ev.baseline_selection(comp, ["f", "g", "h"]).set_index("functional")
+    assert b.loc["f", "features"] == "log_sq"  # the paper's input wherever the study has it
+    assert b.loc["g", "features"] == "dimensionless"  # else its best cross-validated input
+    assert "h" not in b.index and (b["model"] == "gp_paper").all()
+    assert ev.baseline_selection(comp[comp["model"] != "gp_paper"], ["f"]).empty
+
+
+def test_holdout_test_recalibrates_with_the_given_factor(rng):
+    """y_std_cal is the factor times y_std, and the *_cal metrics are those
+    of learn.regression_metrics on it (computed independently here)."""
+    from scattermorph.learn import regression_metrics
+
+    table, X = synthetic(rng, noise=0.02)
+    split = ev.split_by_simulation(table, 0.5, 0)
+    test = table["sim_id"].isin(split.loc[split["subset"] == "test", "sim_id"]).to_numpy()
+    sel = pd.DataFrame({"functional": ["f1"], "features": ["x"], "model": ["gp_se"]})
+    factors = pd.DataFrame({"functional": ["f1"], "features": ["x"], "model": ["gp_se"], "sigma_scale": [2.5]})
+    preds, metrics = ev.holdout_test(table, {"x": (X, None)}, ~test, test, selection=sel, ndim=2, restarts=0,
+                                     factors=factors)
+    np.testing.assert_allclose(preds["y_std_cal"], 2.5 * preds["y_std"], rtol=1e-12)
+    ref = regression_metrics(preds["y_true"], preds["y_pred"], 2.5 * preds["y_std"])
+    raw = regression_metrics(preds["y_true"], preds["y_pred"], preds["y_std"])
+    m = metrics.iloc[0]
+    assert m["sigma_scale"] == 2.5
+    for k in ("coverage_68", "coverage_95", "z_std", "nlpd"):
+        assert m[f"{k}_cal"] == pytest.approx(ref[k]) and m[k] == pytest.approx(raw[k])
+    # without factors: no recalibrated columns (the robustness test's use)
+    preds, metrics = ev.holdout_test(table, {"x": (X, None)}, ~test, test, selection=sel, ndim=2, restarts=0)
+    assert "y_std_cal" not in preds and "coverage_95_cal" not in metrics
+
+
+def test_check_targets_judges_calibration_before_and_after():
+    metrics = pd.DataFrame({
+        "functional": ["area_density", "area_density"], "role": ["selected", "baseline"],
+        "features": ["a", "log_sq"], "model": ["gp_se", "gp_paper"], "r2": [0.96, 0.9],
+        "sigma_scale": [1.5, 1.0],
+        "coverage_95": [0.80, 0.95], "coverage_68": [0.50, 0.70], "z_std": [1.5, 1.0],
+        "coverage_95_cal": [0.94, 0.95], "coverage_68_cal": [0.70, 0.59], "z_std_cal": [1.0, 1.0]})
+    t = ev.check_targets(metrics, {"r2": {"area_density": 0.95}, "coverage_95": [0.9, 0.98]})
+    assert t["role"].tolist() == ["selected", "baseline"]
+    assert t["r2_met"].tolist() == [True, False]
+    assert t["coverage_met"].tolist() == [False, True]
+    assert t["calibration_met"].tolist() == [False, True]
+    # 0.59 is outside the default 68 % band (0.60-0.76)
+    assert t["calibration_met_cal"].tolist() == [True, False]
+    assert (t["coverage_68_target_lo"] == 0.60).all() and (t["z_std_target_hi"] == 1.2).all()
+
+
+def test_summary_shows_the_baseline_row_and_before_after():
+    metrics = pd.DataFrame({
+        "functional": ["area_density", "area_density"], "role": ["selected", "baseline"],
+        "features": ["scale_free", "log_sq"], "model": ["gp_se", "gp_paper"], "r2": [0.97, 0.93],
+        "sigma_scale": [1.5, 0.8], "coverage_95": [0.80, 0.99], "coverage_68": [0.50, 0.9], "z_std": [1.5, 0.6],
+        "coverage_95_cal": [0.94, 0.95], "coverage_68_cal": [0.70, 0.69], "z_std_cal": [1.0, 1.0]})
+    targets = ev.check_targets(metrics, {"r2": {"area_density": 0.95}, "coverage_95": [0.9, 0.98],
+                                         "coverage_68": [0.6, 0.76], "z_std": [0.8, 1.2]})
+    empty = pd.DataFrame()
+    page = ev.summary_markdown(targets=targets, metrics=metrics, comparison=pd.DataFrame(
+        {"functional": [], "gp": [], "r2": [], "model": [], "features": []}), paper=empty,
+        extrapolation=empty, robustness=empty, n_train_sims=3, n_test_sims=3)
+    assert "| area_density | selected | gp_se | scale_free | 0.970 (0.95) | 1.50 | 0.80 -> 0.94 | 0.50 -> 0.70 " \
+           "| 1.50 -> 1.00 | yes |" in page
+    assert "| area_density | paper's GP | gp_paper | log_sq | 0.930 (0.95) | 0.80 | 0.99 -> 0.95 |" in page
+    assert "as good or better for 1 of 1 functionals" in page

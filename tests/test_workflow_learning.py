@@ -50,14 +50,30 @@ def test_comparison_covers_every_input_model_and_functional(learning):
 def test_targets_agree_with_test_metrics(learning):
     metrics = pd.read_csv(learning / "test_metrics.csv")
     targets = pd.read_csv(learning / "targets.csv")
-    gp = metrics[metrics["model"] != "physics"].set_index("functional")
+    gp = metrics[metrics["role"] != "physics"].set_index(["functional", "role"])
     for r in targets.itertuples():
-        assert r.r2 == gp.loc[r.functional, "r2"]
+        m = gp.loc[(r.functional, r.role)]
+        assert r.r2 == m["r2"]
         assert r.r2_met == (r.r2 >= r.r2_target)
         assert r.coverage_met == (r.coverage_target_lo <= r.coverage_95 <= r.coverage_target_hi)
+        ok = [lo <= v <= hi for v, lo, hi in ((r.coverage_95_cal, r.coverage_target_lo, r.coverage_target_hi),
+                                              (r.coverage_68_cal, r.coverage_68_target_lo, r.coverage_68_target_hi),
+                                              (r.z_std_cal, r.z_std_target_lo, r.z_std_target_hi))]
+        assert r.calibration_met_cal == all(ok)
+    # the paper's exact GP is scored beside the selected model of every functional (tiny.yaml has gp_paper)
+    assert set(targets["role"]) == {"selected", "baseline"}
+    assert (targets.loc[targets["role"] == "baseline", "model"] == "gp_paper").all()
+    assert targets.groupby("functional").size().eq(2).all()
+    # the recalibrated std is the selected model's CV factor times its own std
+    factors = pd.read_csv(learning / "calibration_factors.csv")
+    preds = pd.read_csv(learning / "test_predictions.csv").merge(factors, on=["functional", "features", "model"])
+    np.testing.assert_allclose(preds["y_std_cal"], preds["sigma_scale"] * preds["y_std"], rtol=1e-9)
+    assert (factors["sigma_scale"] > 0).all() and (factors["n_cv"] > 0).all()
     # the physics estimators are scored beside the models
     assert set(metrics.loc[metrics["model"] == "physics", "functional"]) == {"area_density", "perimeter_density"}
     assert np.isfinite(metrics["rmse"]).all()
+    summary = (learning / "summary.md").read_text()
+    assert "paper's GP" in summary and " -> " in summary
 
 
 def test_robustness_extrapolation_and_paper_tables(learning):

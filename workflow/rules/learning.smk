@@ -89,8 +89,12 @@ rule test_selected_models:
         curves=rules.assemble_dataset.output.curves,
         split=rules.split_dataset.output.split,
         selection=rules.compare_models.output.selection,
+        comparison=rules.compare_models.output.comparison,
+        cv=cv_prediction_files(),
     output:
         predictions=f"{RESULTS}/learning/test_predictions.csv",
+        baseline_predictions=f"{RESULTS}/learning/test_predictions_baseline.csv",
+        factors=f"{RESULTS}/learning/calibration_factors.csv",
         metrics=f"{RESULTS}/learning/test_metrics.csv",
         targets=f"{RESULTS}/learning/targets.csv",
     log:
@@ -282,6 +286,7 @@ rule plot_calibration:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        targets=canonical(config["learning"]["targets"]),
     script:
         "../scripts/plot_calibration.py"
 

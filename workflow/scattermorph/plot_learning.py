@@ -55,9 +55,12 @@ def plot_parity(predictions, metrics, phi0):
     Parameters
     ----------
     predictions : DataFrame
-        ``test_predictions.csv`` (functional, row, y_true, y_pred, y_std).
+        ``test_predictions.csv`` (functional, row, y_true, y_pred, y_std and,
+        if present, the recalibrated ``y_std_cal`` used for the bars).
     metrics : DataFrame
-        ``test_metrics.csv`` (functional, model, features, r2, coverage_95).
+        ``test_metrics.csv`` (functional, model, features, r2, coverage_95,
+        optionally ``role`` (only ``selected`` rows are used) and
+        ``coverage_95_cal``).
     phi0 : Series
         Composition of each dataset row (indexed by row), for colour.
     """
@@ -65,10 +68,14 @@ def plot_parity(predictions, metrics, phi0):
     fig, axes = _panels(len(funcs))
     for ax, f in zip(axes, funcs):
         p = predictions[predictions["functional"] == f]
-        m = metrics[(metrics["functional"] == f) & (metrics["model"] != "physics")].iloc[0]
+        keep = (metrics["functional"] == f) & (metrics["model"] != "physics")
+        if "role" in metrics:  # the selected model, not the paper's baseline row
+            keep &= metrics["role"] == "selected"
+        m = metrics[keep].iloc[0]
+        cal = "y_std_cal" in p and np.isfinite(p["y_std_cal"]).all()
         c = phi0.loc[p["row"]].to_numpy()
-        ax.errorbar(p["y_true"], p["y_pred"], yerr=1.96 * p["y_std"], fmt="none", ecolor="0.7",
-                    elinewidth=0.6, zorder=1)
+        ax.errorbar(p["y_true"], p["y_pred"], yerr=1.96 * (p["y_std_cal"] if cal else p["y_std"]), fmt="none",
+                    ecolor="0.7", elinewidth=0.6, zorder=1)
         sc = ax.scatter(p["y_true"], p["y_pred"], c=c, s=10, cmap="viridis", zorder=2)
         lo = min(p["y_true"].min(), p["y_pred"].min())
         hi = max(p["y_true"].max(), p["y_pred"].max())
@@ -76,7 +83,9 @@ def plot_parity(predictions, metrics, phi0):
         ax.set_xlabel(f"true {_label(f)}")
         ax.set_ylabel(f"predicted {_label(f)}")
         ax.set_title(f"{m['model']} on {m['features']}\n"
-                     f"$R^2$ = {m['r2']:.3f}, 95% coverage = {m['coverage_95']:.2f}", fontsize=9)
+                     f"$R^2$ = {m['r2']:.3f}, 95% coverage = {m['coverage_95']:.2f}"
+                     + (f" -> {m['coverage_95_cal']:.2f}" if cal and "coverage_95_cal" in m else ""),
+                     fontsize=9)
     fig.colorbar(sc, ax=axes[-1], label=r"$\phi_0$")
     return fig
 
@@ -103,36 +112,63 @@ def plot_error_vs_euler(predictions, name="euler_density"):
     return fig
 
 
-def plot_calibration(test_predictions, cv_predictions=None):
-    """Observed vs nominal coverage of the GP's central intervals.
+def plot_calibration(test_predictions, cv_predictions=None, targets=None):
+    """Observed vs nominal coverage of the GP's central intervals, before and
+    after sigma scaling.
 
-    ``test_predictions``: held-out simulations (solid); ``cv_predictions``:
-    the selected models' out-of-fold predictions on the training
-    simulations (dashed), if given.
+    Left: the held-out simulations with the GP's own std (solid) and the
+    selected models' out-of-fold predictions on the training simulations
+    (dashed, the data the scaling factor is fitted to), if given. Middle: the
+    held-out simulations with the recalibrated std (``y_std_cal`` of
+    ``test_predictions``; the panel says so when the column is absent).
+    Both: the target bands of the 68 % and 95 % coverage (``targets``: dict
+    with ``coverage_68`` and ``coverage_95`` (lo, hi); default
+    :data:`scattermorph.evaluation.CALIBRATION_TARGETS`) as grey bars. Right:
+    standardised residuals of the test rows after recalibration.
     """
+    from .evaluation import CALIBRATION_TARGETS
+
+    targets = dict(CALIBRATION_TARGETS, **(targets or {}))
+    levels = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.683, 0.8, 0.9, 0.95, 0.99])
     funcs = list(dict.fromkeys(test_predictions["functional"]))
-    fig, axes = _panels(2, width=4.2)
+    has_cal = "y_std_cal" in test_predictions and np.isfinite(test_predictions["y_std_cal"]).any()
+    fig, axes = _panels(3, width=4.0)
     for i, f in enumerate(funcs):
         p = test_predictions[test_predictions["functional"] == f]
-        lv, obs = calibration_curve(p["y_true"], p["y_pred"], p["y_std"])
+        lv, obs = calibration_curve(p["y_true"], p["y_pred"], p["y_std"], levels)
         axes[0].plot(lv, obs, "-o", ms=3, color=f"C{i}", label=f"{_label(f)} (test)")
         if cv_predictions is not None:
             c = cv_predictions[cv_predictions["functional"] == f]
             if len(c):
-                lv, obs = calibration_curve(c["y_true"], c["y_pred"], c["y_std"])
-                axes[0].plot(lv, obs, "--", color=f"C{i}", lw=1, label=f"{_label(f)} (CV)")
-        z = (p["y_true"] - p["y_pred"]) / p["y_std"]
-        axes[1].hist(z, bins=np.linspace(-5, 5, 41), histtype="step", density=True, color=f"C{i}",
+                lv, obs = calibration_curve(c["y_true"], c["y_pred"], c["y_std"], levels)
+                axes[0].plot(lv, obs, "--", color=f"C{i}", lw=1, label=f"{_label(f)} (CV, training)")
+        std = p["y_std_cal"] if has_cal else p["y_std"]
+        if has_cal:
+            lv, obs = calibration_curve(p["y_true"], p["y_pred"], std, levels)
+            axes[1].plot(lv, obs, "-o", ms=3, color=f"C{i}", label=f"{_label(f)} (test)")
+        z = (p["y_true"] - p["y_pred"]) / std
+        axes[2].hist(z, bins=np.linspace(-5, 5, 41), histtype="step", density=True, color=f"C{i}",
                      label=_label(f))
-    axes[0].plot([0, 1], [0, 1], "k:", lw=0.8)
-    axes[0].set_xlabel("nominal coverage of the central interval")
+    for ax, title in zip(axes[:2], ["before: the GP's own std", "after: std x s (s from CV)"]):
+        ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+        for nominal, key in ((0.683, "coverage_68"), (0.95, "coverage_95")):
+            lo, hi = targets[key]
+            ax.plot([nominal, nominal], [lo, hi], color="0.5", lw=5, alpha=0.5, solid_capstyle="butt")
+        ax.set_xlabel("nominal coverage of the central interval")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
     axes[0].set_ylabel("observed coverage")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=6)
+    if has_cal:
+        axes[1].legend(fontsize=6)
+    else:
+        axes[1].text(0.5, 0.5, "no recalibrated std", ha="center", transform=axes[1].transAxes)
     x = np.linspace(-5, 5, 201)
-    axes[1].plot(x, np.exp(-x ** 2 / 2) / np.sqrt(2 * np.pi), "k:", lw=1, label="N(0, 1)")
-    axes[1].set_xlabel("standardised residual z (test)")
-    axes[1].set_ylabel("density")
-    axes[1].legend(fontsize=7)
+    axes[2].plot(x, np.exp(-x ** 2 / 2) / np.sqrt(2 * np.pi), "k:", lw=1, label="N(0, 1)")
+    axes[2].set_xlabel("standardised residual z (test, " + ("recalibrated)" if has_cal else "raw)"))
+    axes[2].set_ylabel("density")
+    axes[2].legend(fontsize=7)
     return fig
 
 

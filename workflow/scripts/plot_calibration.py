@@ -1,4 +1,5 @@
-"""Rule plot_calibration: coverage of the GP intervals, test and cross-validation."""
+"""Rule plot_calibration: coverage of the GP intervals, test and cross-validation,
+before and after sigma scaling."""
 
 import sys
 
@@ -16,5 +17,6 @@ selection = pd.read_csv(sm.input.selection)
 chosen = set(zip(selection["functional"], selection["features"], selection["model"]))
 cv = pd.concat([pd.read_csv(p) for p in sm.input.cv], ignore_index=True)
 cv = cv[[k in chosen for k in zip(cv["functional"], cv["features"], cv["model"])]]
-fig = pl.plot_calibration(pd.read_csv(sm.input.predictions), cv)
+targets = {k: tuple(v) for k, v in sm.params.targets.items() if k.startswith("coverage")}
+fig = pl.plot_calibration(pd.read_csv(sm.input.predictions), cv, targets)
 save_job_figure(fig, sm, __file__)
