@@ -350,8 +350,9 @@ def _build_kernel(spec: dict, n_features: int):
     elif name == "squared_exponential":
         base = RBF(length, lb)
     elif name == "rational_quadratic":
-        base = RationalQuadratic(1.0, 1.0, length_scale_bounds=tuple(bounds[1]),
-                                 alpha_bounds=tuple(bounds[2]))
+        # scikit-learn orders a kernel's hyper-parameters by name: alpha, then length_scale
+        base = RationalQuadratic(1.0, 1.0, alpha_bounds=tuple(bounds[1]),
+                                 length_scale_bounds=tuple(bounds[2]))
     else:
         base = Matern(length, lb, nu=2.5 if name == "matern52" else 0.5)
     k = ConstantKernel(1.0, tuple(bounds[0])) * base
