@@ -440,12 +440,14 @@ def _standard_normals(key, out, threads=1):
 @numba.njit(cache=True, nogil=True)
 def _k_update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0, a1, a2,
               om, S, kap_s, use_noise, k1, k2key, n0, n1, cnoise, inv_size, out_scaled,
-              err_part, norm_part, theta, c0, c1):  # pragma: no cover - compiled
+              err_part, norm_part, theta, pp_out, mp_out, c0, c1):  # pragma: no cover - compiled
     m = phihat.shape[-1]
     ph = phihat.reshape(-1)
     pp = phihat_prev.reshape(-1)
     mh = muhat.reshape(-1)
     mp = muhat_prev.reshape(-1)
+    ppo = pp_out.reshape(-1)  # the history's new values: pp / mp themselves (in place) or
+    mpo = mp_out.reshape(-1)  # spare buffers, so that the step can be taken back
     kk = k2.reshape(-1)
     ka = kabs.reshape(-1)
     wv = weight.reshape(-1)
@@ -489,8 +491,8 @@ def _k_update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, 
                     vi += cn * buf[j].imag
                 vr *= inv_den
                 vi *= inv_den
-                pp[i] = complex(p0r, p0i)
-                mp[i] = complex(mur, mui)
+                ppo[i] = complex(p0r, p0i)
+                mpo[i] = complex(mur, mui)
                 ph[i] = complex(vr, vi)
                 os_[i] = complex(vr * inv_size, vi * inv_size)
                 if i > 0:
@@ -503,7 +505,8 @@ def _k_update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, 
 
 
 def _update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0, a1, a2, om,
-            S, kap_s, noise_key, cnoise, inv_size, out_scaled, threads=1, theta=0.0):
+            S, kap_s, noise_key, cnoise, inv_size, out_scaled, threads=1, theta=0.0,
+            phihat_prev_out=None, muhat_prev_out=None):
     """One IMEX step in Fourier space, first order (om = 0, a0 = a1 = 1,
     a2 = 0) or variable-step second order (BDF2 with extrapolation).
 
@@ -533,7 +536,9 @@ def _update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0
     k1, k2key = (noise_key[0], noise_key[1]) if use_noise else (_U0, _U0)
     _run(_k_update, nch, threads, phihat.size, phihat, phihat_prev, muhat, muhat_prev, k2,
          kabs, weight, g2, dt, a0, a1, a2, om, S, kap_s, use_noise, k1, k2key, n0, n1,
-         cnoise, inv_size, out_scaled, err_part, norm_part, float(theta))
+         cnoise, inv_size, out_scaled, err_part, norm_part, float(theta),
+         phihat_prev if phihat_prev_out is None else phihat_prev_out,
+         muhat_prev if muhat_prev_out is None else muhat_prev_out)
     err2 = 0.0
     norm2 = 0.0
     for c in range(nch):  # fixed order: independent of the thread count
@@ -559,32 +564,50 @@ def _k_first_moment(phihat, kabs, weight, num_part, den_part, c0, c1):  # pragma
 
 
 @numba.njit(cache=True, nogil=True)
-def _pc_error(phi, hist1, hist2, om):  # pragma: no cover - compiled
-    """Real-space check of a second-order step: returns ``(max |phi' - phi*|,
-    min phi', max phi')`` with ``phi* = (1 + om) hist1 - om hist2`` the linear
-    extrapolation of the last two accepted states (om = dt / dt_prev); with
-    ``om < 0`` only the extremes are computed (no history yet)."""
+def _k_pc_error(phi, hist1, hist2, out, om, part, c0, c1):  # pragma: no cover - compiled
     p = phi.reshape(-1)
     h1 = hist1.reshape(-1)
     h2 = hist2.reshape(-1)
+    o = out.reshape(-1)
     e1 = 1.0 + om
-    err = 0.0
-    lo = np.inf
-    hi = -np.inf
     check = om >= 0.0
-    for i in range(p.size):
-        x = p[i]
-        if x != x:  # NaN: the step failed
-            return np.inf, np.nan, np.nan
-        if x < lo:
-            lo = x
-        if x > hi:
-            hi = x
-        if check:
-            d = abs(x - e1 * h1[i] + om * h2[i])
-            if d > err:
-                err = d
-    return err, lo, hi
+    for c in range(c0, c1):
+        err = 0.0
+        lo = np.inf
+        hi = -np.inf
+        bad = 0.0
+        for i in range(c * _CHUNK, min((c + 1) * _CHUNK, p.size)):
+            x = p[i]
+            o[i] = x
+            if x != x:  # NaN: the step failed
+                bad = 1.0
+            if x < lo:
+                lo = x
+            if x > hi:
+                hi = x
+            if check:
+                d = abs(x - e1 * h1[i] + om * h2[i])
+                if d > err:
+                    err = d
+        part[c, 0] = err
+        part[c, 1] = lo
+        part[c, 2] = hi
+        part[c, 3] = bad
+
+
+def _pc_error(phi, hist1, hist2, out, om, threads=1):
+    """Real-space check of a second-order step: returns ``(max |phi' - phi*|,
+    min phi', max phi')`` with ``phi* = (1 + om) hist1 - om hist2`` the linear
+    extrapolation of the last two accepted states (om = dt / dt_prev; with
+    ``om < 0`` only the extremes: no history yet), ``(inf, nan, nan)`` if the
+    field holds NaN; copies ``phi`` into ``out`` on the way (the next history
+    buffer). Extremes per chunk: the result does not depend on ``threads``."""
+    nch = _nchunks(phi.size)
+    part = np.empty((nch, 4))
+    _run(_k_pc_error, nch, threads, phi.size, phi, hist1, hist2, out, om, part)
+    if part[:, 3].any():
+        return math.inf, math.nan, math.nan
+    return float(part[:, 0].max()), float(part[:, 1].min()), float(part[:, 2].max())
 
 
 def _first_moment(phihat, kabs, weight, threads=1):
@@ -795,10 +818,14 @@ class SemiImplicitSpectral:
         self.dt = self.base_dt
         self._prev_dt = None  # no history yet: the next step is first order
         self._err_max = 0.0
-        # real-space history of the safeguarded steps (try_step / undo)
-        self._hist = (np.empty(grid.shape), np.empty(grid.shape))
+        # real-space history of the safeguarded steps (try_step / accept /
+        # undo): the last two accepted fields and a buffer for the next one;
+        # spare Fourier history buffers, so that nothing is copied to take a
+        # step back (allocated on the first try_step)
+        self._hist = None
         self._nhist = 0
-        self._backup = None
+        self._spare = None
+        self._history_out = (None, None)  # step(): update the history in place
         self.phi = None
         self.time = 0.0
         self.steps = 0
@@ -859,6 +886,8 @@ class SemiImplicitSpectral:
         self.kappa_s = self.model.kappa0 if not self.degennes else 0.0
         self._prev_dt = None
         self._err_max = 0.0
+        if self._hist is None:
+            self._hist = tuple(np.empty(self.grid.shape) for _ in range(3))
         self._hist[0][...] = self.phi
         self._nhist = 1
         self._restabilise(force=True)
@@ -934,42 +963,39 @@ class SemiImplicitSpectral:
         """
         if self.phi is None:
             raise SimulationError("call set_state() before try_step()")
-        b = self._backup
-        if b is None:
-            b = self._backup = {
-                "phihat_prev": np.empty_like(self._phihat_prev),
-                "muhat_prev": np.empty_like(self._muhat_prev),
-            }
-        np.copyto(b["phihat_prev"], self._phihat_prev)
-        np.copyto(b["muhat_prev"], self._muhat_prev)
-        b["scalars"] = (self._prev_dt, self.time, self.steps, self.S, self.kappa_s, self._err_max)
+        if self._spare is None:
+            self._spare = (np.empty_like(self._phihat_prev), np.empty_like(self._muhat_prev))
+        self._saved = (self._prev_dt, self.time, self.steps, self.S, self.kappa_s, self._err_max)
         om = self.dt / self._prev_dt if (self._prev_dt is not None and self._nhist >= 2) else -1.0
+        self._history_out = self._spare
         try:
             self.step(1, rng)
         except SimulationError:  # NaN before the update: phihat is untouched
-            b["updated"] = False
+            self._updated = False
             return math.inf, math.nan, math.nan
-        b["updated"] = True
-        h1, h2 = self._hist
-        err, lo, hi = _pc_error(self.phi, h1, h2, om)
+        finally:
+            self._history_out = (None, None)
+        self._updated = True
+        h1, h2, h3 = self._hist
+        err, lo, hi = _pc_error(self.phi, h1, h2, h3, om, self.threads)
         return (err if om >= 0 else math.nan), lo, hi
 
     def accept(self) -> None:
-        """Keep the step made by :meth:`try_step` (shifts the real-space history)."""
-        h1, h2 = self._hist
-        np.copyto(h2, self.phi)
-        self._hist = (h2, h1)
+        """Keep the step made by :meth:`try_step`: the spare buffers that
+        received the history become the history (no copies)."""
+        (self._phihat_prev, self._muhat_prev), self._spare = self._spare, (
+            self._phihat_prev, self._muhat_prev)
+        h1, h2, h3 = self._hist
+        self._hist = (h3, h1, h2)  # h3 holds the new field (written by _pc_error)
         self._nhist = min(self._nhist + 1, 2)
 
     def undo(self) -> None:
         """Take back the step made by :meth:`try_step`: the state, its
         history and the stabilisation constants are as before it."""
-        b = self._backup
-        if b["updated"]:  # the kernel moved the old phihat into phihat_prev
-            np.copyto(self.phihat, self._phihat_prev)
-            np.copyto(self._phihat_prev, b["phihat_prev"])
-            np.copyto(self._muhat_prev, b["muhat_prev"])
-        (self._prev_dt, self.time, self.steps, self.S, self.kappa_s, self._err_max) = b["scalars"]
+        if self._updated:  # the old phihat went to the spare history buffer
+            pp_spare, mp_spare = self._spare
+            self.phihat, self._spare = pp_spare, (self.phihat, mp_spare)
+        (self._prev_dt, self.time, self.steps, self.S, self.kappa_s, self._err_max) = self._saved
         np.multiply(self.phihat, 1.0 / self.grid.size, out=self.fft.spec)
         self.fft.inverse()
         self.phi = self.fft.real
@@ -1026,6 +1052,7 @@ class SemiImplicitSpectral:
                 self.phihat, self._phihat_prev, muhat, self._muhat_prev, self.k2,
                 self._kabs, self._weight, self._g2, dt, a0, a1, a2, om, self.S,
                 self.kappa_s, noise_key, cnoise, inv_size, spec, nt, self.selective,
+                *self._history_out,
             )
             if om > 0 and norm2 > 0:
                 self._err_max = max(self._err_max, math.sqrt(err2 / norm2))
