@@ -45,6 +45,7 @@ whose spectrum is ``K^2_fd`` times the variance: the same statistics.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import threading
@@ -153,26 +154,37 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_pools_after_fork)
 
 
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """One pool per thread count, so a pass never runs on more threads than asked."""
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One pool per worker count, so a pass never runs on more threads than asked."""
     with _POOLS_LOCK:
-        pool = _POOLS.get(threads)
+        pool = _POOLS.get(workers)
         if pool is None:
-            pool = _POOLS[threads] = ThreadPoolExecutor(
-                threads, thread_name_prefix=f"scattermorph-solver{threads}"
+            pool = _POOLS[workers] = ThreadPoolExecutor(
+                workers, thread_name_prefix=f"scattermorph-solver{workers}"
             )
         return pool
 
 
 def _run(kernel, nchunks: int, threads: int, cells: int, *args) -> None:
-    """``kernel(*args, c0, c1)`` over the chunks ``[0, nchunks)``."""
+    """``kernel(*args, c0, c1)`` over the chunks ``[0, nchunks)``.
+
+    With ``threads`` > 1 the calling thread and ``threads - 1`` pool threads
+    take groups of chunks from a shared counter until none is left (the
+    calling thread works too instead of waiting, and a thread that gets no
+    core holds nobody up)."""
     if threads <= 1 or nchunks < 2 or cells < _PARALLEL_MIN:
         kernel(*args, 0, nchunks)
         return
     groups = min(nchunks, _GROUPS_PER_THREAD * threads)
     bounds = [g * nchunks // groups for g in range(groups + 1)]
-    pool = _pool(threads)
-    futures = [pool.submit(kernel, *args, bounds[g], bounds[g + 1]) for g in range(groups)]
+    counter = itertools.count()  # next() is atomic under the GIL
+
+    def work():
+        while (g := next(counter)) < groups:
+            kernel(*args, bounds[g], bounds[g + 1])
+
+    futures = [_pool(threads - 1).submit(work) for _ in range(threads - 1)]
+    work()
     for f in futures:
         f.result()
 
