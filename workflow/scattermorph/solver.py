@@ -1324,7 +1324,7 @@ class StepController:
                 st.accept()
                 self.accepted += 1
                 rejects = 0
-                self.dt = max(h, dt) if n > 1 else dt
+                self.dt = dt  # the proposal, not a step shortened to land on t_end
                 if n == 1:
                     st.time = float(t_end)
                 continue
