@@ -23,6 +23,17 @@ def test_outputs_exist_and_figures_made(tiny_run):
         assert list((tiny_run / f"benchmarks/results/tiny/{rule}").glob("*.tsv"))
 
 
+def test_every_classification_output_has_its_provenance(tiny_run):
+    """Tables and arrays of the stage's compute rules (labels, section
+    structures, view features, bootstrap predictions, error decomposition)
+    carry a provenance sidecar like every other compute output."""
+    files = [f for f in (tiny_run / CLS).rglob("*") if f.is_file() and not f.name.endswith(".prov.json")]
+    assert len(files) >= 6
+    missing = [str(f.relative_to(tiny_run)) for f in files
+               if not f.with_name(f.name + ".prov.json").exists()]
+    assert not missing, missing
+
+
 def test_labels_are_physical(tiny_run):
     lab = pd.read_csv(tiny_run / CLS / "labels_study.csv")
     cfg = yaml.safe_load(TINY.read_text())

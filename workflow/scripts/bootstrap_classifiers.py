@@ -23,3 +23,7 @@ out = bootstrap_job(
 save_predictions(snakemake.output.predictions, out)  # noqa: F821
 print(f"rounds {out['rounds'].tolist()}, models {out['models'].tolist()}, "
       f"{int(out['warnings'].sum())} convergence warnings", file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

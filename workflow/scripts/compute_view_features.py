@@ -27,3 +27,7 @@ data = build_features(
 save_features(snakemake.output.features, data)  # noqa: F821
 rows = data["rows"]
 print(f"{len(rows)} views, {int(rows['test'].sum())} in test, classes {rows['y'].value_counts().to_dict()}", file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -17,3 +17,7 @@ sweep = decompose_predictions(snakemake.input.sweep, confidence=p.confidence)  #
 atomic_write(snakemake.output.table, lambda tmp: table.to_csv(tmp, index=False))  # noqa: F821
 atomic_write(snakemake.output.complexity, lambda tmp: sweep.to_csv(tmp, index=False))  # noqa: F821
 print(f"{len(table)} rows, {len(sweep)} complexity rows", file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -16,3 +16,7 @@ atomic_write(snakemake.output.table, lambda tmp: table.to_csv(tmp, index=False))
 agree = table["labels_agree"].mean()
 print(f"{len(table)} structures, percolation label 1 in {table['label_percolation'].mean():.2f}, "
       f"criteria agree on {agree:.2f}", file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

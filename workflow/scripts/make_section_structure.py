@@ -21,3 +21,7 @@ else:
     meta["sim_id"] = rec["struct_id"]
 save_simulation(snakemake.output.structure, snaps, meta)  # noqa: F821
 print(f"{rec['struct_id']}: {snaps.shape}", file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -20,3 +20,7 @@ out = complexity_job(
 )
 save_predictions(snakemake.output.predictions, out)  # noqa: F821
 print(f"rounds {out['rounds'].tolist()}, {len(out['models'])} settings", file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
