@@ -112,3 +112,20 @@ def test_changing_a_learning_setting_reruns_only_learning(tiny_run, tmp_path):
     assert "cross_validate_models" in planned and "plot_parity" in planned
     assert not planned & {"simulate_microstructure", "measure_snapshots", "assemble_dataset",
                           "plot_morphology_gallery", "split_dataset"}
+
+
+def test_editing_a_target_leaves_the_cross_validation_current(tiny_run, tmp_path):
+    """The cross-validation jobs take only the learning keys they use as
+    params: changing a target (which only the held-out check reads) marks no
+    cross-validation file stale by its parameters (FINDINGS: it used to mark
+    all of them, and rerun them)."""
+    from scattermorph.provenance import audit
+
+    cfg = yaml.safe_load(TINY.read_text())
+    old = cfg["learning"]["targets"]["r2"]["perimeter_density"]
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(tiny_config_with("learning.targets.r2.perimeter_density", old / 2)))
+    problems, _ = audit([tiny_run / "results/tiny/learning"], params=True, configfile=changed)
+    by_params = [p for p in problems if "parameters changed" in p]
+    assert by_params  # the rules that read the targets are reported ...
+    assert not any("/cv/" in p for p in by_params), by_params  # ... the cross-validation is not

@@ -34,6 +34,14 @@ def canonical(section):
     return section
 
 
+def learning_keys(*keys):
+    """The keys of config learning that a rule uses, canonical: a job's params
+    (and so its rerun trigger and audit record) change only with those keys,
+    not with every edit of the section (editing a target must not rerun the
+    cross-validation)."""
+    return canonical({k: config["learning"][k] for k in keys})
+
+
 def sim_record(wildcards):
     """Parameter record of one simulation (a row of the simulation table)."""
     return record(SIMS, wildcards.sim_id)

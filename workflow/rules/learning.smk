@@ -48,7 +48,7 @@ rule cross_validate_models:
         mem_mb=learning_mem_mb,
         runtime=learning_runtime,
     params:
-        learning=canonical(config["learning"]),
+        learning=learning_keys("feature_grid", "cv_folds", "restarts"),
         seed=config["study"]["seed"],
     script:
         "../scripts/cross_validate_models.py"
