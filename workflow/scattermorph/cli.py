@@ -11,7 +11,8 @@ audit [PATH ...]
     changed); exit status 1 if any.
 predict CURVE --model MODEL
     Minkowski densities, with standard deviations, of a measured 1D
-    scattering curve (text columns q, I(q) [, dI]) from a trained model.
+    scattering curve (NXcanSAS, canSAS 1D XML, NIST 6-column or text columns
+    q, I(q) [, dI]) from a trained model.
 train TABLE --out MODEL
     Fit the Gaussian-process models to a user's table of curves and densities.
 """
@@ -232,30 +233,52 @@ def _columns(text):
     return cols
 
 
+def _resolution_info(curve) -> dict | None:
+    """JSON metadata of the curve's q resolution dQ (None when the file states none)."""
+    if curve.dq is None:
+        return None
+    rel = curve.dq / curve.q
+    return {"dq_unit": curve.q_unit, "n_points": int(curve.dq.size), "all_zero": bool(np.all(curve.dq == 0)),
+            "dq_over_q_median": float(np.median(rel)), "dq_over_q_min": float(rel.min()),
+            "dq_over_q_max": float(rel.max()), "used": False}
+
+
 def _cmd_predict(args) -> int:
-    from .curves import read_curve
+    from .curves import read_curve, read_curves
     from .modelio import load_model
 
     model = load_model(args.model)
-    curve = read_curve(args.curve, q_unit=args.q_unit, columns=args.columns)
-    pred = model.predict(curve, None, n_draws=args.draws)
-    for w in pred.warnings:
-        print(f"scattermorph predict: warning: {w}", file=sys.stderr)
-    out = pred.to_dict()
-    out.update(curve=str(args.curve), model=str(args.model))
+    if args.entry is not None and args.entry.lower() == "all":
+        curves = read_curves(args.curve, q_unit=args.q_unit, columns=args.columns, entry="all")
+    else:
+        curves = [read_curve(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry)]
+    results = []
+    for curve in curves:  # every curve is read and predicted before anything is written
+        pred = model.predict(curve, None, n_draws=args.draws)
+        out = pred.to_dict()
+        out.update(curve=str(args.curve), entry=curve.entry, format=curve.format, model=str(args.model),
+                   intensity_unit=curve.intensity_unit, resolution=_resolution_info(curve))
+        results.append((curve, pred, out))
+    for curve, pred, _ in results:
+        for w in pred.warnings:
+            print(f"scattermorph predict: warning: {w}", file=sys.stderr)
     if args.json is not None:
-        text = json.dumps(out, indent=2)
+        doc = results[0][2] if len(results) == 1 else {"curves": [r[2] for r in results]}
+        text = json.dumps(doc, indent=2)
         if args.json == "-":
             print(text)
             return 0
         Path(args.json).write_text(text + "\n")
-    info = pred.info
-    print(f"{args.curve}: {info['n_points']} points, q in {info['q_unit']}; model {args.model} "
-          f"({model.kind}, {model.ndim}D, {model.X.shape[0]} training curves)")
-    if not info["in_domain"]:
-        print("  OUT OF TRAINING DOMAIN: numbers below are not trustworthy (see warnings)")
-    for r in pred.table.itertuples():
-        print(f"  {r.functional:24s} {r.mean: .5g} +- {r.std:.3g}  [{r.unit}]")
+    for curve, pred, _ in results:
+        info = pred.info
+        name = f"{args.curve} [{curve.entry}]" if curve.entry else f"{args.curve}"
+        res = "" if curve.dq is None else f", dQ given ({'all zero' if np.all(curve.dq == 0) else 'not used yet'})"
+        print(f"{name}: {info['n_points']} points, q in {info['q_unit']}{res}; model {args.model} "
+              f"({model.kind}, {model.ndim}D, {model.X.shape[0]} training curves)")
+        if not info["in_domain"]:
+            print("  OUT OF TRAINING DOMAIN: numbers below are not trustworthy (see warnings)")
+        for r in pred.table.itertuples():
+            print(f"  {r.functional:24s} {r.mean: .5g} +- {r.std:.3g}  [{r.unit}]")
     return 0
 
 
@@ -348,19 +371,30 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="Minkowski densities of a measured scattering curve from a trained model",
         description=(
-            "Read a 1D scattering curve (text: columns q, I(q) and optionally dI, separated by "
-            "spaces, tabs, commas or semicolons; '#' comments and text headers are skipped), map it "
-            "onto the model's features and print each Minkowski density with its standard "
-            "deviation. Densities of units length^-p are given in (unit of q)^p. A curve unlike "
-            "the training curves gets a warning and the model's large prior uncertainty. Bad "
-            "input: a message and exit status 2."
+            "Read a 1D scattering curve, map it onto the model's features and print each Minkowski "
+            "density with its standard deviation. Formats (recognised by content): NXcanSAS (HDF5: "
+            "SASentry/SASdata with I, Q, Idev, Qdev and their units), canSAS 1D XML (SASentry/SASdata/"
+            "Idata; files declaring entities or a DTD are refused), NIST reduced 6-column files (the "
+            "header's 'The 6 columns are | Q (1/A) | ...' line gives the unit; sigmaQ is dQ), and text "
+            "columns q, I(q) and optionally dI (and a 4th column named dQ/dX/sigmaQ/Qdev), separated by "
+            "spaces, tabs, commas or semicolons; '#' comments and text headers are skipped. The q "
+            "resolution dQ (Qdev) is read and reported, not yet used. Densities of units length^-p are "
+            "given in (unit of q)^p. A curve unlike the training curves gets a warning and the model's "
+            "large prior uncertainty. Bad input (including truncated HDF5, missing units, arrays of "
+            "unequal length): a message and exit status 2, nothing written."
         ),
     )
-    pr.add_argument("curve", help="text file with columns q, I(q) [, dI]")
+    pr.add_argument("curve", help="NXcanSAS (.h5), canSAS 1D XML, NIST 6-column or text file with columns q, I(q) [, dI]")
     pr.add_argument("--model", required=True, help="model file written by 'scattermorph train' (.npz)")
-    pr.add_argument("--q-unit", default="1/A", help="unit of q in the file: 1/A (default), 1/nm, 1/um, 1/m or 1/b")
+    pr.add_argument("--q-unit", default=None,
+                    help="text files: the unit of q in the file, 1/A (default), 1/nm, 1/um, 1/m or 1/b; files "
+                         "that state their unit (NXcanSAS, canSAS XML, NIST): convert q to this unit (default: "
+                         "keep the file's); required for such a file whose Q has no unit")
     pr.add_argument("--columns", type=_columns, default=None,
-                    help="1-based columns of q, I and optionally dI (default 1,2,3)")
+                    help="text files: 1-based columns of q, I and optionally dI (default 1,2,3)")
+    pr.add_argument("--entry", default=None, metavar="NAME|N|all",
+                    help="a file holding several curves (SASentry/SASdata groups or frames): the one to use, "
+                         "by name (as the error message lists them) or 1-based number, or 'all' (one result each)")
     pr.add_argument("--draws", type=int, default=200,
                     help="Monte Carlo draws propagating dI into the standard deviations (default 200)")
     pr.add_argument("--json", metavar="OUT", default=None,
