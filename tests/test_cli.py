@@ -473,3 +473,30 @@ def test_predict_malformed_sas_files_exit_2(small_model, tmp_path, capsys, case,
     assert code == 2 and out == "" and not jpath.exists()
     assert err.startswith(f"scattermorph predict: error: {path}") and re.search(match, err)
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_predict_folder_and_glob_give_one_csv_row_per_curve(small_model, tmp_path, capsys):
+    import pandas as pd
+
+    d = tmp_path / "curves"
+    d.mkdir()
+    s = _peaked(3.6, 0.1)
+    _curve_file(d / "one.dat", _QT, s, 0.01 * s)
+    _h5_curve(d / "two.h5", _QT, s, 0.01 * s, 0.05 * _QT, q_units="1/A", names=("a", "b"))
+    out_csv = tmp_path / "all.csv"
+    code, out, err = run(capsys, "predict", d, "--model", small_model, "--csv", out_csv)
+    assert code == 0, err
+    t = pd.read_csv(out_csv, keep_default_na=False)
+    assert list(t["entry"]) == ["", "a/sasdata", "b/sasdata"] and list(t["format"]) == ["text", "nxcansas", "nxcansas"]
+    assert {"area_density", "area_density_std", "perimeter_density_unit", "in_domain"} <= set(t.columns)
+    # the same shape at three intensity scales (1, 1, 2): a scale-free model gives the
+    # same means; 1e-9 relative allows the float rounding of the scaled features
+    np.testing.assert_allclose(t["area_density"], t["area_density"][0], rtol=1e-9)
+    code, out, err = run(capsys, "predict", str(d / "*.h5"), "--model", small_model, "--csv", "-")
+    assert code == 0 and len(pd.read_csv(__import__("io").StringIO(out))) == 2
+    (d / "bad.dat").write_text("q I\n1 x\n")
+    out_csv.unlink()
+    code, out, err = run(capsys, "predict", d, "--model", small_model, "--csv", out_csv)
+    assert code == 2 and not out_csv.exists() and "bad.dat" in err  # one bad file: nothing written
+    code, _, err = run(capsys, "predict", str(tmp_path / "none*.h5"), "--model", small_model)
+    assert code == 2 and "matches no file" in err

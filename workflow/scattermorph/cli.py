@@ -243,25 +243,81 @@ def _resolution_info(curve) -> dict | None:
             "dq_over_q_max": float(rel.max()), "used": False}
 
 
+_GLOB = set("*?[")
+
+
+def _curve_files(spec) -> list:
+    """The files a predict CURVE argument names: a file, a folder (its visible files) or a glob."""
+    import glob
+
+    path = Path(spec)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise InputFileError(f"{path}: the folder holds no files; give a curve file, a folder of curves or a glob")
+        return files
+    if _GLOB & set(str(spec)):
+        files = sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
+        if not files:
+            raise InputFileError(f"{spec}: the pattern matches no file; check it (quote it so the shell leaves it)")
+        return files
+    raise InputFileError(f"{path}: no such file")
+
+
+def _results_table(results):
+    """One row per curve: source, entry, format, q unit, domain flag, dQ/q and each functional."""
+    import pandas as pd
+
+    rows = []
+    for curve, pred, out in results:
+        row = {"curve": out["curve"], "entry": curve.entry or "", "format": curve.format,
+               "n_points": pred.info["n_points"], "q_unit": pred.info["q_unit"],
+               "in_domain": bool(pred.info["in_domain"]),
+               "dq_over_q_median": (out["resolution"] or {}).get("dq_over_q_median", float("nan")),
+               "n_warnings": len(pred.warnings)}
+        for r in pred.table.itertuples():
+            row[f"{r.functional}"] = float(r.mean)
+            row[f"{r.functional}_std"] = float(r.std)
+            row[f"{r.functional}_unit"] = r.unit
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _cmd_predict(args) -> int:
     from .curves import read_curve, read_curves
     from .modelio import load_model
 
     model = load_model(args.model)
-    if args.entry is not None and args.entry.lower() == "all":
-        curves = read_curves(args.curve, q_unit=args.q_unit, columns=args.columns, entry="all")
-    else:
-        curves = [read_curve(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry)]
+    files = _curve_files(args.curve)
+    batch = len(files) > 1 or Path(args.curve) != files[0]
+    curves = []
+    for path in files:
+        if batch or (args.entry is not None and args.entry.lower() == "all"):
+            # a folder or glob: every curve of every file unless --entry names one
+            entry = "all" if args.entry is None else args.entry
+            curves += [(path, c) for c in read_curves(path, q_unit=args.q_unit, columns=args.columns, entry=entry)]
+        else:
+            curves.append((path, read_curve(path, q_unit=args.q_unit, columns=args.columns, entry=args.entry)))
     results = []
-    for curve in curves:  # every curve is read and predicted before anything is written
+    for path, curve in curves:  # every curve is read and predicted before anything is written
         pred = model.predict(curve, None, n_draws=args.draws)
         out = pred.to_dict()
-        out.update(curve=str(args.curve), entry=curve.entry, format=curve.format, model=str(args.model),
+        out.update(curve=str(path), entry=curve.entry, format=curve.format, model=str(args.model),
                    intensity_unit=curve.intensity_unit, resolution=_resolution_info(curve))
         results.append((curve, pred, out))
     for curve, pred, _ in results:
         for w in pred.warnings:
             print(f"scattermorph predict: warning: {w}", file=sys.stderr)
+    if args.csv is not None and args.csv == "-" and args.json == "-":
+        raise InputFileError("--csv - and --json - both print to stdout: write one of them to a file")
+    if args.csv is not None:
+        table = _results_table(results)
+        if args.csv == "-":
+            print(table.to_csv(index=False), end="")
+            return 0
+        table.to_csv(args.csv, index=False)
     if args.json is not None:
         doc = results[0][2] if len(results) == 1 else {"curves": [r[2] for r in results]}
         text = json.dumps(doc, indent=2)
@@ -271,7 +327,7 @@ def _cmd_predict(args) -> int:
         Path(args.json).write_text(text + "\n")
     for curve, pred, _ in results:
         info = pred.info
-        name = f"{args.curve} [{curve.entry}]" if curve.entry else f"{args.curve}"
+        name = f"{curve.source}" if curve.entry is None or curve.entry in curve.source else f"{curve.source} [{curve.entry}]"
         res = "" if curve.dq is None else f", dQ given ({'all zero' if np.all(curve.dq == 0) else 'not used yet'})"
         print(f"{name}: {info['n_points']} points, q in {info['q_unit']}{res}; model {args.model} "
               f"({model.kind}, {model.ndim}D, {model.X.shape[0]} training curves)")
@@ -384,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
             "unequal length): a message and exit status 2, nothing written."
         ),
     )
-    pr.add_argument("curve", help="NXcanSAS (.h5), canSAS 1D XML, NIST 6-column or text file with columns q, I(q) [, dI]")
+    pr.add_argument("curve", help="NXcanSAS (.h5), canSAS 1D XML, NIST 6-column or text file with columns q, "
+                                  "I(q) [, dI]; or a folder or quoted glob of such files (see --csv)")
     pr.add_argument("--model", required=True, help="model file written by 'scattermorph train' (.npz)")
     pr.add_argument("--q-unit", default=None,
                     help="text files: the unit of q in the file, 1/A (default), 1/nm, 1/um, 1/m or 1/b; files "
@@ -399,6 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Monte Carlo draws propagating dI into the standard deviations (default 200)")
     pr.add_argument("--json", metavar="OUT", default=None,
                     help="write the result as JSON to OUT ('-' prints it instead of the table)")
+    pr.add_argument("--csv", metavar="OUT", default=None,
+                    help="write one CSV row per curve to OUT ('-' prints it): file, entry, format, points, q "
+                         "unit, in_domain, median dQ/q, warnings, and each functional's mean, std and unit; "
+                         "CURVE may be a folder (every file in it) or a quoted glob ('data/*.h5'), which read "
+                         "every curve of every file unless --entry names one")
     pr.set_defaults(func=_cmd_predict)
     from .learn import GP_KERNELS
 
