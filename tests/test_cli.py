@@ -388,3 +388,115 @@ def test_train_one_group_names_the_file_and_the_fix(tmp_path, capsys):
     assert code == 2 and out == ""
     assert "one.csv: column 'group' names a single group ('sim1') for all 40 rows" in err
     assert "delete the 'group' column" in err and not (tmp_path / "m.npz").exists()
+
+
+# --------------------------------------------------------------------------
+# predict on NXcanSAS / canSAS XML (issue 16)
+# --------------------------------------------------------------------------
+def _h5_curve(path, q, i, di, dq, q_units="1/nm", names=("sasentry01",)):
+    """NXcanSAS (https://manual.nexusformat.org/classes/applications/NXcanSAS.html) with h5py."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w") as f:
+        for k, name in enumerate(names):
+            e = f.create_group(name)
+            e.attrs.update(NX_class="NXentry", canSAS_class="SASentry")
+            d = e.create_group("sasdata")
+            d.attrs.update(NX_class="NXdata", canSAS_class="SASdata", signal="I", I_axes="Q")
+            for key, v in (("Q", q), ("I", (k + 1) * i), ("Idev", (k + 1) * di), ("Qdev", dq)):
+                d[key] = v
+                if q_units is not None or key in ("I", "Idev"):
+                    d[key].attrs["units"] = "1/cm" if key in ("I", "Idev") else q_units
+            d["I"].attrs["uncertainties"] = "Idev"
+            d["Q"].attrs["resolutions"] = "Qdev"
+    return path
+
+
+def test_predict_reads_nxcansas_with_units_and_reports_dq(small_model, tmp_path, capsys):
+    s = 7.0 * _peaked(3.6, 0.1)
+    q = _QT * 10  # 1/nm, as the file says
+    path = _h5_curve(tmp_path / "c.h5", q, s, 0.01 * s, 0.05 * q)
+    code, out, err = run(capsys, "predict", path, "--model", small_model, "--json", "-")
+    assert code == 0, err
+    res = json.loads(out)
+    f = res["functionals"]
+    # same curve and bounds as test_predict_prints_each_functional_with_std_and_units
+    assert abs(f["perimeter_density"]["mean"] - 1.18) < 4 * f["perimeter_density"]["std"]
+    assert f["perimeter_density"]["unit"] == "1/nm" and res["format"] == "nxcansas"
+    assert res["entry"] == "sasentry01/sasdata" and res["intensity_unit"] == "1/cm"
+    r = res["resolution"]
+    # dq/q is 0.05 by construction; 1e-12 allows the rounding of q * 0.05 / q
+    assert r["dq_unit"] == "1/nm" and abs(r["dq_over_q_median"] - 0.05) < 1e-12 and r["used"] is False
+    code, out, _ = run(capsys, "predict", path, "--model", small_model, "--q-unit", "1/A")
+    assert code == 0 and "[1/A]" in out and "dQ given" in out
+
+
+def test_predict_several_entries(small_model, tmp_path, capsys):
+    s = _peaked(3.6, 0.1)
+    path = _h5_curve(tmp_path / "two.h5", _QT, s, 0.01 * s, 0.05 * _QT, q_units="1/A", names=("a", "b"))
+    code, out, err = run(capsys, "predict", path, "--model", small_model)
+    assert code == 2 and out == "" and "holds 2 curves" in err and "--entry all" in err
+    code, out, err = run(capsys, "predict", path, "--model", small_model, "--entry", "all", "--json", "-")
+    assert code == 0, err
+    assert [c["entry"] for c in json.loads(out)["curves"]] == ["a/sasdata", "b/sasdata"]
+    code, out, _ = run(capsys, "predict", path, "--model", small_model, "--entry", "b")
+    assert code == 0 and "[b/sasdata]" in out
+
+
+@pytest.mark.parametrize("case,match", [
+    ("truncated", r"cannot be read as HDF5/NXcanSAS \(truncated or damaged file"),
+    ("bomb", r"declares entities or a DTD"),
+    ("no units", r"Q has no unit .*--q-unit"),
+    ("unequal", r"arrays of unequal length"),
+    ("no SASdata", r"no SASdata with Idata points"),
+])
+def test_predict_malformed_sas_files_exit_2(small_model, tmp_path, capsys, case, match):
+    import re
+
+    s = _peaked(3.6, 0.1)
+    if case == "truncated":
+        full = _h5_curve(tmp_path / "full.h5", _QT, s, 0.01 * s, 0.05 * _QT).read_bytes()
+        path = tmp_path / "bad.h5"
+        path.write_bytes(full[: len(full) // 2])
+    elif case == "no units":
+        path = _h5_curve(tmp_path / "bad.h5", _QT, s, 0.01 * s, 0.05 * _QT, q_units=None)
+    elif case == "unequal":
+        path = _h5_curve(tmp_path / "bad.h5", _QT, s, 0.01 * s, 0.05 * _QT[:-1])
+    else:
+        doctype = ('<!DOCTYPE SASroot [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+                   '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>') if case == "bomb" else ""
+        body = "<Title>&c;</Title>" if case == "bomb" else "<Title>x</Title>"
+        path = tmp_path / "bad.xml"
+        path.write_text(f'<?xml version="1.0"?>{doctype}<SASroot version="1.1" xmlns="urn:cansas1d:1.1">'
+                        f"<SASentry>{body}<SASdata></SASdata></SASentry></SASroot>")
+    jpath = tmp_path / "out.json"
+    code, out, err = run(capsys, "predict", path, "--model", small_model, "--json", jpath)
+    assert code == 2 and out == "" and not jpath.exists()
+    assert err.startswith(f"scattermorph predict: error: {path}") and re.search(match, err)
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_predict_folder_and_glob_give_one_csv_row_per_curve(small_model, tmp_path, capsys):
+    import pandas as pd
+
+    d = tmp_path / "curves"
+    d.mkdir()
+    s = _peaked(3.6, 0.1)
+    _curve_file(d / "one.dat", _QT, s, 0.01 * s)
+    _h5_curve(d / "two.h5", _QT, s, 0.01 * s, 0.05 * _QT, q_units="1/A", names=("a", "b"))
+    out_csv = tmp_path / "all.csv"
+    code, out, err = run(capsys, "predict", d, "--model", small_model, "--csv", out_csv)
+    assert code == 0, err
+    t = pd.read_csv(out_csv, keep_default_na=False)
+    assert list(t["entry"]) == ["", "a/sasdata", "b/sasdata"] and list(t["format"]) == ["text", "nxcansas", "nxcansas"]
+    assert {"area_density", "area_density_std", "perimeter_density_unit", "in_domain"} <= set(t.columns)
+    # the same shape at three intensity scales (1, 1, 2): a scale-free model gives the
+    # same means; 1e-9 relative allows the float rounding of the scaled features
+    np.testing.assert_allclose(t["area_density"], t["area_density"][0], rtol=1e-9)
+    code, out, err = run(capsys, "predict", str(d / "*.h5"), "--model", small_model, "--csv", "-")
+    assert code == 0 and len(pd.read_csv(__import__("io").StringIO(out))) == 2
+    (d / "bad.dat").write_text("q I\n1 x\n")
+    out_csv.unlink()
+    code, out, err = run(capsys, "predict", d, "--model", small_model, "--csv", out_csv)
+    assert code == 2 and not out_csv.exists() and "bad.dat" in err  # one bad file: nothing written
+    code, _, err = run(capsys, "predict", str(tmp_path / "none*.h5"), "--model", small_model)
+    assert code == 2 and "matches no file" in err

@@ -11,6 +11,7 @@ from scattermorph.curves import (
     density_unit,
     normalise_q_unit,
     read_curve,
+    read_curves,
     read_table,
 )
 from scattermorph.errors import InputFileError
@@ -124,7 +125,8 @@ BAD = {
     "negative dI": (_replace(2, 2, "-1"), r"line 3: dI = -1.0 is negative"),
     "too few points": (lines(Q[:5], I[:5], DI[:5]), rf"only 5 data points; at least {MIN_POINTS}"),
     "too few after zeros": (lines(Q[:12], np.r_[I[:8], np.zeros(4)], DI[:12]), r"only 8 points with I\(q\) > 0"),
-    "canSAS XML": ('<?xml version="1.0"?>\n<SASroot version="1.1">\n</SASroot>\n', r"XML \(canSAS 1D\).*export"),
+    "canSAS XML without SASentry": ('<?xml version="1.0"?>\n<SASroot version="1.1">\n</SASroot>\n',
+                                    r"XML without canSAS 1D SASroot/SASentry"),
 }
 
 
@@ -139,7 +141,7 @@ def test_malformed_curve_gives_its_specific_error(tmp_path, case):
 
 def test_binary_and_hdf5_files(tmp_path):
     h5 = write(tmp_path, b"\x89HDF\r\n\x1a\n" + bytes(64), "curve.h5", "wb")
-    with pytest.raises(InputFileError, match=r"HDF5 file \(NXcanSAS\?\).*export the curve as text"):
+    with pytest.raises(InputFileError, match=r"cannot be read as HDF5/NXcanSAS \(truncated or damaged"):
         read_curve(h5)
     binary = write(tmp_path, b"\x00\x01\x02" * 100, "curve.bin", "wb")
     with pytest.raises(InputFileError, match="binary file"):
@@ -212,3 +214,194 @@ def test_bad_tables(tmp_path, kwargs, match):
 def test_table_needs_a_density_of_its_dimension(tmp_path):
     with pytest.raises(InputFileError, match=r"unknown column\(s\) \['area_density', 'perimeter_density'\]"):
         read_table(_table(tmp_path), 3)  # 3D densities are volume_density, surface_density, ...
+
+
+# --------------------------------------------------------------------------
+# NXcanSAS, canSAS 1D XML and NIST files (issue 16)
+# --------------------------------------------------------------------------
+h5py = pytest.importorskip("h5py")
+SASDATA = __import__("pathlib").Path(__file__).resolve().parent / "data" / "sasdata"
+XML_33837 = SASDATA / "33837rear_1D_1.75_16.5_CanSAS1D.xml"
+H5_33837 = SASDATA / "33837rear_1D_1.75_16.5_NXcanSAS_v3.h5"
+
+
+def test_same_measurement_from_cansas_xml_and_nxcansas():
+    """sasdata's run 33837, written by its reduction software as canSAS 1D XML and as
+    NXcanSAS (tests/data/sasdata/README.md): both readers give the same arrays and q unit."""
+    x, h = read_curve(XML_33837), read_curve(H5_33837)
+    assert (x.format, h.format) == ("cansas_xml", "nxcansas")
+    assert x.q.size == h.q.size == 66 and x.q_unit == h.q_unit == "1/A"
+    # the XML holds 6 significant digits, the HDF5 file doubles: rounding to 6
+    # digits changes a value by at most half a unit of the 6th digit, i.e. a
+    # relative 5e-6 (leading digit 1); a unit slip (x10) or a shifted point fails
+    for a, b in ((x.q, h.q), (x.intensity, h.intensity), (x.error, h.error)):
+        np.testing.assert_allclose(a, b, rtol=5e-6, atol=0)
+    # the files disagree on I's unit label (XML 1/cm, HDF5 'Counts'): both are kept as written
+    assert (x.intensity_unit, h.intensity_unit) == ("1/cm", "Counts")
+    # the XML states Qdev = 0 (no resolution), the HDF5 file has no Qdev
+    assert h.dq is None and x.dq is not None and np.all(x.dq == 0)
+    assert x.entry == "33837rear_1D_1.75_16.5_cloned_temp" and h.entry == "sasentry01/sasdata"
+
+
+def test_q_is_converted_to_the_requested_unit():
+    a, b = read_curve(H5_33837), read_curve(H5_33837, q_unit="1/nm")
+    assert b.q_unit == "1/nm"
+    np.testing.assert_allclose(b.q, 10 * a.q, rtol=1e-15)  # one multiplication by 10.0: one rounding
+    assert any("converted from 1/A to 1/nm" in w for w in b.warnings)
+
+
+def test_nist_six_column_file():
+    c = read_curve(SASDATA / "jan08002.ABS")  # header with all-numeric parameter lines
+    assert c.format == "nist" and c.q_unit == "1/A" and c.intensity_unit == "1/cm" and c.q.size == 127
+    # first and last data lines of the file, exactly as printed there
+    assert (c.q[0], c.intensity[0], c.error[0], c.dq[0]) == (0.002618, 0.02198, 0.002704, 0.0004091)
+    assert (c.q[-1], c.intensity[-1], c.error[-1], c.dq[-1]) == (0.5828, 0.2958, 1.0, 0.02997)
+
+
+def test_text_with_named_resolution_column(tmp_path):
+    dq = 0.05 * Q
+    text = "<X> <Y> <dY> <dX>\n" + "\n".join(" ".join(repr(float(v)) for v in r) for r in zip(Q, I, DI, dq))
+    c = read_curve(write(tmp_path, text))
+    np.testing.assert_array_equal(c.dq, dq)  # repr round-trips floats exactly
+    plain = read_curve(write(tmp_path, "q I dI other\n" + "\n".join(
+        " ".join(repr(float(v)) for v in r) + " 1.0" for r in zip(Q, I, DI)), "plain.dat"))
+    assert plain.dq is None  # an unnamed 4th column is not taken for a resolution
+
+
+def _nxcansas(path, entries, *, q_units="1/angstrom", i_units="1/cm", qdev=True, frames=False):
+    """NXcanSAS writer following the NXcanSAS definition
+    (https://manual.nexusformat.org/classes/applications/NXcanSAS.html): NXentry/SASentry
+    with definition NXcanSAS, an NXdata/SASdata with @signal I, @I_axes Q, I@uncertainties
+    Idev, Q@resolutions Qdev, every dataset with @units."""
+    with h5py.File(path, "w") as f:
+        f.attrs["default"] = next(iter(entries))
+        for name, (q, i, di, dq) in entries.items():
+            e = f.create_group(name)
+            e.attrs.update(NX_class="NXentry", canSAS_class="SASentry", version="1.1")
+            e["definition"] = "NXcanSAS"
+            d = e.create_group("sasdata")
+            d.attrs.update(NX_class="NXdata", canSAS_class="SASdata", signal="I",
+                           I_axes="Time,Q" if frames else "Q", Q_indices=1 if frames else 0)
+            ds = {"I": i, "Q": q, "Idev": di}
+            if qdev:
+                ds["Qdev"] = dq
+            for k, v in ds.items():
+                d[k] = v
+                if k in ("Q", "Qdev") and q_units is not None:
+                    d[k].attrs["units"] = q_units
+                elif k in ("I", "Idev"):
+                    d[k].attrs["units"] = i_units
+            d["I"].attrs["uncertainties"] = "Idev"
+            if qdev:
+                d["Q"].attrs["resolutions"] = "Qdev"
+    return path
+
+
+DQ = 0.07 * Q
+
+
+def test_nxcansas_round_trip(tmp_path):
+    path = _nxcansas(tmp_path / "c.h5", {"sasentry01": (Q, I, DI, DQ)})
+    c = read_curve(path)
+    # float64 written and read by HDF5 unchanged: exact
+    for a, b in ((c.q, Q), (c.intensity, I), (c.error, DI), (c.dq, DQ)):
+        np.testing.assert_array_equal(a, b)
+    assert c.q_unit == "1/A" and c.intensity_unit == "1/cm" and c.format == "nxcansas"
+
+
+def test_nxcansas_several_entries_and_frames(tmp_path):
+    path = _nxcansas(tmp_path / "two.h5", {"a": (Q, I, DI, DQ), "b": (Q, 2 * I, 2 * DI, DQ)})
+    with pytest.raises(InputFileError, match=r"holds 2 curves \('a/sasdata', 'b/sasdata'\).*--entry"):
+        read_curve(path)
+    np.testing.assert_array_equal(read_curve(path, entry="b").intensity, 2 * I)
+    np.testing.assert_array_equal(read_curve(path, entry="2").intensity, 2 * I)
+    assert [c.entry for c in read_curves(path)] == ["a/sasdata", "b/sasdata"]
+    with pytest.raises(InputFileError, match=r"no curve 'c'.*'a/sasdata', 'b/sasdata'"):
+        read_curve(path, entry="c")
+    fr = _nxcansas(tmp_path / "frames.h5", {"e": (Q, np.stack([I, 3 * I]), np.stack([DI, DI]), DQ)}, frames=True)
+    cs = read_curves(fr)
+    assert [c.entry for c in cs] == ["e/sasdata[0]", "e/sasdata[1]"]
+    np.testing.assert_array_equal(cs[1].intensity, 3 * I)
+
+
+def _xml(entries, unit_q="1/A", doctype=""):
+    """canSAS 1D XML v1.1 (https://www.cansas.org/formats/canSAS1d/1.1/doc/): SASroot/SASentry/SASdata/Idata."""
+    out = ['<?xml version="1.0"?>', doctype, '<SASroot version="1.1" xmlns="urn:cansas1d:1.1">']
+    for name, (q, i, di, dq) in entries.items():
+        out.append(f'<SASentry name="{name}"><Title>t</Title><Run>1</Run><SASdata>')
+        for a, b, c, d in zip(q, i, di, dq):
+            qu = f' unit="{unit_q}"' if unit_q else ""
+            out.append(f'<Idata><Q{qu}>{float(a)!r}</Q><I unit="1/cm">{float(b)!r}</I><Idev unit="1/cm">{float(c)!r}</Idev>'
+                       f'<Qdev{qu}>{float(d)!r}</Qdev></Idata>')
+        out.append("</SASdata></SASentry>")
+    out.append("</SASroot>")
+    return "\n".join(out) + "\n"
+
+
+def test_cansas_xml_written_to_the_spec(tmp_path):
+    path = write(tmp_path, _xml({"s1": (Q, I, DI, DQ), "s2": (Q, I, DI, DQ)}, unit_q="1/nm"), "c.xml")
+    c = read_curve(path, entry="s2")
+    for a, b in ((c.q, Q), (c.intensity, I), (c.error, DI), (c.dq, DQ)):
+        np.testing.assert_array_equal(a, b)  # repr() text round-trips floats exactly
+    assert c.q_unit == "1/nm" and c.entry == "s2"
+
+
+BILLION_LAUGHS = ('<!DOCTYPE SASroot [<!ENTITY lol "lol">'
+                  + "".join(f'<!ENTITY lol{k} "{("&lol%s;" % ("" if k == 1 else k - 1)) * 10}">' for k in range(1, 10))
+                  + "]>")
+
+
+def _bad_structured(tmp_path, case):
+    if case == "truncated HDF5":
+        full = _nxcansas(tmp_path / "full.h5", {"e": (Q, I, DI, DQ)}).read_bytes()
+        return write(tmp_path, full[: len(full) // 2], "trunc.h5", "wb")
+    if case == "entity bomb":
+        text = _xml({"s": (Q, I, DI, DQ)}, doctype=BILLION_LAUGHS).replace("<Title>t</Title>", "<Title>&lol9;</Title>")
+        return write(tmp_path, text, "bomb.xml")
+    if case == "HDF5 Q without units":
+        return _nxcansas(tmp_path / "nounits.h5", {"e": (Q, I, DI, DQ)}, q_units=None)
+    if case == "XML Q without unit":
+        return write(tmp_path, _xml({"s": (Q, I, DI, DQ)}, unit_q=None), "nounit.xml")
+    if case == "HDF5 unequal lengths":
+        return _nxcansas(tmp_path / "unequal.h5", {"e": (Q, I[:-3], DI[:-3], DQ)})
+    if case == "XML unequal lengths":
+        text = _xml({"s": (Q, I, DI, DQ)}).replace('<Idev unit="1/cm">', "<Other>", 1)
+        text = text.replace("</Idev><Qdev", "</Other><Qdev", 1)
+        return write(tmp_path, text, "unequal.xml")
+    if case == "HDF5 without SASdata":
+        path = tmp_path / "nodata.h5"
+        with h5py.File(path, "w") as f:
+            f.create_group("entry").attrs["NX_class"] = "NXentry"
+            f["entry/x"] = Q
+        return path
+    if case == "XML without SASdata":
+        return write(tmp_path, _xml({"s": (Q[:0], I[:0], DI[:0], DQ[:0])}), "nodata.xml")
+    if case == "Q in a length unit":
+        return _nxcansas(tmp_path / "badunit.h5", {"e": (Q, I, DI, DQ)}, q_units="angstrom")
+    raise AssertionError(case)
+
+
+BAD_STRUCTURED = {
+    "truncated HDF5": r"cannot be read as HDF5/NXcanSAS \(truncated or damaged file\?.*export it again",
+    "entity bomb": r"declares entities or a DTD \(EntitiesForbidden\).*billion laughs.*remove the <!DOCTYPE>",
+    "HDF5 Q without units": r"Q has no unit \(@units attribute missing\).*--q-unit",
+    "XML Q without unit": r"Q has no unit \(unit attribute missing\).*--q-unit",
+    "HDF5 unequal lengths": r"arrays of unequal length \(Q 20, I 17, Idev 17, Qdev 20\).*re-export",
+    "XML unequal lengths": r"arrays of unequal length \(Q 20, I 20, Idev 19, Qdev 20\)",
+    "HDF5 without SASdata": r"HDF5 file without an NXcanSAS SASdata group.*export",
+    "XML without SASdata": r"no SASdata with Idata points in any SASentry.*export",
+    "Q in a length unit": r"Q has unit 'angstrom', not a q unit read here",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_STRUCTURED))
+def test_malformed_structured_files(tmp_path, case):
+    path = _bad_structured(tmp_path, case)
+    with pytest.raises(InputFileError, match=BAD_STRUCTURED[case]) as exc:
+        read_curve(path)
+    assert str(path) in str(exc.value)
+
+
+def test_missing_q_unit_can_be_stated(tmp_path):
+    c = read_curve(_bad_structured(tmp_path, "HDF5 Q without units"), q_unit="1/nm")
+    assert c.q_unit == "1/nm" and any("states no unit" in w for w in c.warnings)

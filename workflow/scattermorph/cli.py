@@ -11,7 +11,8 @@ audit [PATH ...]
     changed); exit status 1 if any.
 predict CURVE --model MODEL
     Minkowski densities, with standard deviations, of a measured 1D
-    scattering curve (text columns q, I(q) [, dI]) from a trained model.
+    scattering curve (NXcanSAS, canSAS 1D XML, NIST 6-column or text columns
+    q, I(q) [, dI]) from a trained model.
 train TABLE --out MODEL
     Fit the Gaussian-process models to a user's table of curves and densities.
 """
@@ -232,30 +233,108 @@ def _columns(text):
     return cols
 
 
+def _resolution_info(curve) -> dict | None:
+    """JSON metadata of the curve's q resolution dQ (None when the file states none)."""
+    if curve.dq is None:
+        return None
+    rel = curve.dq / curve.q
+    return {"dq_unit": curve.q_unit, "n_points": int(curve.dq.size), "all_zero": bool(np.all(curve.dq == 0)),
+            "dq_over_q_median": float(np.median(rel)), "dq_over_q_min": float(rel.min()),
+            "dq_over_q_max": float(rel.max()), "used": False}
+
+
+_GLOB = set("*?[")
+
+
+def _curve_files(spec) -> list:
+    """The files a predict CURVE argument names: a file, a folder (its visible files) or a glob."""
+    import glob
+
+    path = Path(spec)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise InputFileError(f"{path}: the folder holds no files; give a curve file, a folder of curves or a glob")
+        return files
+    if _GLOB & set(str(spec)):
+        files = sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
+        if not files:
+            raise InputFileError(f"{spec}: the pattern matches no file; check it (quote it so the shell leaves it)")
+        return files
+    raise InputFileError(f"{path}: no such file")
+
+
+def _results_table(results):
+    """One row per curve: source, entry, format, q unit, domain flag, dQ/q and each functional."""
+    import pandas as pd
+
+    rows = []
+    for curve, pred, out in results:
+        row = {"curve": out["curve"], "entry": curve.entry or "", "format": curve.format,
+               "n_points": pred.info["n_points"], "q_unit": pred.info["q_unit"],
+               "in_domain": bool(pred.info["in_domain"]),
+               "dq_over_q_median": (out["resolution"] or {}).get("dq_over_q_median", float("nan")),
+               "n_warnings": len(pred.warnings)}
+        for r in pred.table.itertuples():
+            row[f"{r.functional}"] = float(r.mean)
+            row[f"{r.functional}_std"] = float(r.std)
+            row[f"{r.functional}_unit"] = r.unit
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _cmd_predict(args) -> int:
-    from .curves import read_curve
+    from .curves import read_curve, read_curves
     from .modelio import load_model
 
     model = load_model(args.model)
-    curve = read_curve(args.curve, q_unit=args.q_unit, columns=args.columns)
-    pred = model.predict(curve, None, n_draws=args.draws)
-    for w in pred.warnings:
-        print(f"scattermorph predict: warning: {w}", file=sys.stderr)
-    out = pred.to_dict()
-    out.update(curve=str(args.curve), model=str(args.model))
+    files = _curve_files(args.curve)
+    batch = len(files) > 1 or Path(args.curve) != files[0]
+    curves = []
+    for path in files:
+        if batch or (args.entry is not None and args.entry.lower() == "all"):
+            # a folder or glob: every curve of every file unless --entry names one
+            entry = "all" if args.entry is None else args.entry
+            curves += [(path, c) for c in read_curves(path, q_unit=args.q_unit, columns=args.columns, entry=entry)]
+        else:
+            curves.append((path, read_curve(path, q_unit=args.q_unit, columns=args.columns, entry=args.entry)))
+    results = []
+    for path, curve in curves:  # every curve is read and predicted before anything is written
+        pred = model.predict(curve, None, n_draws=args.draws)
+        out = pred.to_dict()
+        out.update(curve=str(path), entry=curve.entry, format=curve.format, model=str(args.model),
+                   intensity_unit=curve.intensity_unit, resolution=_resolution_info(curve))
+        results.append((curve, pred, out))
+    for curve, pred, _ in results:
+        for w in pred.warnings:
+            print(f"scattermorph predict: warning: {w}", file=sys.stderr)
+    if args.csv is not None and args.csv == "-" and args.json == "-":
+        raise InputFileError("--csv - and --json - both print to stdout: write one of them to a file")
+    if args.csv is not None:
+        table = _results_table(results)
+        if args.csv == "-":
+            print(table.to_csv(index=False), end="")
+            return 0
+        table.to_csv(args.csv, index=False)
     if args.json is not None:
-        text = json.dumps(out, indent=2)
+        doc = results[0][2] if len(results) == 1 else {"curves": [r[2] for r in results]}
+        text = json.dumps(doc, indent=2)
         if args.json == "-":
             print(text)
             return 0
         Path(args.json).write_text(text + "\n")
-    info = pred.info
-    print(f"{args.curve}: {info['n_points']} points, q in {info['q_unit']}; model {args.model} "
-          f"({model.kind}, {model.ndim}D, {model.X.shape[0]} training curves)")
-    if not info["in_domain"]:
-        print("  OUT OF TRAINING DOMAIN: numbers below are not trustworthy (see warnings)")
-    for r in pred.table.itertuples():
-        print(f"  {r.functional:24s} {r.mean: .5g} +- {r.std:.3g}  [{r.unit}]")
+    for curve, pred, _ in results:
+        info = pred.info
+        name = f"{curve.source}" if curve.entry is None or curve.entry in curve.source else f"{curve.source} [{curve.entry}]"
+        res = "" if curve.dq is None else f", dQ given ({'all zero' if np.all(curve.dq == 0) else 'not used yet'})"
+        print(f"{name}: {info['n_points']} points, q in {info['q_unit']}{res}; model {args.model} "
+              f"({model.kind}, {model.ndim}D, {model.X.shape[0]} training curves)")
+        if not info["in_domain"]:
+            print("  OUT OF TRAINING DOMAIN: numbers below are not trustworthy (see warnings)")
+        for r in pred.table.itertuples():
+            print(f"  {r.functional:24s} {r.mean: .5g} +- {r.std:.3g}  [{r.unit}]")
     return 0
 
 
@@ -348,23 +427,40 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="Minkowski densities of a measured scattering curve from a trained model",
         description=(
-            "Read a 1D scattering curve (text: columns q, I(q) and optionally dI, separated by "
-            "spaces, tabs, commas or semicolons; '#' comments and text headers are skipped), map it "
-            "onto the model's features and print each Minkowski density with its standard "
-            "deviation. Densities of units length^-p are given in (unit of q)^p. A curve unlike "
-            "the training curves gets a warning and the model's large prior uncertainty. Bad "
-            "input: a message and exit status 2."
+            "Read a 1D scattering curve, map it onto the model's features and print each Minkowski "
+            "density with its standard deviation. Formats (recognised by content): NXcanSAS (HDF5: "
+            "SASentry/SASdata with I, Q, Idev, Qdev and their units), canSAS 1D XML (SASentry/SASdata/"
+            "Idata; files declaring entities or a DTD are refused), NIST reduced 6-column files (the "
+            "header's 'The 6 columns are | Q (1/A) | ...' line gives the unit; sigmaQ is dQ), and text "
+            "columns q, I(q) and optionally dI (and a 4th column named dQ/dX/sigmaQ/Qdev), separated by "
+            "spaces, tabs, commas or semicolons; '#' comments and text headers are skipped. The q "
+            "resolution dQ (Qdev) is read and reported, not yet used. Densities of units length^-p are "
+            "given in (unit of q)^p. A curve unlike the training curves gets a warning and the model's "
+            "large prior uncertainty. Bad input (including truncated HDF5, missing units, arrays of "
+            "unequal length): a message and exit status 2, nothing written."
         ),
     )
-    pr.add_argument("curve", help="text file with columns q, I(q) [, dI]")
+    pr.add_argument("curve", help="NXcanSAS (.h5), canSAS 1D XML, NIST 6-column or text file with columns q, "
+                                  "I(q) [, dI]; or a folder or quoted glob of such files (see --csv)")
     pr.add_argument("--model", required=True, help="model file written by 'scattermorph train' (.npz)")
-    pr.add_argument("--q-unit", default="1/A", help="unit of q in the file: 1/A (default), 1/nm, 1/um, 1/m or 1/b")
+    pr.add_argument("--q-unit", default=None,
+                    help="text files: the unit of q in the file, 1/A (default), 1/nm, 1/um, 1/m or 1/b; files "
+                         "that state their unit (NXcanSAS, canSAS XML, NIST): convert q to this unit (default: "
+                         "keep the file's); required for such a file whose Q has no unit")
     pr.add_argument("--columns", type=_columns, default=None,
-                    help="1-based columns of q, I and optionally dI (default 1,2,3)")
+                    help="text files: 1-based columns of q, I and optionally dI (default 1,2,3)")
+    pr.add_argument("--entry", default=None, metavar="NAME|N|all",
+                    help="a file holding several curves (SASentry/SASdata groups or frames): the one to use, "
+                         "by name (as the error message lists them) or 1-based number, or 'all' (one result each)")
     pr.add_argument("--draws", type=int, default=200,
                     help="Monte Carlo draws propagating dI into the standard deviations (default 200)")
     pr.add_argument("--json", metavar="OUT", default=None,
                     help="write the result as JSON to OUT ('-' prints it instead of the table)")
+    pr.add_argument("--csv", metavar="OUT", default=None,
+                    help="write one CSV row per curve to OUT ('-' prints it): file, entry, format, points, q "
+                         "unit, in_domain, median dQ/q, warnings, and each functional's mean, std and unit; "
+                         "CURVE may be a folder (every file in it) or a quoted glob ('data/*.h5'), which read "
+                         "every curve of every file unless --entry names one")
     pr.set_defaults(func=_cmd_predict)
     from .learn import GP_KERNELS
 
