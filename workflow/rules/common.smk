@@ -35,8 +35,8 @@ def canonical(section):
 
 
 def learning_keys(*keys):
-    """The keys of config learning that a rule uses, canonical: a job's params
-    (and so its rerun trigger and audit record) change only with those keys,
+    """Only the given keys of config learning (canonical), as a job's params,
+    so that its rerun trigger and audit record change with those keys only,
     not with every edit of the section (editing a target must not rerun the
     cross-validation)."""
     return canonical({k: config["learning"][k] for k in keys})
