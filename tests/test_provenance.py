@@ -213,6 +213,16 @@ def test_leaf_diff_names_each_changed_key():
     assert pv._leaf_diff(old, old) == []
 
 
+def test_leaf_diff_treats_nan_as_unchanged():
+    """A NaN parameter (the composition of a Gaussian-field structure) read
+    back from JSON is a new float object, and NaN != NaN: still unchanged."""
+    rec = json.loads(json.dumps({"record": {"phi0": float("nan"), "shape": [48, float("nan")]}}))
+    again = json.loads(json.dumps(rec))
+    assert pv._leaf_diff(rec, again) == []
+    assert pv._leaf_diff(rec, {"record": {"phi0": 0.3, "shape": [48, float("nan")]}}) == [
+        "record.phi0: NaN -> 0.3"]
+
+
 def test_find_configfile_by_study_name(tmp_path):
     (tmp_path / "config").mkdir()
     (tmp_path / "config.yaml").write_text("study:\n  name: default\n")

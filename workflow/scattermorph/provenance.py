@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import platform
 import subprocess
 import sys
@@ -305,9 +306,19 @@ def _leaf_diff(old, new, prefix="") -> list[str]:
             else:
                 out += _leaf_diff(old[k], new[k], key)
         return out
-    if old != new:
+    if not _same(old, new):
         return [f"{prefix}: {json.dumps(old)[:60]} -> {json.dumps(new)[:60]}"]
     return []
+
+
+def _same(old, new) -> bool:
+    """JSON values equal, NaN equal to NaN (a parameter that is NaN, e.g. the
+    composition of a Gaussian-field structure, is unchanged when it stays NaN)."""
+    if isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new):
+        return True
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(_same(a, b) for a, b in zip(old, new))
+    return old == new
 
 
 def _study_of(path: Path):
