@@ -1250,7 +1250,7 @@ def bulk_stiffness(model) -> tuple[float, float]:
 
 
 def admissible_range(model) -> tuple[float, float]:
-    """Compositions an error-controlled step may produce: ``(lo, hi)``.
+    """Compositions a safeguarded step may produce: ``(lo, hi)``.
 
     For the Flory-Huggins blend a quarter of the way from each binodal
     composition to the pure phase (``f'`` diverges at 0 and 1, so a step that
@@ -1259,8 +1259,7 @@ def admissible_range(model) -> tuple[float, float]:
     """
     if getattr(model, "name", "") != "flory_huggins":
         return -math.inf, math.inf
-    lo, hi = model.coexistence()
-    lo = min(lo, model.phi0, 1.0 - model.phi0)
+    lo = min(model.coexistence()[0], model.phi0, 1.0 - model.phi0)
     return 0.25 * lo, 1.0 - 0.25 * lo
 
 
