@@ -3,6 +3,7 @@ key, the value and the allowed range; the physics check rejects what the schema
 cannot express (spinodal, time step, box size)."""
 
 import copy
+import math
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,26 @@ def test_seeds_do_not_depend_on_order_of_jobs():
     b = simulation_table(copy.deepcopy(cfg))
     assert a.equals(b)
     assert list(a["sim_index"]) == list(range(len(a)))
+
+
+def test_cells_per_wavelength_gives_each_run_its_cell_size():
+    """With simulation.cells_per_wavelength = n every run's cell is its own
+    fastest-growing wavelength / n. Independent answer: for the Flory-Huggins-de
+    Gennes blend k_m^2 = -f''(phi0) / (4 kappa(phi0)) = 9 (chi/chi_s - 1) / N
+    (kappa = b^2 / (36 phi0 (1 - phi0)), f'' = 2 chi_s - 2 chi), so
+    lambda_m = 2 pi / (3 sqrt((q - 1) / N)), the same at every phi0."""
+    cfg = load("config/tiny.yaml")
+    cfg["simulation"].update(dx=None, cells_per_wavelength=8)
+    cfg["simulation"]["sweep"].update(phi0=[0.2, 0.5], quench=[1.15, 1.5])
+    validate(cfg, SCHEMA)
+    table = check_physics(cfg)
+    N = cfg["simulation"]["N"]
+    for rec in table.to_dict("records"):
+        lam = 2 * math.pi / (3 * math.sqrt((rec["quench"] - 1) / N))
+        assert rec["dx"] == pytest.approx(lam / 8, rel=1e-12)
+    both = _set(load("config/tiny.yaml"), "simulation.cells_per_wavelength", 8)
+    with pytest.raises(ParameterError, match=r"simulation\.dx=2\.0 and simulation\.cells_per_wavelength=8"):
+        simulation_table(both)
+    neither = _set(load("config/tiny.yaml"), "simulation.dx", None)
+    with pytest.raises(ParameterError, match="both null"):
+        simulation_table(neither)

@@ -45,6 +45,24 @@ def test_check_emulator_refuses_a_small_box():
         em.check_emulator(cfg)
 
 
+def test_cells_per_wavelength_sizes_each_emulator_run():
+    """emulator.cells_per_wavelength = n: each run's cell is lambda_m / n, so
+    its box holds grid / n wavelengths at every design point (the linear
+    theory's lambda_m, scattermorph.model), and dx must then be null."""
+    cfg = yaml.safe_load((ROOT / "config/tiny.yaml").read_text())
+    cfg["emulator"].update(dx=None, cells_per_wavelength=8)
+    em.check_emulator(cfg)
+    for phi0, quench in [(0.35, 2.0), (0.5, 2.5)]:
+        rec = em.emulator_record(cfg, phi0=phi0, quench=quench, index=0, sim_id="e")
+        lam = make_model("flory_huggins", N=cfg["simulation"]["N"], chi=0.0, phi0=phi0)
+        lam = make_model("flory_huggins", N=lam.N, chi=quench * lam.chi_s, phi0=phi0).length_scale
+        assert rec["dx"] == pytest.approx(lam / 8, rel=1e-12)
+        assert rec["shape"][0] * rec["dx"] / lam == pytest.approx(cfg["emulator"]["grid"] / 8)
+    cfg["emulator"]["dx"] = 2.0
+    with pytest.raises(ParameterError, match="give exactly one"):
+        em.check_emulator(cfg)
+
+
 def _synthetic(rng, n_runs, n_t=5, noise=0.05):
     """Runs of a smooth synthetic simulator: L grows as t^(1/3), the other
     outputs vary smoothly; Gaussian noise of known size on each output."""

@@ -77,8 +77,8 @@ def test_dataset_round_trip(tmp_path, rng):
         back = ms.load_measurements(path)
         pd.testing.assert_frame_equal(back[0], table, check_exact=True)
         paths.append(path)
-    table, arrays = ms.assemble_dataset(paths)
-    assert list(table["row"]) == [0, 1, 2, 3]
+    table, arrays, dropped = ms.assemble_dataset(paths)
+    assert list(table["row"]) == [0, 1, 2, 3] and dropped.empty
     assert arrays["s_q"].shape == (4, 16) and np.array_equal(arrays["q"], centres)
     out = ms.add_instrument(arrays, dict(enabled=False, q_window=[0.1, 1.0], resolution=0.1,
                                          counts=100.0, background=0.0), seed=1)
@@ -95,6 +95,35 @@ def test_dataset_round_trip(tmp_path, rng):
     np.savez(tmp_path / "bad.npz", **{k: v[:3] if v.ndim == 2 else v for k, v in a.items()})
     with pytest.raises(ParameterError, match="4 rows but .* 3 curves"):
         ms.load_dataset(tmp_path / "d.csv", tmp_path / "bad.npz")
+
+
+def test_dataset_drops_snapshots_larger_than_a_fraction_of_the_box(tmp_path, rng):
+    """The L <= box/4 rule: a snapshot is dropped exactly when its first-moment
+    length exceeds the fraction of its own box (grid * dx), the kept rows are
+    renumbered and keep their own curves, and the dropped ones are listed."""
+    edges, centres = sc.q_grid(0.05, 1.5, 16)
+    paths, lengths = [], []
+    for i, k0 in enumerate([0.9, 0.3]):  # short (~7 b) and long (~21 b) wavelengths in a 64 b box
+        stack = np.stack([rf.gaussian_random_field((32, 32), 2.0, spectrum="peaked", rng=rng,
+                                                   k0=k0, width=0.05) * 0.2 + 0.5])
+        meta = _meta(stack)
+        meta["sim_id"] = f"s{i}"
+        table, s_q, counts = ms.measure_simulation(stack, meta, q_edges=edges, q_centres=centres)
+        lengths.append(float(table["L_first_moment"].iloc[0]))
+        path = tmp_path / f"s{i}.npz"
+        ms.save_measurements(path, table, s_q, counts, edges, centres)
+        paths.append(path)
+    box = 32 * 2.0
+    frac = (lengths[0] / box + lengths[1] / box) / 2  # between the two ratios
+    assert lengths[0] / box < frac < lengths[1] / box
+    table, arrays, dropped = ms.assemble_dataset(paths, max_length_fraction=frac)
+    assert list(table["sim_id"]) == ["s0"] and list(table["row"]) == [0]
+    assert list(dropped["sim_id"]) == ["s1"]
+    assert np.isclose(dropped["L_over_box"].iloc[0], lengths[1] / box)
+    full = ms.assemble_dataset(paths)[1]
+    assert np.array_equal(arrays["s_q"], full["s_q"][:1], equal_nan=True)
+    with pytest.raises(ParameterError, match="max_length_fraction"):
+        ms.assemble_dataset(paths, max_length_fraction=1e-3)
 
 
 def test_select_motivating_pair():

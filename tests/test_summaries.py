@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scattermorph.summaries import fmt
+
 from scattermorph import summaries as S
 from scattermorph.errors import InputFileError
 
@@ -62,6 +64,21 @@ def test_dataset_summary_counts_and_ranges():
     assert _row(page, "euler_density")[1:] == ["-0.02", "0", "0.01"]
     assert "volume_density" not in page  # 2D: only the columns present
     assert "From `results/x/simulations.csv`, `results/x/dataset.csv`." in page
+
+
+def test_dataset_summary_counts_the_dropped_snapshots():
+    sims, ds = _dataset()
+    ds = ds.assign(grid=64, dx=2.0, L_first_moment=[10, 20, 10, 30, 12, 16])
+    none = pd.DataFrame(columns=["sim_id", "snapshot", "time_over_tau", "L_first_moment", "box",
+                                 "L_over_box"])
+    page = S.dataset_summary(simulations=sims, dataset=ds, sources=SRC, dropped=none)
+    assert _row(page, "snapshots dropped (L_first_moment > max_length_fraction x box)")[1] == "0"
+    assert _row(page, "largest L_first_moment / box of the kept snapshots")[1] == fmt(30 / 128)
+    two = pd.DataFrame({"sim_id": ["b", "b"], "snapshot": [2, 3], "time_over_tau": [80, 100],
+                        "L_first_moment": [40, 45], "box": 128.0, "L_over_box": [40 / 128, 45 / 128]})
+    page = S.dataset_summary(simulations=sims, dataset=ds, sources=SRC, dropped=two)
+    assert _row(page, "snapshots dropped (L_first_moment > max_length_fraction x box)")[1] == (
+        "2 (b from t/tau = 80)")
 
 
 def test_dataset_summary_is_deterministic_and_order_free(rng):

@@ -29,6 +29,7 @@ rule assemble_dataset:
     output:
         table=f"{RESULTS}/dataset.csv",
         curves=f"{RESULTS}/dataset_sq.npz",
+        dropped=f"{RESULTS}/dataset_dropped.csv",
     log:
         f"{LOGS}/assemble_dataset.log",
     conda:
@@ -40,6 +41,7 @@ rule assemble_dataset:
     params:
         instrument=canonical(config["measurement"]["instrument"]),
         seed=config["study"]["seed"],
+        max_length_fraction=config["measurement"]["max_length_fraction"],
     script:
         "../scripts/assemble_dataset.py"
 
@@ -51,6 +53,7 @@ rule summarise_dataset:
     input:
         simulations=rules.index_snapshots.output.simulations,
         dataset=rules.assemble_dataset.output.table,
+        dropped=rules.assemble_dataset.output.dropped,
     output:
         summary=report(
             f"{RESULTS}/dataset/summary.md",

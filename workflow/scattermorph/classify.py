@@ -575,6 +575,7 @@ def section_structures(config):
         sim = cfg["simulation"]
         sim["grid"] = int(c["grid"])
         sim["dx"] = float(c["dx"])
+        sim["cells_per_wavelength"] = None
         sim["sweep"] = {"phi0": list(c["phi0"]), "quench": [float(c["quench"])],
                         "replicates": int(c["replicates"])}
         sim["time"].update(t_min=c["t_min"], t_max=c["t_max"], n_snapshots=int(c["n_snapshots"]))

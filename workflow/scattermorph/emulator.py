@@ -144,11 +144,29 @@ def emulator_record(config: dict, *, phi0: float, quench: float, index: int, sim
     rec = dict(base)
     rec.update(
         sim_id=sim_id, sim_index=int(index), seed=seed, replicate=0, phi0=float(phi0),
-        quench=float(quench), shape=(int(emu["grid"]),) * dim, dx=float(emu["dx"]),
+        quench=float(quench), shape=(int(emu["grid"]),) * dim,
+        dx=emulator_dx(config, phi0=phi0, quench=quench),
         t_min=float(emu["time"]["t_min"]), t_max=float(emu["time"]["t_max"]),
         n_snapshots=int(emu["time"]["n_snapshots"]),
     )
     return rec
+
+
+def emulator_dx(config: dict, *, phi0: float, quench: float) -> float:
+    """Cell size (b) of an emulator run: ``emulator.dx``, or the run's
+    fastest-growing wavelength over ``emulator.cells_per_wavelength``
+    (see :func:`scattermorph.simulate.cell_size`)."""
+    from .simulate import build_model, cell_size
+
+    emu = config["emulator"]
+    cpw = emu.get("cells_per_wavelength")
+    if cpw is None:
+        return float(emu["dx"])
+    sim = config["simulation"]
+    model = build_model({"model": sim["model"], "N": sim["N"], "phi0": float(phi0),
+                         "quench": float(quench), "gradient": sim["gradient"],
+                         "kappa": sim["landau_kappa"]})
+    return cell_size(model, dx=emu.get("dx"), cells_per_wavelength=cpw)
 
 
 def output_columns(ndim: int) -> list[str]:
@@ -661,7 +679,10 @@ def check_emulator(config: dict) -> pd.DataFrame:
     if not ch["t_max"] > ch["t_min"] or ch["n_times"] % 2 == 0:
         raise ParameterError(f"emulator.ch1d: need t_max > t_min and an odd n_times "
                              f"(got {ch['t_min']}, {ch['t_max']}, {ch['n_times']})")
-    box = emu["grid"] * emu["dx"]
+    if (emu.get("dx") is None) == (emu.get("cells_per_wavelength") is None):
+        raise ParameterError(
+            f"emulator.dx={emu.get('dx')!r}, emulator.cells_per_wavelength="
+            f"{emu.get('cells_per_wavelength')!r}: give exactly one and set the other to null")
     for p0 in emu["phi0"]:
         for q in emu["quench"]:
             rec = {"model": "flory_huggins", "N": config["simulation"]["N"], "phi0": p0,
@@ -673,9 +694,10 @@ def check_emulator(config: dict) -> pd.DataFrame:
                 model = build_model(rec)
             except ParameterError as exc:
                 raise ParameterError(f"emulator design corner phi0={p0}, quench={q}: {exc}") from None
+            box = emu["grid"] * emulator_dx(config, phi0=p0, quench=q)
             if model.length_scale > box / 4:
                 raise ParameterError(
-                    f"emulator.grid * emulator.dx = {box:g} b is too small at phi0={p0}, "
+                    f"emulator.grid * cell size = {box:g} b is too small at phi0={p0}, "
                     f"quench={q}: the fastest-growing wavelength is {model.length_scale:.4g} b "
                     "and at least 4 must fit; raise grid/dx or the lowest quench")
     return design_table(emu, config["study"]["seed"])

@@ -173,17 +173,32 @@ def load_measurements(path):
         return _arrays_to_table(z), z["s_q"], z["counts"], z["q_edges"], z["q"]
 
 
-def assemble_dataset(paths):
+def assemble_dataset(paths, *, max_length_fraction=None):
     """Concatenate per-simulation measurements into the study's dataset.
+
+    Parameters
+    ----------
+    paths : list of path
+        Measurement files written by :func:`save_measurements`.
+    max_length_fraction : float, optional
+        Keep only the snapshots whose characteristic length (``L_first_moment``,
+        2 pi / <k>, Bray 1994) is at most this fraction of the box side
+        (``grid * dx``). Beyond about a quarter of the box the few domains per
+        side are shaped by the periodic box (finite-size effects on the
+        coarsening law and the peak's shape), so those structures are not the
+        bulk the study learns about. None keeps every snapshot.
 
     Returns
     -------
     table : pandas.DataFrame
-        One row per snapshot (ordered as ``paths``, then by snapshot), with a
-        ``row`` column indexing the curves.
+        One row per kept snapshot (ordered as ``paths``, then by snapshot),
+        with a ``row`` column indexing the curves.
     arrays : dict
         ``q`` (bin centres), ``q_edges``, ``s_q`` (rows x bins), ``counts``
-        (rows x bins).
+        (rows x bins), for the kept snapshots.
+    dropped : pandas.DataFrame
+        The dropped snapshots: ``sim_id``, ``snapshot``, ``time_over_tau``,
+        ``L_first_moment``, ``box`` (b) and ``L_over_box``.
     """
     tables, curves, counts, edges, q = [], [], [], None, None
     for path in paths:
@@ -196,14 +211,28 @@ def assemble_dataset(paths):
         curves.append(s_q)
         counts.append(np.broadcast_to(c, s_q.shape))
     table = pd.concat(tables, ignore_index=True)
+    s_q = np.concatenate(curves)
+    cnt = np.concatenate(counts).astype(np.int64)
+    box = table["grid"].to_numpy(dtype=float) * table["dx"].to_numpy(dtype=float)
+    ratio = table["L_first_moment"].to_numpy(dtype=float) / box
+    if max_length_fraction is None:
+        keep = np.ones(len(table), dtype=bool)
+    else:
+        # a NaN length (a uniform field) cannot be judged: kept, as before
+        keep = ~(ratio > float(max_length_fraction))
+    dropped = table.loc[~keep, ["sim_id", "snapshot", "time_over_tau", "L_first_moment"]].copy()
+    dropped["box"] = box[~keep]
+    dropped["L_over_box"] = ratio[~keep]
+    table = table.loc[keep].reset_index(drop=True)
     table.insert(0, "row", np.arange(len(table)))
-    arrays = {
-        "q": q,
-        "q_edges": edges,
-        "s_q": np.concatenate(curves),
-        "counts": np.concatenate(counts).astype(np.int64),
-    }
-    return table, arrays
+    if table.empty:
+        raise ParameterError(
+            f"every snapshot has L_first_moment > {max_length_fraction} x box: nothing is "
+            "left for the dataset; raise measurement.max_length_fraction, the grid, or "
+            "lower simulation.time.t_max"
+        )
+    arrays = {"q": q, "q_edges": edges, "s_q": s_q[keep], "counts": cnt[keep]}
+    return table, arrays, dropped.reset_index(drop=True)
 
 
 def add_instrument(arrays: dict, instrument: dict, *, seed: int) -> dict:

@@ -30,6 +30,7 @@ from .solver import ExplicitEuler, Grid, SemiImplicitSpectral, initial_condition
 
 __all__ = [
     "build_model",
+    "cell_size",
     "snapshot_times",
     "run_simulation",
     "save_simulation",
@@ -75,6 +76,40 @@ def build_model(p: dict):
         model = make_model("landau", phi0=float(p["phi0"]), kappa=float(p["kappa"]))
     model.require_unstable()
     return model
+
+
+def cell_size(model, dx=None, cells_per_wavelength=None) -> float:
+    """Cell size of a run (b): fixed, or a set fraction of its fastest wavelength.
+
+    With ``cells_per_wavelength`` the cell is ``lambda_m / cells_per_wavelength``
+    (``lambda_m = model.length_scale``, the fastest-growing wavelength of the
+    linear theory, Cahn 1965), so a grid of ``n`` cells holds ``n /
+    cells_per_wavelength`` wavelengths whatever the quench: a shallow quench
+    (chi / chi_s = 1.15, lambda_m = 54 b at N = 100) and a deeper one (1.5, 30 b)
+    are resolved alike at the same cost. Exactly one of the two must be given.
+
+    Parameters
+    ----------
+    model : FloryHuggins or Landau
+        The run's free energy (supplies ``length_scale``).
+    dx : float, optional
+        Fixed cell size (b).
+    cells_per_wavelength : float, optional
+        Cells per fastest-growing wavelength.
+
+    Returns
+    -------
+    float
+        Cell size in b.
+    """
+    if (dx is None) == (cells_per_wavelength is None):
+        raise ParameterError(
+            f"give exactly one of dx={dx!r} and cells_per_wavelength={cells_per_wavelength!r} "
+            "(set the other to null)"
+        )
+    if dx is not None:
+        return float(dx)
+    return float(model.length_scale) / float(cells_per_wavelength)
 
 
 def _isnan(x) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
-from .simulate import MAX_DT_MAX_OVER_TAU, MAX_DT_OVER_TAU, build_model
+from .simulate import MAX_DT_MAX_OVER_TAU, MAX_DT_OVER_TAU, build_model, cell_size
 from .solver import Grid, explicit_dt_limit
 
 __all__ = [
@@ -68,7 +68,7 @@ def simulation_table(config: dict) -> pd.DataFrame:
                 "kappa": float(sim["landau_kappa"]),
                 "noise": float(sim["noise"]),
                 "shape": shape,
-                "dx": float(sim["dx"]),
+                "dx": _run_dx(sim, phi0, q),
                 "scheme": sim["scheme"],
                 "laplacian": sim["laplacian"],
                 "stabilization": float(sim["stabilization"]),
@@ -91,6 +91,31 @@ def simulation_table(config: dict) -> pd.DataFrame:
             "remove the repeated phi0/quench entry"
         )
     return table
+
+
+def _run_dx(sim: dict, phi0, quench) -> float:
+    """Cell size of one run of the sweep: ``simulation.dx``, or the run's
+    fastest-growing wavelength over ``simulation.cells_per_wavelength``."""
+    cpw = sim.get("cells_per_wavelength")
+    if sim.get("dx") is not None and cpw is not None:
+        raise ParameterError(
+            f"simulation.dx={sim['dx']} and simulation.cells_per_wavelength={cpw} are both "
+            "set: give one (the cell size, or the cells per fastest-growing wavelength) "
+            "and set the other to null"
+        )
+    if cpw is None:
+        if sim.get("dx") is None:
+            raise ParameterError(
+                "simulation.dx and simulation.cells_per_wavelength are both null: set one"
+            )
+        return float(sim["dx"])
+    rec = {"model": sim["model"], "N": sim["N"], "phi0": phi0, "quench": quench,
+           "gradient": sim["gradient"], "kappa": sim["landau_kappa"]}
+    try:
+        model = build_model(rec)
+    except ParameterError as exc:
+        raise ParameterError(f"simulation.sweep phi0={phi0}, quench={quench}: {exc}") from None
+    return cell_size(model, cells_per_wavelength=cpw)
 
 
 def record(table: pd.DataFrame, sim_id: str) -> dict:

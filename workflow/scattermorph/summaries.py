@@ -90,7 +90,17 @@ def _section(title: str, table_lines: list[str], source: str, note: str | None =
     return lines + table_lines + ["", source]
 
 
-def dataset_summary(*, simulations: pd.DataFrame, dataset: pd.DataFrame, sources: dict) -> str:
+def _dropped_text(dropped: pd.DataFrame) -> str:
+    """'0', or the count with the simulations and times it came from."""
+    if dropped.empty:
+        return "0"
+    per = dropped.groupby("sim_id")["time_over_tau"].min().sort_index()
+    where = "; ".join(f"{s} from t/tau = {fmt(t)}" for s, t in per.items())
+    return f"{len(dropped)} ({where})"
+
+
+def dataset_summary(*, simulations: pd.DataFrame, dataset: pd.DataFrame, sources: dict,
+                    dropped: pd.DataFrame | None = None) -> str:
     """The study dataset in numbers.
 
     Parameters
@@ -103,13 +113,18 @@ def dataset_summary(*, simulations: pd.DataFrame, dataset: pd.DataFrame, sources
         Minkowski densities (``area_density`` ... in 2D, ``volume_density``
         ... in 3D, units length^-p of the simulation, b) and lengths.
     sources : dict
-        ``{"simulations": path, "dataset": path}`` as shown on the page.
+        ``{"simulations": path, "dataset": path[, "dropped": path]}`` as shown
+        on the page.
+    dropped : DataFrame, optional
+        ``dataset_dropped.csv``: the snapshots left out because their
+        characteristic length exceeds the allowed fraction of the box
+        (columns ``sim_id``, ``snapshot``, ``time_over_tau``, ``L_over_box``).
 
     Returns
     -------
     str
-        Markdown: counts and parameter ranges; min / median / max of every
-        functional present.
+        Markdown: counts and parameter ranges (with the dropped snapshots);
+        min / median / max of every functional present.
     """
     _need(simulations, ["sim_id", "phi0", "quench", "replicate", "steps"], sources["simulations"])
     _need(dataset, ["sim_id", "time_over_tau"], sources["dataset"])
@@ -129,13 +144,20 @@ def dataset_summary(*, simulations: pd.DataFrame, dataset: pd.DataFrame, sources
         ("time steps per simulation (min / median / max)",
          " / ".join(fmt(float(v), ".6g") for v in (sims["steps"].min(), sims["steps"].median(), sims["steps"].max()))),
     ]
+    if dropped is not None:
+        rows.insert(2, ("snapshots dropped (L_first_moment > max_length_fraction x box)",
+                        _dropped_text(dropped)))
+    if "L_first_moment" in dataset and {"grid", "dx"} <= set(dataset.columns):
+        ratio = dataset["L_first_moment"] / (dataset["grid"] * dataset["dx"])
+        rows.append(("largest L_first_moment / box of the kept snapshots", fmt(float(ratio.max()))))
     if dims:
         rows.insert(2, ("dimension", ", ".join(str(int(d)) for d in dims)))
     if "grid" in sims:
         rows.insert(3, ("grid", ", ".join(sorted(set(map(str, sims["grid"]))))))
     lines = ["# The study dataset: summary"]
     lines += _section("Size and parameters", md_table(["quantity", "value"], rows),
-                      _source(sources["simulations"], sources["dataset"]))
+                      _source(sources["simulations"], sources["dataset"],
+                              *([sources["dropped"]] if "dropped" in sources else [])))
     qrows = []
     for q in DATASET_QUANTITIES:
         if q in dataset:

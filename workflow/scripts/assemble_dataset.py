@@ -11,7 +11,9 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 from scattermorph.measure import add_instrument, assemble_dataset  # noqa: E402
 from scattermorph.simulate import atomic_write  # noqa: E402
 
-table, arrays = assemble_dataset(snakemake.input.measurements)  # noqa: F821
+table, arrays, dropped = assemble_dataset(
+    snakemake.input.measurements, max_length_fraction=snakemake.params.max_length_fraction  # noqa: F821
+)
 arrays = add_instrument(arrays, snakemake.params.instrument, seed=snakemake.params.seed)  # noqa: F821
 
 
@@ -22,7 +24,9 @@ def write_curves(tmp):
 
 atomic_write(snakemake.output.table, lambda tmp: table.to_csv(tmp, index=False))  # noqa: F821
 atomic_write(snakemake.output.curves, write_curves)  # noqa: F821
-print(f"{len(table)} snapshots x {arrays['q'].size} q bins", file=sys.stderr)
+atomic_write(snakemake.output.dropped, lambda tmp: dropped.to_csv(tmp, index=False))  # noqa: F821
+print(f"{len(table)} snapshots x {arrays['q'].size} q bins; {len(dropped)} dropped "
+      f"(L_first_moment > {snakemake.params.max_length_fraction} x box)", file=sys.stderr)  # noqa: F821
 
 from scattermorph.provenance import record_outputs  # noqa: E402
 

@@ -13,7 +13,9 @@ from scattermorph.summaries import dataset_summary  # noqa: E402
 
 sm = snakemake  # noqa: F821
 page = dataset_summary(simulations=pd.read_csv(sm.input.simulations), dataset=pd.read_csv(sm.input.dataset),
-                       sources={"simulations": sm.input.simulations, "dataset": sm.input.dataset})
+                       dropped=pd.read_csv(sm.input.dropped),
+                       sources={"simulations": sm.input.simulations, "dataset": sm.input.dataset,
+                                "dropped": sm.input.dropped})
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
 
