@@ -21,7 +21,8 @@ def load(name):
     return yaml.safe_load((ROOT / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "config/tiny.yaml", "config/paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "config/2d.yaml", "config/tiny.yaml",
+                                  "config/paper.yaml"])
 def test_shipped_configs_are_valid(name):
     cfg = load(name)
     validate(cfg, SCHEMA)
@@ -29,14 +30,36 @@ def test_shipped_configs_are_valid(name):
     assert len(table) >= 1
 
 
-def test_default_study_size():
-    # the issue asks for >= 20 simulations and >= 400 snapshots in 2D, 128^2-256^2
-    cfg = load("config.yaml")
+def test_companion_2d_study_size():
+    # the 2D study (issue 2): >= 20 simulations and >= 400 snapshots, 128^2-256^2
+    cfg = load("config/2d.yaml")
     table = simulation_table(cfg)
     assert len(table) >= 20
     assert len(table) * cfg["simulation"]["time"]["n_snapshots"] >= 400
     assert cfg["study"]["dimension"] == 2 and 128 <= cfg["simulation"]["grid"] <= 256
     assert table["sim_id"].is_unique
+
+
+def test_default_study_is_the_3d_study_the_issue_sizes():
+    """Issue 14: 3D; >= 8 fastest-growing wavelengths per box at the start;
+    phi0 from about 0.2 to 0.5; >= 2 quench depths, one in Jones & Clarke's
+    shallow regime (chi/chi_s <= 1.15); >= 12 training and >= 12 test runs;
+    the box/4 rule on; four functionals with targets."""
+    cfg = load("config.yaml")
+    assert cfg["study"]["dimension"] == 3
+    table = check_physics(cfg)
+    for rec in table.to_dict("records"):
+        lam = 2 * math.pi / (3 * math.sqrt((rec["quench"] - 1) / cfg["simulation"]["N"]))
+        assert rec["shape"][0] * rec["dx"] >= 8 * lam * (1 - 1e-12), rec["sim_id"]
+    phi0 = cfg["simulation"]["sweep"]["phi0"]
+    assert min(phi0) <= 0.2 and max(phi0) >= 0.5
+    quench = cfg["simulation"]["sweep"]["quench"]
+    assert len(quench) >= 2 and min(quench) <= 1.15
+    n_test = round(len(table) * cfg["learning"]["test_fraction"])
+    assert n_test >= 12 and len(table) - n_test >= 12
+    assert cfg["measurement"]["max_length_fraction"] == 0.25
+    assert set(cfg["learning"]["targets"]["r2"]) == {
+        "volume_density", "surface_density", "mean_curvature_density", "euler_density"}
 
 
 def _set(cfg, path, value):

@@ -13,7 +13,7 @@ from scattermorph.model import make_model
 
 from _workflow import ROOT
 
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config/2d.yaml").read_text())  # fixed cell size dx
 
 
 def test_design_is_a_seeded_latin_hypercube():

@@ -632,9 +632,11 @@ def view_dataset(items, kind, fractions, per_snapshot, *, seed, kind_index, spac
 
     Parameters
     ----------
-    items : iterable of (group_index, group, snapshot, image)
+    items : iterable of (group_index, group, snapshot, image[, item_spacing])
         ``image`` 2D (window / pixels) or 3D (``section_*``: each view is
-        drawn on its own random section).
+        drawn on its own random section). An item's own cell size (b), when
+        given, replaces ``spacing`` (studies whose runs have their own cell
+        size, ``simulation.cells_per_wavelength``).
     kind : str
         View kind (:data:`scattermorph.partial.VIEW_KINDS`).
     fractions : sequence of float
@@ -660,8 +662,9 @@ def view_dataset(items, kind, fractions, per_snapshot, *, seed, kind_index, spac
     from .partial import draw_view, random_section
 
     rows, raws, phys = [], [], []
-    for gi, group, snap, image in items:
+    for gi, group, snap, image, *own in items:
         image = np.asarray(image)
+        dx = float(own[0]) if own else spacing
         for j, f in enumerate(fractions):
             for v in range(int(per_snapshot)):
                 rng = rng_for(seed, _VIEWS, kind_index, gi, snap, j, v)
@@ -670,7 +673,7 @@ def view_dataset(items, kind, fractions, per_snapshot, *, seed, kind_index, spac
                 if kind.startswith("section_"):
                     img, where = random_section(image, rng)
                 view = draw_view(kind, img.shape, f, rng)
-                r, p = view_features(img, view, spacing=spacing, level=level, radii=radii,
+                r, p = view_features(img, view, spacing=dx, level=level, radii=radii,
                                      raw_grid=raw_grid, connectivity=connectivity)
                 raws.append(r)
                 phys.append(p)
@@ -839,24 +842,21 @@ def build_features(paths, labels, *, kind, settings, seed, level, connectivity=N
     per = settings["sections"]["per_snapshot"] if section else settings["views"]["per_snapshot"]
     groups = sorted(labels["group"].unique())
     gidx = {g: i for i, g in enumerate(groups)}
-    spacing = []
-
     def items():
+        # each structure with its own cell size (runs sized by
+        # simulation.cells_per_wavelength have one each): lengths and
+        # densities of the features stay in b
         for path in paths:
             phi, _, meta = load_simulation(path)
-            spacing.append(float(meta["params"]["dx"]))
+            dx = float(meta["params"]["dx"])
             for i in range(phi.shape[0]):
-                yield gidx[meta["sim_id"]], meta["sim_id"], i, phi[i]
+                yield gidx[meta["sim_id"]], meta["sim_id"], i, phi[i], dx
 
-    # the spacing of the first file is used for all (one study, one dx)
-    first = load_simulation(paths[0])[2]["params"]["dx"]
     rows, raw, phys = view_dataset(
         items(), kind, settings["views"]["fractions"], per, seed=seed,
-        kind_index=VIEW_KINDS.index(kind), spacing=float(first), level=level,
+        kind_index=VIEW_KINDS.index(kind), spacing=1.0, level=level,
         radii=settings["radii"], raw_grid=settings["raw_grid"], connectivity=connectivity,
     )
-    if len(set(spacing)) > 1:
-        raise ParameterError(f"structures of one view kind have different cell sizes {set(spacing)}")
     col = f"label_{settings['label']}"
     lab = labels.set_index(["group", "snapshot"])
     key = list(zip(rows["group"], rows["snapshot"]))
