@@ -21,6 +21,7 @@ rule plot_morphology_gallery:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        level=config["measurement"]["threshold"],
     script:
         "../scripts/plot_morphology_gallery.py"
 
@@ -46,6 +47,7 @@ rule plot_coarsening:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        level=config["measurement"]["threshold"],
     script:
         "../scripts/plot_coarsening.py"
 
@@ -54,6 +56,7 @@ rule plot_motivating_pair:
     input:
         table=rules.assemble_dataset.output.table,
         curves=rules.assemble_dataset.output.curves,
+        labels=f"{CLS_DIR}/labels_study.csv",
         sims=sim_files(),
     output:
         **figure_outputs(
@@ -72,6 +75,7 @@ rule plot_motivating_pair:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        level=config["measurement"]["threshold"],
     script:
         "../scripts/plot_motivating_pair.py"
 

@@ -1,4 +1,5 @@
-"""Rule plot_morphology_gallery: last snapshot of one run per composition."""
+"""Rule plot_morphology_gallery: last snapshot of one run per composition
+(3D: shaded interface of the minority phase over the three mid-planes)."""
 
 import sys
 
@@ -17,5 +18,6 @@ for path in snakemake.input.sims:  # noqa: F821
     fields.append(phi[-1])
     quench = f", $\\chi/\\chi_s$ = {p['quench']:g}" if p["model"] == "flory_huggins" else ""
     titles.append(f"$\\phi_0$ = {p['phi0']:g}{quench}\n$t$ = {times[-1] / meta['derived']['time_scale_tau']:.3g} $\\tau$")
-fig = plot_gallery(fields, titles, dx, suptitle="Late-stage morphologies: droplets to co-continuous")
+fig = plot_gallery(fields, titles, dx, suptitle="Late-stage morphologies: droplets to co-continuous",
+                   level=snakemake.params.level)  # noqa: F821
 save_job_figure(fig, snakemake, __file__)  # noqa: F821
