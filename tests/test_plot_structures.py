@@ -166,8 +166,16 @@ def _render(fig, path):
 
 
 def test_3d_figures_render(tmp_path):
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
     fields = [random_field(24, seed=s, phi0=p) for s, p in [(0, 0.2), (1, 0.5), (2, 0.35)]]
-    _render(plot_gallery(fields, ["a", "b", "c"], 2.0, suptitle="gallery"), tmp_path / "g.png")
+    fig = plot_gallery(fields, ["a", "b", "c"], 2.0, suptitle="gallery")
+    polys = [c for ax in fig.axes for c in ax.collections if isinstance(c, Poly3DCollection)]
+    # one surface per structure, a bitmap inside the PDF copy (else tens of MB at 64^3)
+    assert len(polys) == 3 and all(p.get_rasterized() for p in polys)
+    save_figure(fig, tmp_path / "g.png", dpi=60, pdf=tmp_path / "g.pdf")
+    assert (tmp_path / "g.png").read_bytes()[:8] == PNG
+    assert (tmp_path / "g.pdf").read_bytes()[:5] == b"%PDF-"
     _render(ps.plot_gallery_3d(fields * 2, list("abcdef"), 2.0), tmp_path / "g6.png")  # 2 rows
     _render(ps.plot_sections(fields[0], 2.0), tmp_path / "s.png")
     _render(ps.plot_isosurface(fields[1], 2.0, title="one"), tmp_path / "i.png")

@@ -379,6 +379,8 @@ def draw_isosurface(ax, verts, faces, box, *, color, elev: float = VIEW["elev"],
         rgb = np.clip(shade[:, None] * np.asarray(to_rgb(color))[None, :], 0, 1)
         poly = Poly3DCollection(np.asarray(verts)[np.asarray(faces)], facecolors=rgb,
                                 edgecolors="none", linewidths=0, antialiased=False)
+        # a bitmap in vector output (PDF): 1e5 triangles as vectors are tens of MB
+        poly.set_rasterized(True)
         ax.add_collection3d(poly)
     _box_edges(ax, box)
     ax.set_xlim(0, box[0])
