@@ -85,8 +85,8 @@ def test_draw_sections_puts_the_axes_in_b():
 def test_ball_area_is_four_pi_r_squared(centre):
     r, dx = 20.0, 2.0  # 10 cells
     f = smooth_ball(48, dx, r, [c * dx for c in centre], width=dx)
-    verts, faces, info = ps.isosurface_mesh(f, dx, level=0.5, caps=False, step=1)
-    assert info["phase_is_rich"] and info["step"] == 1
+    verts, faces, info = ps.isosurface_mesh(f, dx, level=0.5, caps=False)
+    assert info["phase_is_rich"] and info["cells"] == (48, 48, 48)
     assert np.allclose(info["box"], 96.0)
     assert verts.min() >= 0 and verts.max() <= 96.0
     assert ps.mesh_area(verts, faces) == pytest.approx(4 * np.pi * r**2, rel=0.01)
@@ -96,16 +96,45 @@ def test_ball_area_is_four_pi_r_squared(centre):
     for c in centre:
         d = min(c * dx, 96.0 - c * dx)
         cut += 2 * np.pi * max(r**2 - d**2, 0.0)
-    v2, f2, _ = ps.isosurface_mesh(f, dx, level=0.5, caps=True, step=1)
+    v2, f2, _ = ps.isosurface_mesh(f, dx, level=0.5, caps=True)
     assert ps.mesh_area(v2, f2) == pytest.approx(4 * np.pi * r**2 + cut, rel=0.01)
 
 
-def test_coarsened_ball_area():
-    # 64^3 drawn on 32^3 blocks (step 2): r = 6 coarse cells, tolerance 3 %
+@pytest.mark.parametrize("cells", [32, 40], ids=["block-mean", "interpolated"])
+def test_coarsened_ball_area(cells):
+    # 64^3 drawn on 32^3 (block means) or 40^3 (linear interpolation): r = 6 or
+    # 7.5 coarse cells, tolerance 3 %
     f = smooth_ball(64, 1.0, 12.0, (0.0, 0.0, 0.0))
-    verts, faces, info = ps.isosurface_mesh(f, 1.0, level=0.5, step="auto", max_cells=32, caps=False)
-    assert info["step"] == 2 and np.allclose(info["box"], 64.0)
+    verts, faces, info = ps.isosurface_mesh(f, 1.0, level=0.5, max_cells=cells, caps=False)
+    assert info["cells"] == (cells,) * 3 and np.allclose(info["box"], 64.0)
+    assert np.allclose(info["spacing"], 64.0 / cells)
     assert ps.mesh_area(verts, faces) == pytest.approx(4 * np.pi * 12.0**2, rel=0.03)
+
+
+def test_resample_periodic_keeps_the_pattern():
+    x = np.arange(48)
+    f = np.broadcast_to(np.sin(2 * np.pi * x / 48)[:, None, None], (48, 24, 24))
+    g = ps.resample_periodic(f, 16)  # blocks of 3
+    assert g.shape == (16, 8, 8)
+    # block means of a sine: the sine at the block centres times sinc(pi 3/48)/sinc(pi/48)
+    xc = 3 * np.arange(16) + 1
+    amp = np.sin(np.pi * 3 / 48) / (3 * np.sin(np.pi / 48))
+    assert np.allclose(g[:, 0, 0], amp * np.sin(2 * np.pi * xc / 48))
+    g = ps.resample_periodic(f, 20)  # interpolated: sample j at (j + 1/2) 48/20 - 1/2
+    assert g.shape == (20, 10, 10)
+    xs = (np.arange(20) + 0.5) * 48 / 20 - 0.5
+    assert np.allclose(g[:, 0, 0], np.sin(2 * np.pi * xs / 48), atol=0.01)  # linear interp. error
+    assert ps.resample_periodic(f, 64) is f or ps.resample_periodic(f, 64).shape == f.shape  # unchanged
+
+
+def test_face_budget():
+    f = random_field(48, seed=3, phi0=0.5)
+    v, fa, info = ps.isosurface_mesh(f, 1.0, max_faces=10**9)
+    assert info["cells"] == (48,) * 3 and len(fa) > 20_000
+    budget = len(fa) // 4
+    v, fa, info = ps.isosurface_mesh(f, 1.0, max_faces=budget)
+    assert len(fa) <= budget and info["cells"][0] < 48  # coarser grid, fewer triangles
+    assert v.min() >= 0 and v.max() <= 48.0
 
 
 def test_periodic_wrap_closes_the_surface_at_the_box_faces():
@@ -133,19 +162,10 @@ def test_minority_phase_and_levels():
     # one phase everywhere: no triangles, no error
     v, fa, _ = ps.isosurface_mesh(np.full((8, 8, 8), 0.3), 1.0, level=0.5)
     assert v.shape == (0, 3) and fa.shape == (0, 3)
-    with pytest.raises(ParameterError, match="divides the grid"):
-        ps.isosurface_mesh(f, 1.0, step=5)
+    with pytest.raises(ParameterError, match="cells = 2"):
+        ps.isosurface_mesh(f, 1.0, max_cells=2)
     with pytest.raises(ParameterError, match="dx = -1"):
         ps.isosurface_mesh(f, -1.0)
-
-
-def test_coarsening_step():
-    assert ps.coarsening_step((48, 48, 48), 64) == 1
-    assert ps.coarsening_step((96, 96, 96), 64) == 2
-    assert ps.coarsening_step((128, 128, 128), 48) == 4  # 128 / 2 = 64 > 48
-    assert ps.coarsening_step((66, 66, 66), 32) == 3  # 66 = 2 * 3 * 11: 66 / 2 = 33 > 32
-    assert ps.coarsening_step((97, 97, 97), 32) == 1  # prime: no tiling block, full resolution
-    assert ps.coarsening_step((96, 96, 48), 64) == 1  # 48 / 2 = 24 < 32: too coarse
 
 
 def test_lambert_shading():

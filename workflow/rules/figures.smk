@@ -17,7 +17,7 @@ rule plot_morphology_gallery:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=figure_mem_mb,
+        mem_mb=structure_figure_mem_mb,
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
@@ -43,7 +43,7 @@ rule plot_coarsening:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=figure_mem_mb,
+        mem_mb=structure_figure_mem_mb,
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
@@ -71,7 +71,7 @@ rule plot_motivating_pair:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=figure_mem_mb,
+        mem_mb=structure_figure_mem_mb,
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],

@@ -45,7 +45,7 @@ __all__ = [
     "SECTION_PLANES",
     "PHASE_COLORS",
     "orthogonal_sections",
-    "coarsening_step",
+    "resample_periodic",
     "isosurface_mesh",
     "mesh_area",
     "lambert_shading",
@@ -110,50 +110,65 @@ def orthogonal_sections(field) -> dict:
     return {"xy": f[:, :, nz // 2], "xz": f[:, ny // 2, :], "yz": f[nx // 2, :, :]}
 
 
-def coarsening_step(shape, max_cells: int = 64) -> int:
-    """Block size that brings a grid to at most ``max_cells`` per axis.
+def resample_periodic(field, cells: int, *, periodic: bool = True) -> np.ndarray:
+    """A 3D field on at most ``cells`` samples along its longest axis.
 
-    The smallest ``s`` that divides every axis length (a block must tile the
-    periodic box exactly) with ``max(shape) / s <= max_cells``, provided the
-    coarse grid keeps at least ``max_cells / 2`` cells per axis; 1 (no
-    coarsening) if the grid is small enough or no divisor fits (e.g. a prime
-    grid size: drawn at full resolution, slower).
+    A drawing aid (the measurements use the full grid). Every axis is
+    scaled by the same factor ``cells / max(shape)``. When one integer block
+    size ``s`` divides every axis, the field is averaged over ``s^3``
+    blocks (anti-aliased, keeps the mean composition); otherwise it is
+    interpolated linearly (:func:`scipy.ndimage.zoom`, periodic boundary
+    with ``periodic``), which is fine for fields that vary over a few cells
+    like a Cahn-Hilliard interface. A field already small enough is
+    returned as it is.
 
     Parameters
     ----------
-    shape : tuple of int
-    max_cells : int
-        Cells per axis the isosurface may use (>= 2).
+    field : (nx, ny, nz) ndarray
+    cells : int
+        Samples along the longest axis (>= 4).
+    periodic : bool
+        The field is periodic (samples at ``i L / n``) or not (samples at
+        ``i L / (n - 1)``, ends kept).
+
+    Returns
+    -------
+    (mx, my, mz) ndarray of float
     """
-    if max_cells < 2:
-        raise ParameterError(f"max_cells = {max_cells}: need >= 2")
-    g = int(np.gcd.reduce([int(n) for n in shape]))
-    for s in range(1, g + 1):
-        if g % s == 0 and max(shape) / s <= max_cells:
-            return s if min(shape) / s >= max_cells / 2 else 1
-    return 1
+    from scipy import ndimage
 
-
-def _block_mean(f, s):
-    if s == 1:
+    f = np.asarray(field, float)
+    if cells < 4:
+        raise ParameterError(f"cells = {cells}: need >= 4 samples per axis to draw a surface")
+    n = max(f.shape)
+    if cells >= n:
         return f
-    nx, ny, nz = f.shape
-    return f.reshape(nx // s, s, ny // s, s, nz // s, s).mean(axis=(1, 3, 5))
+    s = n // cells
+    if n % cells == 0 and all(k % s == 0 for k in f.shape):
+        nx, ny, nz = f.shape
+        return f.reshape(nx // s, s, ny // s, s, nz // s, s).mean(axis=(1, 3, 5))
+    shape = [max(4, round(k * cells / n)) for k in f.shape]
+    if periodic:
+        zoom = [m / k for m, k in zip(shape, f.shape)]
+        return ndimage.zoom(f, zoom, order=1, mode="grid-wrap", grid_mode=True)
+    zoom = [(m - 1) / (k - 1) for m, k in zip(shape, f.shape)]
+    return ndimage.zoom(f, zoom, order=1, mode="nearest")
 
 
-def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", step="auto",
-                    max_cells: int = 64, periodic: bool = True, caps: bool = True):
+def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", max_cells: int = 64,
+                    max_faces: int = 60_000, periodic: bool = True, caps: bool = True):
     """Triangle mesh of the interface of a 3D binarised structure.
 
     The field is cut at the study's level (:func:`scattermorph.minkowski.threshold`
     of the full-resolution field) and the interface of the shown phase is
     found by :func:`skimage.measure.marching_cubes` (linear interpolation
-    along the grid edges). To keep the triangle count drawable
-    (~1e4-1e5 triangles, a few seconds in matplotlib) the field is first
-    averaged over ``step^3`` blocks (an anti-aliased coarsening that keeps
-    the mean composition, hence the ``"mean"`` level; a block's value is
-    drawn at its first sample, a shift of ``(step - 1) dx / 2``, less than
-    one cell of the drawing).
+    along the grid edges). To keep the drawing light (at most ``max_faces``
+    triangles: ~3 s and ~60 MB per 1e5 triangles in matplotlib), the field
+    is first brought to at most ``max_cells`` samples per axis
+    (:func:`resample_periodic`), and coarser still if the mesh has more than
+    ``max_faces`` triangles (triangles scale as 1 / spacing^2). A coarse
+    sample stands for a block of cells and is drawn at the block's first
+    cell: a shift of less than one coarse cell.
 
     Parameters
     ----------
@@ -167,11 +182,11 @@ def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", step="a
         The phase whose domains the surface encloses: the one with the
         smaller volume fraction (the domains that are droplets or a
         network), the A-rich phase ``field > level`` or the A-poor phase.
-    step : int or "auto"
-        Block size of the coarsening; "auto": :func:`coarsening_step` with
-        ``max_cells``. An integer must divide every axis.
     max_cells : int
-        Cells per axis for ``step="auto"``.
+        Samples per axis of the drawn grid, at most.
+    max_faces : int
+        Triangles, at most (coarser grids are tried, down to 8 samples per
+        axis).
     periodic : bool
         Wrap one layer onto the high faces so the surface spans the whole
         periodic box ``[0, n dx]`` (see the module notes). If False the box
@@ -190,7 +205,8 @@ def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", step="a
         ``level`` (the numerical threshold, units of ``field``),
         ``phase_is_rich`` (the enclosed phase is ``field > level``),
         ``fraction`` (volume fraction of the enclosed phase, full
-        resolution), ``step``, ``box`` ((3,) box lengths in b).
+        resolution), ``cells`` (shape of the drawn grid), ``spacing`` ((3,)
+        its sample spacing in b), ``box`` ((3,) box lengths in b).
     """
     from skimage.measure import marching_cubes
 
@@ -200,31 +216,33 @@ def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", step="a
     dx = _check_dx(dx)
     if phase not in ("minority", "rich", "poor"):
         raise ParameterError(f"phase {phase!r}: use 'minority', 'rich' or 'poor'")
+    if max_faces < 1:
+        raise ParameterError(f"max_faces = {max_faces}: need >= 1")
     binary, lev = threshold(f, level, return_level=True)
     frac_rich = float(binary.mean())
     rich = {"minority": frac_rich <= 0.5, "rich": True, "poor": False}[phase]
-    s = coarsening_step(f.shape, max_cells) if step == "auto" else int(step)
-    if s < 1 or any(n % s for n in f.shape):
-        raise ParameterError(f"step = {step}: need 'auto' or a block size >= 1 that divides the "
-                             f"grid {f.shape}")
-    g = _block_mean(f, s)
-    g = g - lev if rich else lev - g  # > 0 inside the shown phase
-    if periodic:
-        g = np.pad(g, [(0, 1)] * 3, mode="wrap")
-    h = dx * s
-    box = (np.array(g.shape) - 1) * h
-    if caps:
-        g = np.pad(g, 1, mode="constant", constant_values=-max(1.0, float(np.abs(g).max())))
-    if not (g.max() > 0 > g.min()):
-        # one phase fills the box: no interface
-        return np.zeros((0, 3)), np.zeros((0, 3), int), {
-            "level": float(lev), "phase_is_rich": bool(rich), "step": s, "box": box,
-            "fraction": frac_rich if rich else 1 - frac_rich}
-    verts, faces, _, _ = marching_cubes(g, 0.0, spacing=(h, h, h), allow_degenerate=False)
+    n = np.array(f.shape)
+    box = n * dx if periodic else (n - 1) * dx
+    cells = min(int(max_cells), int(n.max()))
+    while True:
+        g = resample_periodic(f, cells, periodic=periodic)
+        m = np.array(g.shape)
+        h = box / m if periodic else box / (m - 1)
+        g = g - lev if rich else lev - g  # > 0 inside the shown phase
+        if periodic:
+            g = np.pad(g, [(0, 1)] * 3, mode="wrap")
+        if caps:
+            g = np.pad(g, 1, mode="constant", constant_values=-max(1.0, float(np.abs(g).max())))
+        info = {"level": float(lev), "phase_is_rich": bool(rich), "cells": tuple(int(k) for k in m),
+                "spacing": h, "box": box, "fraction": frac_rich if rich else 1 - frac_rich}
+        if not (g.max() > 0 > g.min()):  # one phase fills the box: no interface
+            return np.zeros((0, 3)), np.zeros((0, 3), int), info
+        verts, faces, _, _ = marching_cubes(g, 0.0, spacing=tuple(h), allow_degenerate=False)
+        if len(faces) <= max_faces or cells <= 8:
+            break
+        cells = max(8, int(cells * np.sqrt(max_faces / len(faces)) * 0.95))
     if caps:
         verts = np.clip(verts - h, 0.0, box)
-    info = {"level": float(lev), "phase_is_rich": bool(rich), "step": s, "box": box,
-            "fraction": frac_rich if rich else 1 - frac_rich}
     return verts, faces, info
 
 
@@ -622,7 +640,7 @@ def plot_motivating_pair_3d(images, q, curves, rows, dx: float, labels, *, level
 
 
 def plot_coarsening_3d(fields, times, series, dx: float, *, level="mean",
-                       title: str | None = None, max_cells: int = 48):
+                       title: str | None = None, max_cells: int = 48, max_faces: int = 30_000):
     """Coarsening of a 3D run: isosurfaces and xy mid-planes in time, and L(t).
 
     Parameters
@@ -639,8 +657,8 @@ def plot_coarsening_3d(fields, times, series, dx: float, *, level="mean",
     level : {"mean", "equal_volume"} or float
         Binarisation rule of the study.
     title : str, optional
-    max_cells : int
-        See :func:`isosurface_mesh` (smaller than elsewhere: many panels).
+    max_cells, max_faces : int
+        See :func:`isosurface_mesh` (smaller than elsewhere: many small panels).
     """
     from .minkowski import threshold
     from .plotting import plot_length_series
@@ -654,17 +672,18 @@ def plot_coarsening_3d(fields, times, series, dx: float, *, level="mean",
     fig = plt.figure(figsize=(W, H))
     im = None
     for i, (f, t) in enumerate(zip(fields, times)):
-        verts, faces, info = isosurface_mesh(f, dx, level=level, max_cells=max_cells)
+        verts, faces, info = isosurface_mesh(f, dx, level=level, max_cells=max_cells,
+                                             max_faces=max_faces)
         x0 = (0.3 + i * cw) / W
         ax = fig.add_axes((x0, (r3 + r2) / H, cw / W, (r1 - 0.35) / H), projection="3d")
         draw_isosurface(ax, verts, faces, info["box"], color=PHASE_COLORS[info["phase_is_rich"]],
                         labels=False)
         fig.text(x0 + 0.5 * cw / W, (r3 + r2 + r1) / H, rf"$t = {t:.3g}\,\tau$" + "\n"
                  + _phase_name(info), ha="center", va="top", fontsize=8)
-        ax2 = fig.add_axes((x0 + 0.45 / W, (r3 + 0.4) / H, (cw - 0.7) / W, (r2 - 0.75) / H))
+        ax2 = fig.add_axes((x0 + 0.45 / W, (r3 + 0.4) / H, (cw - 0.7) / W, (r2 - 0.85) / H))
         lev = threshold(f, level, return_level=True)[1]
         im = draw_sections([ax2], np.asarray(f), dx, level=lev, labels=True)
-    cax = fig.add_axes(((0.3 + n * cw + 0.1) / W, (r3 + 0.4) / H, 0.12 / W, (r2 - 0.75) / H))
+    cax = fig.add_axes(((0.3 + n * cw + 0.1) / W, (r3 + 0.4) / H, 0.12 / W, (r2 - 0.85) / H))
     fig.colorbar(im, cax=cax).set_label(r"$\phi$", fontsize=8)
     cax.tick_params(labelsize=7)
     ax = fig.add_axes((0.9 / W, 0.55 / H, (W - 1.4) / W, (r3 - 0.9) / H))
