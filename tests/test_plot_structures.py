@@ -220,3 +220,22 @@ def test_2d_figures_keep_their_images(tmp_path):
     fig = ps.plot_gallery_3d([random_field(16)], ["a"], 1.0)
     assert sum(ax.name == "3d" for ax in fig.axes) == 1
     _render(fig, tmp_path / "g3.png")
+
+
+def test_boxes_of_different_cell_sizes_share_one_length_scale(tmp_path):
+    """Runs of a sweep may have their own dx: the gallery and the pair draw
+    every box on the scale of the largest (the smaller box looks smaller)."""
+    f = random_field(16)
+    fig = ps.plot_gallery_3d([f, f], ["dx 1", "dx 2"], [1.0, 2.0])
+    planes = [ax for ax in fig.axes if ax.name != "3d" and ax.images]
+    assert len(planes) == 6
+    assert all(ax.get_xlim() == (0, 32.0) for ax in planes)  # the largest box: 16 x 2 b
+    small = planes[0].images[0].get_extent()
+    assert tuple(small) == (0, 16.0, 0, 16.0)  # the dx = 1 box itself spans 16 b
+    boxes = [ax for ax in fig.axes if ax.name == "3d"]
+    assert [ax.get_xlim()[1] for ax in boxes] == [16.0, 32.0]
+    _render(fig, tmp_path / "g.png")
+    with pytest.raises(ParameterError, match="3 cell sizes for 2 fields"):
+        ps.plot_gallery_3d([f, f], ["a", "b"], [1.0, 2.0, 3.0])
+    f2 = f[:, :, 0]
+    _render(plot_gallery([f2, f2], ["a", "b"], [1.0, 2.0]), tmp_path / "g2.png")  # 2D too

@@ -79,6 +79,21 @@ def _check3d(field):
     return f
 
 
+def _per_field(dx, n):
+    """``dx`` (one cell size, or one per field) as a list of n floats."""
+    d = np.atleast_1d(np.asarray(dx, float))
+    if d.size == 1:
+        d = np.repeat(d, n)
+    if d.size != n:
+        raise ParameterError(f"{d.size} cell sizes for {n} fields: give one dx or one per field")
+    return [_check_dx(v) for v in d]
+
+
+def _extent(fields, dxs):
+    """Side (b) of the largest box among the fields."""
+    return max(max(np.shape(f)) * d for f, d in zip(fields, dxs))
+
+
 def _check_dx(dx):
     if not (np.isfinite(dx) and dx > 0):
         raise ParameterError(f"dx = {dx}: need the cell size in b, a finite number > 0")
@@ -303,7 +318,7 @@ def lambert_shading(verts, faces, light, *, ambient: float = 0.35) -> np.ndarray
 # drawing into given axes
 # --------------------------------------------------------------------------
 def draw_sections(axes, field, dx: float, *, level=None, vmin: float = 0.0, vmax: float = 1.0,
-                  labels: bool = True):
+                  labels: bool = True, extent: float | None = None):
     """Draw the three mid-planes of a 3D field into three axes.
 
     Parameters
@@ -321,6 +336,9 @@ def draw_sections(axes, field, dx: float, *, level=None, vmin: float = 0.0, vmax
         Common colour scale of the three planes.
     labels : bool
         Axis labels and the cut position in each panel's title.
+    extent : float, optional
+        Axis limits ``[0, extent]`` (b) on every panel, to draw boxes of
+        different sizes on one length scale (default: this box).
 
     Returns
     -------
@@ -342,8 +360,8 @@ def draw_sections(axes, field, dx: float, *, level=None, vmin: float = 0.0, vmax
             hh = (np.arange(nh) + 0.5) * dx
             vv = (np.arange(nv) + 0.5) * dx
             ax.contour(hh, vv, plane.T, levels=[level], colors="k", linewidths=0.5)
-        ax.set_xlim(ext[0], ext[1])
-        ax.set_ylim(ext[2], ext[3])
+        ax.set_xlim(0, ext[1] if extent is None else extent)
+        ax.set_ylim(0, ext[3] if extent is None else extent)
         ax.set_aspect("equal")
         ax.tick_params(labelsize=6, length=2, pad=1)
         ticks = [0, round(nh * dx / 2), nh * dx]
@@ -367,7 +385,8 @@ def _box_edges(ax, box):
 
 
 def draw_isosurface(ax, verts, faces, box, *, color, elev: float = VIEW["elev"],
-                    azim: float = VIEW["azim"], ambient: float = 0.35, labels: bool = True):
+                    azim: float = VIEW["azim"], ambient: float = 0.35, labels: bool = True,
+                    extent: float | None = None):
     """Draw a triangle mesh with Lambert shading into a 3D axes.
 
     Parameters
@@ -387,6 +406,10 @@ def draw_isosurface(ax, verts, faces, box, *, color, elev: float = VIEW["elev"],
         Brightness of unlit faces.
     labels : bool
         Axis labels (x, y, z in b).
+    extent : float, optional
+        Draw the box on the scale where a box of side ``extent`` (b) fills
+        the axes, so that boxes of different sizes in one figure share a
+        length scale (default: this box fills the axes).
     """
     from matplotlib.colors import to_rgb
     from mpl_toolkits.mplot3d.art3d import Poly3DCollection
@@ -404,7 +427,7 @@ def draw_isosurface(ax, verts, faces, box, *, color, elev: float = VIEW["elev"],
     ax.set_xlim(0, box[0])
     ax.set_ylim(0, box[1])
     ax.set_zlim(0, box[2])
-    ax.set_box_aspect(tuple(box), zoom=1.1)
+    ax.set_box_aspect(tuple(box), zoom=1.1 * (1.0 if extent is None else box.max() / extent))
     ax.view_init(elev=elev, azim=azim)
     # ticks: the origin once (on x) and the box side on each axis
     for axis, name, length in zip((ax.xaxis, ax.yaxis, ax.zaxis), "xyz", box):
@@ -426,7 +449,8 @@ def _phase_name(info):
 
 
 def structure_panel(fig, field, dx: float, *, rect=(0.0, 0.0, 1.0, 1.0), level="mean",
-                    title=None, color=None, max_cells: int = 64, sections: bool = True):
+                    title=None, color=None, max_cells: int = 64, sections: bool = True,
+                    extent: float | None = None):
     """One 3D structure in a rectangle of a figure: isosurface above, mid-planes below.
 
     Parameters
@@ -450,6 +474,9 @@ def structure_panel(fig, field, dx: float, *, rect=(0.0, 0.0, 1.0, 1.0), level="
         See :func:`isosurface_mesh`.
     sections : bool
         Draw the row of mid-planes under the isosurface.
+    extent : float, optional
+        Common length scale (b): the side of the largest box of the figure
+        (see :func:`draw_isosurface`, :func:`draw_sections`).
 
     Returns
     -------
@@ -462,7 +489,8 @@ def structure_panel(fig, field, dx: float, *, rect=(0.0, 0.0, 1.0, 1.0), level="
     top = 0.36 if sections else 0.0
     ax3 = fig.add_axes((x0, y0 + top * h, w, (0.86 - top) * h + 0.02 * h), projection="3d")
     draw_isosurface(ax3, verts, faces, info["box"],
-                    color=PHASE_COLORS[info["phase_is_rich"]] if color is None else color)
+                    color=PHASE_COLORS[info["phase_is_rich"]] if color is None else color,
+                    extent=extent)
     head = "interface of the " + _phase_name(info)
     fig.text(x0 + w / 2, y0 + 0.985 * h, head if title is None else f"{title}\n{head}",
              ha="center", va="top", fontsize=8)
@@ -471,7 +499,7 @@ def structure_panel(fig, field, dx: float, *, rect=(0.0, 0.0, 1.0, 1.0), level="
         sw = 0.22 * w
         saxes = [fig.add_axes((x0 + w * (0.1 + 0.315 * i), y0 + 0.07 * h, sw, 0.25 * h))
                  for i in range(3)]
-        im = draw_sections(saxes, field, dx, level=info["level"])
+        im = draw_sections(saxes, field, dx, level=info["level"], extent=extent)
     return {"ax3d": ax3, "section_axes": saxes, "image": im, "info": info}
 
 
@@ -530,7 +558,7 @@ BAR_H = 0.75
 SECTIONS_LABEL = r"volume fraction $\phi$ (mid-planes; black line: binarisation level)"
 
 
-def plot_gallery_3d(fields, titles, dx: float, *, level="mean", ncols: int | None = None,
+def plot_gallery_3d(fields, titles, dx, *, level="mean", ncols: int | None = None,
                     suptitle: str | None = None, max_cells: int = 64):
     """Gallery of 3D structures: each as an isosurface over its three mid-planes.
 
@@ -539,8 +567,9 @@ def plot_gallery_3d(fields, titles, dx: float, *, level="mean", ncols: int | Non
     fields : sequence of (nx, ny, nz) ndarray
         Composition fields (volume fraction in [0, 1]).
     titles : sequence of str
-    dx : float
-        Cell size (b).
+    dx : float or sequence of float
+        Cell size (b), one for all fields or one per field. Boxes of
+        different sizes are drawn on one length scale.
     level : {"mean", "equal_volume"} or float
         Binarisation rule of the study (``measurement.threshold``).
     ncols : int, optional
@@ -552,16 +581,19 @@ def plot_gallery_3d(fields, titles, dx: float, *, level="mean", ncols: int | Non
     n = len(fields)
     if n == 0:
         raise ParameterError("no fields to draw: the gallery needs at least one structure")
+    dxs = _per_field(dx, n)
+    extent = _extent(fields, dxs)
     ncols = min(ncols or (n if n <= 4 else 3), n)
     nrows = int(np.ceil(n / ncols))
     head = 0.4 if suptitle else 0.1
     W, H = PANEL_W * ncols, PANEL_H * nrows + BAR_H + head
     fig = plt.figure(figsize=(W, H))
     im = None
-    for k, (f, t) in enumerate(zip(fields, titles)):
+    for k, (f, t, d) in enumerate(zip(fields, titles, dxs)):
         r, c = divmod(k, ncols)
         rect = (c * PANEL_W / W, (BAR_H + (nrows - 1 - r) * PANEL_H) / H, PANEL_W / W, PANEL_H / H)
-        im = structure_panel(fig, f, dx, rect=rect, level=level, title=t, max_cells=max_cells)["image"]
+        im = structure_panel(fig, f, d, rect=rect, level=level, title=t, max_cells=max_cells,
+                             extent=extent)["image"]
     bw = min(5.0, 0.8 * W) / W  # colour bar length: 5 in at most
     _hbar(fig, im, (0.5 - bw / 2, 0.55 * BAR_H / H, bw, 0.12 / H), SECTIONS_LABEL)
     if suptitle:
@@ -569,7 +601,7 @@ def plot_gallery_3d(fields, titles, dx: float, *, level="mean", ncols: int | Non
     return fig
 
 
-def plot_motivating_pair_3d(images, q, curves, rows, dx: float, labels, *, level="mean",
+def plot_motivating_pair_3d(images, q, curves, rows, dx, labels, *, level="mean",
                             max_cells: int = 64):
     """Two 3D structures with (nearly) the same S(q) peak and different connectivity.
 
@@ -587,8 +619,9 @@ def plot_motivating_pair_3d(images, q, curves, rows, dx: float, labels, *, level
         S(q) of each structure (b^3).
     rows : (2,) sequence of mapping
         Dataset rows: the 3D functional densities and ``q_peak`` (1/b).
-    dx : float
-        Cell size (b).
+    dx : float or (2,) sequence of float
+        Cell size (b), one for both or one per structure (runs of a sweep
+        may have their own); both are drawn on one length scale.
     labels : (2,) sequence of str
         Titles; the first line also labels the curve.
     level : {"mean", "equal_volume"} or float
@@ -606,10 +639,12 @@ def plot_motivating_pair_3d(images, q, curves, rows, dx: float, labels, *, level
     fig = plt.figure(figsize=(W, H))
     colors = ["C0", "C3"]
     im = None
+    dxs = _per_field(dx, 2)
+    extent = _extent(images, dxs)
     for i in range(2):
         rect = (i * pw / W, BAR_H / H, pw / W, ph / H)
-        out = structure_panel(fig, images[i], dx, rect=rect, level=level, title=labels[i],
-                              max_cells=max_cells)
+        out = structure_panel(fig, images[i], dxs[i], rect=rect, level=level, title=labels[i],
+                              max_cells=max_cells, extent=extent)
         im = out["image"]
         fig.texts[-1].set_color(colors[i])  # the panel title
     # the Minkowski functional densities of both, as a small table under S(q)

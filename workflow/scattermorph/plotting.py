@@ -62,8 +62,9 @@ def plot_gallery(fields, titles, dx: float, *, ncols: int | None = None, suptitl
     fields : sequence of (M, N[, P]) ndarray
         Volume fraction fields in [0, 1].
     titles : sequence of str
-    dx : float
-        Cell size in b (sets the axes extent and the scale bar).
+    dx : float or sequence of float
+        Cell size in b (sets the axes extent and the scale bar), one for all
+        fields or one per field.
     ncols : int, optional
         Panels per row (default 3 in 2D; 3D: see ``plot_gallery_3d``).
     level : {"mean", "equal_volume"} or float
@@ -74,14 +75,15 @@ def plot_gallery(fields, titles, dx: float, *, ncols: int | None = None, suptitl
 
         return plot_gallery_3d(fields, titles, dx, level=level, ncols=ncols, suptitle=suptitle)
     n = len(fields)
+    dxs = np.broadcast_to(np.asarray(dx, float), (n,))
     ncols = min(ncols or 3, n)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(3.0 * ncols, 3.0 * nrows + 0.4), squeeze=False, layout="constrained"
     )
     im = None
-    for ax, f, t in zip(axes.flat, fields, titles):
-        im = _field_image(ax, f, dx)
+    for ax, f, t, d in zip(axes.flat, fields, titles, dxs):
+        im = _field_image(ax, f, d)
         ax.set_title(t, fontsize=9)
     for ax in axes.flat[n:]:
         ax.axis("off")
@@ -89,10 +91,10 @@ def plot_gallery(fields, titles, dx: float, *, ncols: int | None = None, suptitl
         fig.colorbar(im, ax=axes, shrink=0.8, label=r"volume fraction $\phi$")
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    box = np.asarray(fields[0]).shape[-1] * dx
-    axes.flat[0].text(
-        0.02, -0.08, f"box side {box:g} b", transform=axes.flat[0].transAxes, fontsize=8, va="top"
-    )
+    boxes = [np.asarray(f).shape[-1] * d for f, d in zip(fields, dxs)]
+    # one box side for all, or (per-run cell sizes) one under each panel
+    for ax, box in zip(axes.flat, boxes if len(set(boxes)) > 1 else boxes[:1]):
+        ax.text(0.02, -0.08, f"box side {box:g} b", transform=ax.transAxes, fontsize=8, va="top")
     return fig
 
 
@@ -280,7 +282,8 @@ def plot_motivating_pair(images, q, curves, rows, dx: float, labels, *, level="m
         S(q) of each structure.
     rows : (2,) sequence of mapping
         Dataset rows (functional densities, ``q_peak``).
-    dx : float
+    dx : float or (2,) sequence of float
+        Cell size in b, one for both or one per structure.
     labels : (2,) sequence of str
     level : {"mean", "equal_volume"} or float
         Binarisation rule of the study (3D: where the interface is drawn).
@@ -291,12 +294,13 @@ def plot_motivating_pair(images, q, curves, rows, dx: float, labels, *, level="m
 
         return plot_motivating_pair_3d(images, q, curves, rows, dx, labels, level=level)
     cols = functional_columns(ndim)
+    dxs = np.broadcast_to(np.asarray(dx, float), (2,))
     fig = plt.figure(figsize=(11, 4.2), layout="constrained")
     gs = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.4])
     colors = ["C0", "C3"]
     for i in range(2):
         ax = fig.add_subplot(gs[0, i])
-        _field_image(ax, images[i], dx)
+        _field_image(ax, images[i], dxs[i])
         ax.set_title(labels[i], fontsize=9, color=colors[i])
         text = "\n".join(
             f"{c.replace('_density', '')}: {rows[i][c]:.3g}" for c in cols

@@ -10,11 +10,11 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 from scattermorph.plotting import plot_gallery, save_job_figure  # noqa: E402
 from scattermorph.simulate import load_simulation  # noqa: E402
 
-fields, titles, dx = [], [], None
+fields, titles, dx = [], [], []
 for path in snakemake.input.sims:  # noqa: F821
     phi, times, meta = load_simulation(path)
     p = meta["params"]
-    dx = p["dx"]
+    dx.append(p["dx"])  # per run: runs of a sweep may have their own cell size
     fields.append(phi[-1])
     quench = f", $\\chi/\\chi_s$ = {p['quench']:g}" if p["model"] == "flory_huggins" else ""
     titles.append(f"$\\phi_0$ = {p['phi0']:g}{quench}\n$t$ = {times[-1] / meta['derived']['time_scale_tau']:.3g} $\\tau$")

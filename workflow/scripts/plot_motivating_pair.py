@@ -30,6 +30,7 @@ for r in rows:
     titles.append(f"$\\phi_0$ = {rec['phi0']:g}, $t$ = {rec['time_over_tau']:.3g} $\\tau$\n"
                   f"$q_{{peak}}$ = {rec['q_peak']:.4f} $b^{{-1}}$")
     print(f"row {r}: {rec['sim_id']} snapshot {rec['snapshot']} q_peak {rec['q_peak']:.5f}", file=sys.stderr)
-fig = plot_motivating_pair(images, arrays["q"], arrays["s_q"][list(rows)], recs, recs[0]["dx"], titles,
+dx = [rec["dx"] for rec in recs]  # per run: runs of a sweep may have their own cell size
+fig = plot_motivating_pair(images, arrays["q"], arrays["s_q"][list(rows)], recs, dx, titles,
                            level=snakemake.params.level)  # noqa: F821
 save_job_figure(fig, snakemake, __file__)  # noqa: F821
