@@ -126,17 +126,63 @@ def test_dataset_drops_snapshots_larger_than_a_fraction_of_the_box(tmp_path, rng
         ms.assemble_dataset(paths, max_length_fraction=1e-3)
 
 
-def test_select_motivating_pair():
-    rows = []
-    for sim, phi0, euler, qpeaks in [("drop", 0.3, 1e-3, [0.30, 0.20, 0.15, 0.12]),
-                                     ("co", 0.5, -1e-3, [0.25, 0.18, 0.151, 0.11])]:
+def _pair_tables(spec):
+    """Dataset and label tables from (sim_id, phi0, label_percolation,
+    label_euler, [q_peak per snapshot]) tuples; time = 10 (snapshot + 1)."""
+    rows, labels = [], []
+    for sim, phi0, lp, le, qpeaks in spec:
         for i, q in enumerate(qpeaks):
-            rows.append(dict(sim_id=sim, snapshot=i, phi0=phi0, euler_density=euler, q_peak=q))
+            rows.append(dict(sim_id=sim, snapshot=i, phi0=phi0, time_over_tau=10.0 * (i + 1), q_peak=q))
+            labels.append(dict(group=sim, snapshot=i, label_percolation=lp, label_euler=le))
     table = pd.DataFrame(rows)
     table.insert(0, "row", np.arange(len(table)))
-    i, j = ms.select_motivating_pair(table)
-    # late half only (snapshots 2, 3): the closest peaks are 0.15 and 0.151
-    assert (table.loc[i, "sim_id"], table.loc[i, "snapshot"]) == ("drop", 2)
-    assert (table.loc[j, "sim_id"], table.loc[j, "snapshot"]) == ("co", 2)
-    with pytest.raises(ParameterError, match="no late droplet"):
-        ms.select_motivating_pair(table[table["sim_id"] == "co"])
+    return table, pd.DataFrame(labels)
+
+
+def _picked(table, pair):
+    return [(table.loc[r, "sim_id"], int(table.loc[r, "snapshot"])) for r in pair]
+
+
+def test_select_motivating_pair_picks_the_closest_peaks_over_all_snapshots():
+    table, labels = _pair_tables([
+        ("drop", 0.2, 0, 0, [0.30, 0.20, 0.15, 0.12]),
+        ("co", 0.5, 1, 1, [0.25, 0.18, 0.14, 0.101]),
+        # labels disagree: neither class under the default criterion
+        ("mixed", 0.35, 1, 0, [0.30, 0.20, 0.15, 0.12]),
+    ])
+    # every snapshot counts (not only late ones): 0.25 vs 0.30 is 18 %, 0.20 vs
+    # 0.18 is 10.5 %, 0.15 vs 0.14 is 6.9 %, 0.12 vs 0.101 is 17 %
+    assert _picked(table, ms.select_motivating_pair(table, labels)) == [("drop", 2), ("co", 2)]
+    # by percolation alone 'mixed' is co-continuous: its 0.15 equals drop's 0.15
+    got = _picked(table, ms.select_motivating_pair(table, labels, criterion="percolation"))
+    assert got[1][0] == "mixed" and table.set_index(["sim_id", "snapshot"]).loc[got[0], "q_peak"] == \
+        table.set_index(["sim_id", "snapshot"]).loc[got[1], "q_peak"]
+
+
+def test_select_motivating_pair_breaks_near_ties_by_composition_then_time():
+    table, labels = _pair_tables([
+        ("drop_a", 0.3, 0, 0, [0.200, 0.150]),
+        ("drop_b", 0.15, 0, 0, [0.155, 0.1505]),
+        ("co", 0.5, 1, 1, [0.150, 0.150]),
+    ])
+    # drop_a hits 0.150 exactly, drop_b within 0.5 % (< rel_tol 2 %): the more
+    # off-critical drop_b wins, at its latest snapshot among equals (co's 1)
+    assert _picked(table, ms.select_motivating_pair(table, labels)) == [("drop_b", 1), ("co", 1)]
+    # without tolerance the exact match wins
+    assert _picked(table, ms.select_motivating_pair(table, labels, rel_tol=0.0)) == [("drop_a", 1), ("co", 1)]
+
+
+def test_select_motivating_pair_names_the_missing_class_and_the_fix():
+    table, labels = _pair_tables([("co", 0.5, 1, 1, [0.2, 0.1]), ("co2", 0.3, 1, 1, [0.2, 0.1])])
+    with pytest.raises(ParameterError, match=r"0 droplet and 4 co-continuous.*simulation\.sweep\.phi0"):
+        ms.select_motivating_pair(table, labels)
+    table3 = table.assign(dimension=3)
+    with pytest.raises(ParameterError, match=r"simulation\.sweep\.phi0 \(in 3D .* phi0 <~ 0\.2"):
+        ms.select_motivating_pair(table3, labels)
+    table, labels = _pair_tables([("drop", 0.2, 0, 0, [0.2, 0.1])])
+    with pytest.raises(ParameterError, match="2 droplet and 0 co-continuous.*near 0.5"):
+        ms.select_motivating_pair(table, labels)
+    with pytest.raises(ParameterError, match="no connectivity label.*label_snapshots"):
+        ms.select_motivating_pair(table, labels.iloc[:1])
+    with pytest.raises(ParameterError, match="criterion 'chi'"):
+        ms.select_motivating_pair(table, labels, criterion="chi")

@@ -204,6 +204,19 @@ def figure_mem_mb(wildcards, attempt):
     return job_mem_mb(need, attempt)
 
 
+def structure_figure_mem_mb(wildcards, attempt):
+    """Memory of a figure job that draws structures (gallery, coarsening,
+    motivating pair): as figure_mem_mb, plus in 3D matplotlib's 3D drawing
+    (~150 MB) and ~50 MB per shaded isosurface (at most 60,000 triangles
+    each, ~80 MB per 1e5 triangles: max RSS of 4-6 surfaces of 64^3 and 96^3
+    fields, scattermorph.plot_structures); the gallery draws one per
+    composition, the coarsening figure 5."""
+    need = 100 + (4 * _cells() * _snapshots() + 8 * _cells()) / 1e6
+    if config["study"]["dimension"] == 3:
+        need += 150 + 50 * max(len(gallery_sims()), 5)
+    return job_mem_mb(need, attempt)
+
+
 def table_mem_mb(wildcards, attempt):
     """Memory of a job that gathers per-simulation tables and curves: pandas
     and a few float64 numbers per q bin and snapshot of every simulation."""

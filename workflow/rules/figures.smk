@@ -17,10 +17,11 @@ rule plot_morphology_gallery:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=figure_mem_mb,
+        mem_mb=structure_figure_mem_mb,
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        level=config["measurement"]["threshold"],
     script:
         "../scripts/plot_morphology_gallery.py"
 
@@ -42,10 +43,11 @@ rule plot_coarsening:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=figure_mem_mb,
+        mem_mb=structure_figure_mem_mb,
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        level=config["measurement"]["threshold"],
     script:
         "../scripts/plot_coarsening.py"
 
@@ -54,6 +56,7 @@ rule plot_motivating_pair:
     input:
         table=rules.assemble_dataset.output.table,
         curves=rules.assemble_dataset.output.curves,
+        labels=f"{CLS_DIR}/labels_study.csv",
         sims=sim_files(),
     output:
         **figure_outputs(
@@ -68,10 +71,11 @@ rule plot_motivating_pair:
         "../../envs/figures.yaml"
     threads: 1
     resources:
-        mem_mb=figure_mem_mb,
+        mem_mb=structure_figure_mem_mb,
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        level=config["measurement"]["threshold"],
     script:
         "../scripts/plot_motivating_pair.py"
 

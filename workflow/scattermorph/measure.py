@@ -25,6 +25,7 @@ __all__ = [
     "add_instrument",
     "load_dataset",
     "select_motivating_pair",
+    "PAIR_CRITERIA",
 ]
 
 #: density columns of the functionals, by dimension (per unit area / volume)
@@ -275,31 +276,103 @@ def load_dataset(table_path, arrays_path):
     return table, arrays
 
 
-def select_motivating_pair(table: pd.DataFrame, *, droplet_max_phi0=0.35, late_fraction=0.5):
-    """A droplet and a co-continuous snapshot whose S(q) peak at the same q.
+#: the label column(s) of :func:`scattermorph.classify.structure_labels` that
+#: define the classes of the motivating pair, by criterion
+PAIR_CRITERIA = {
+    "both": ("label_percolation", "label_euler"),
+    "percolation": ("label_percolation",),
+    "euler": ("label_euler",),
+}
 
-    Candidates are the late snapshots (the last ``late_fraction`` of each run)
-    of droplet runs (``phi0 <= droplet_max_phi0``, positive Euler density:
-    isolated domains) and co-continuous runs (the composition closest to 0.5,
-    negative Euler density: a connected network). Among all pairs the one with
-    the closest peak positions ``q_peak`` is returned.
+
+def select_motivating_pair(table: pd.DataFrame, labels: pd.DataFrame, *, criterion="both",
+                           rel_tol=0.02):
+    """A droplet and a co-continuous snapshot whose S(q) peak at (nearly) the same q.
+
+    The classes are the study's connectivity labels of the full structures
+    (:func:`scattermorph.classify.structure_labels`, the table of the
+    label_snapshots rule): *droplets* when the minority phase neither wraps
+    around the periodic box (``label_percolation`` 0) nor has an Euler
+    characteristic <= 0 (``label_euler`` 0: more components than handles);
+    *co-continuous* when both labels are 1 (a box-spanning network with
+    handles). With ``criterion="percolation"`` or ``"euler"`` one label
+    alone decides.
+
+    Every snapshot of every run is a candidate. The pair with the smallest
+    relative difference of the peak positions, ``|ln(q_a / q_b)|``, wins;
+    pairs within ``rel_tol`` of that smallest difference count as equally
+    good (peak positions are refined from a binned S(q), and a box of
+    ``n`` cells resolves q only to ``2 pi / (n dx)``), and among them the
+    pair with the largest difference in mean composition ``phi0`` is taken
+    (an off-critical droplet blend against a near-critical network, the
+    contrast the figure is about), then the smaller q difference, then the
+    later snapshots.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The dataset (:func:`load_dataset`): ``row``, ``sim_id``,
+        ``snapshot``, ``phi0``, ``time_over_tau``, ``q_peak`` (1/b).
+    labels : pandas.DataFrame
+        Labels of every snapshot: ``group`` (the ``sim_id``), ``snapshot``,
+        ``label_percolation``, ``label_euler``.
+    criterion : {"both", "percolation", "euler"}
+        Which labels define the classes (see above).
+    rel_tol : float
+        Tolerance on the relative peak difference (dimensionless, >= 0).
 
     Returns
     -------
     (int, int)
         ``row`` indices of the droplet and the co-continuous snapshot.
+
+    Raises
+    ------
+    ParameterError
+        An unknown criterion, snapshots without labels, or a class with no
+        snapshot (the message says how many each class has and how to get
+        the missing one).
     """
-    tmax = table.groupby("sim_id")["snapshot"].transform("max")
-    late = table[(table["snapshot"] >= (1 - late_fraction) * tmax) & np.isfinite(table["q_peak"])]
-    drop = late[(late["phi0"] <= droplet_max_phi0) & (late["euler_density"] > 0)]
-    centre = late["phi0"].iloc[(late["phi0"] - 0.5).abs().argmin()] if len(late) else np.nan
-    co = late[(late["phi0"] == centre) & (late["euler_density"] < 0)]
-    if drop.empty or co.empty:
+    if criterion not in PAIR_CRITERIA:
+        raise ParameterError(f"criterion {criterion!r}: use one of {sorted(PAIR_CRITERIA)}")
+    if not (np.isfinite(rel_tol) and rel_tol >= 0):
+        raise ParameterError(f"rel_tol = {rel_tol}: need a finite tolerance >= 0")
+    cols = PAIR_CRITERIA[criterion]
+    lab = labels.rename(columns={"group": "sim_id"})[["sim_id", "snapshot", *cols]]
+    t = table.merge(lab, on=["sim_id", "snapshot"], how="left", validate="one_to_one")
+    missing = t[list(cols)].isna().any(axis=1)
+    if missing.any():
+        first = t[missing].iloc[0]
         raise ParameterError(
-            "the dataset has no late droplet snapshot (phi0 <= "
-            f"{droplet_max_phi0}, positive Euler density) or no co-continuous one "
-            "(phi0 near 0.5, negative Euler density): widen the composition sweep"
+            f"{int(missing.sum())} dataset snapshots have no connectivity label (first: "
+            f"{first['sim_id']} snapshot {first['snapshot']}): the label table must come from "
+            "the same simulations (rerun the label_snapshots rule)"
         )
-    diff = np.abs(np.log(drop["q_peak"].to_numpy())[:, None] - np.log(co["q_peak"].to_numpy())[None, :])
-    i, j = np.unravel_index(np.argmin(diff), diff.shape)
-    return int(drop["row"].iloc[i]), int(co["row"].iloc[j])
+    t = t[np.isfinite(t["q_peak"]) & (t["q_peak"] > 0)]
+    lab_sum = t[list(cols)].sum(axis=1)
+    drop = t[lab_sum == 0]
+    co = t[lab_sum == len(cols)]
+    if drop.empty or co.empty:
+        what = " and ".join(cols)
+        fix = []
+        if drop.empty:
+            hint = (" (in 3D the minority phase breaks up into droplets only at phi0 <~ 0.2: "
+                    "at 0.3 it is still a network at 50 tau)" if "dimension" in t
+                    and (t["dimension"] == 3).any() else "")
+            fix.append("add off-critical compositions to simulation.sweep.phi0" + hint)
+        if co.empty:
+            fix.append("add compositions near 0.5 to simulation.sweep.phi0")
+        raise ParameterError(
+            f"the motivating pair needs a droplet and a co-continuous snapshot ({what}); the "
+            f"dataset has {len(drop)} droplet and {len(co)} co-continuous snapshots (of "
+            f"{len(t)} with a peak, by criterion {criterion!r}): " + "; ".join(fix)
+        )
+    qd, qc = np.log(drop["q_peak"].to_numpy()), np.log(co["q_peak"].to_numpy())
+    diff = np.abs(qd[:, None] - qc[None, :])
+    ok = diff <= diff.min() + rel_tol
+    dphi = np.abs(drop["phi0"].to_numpy()[:, None] - co["phi0"].to_numpy()[None, :])
+    late = np.minimum(drop["time_over_tau"].to_numpy()[:, None], co["time_over_tau"].to_numpy()[None, :])
+    ii, jj = np.nonzero(ok)
+    # lexsort: last key first -> largest dphi, then smallest diff, then latest
+    k = np.lexsort((-late[ii, jj], diff[ii, jj], -dphi[ii, jj]))[0]
+    return int(drop["row"].iloc[ii[k]]), int(co["row"].iloc[jj[k]])

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 __all__ = [
     "plot_gallery",
     "plot_coarsening",
+    "plot_length_series",
     "save_figure",
     "save_job_figure",
     "functional_columns",
@@ -28,8 +29,11 @@ CMAP = "RdBu_r"
 
 def _field_image(ax, field, dx):
     field = np.asarray(field)
-    if field.ndim == 3:  # mid-plane section of a 3D field
-        field = field[field.shape[0] // 2]
+    if field.ndim != 2:  # 3D fields: scattermorph.plot_structures (sections and isosurfaces)
+        from .errors import ParameterError
+
+        raise ParameterError(f"field of shape {field.shape}: the image panels draw 2D fields; "
+                             "draw 3D fields with scattermorph.plot_structures")
     n, m = field.shape
     im = ax.imshow(
         field.T,
@@ -45,26 +49,41 @@ def _field_image(ax, field, dx):
     return im
 
 
-def plot_gallery(fields, titles, dx: float, *, ncols: int = 3, suptitle: str | None = None):
-    """Grid of composition fields (mid-plane sections for 3D).
+def plot_gallery(fields, titles, dx: float, *, ncols: int | None = None, suptitle: str | None = None,
+                 level="mean"):
+    """Grid of composition fields.
+
+    2D fields are drawn as images; 3D fields each as the shaded interface of
+    the minority phase above the three mid-planes
+    (:func:`scattermorph.plot_structures.plot_gallery_3d`).
 
     Parameters
     ----------
     fields : sequence of (M, N[, P]) ndarray
         Volume fraction fields in [0, 1].
     titles : sequence of str
-    dx : float
-        Cell size in b (sets the axes extent and the scale bar).
+    dx : float or sequence of float
+        Cell size in b (sets the axes extent and the scale bar), one for all
+        fields or one per field.
+    ncols : int, optional
+        Panels per row (default 3 in 2D; 3D: see ``plot_gallery_3d``).
+    level : {"mean", "equal_volume"} or float
+        Binarisation rule of the study (3D: where the interface is drawn).
     """
+    if np.asarray(fields[0]).ndim == 3:
+        from .plot_structures import plot_gallery_3d
+
+        return plot_gallery_3d(fields, titles, dx, level=level, ncols=ncols, suptitle=suptitle)
     n = len(fields)
-    ncols = min(ncols, n)
+    dxs = np.broadcast_to(np.asarray(dx, float), (n,))
+    ncols = min(ncols or 3, n)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(3.0 * ncols, 3.0 * nrows + 0.4), squeeze=False, layout="constrained"
     )
     im = None
-    for ax, f, t in zip(axes.flat, fields, titles):
-        im = _field_image(ax, f, dx)
+    for ax, f, t, d in zip(axes.flat, fields, titles, dxs):
+        im = _field_image(ax, f, d)
         ax.set_title(t, fontsize=9)
     for ax in axes.flat[n:]:
         ax.axis("off")
@@ -72,15 +91,18 @@ def plot_gallery(fields, titles, dx: float, *, ncols: int = 3, suptitle: str | N
         fig.colorbar(im, ax=axes, shrink=0.8, label=r"volume fraction $\phi$")
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    box = np.asarray(fields[0]).shape[-1] * dx
-    axes.flat[0].text(
-        0.02, -0.08, f"box side {box:g} b", transform=axes.flat[0].transAxes, fontsize=8, va="top"
-    )
+    boxes = [np.asarray(f).shape[-1] * d for f, d in zip(fields, dxs)]
+    # one box side for all, or (per-run cell sizes) one under each panel
+    for ax, box in zip(axes.flat, boxes if len(set(boxes)) > 1 else boxes[:1]):
+        ax.text(0.02, -0.08, f"box side {box:g} b", transform=ax.transAxes, fontsize=8, va="top")
     return fig
 
 
-def plot_coarsening(fields, times, series, dx: float, *, title: str | None = None):
+def plot_coarsening(fields, times, series, dx: float, *, title: str | None = None, level="mean"):
     """Coarsening of runs: snapshots of one run and L(t) of several.
+
+    3D snapshots are drawn as shaded interfaces above their xy mid-planes
+    (:func:`scattermorph.plot_structures.plot_coarsening_3d`).
 
     Parameters
     ----------
@@ -93,7 +115,13 @@ def plot_coarsening(fields, times, series, dx: float, *, title: str | None = Non
         for each run plotted in the bottom panel.
     dx : float
         Cell size in b.
+    level : {"mean", "equal_volume"} or float
+        Binarisation rule of the study (3D: where the interface is drawn).
     """
+    if np.asarray(fields[0]).ndim == 3:
+        from .plot_structures import plot_coarsening_3d
+
+        return plot_coarsening_3d(fields, times, series, dx, level=level, title=title)
     n = len(fields)
     fig = plt.figure(figsize=(2.4 * n, 6.0), layout="constrained")
     gs = fig.add_gridspec(2, n, height_ratios=[1.0, 1.3])
@@ -102,6 +130,21 @@ def plot_coarsening(fields, times, series, dx: float, *, title: str | None = Non
         _field_image(ax, f, dx)
         ax.set_title(rf"$t = {t:.3g}\,\tau$", fontsize=9)
     ax = fig.add_subplot(gs[1, :])
+    plot_length_series(ax, series)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_length_series(ax, series):
+    """Characteristic length against time of several runs, with a t^(1/3) guide.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    series : sequence of (label, t, L)
+        Times (tau) and lengths (b) of each run.
+    """
     tall = []
     for label, t, L in series:
         ax.loglog(t, L, "o-", ms=3, label=label)
@@ -117,9 +160,6 @@ def plot_coarsening(fields, times, series, dx: float, *, title: str | None = Non
     ax.set_xlabel(r"time $t / \tau$")
     ax.set_ylabel(r"characteristic length $L = 2\pi/\langle k \rangle$ ($b$)")
     ax.legend(fontsize=8, ncol=2)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return fig
 
 
 def save_figure(fig, path, *, dpi: int = 150, provenance: dict | None = None, pdf=None) -> None:
@@ -225,30 +265,42 @@ def functional_columns(ndim: int) -> list[str]:
     return ["volume_density", "surface_density", "mean_curvature_density", "euler_density"]
 
 
-def plot_motivating_pair(images, q, curves, rows, dx: float, labels):
+def plot_motivating_pair(images, q, curves, rows, dx: float, labels, *, level="mean"):
     """Two structures, their S(q) and their functionals (the study's question).
+
+    3D structures are drawn as shaded interfaces of the minority phase above
+    their three mid-planes
+    (:func:`scattermorph.plot_structures.plot_motivating_pair_3d`).
 
     Parameters
     ----------
     images : (2,) sequence of ndarray
-        Composition fields (3D: mid-plane shown).
+        Composition fields, 2D or 3D.
     q : (B,) ndarray
         q bin centres (1/b).
     curves : (2, B) ndarray
         S(q) of each structure.
     rows : (2,) sequence of mapping
         Dataset rows (functional densities, ``q_peak``).
-    dx : float
+    dx : float or (2,) sequence of float
+        Cell size in b, one for both or one per structure.
     labels : (2,) sequence of str
+    level : {"mean", "equal_volume"} or float
+        Binarisation rule of the study (3D: where the interface is drawn).
     """
     ndim = np.asarray(images[0]).ndim
+    if ndim == 3:
+        from .plot_structures import plot_motivating_pair_3d
+
+        return plot_motivating_pair_3d(images, q, curves, rows, dx, labels, level=level)
     cols = functional_columns(ndim)
+    dxs = np.broadcast_to(np.asarray(dx, float), (2,))
     fig = plt.figure(figsize=(11, 4.2), layout="constrained")
     gs = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.4])
     colors = ["C0", "C3"]
     for i in range(2):
         ax = fig.add_subplot(gs[0, i])
-        _field_image(ax, images[i], dx)
+        _field_image(ax, images[i], dxs[i])
         ax.set_title(labels[i], fontsize=9, color=colors[i])
         text = "\n".join(
             f"{c.replace('_density', '')}: {rows[i][c]:.3g}" for c in cols

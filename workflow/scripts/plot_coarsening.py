@@ -1,4 +1,5 @@
-"""Rule plot_coarsening: snapshots of one run and L(t) of the shown runs."""
+"""Rule plot_coarsening: snapshots of one run and L(t) of the shown runs
+(3D: shaded interfaces over the xy mid-planes)."""
 
 import sys
 
@@ -25,5 +26,6 @@ for path in snakemake.input.sims:  # noqa: F821
         shown = ([phi[i] for i in pick], [times[i] / tau for i in pick], meta)
 fields, ftimes, meta = shown
 title = f"Coarsening of run {meta['sim_id']} (top) and characteristic length (bottom)"
-fig = plot_coarsening(fields, ftimes, series, meta["params"]["dx"], title=title)
+fig = plot_coarsening(fields, ftimes, series, meta["params"]["dx"], title=title,
+                      level=snakemake.params.level)  # noqa: F821
 save_job_figure(fig, snakemake, __file__)  # noqa: F821

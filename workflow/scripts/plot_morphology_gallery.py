@@ -1,4 +1,5 @@
-"""Rule plot_morphology_gallery: last snapshot of one run per composition."""
+"""Rule plot_morphology_gallery: last snapshot of one run per composition
+(3D: shaded interface of the minority phase over the three mid-planes)."""
 
 import sys
 
@@ -9,13 +10,14 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 from scattermorph.plotting import plot_gallery, save_job_figure  # noqa: E402
 from scattermorph.simulate import load_simulation  # noqa: E402
 
-fields, titles, dx = [], [], None
+fields, titles, dx = [], [], []
 for path in snakemake.input.sims:  # noqa: F821
     phi, times, meta = load_simulation(path)
     p = meta["params"]
-    dx = p["dx"]
+    dx.append(p["dx"])  # per run: runs of a sweep may have their own cell size
     fields.append(phi[-1])
     quench = f", $\\chi/\\chi_s$ = {p['quench']:g}" if p["model"] == "flory_huggins" else ""
     titles.append(f"$\\phi_0$ = {p['phi0']:g}{quench}\n$t$ = {times[-1] / meta['derived']['time_scale_tau']:.3g} $\\tau$")
-fig = plot_gallery(fields, titles, dx, suptitle="Late-stage morphologies: droplets to co-continuous")
+fig = plot_gallery(fields, titles, dx, suptitle="Late-stage morphologies: droplets to co-continuous",
+                   level=snakemake.params.level)  # noqa: F821
 save_job_figure(fig, snakemake, __file__)  # noqa: F821

@@ -1,6 +1,13 @@
-"""Rule plot_motivating_pair: droplets vs co-continuous with the same S(q) peak."""
+"""Rule plot_motivating_pair: droplets vs co-continuous with the same S(q) peak.
+
+The pair is chosen from the dataset and the study's connectivity labels
+(scattermorph.measure.select_motivating_pair); 3D structures are drawn as
+shaded interfaces over their mid-planes (scattermorph.plot_structures).
+"""
 
 import sys
+
+import pandas as pd
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
@@ -11,16 +18,19 @@ from scattermorph.plotting import plot_motivating_pair, save_job_figure  # noqa:
 from scattermorph.simulate import load_simulation  # noqa: E402
 
 table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)  # noqa: F821
-rows = select_motivating_pair(table)
+labels = pd.read_csv(snakemake.input.labels)  # noqa: F821
+rows = select_motivating_pair(table, labels)
 by_id = {p.rsplit("/", 1)[-1].removesuffix(".npz"): p for p in snakemake.input.sims}  # noqa: F821
-images, labels, recs = [], [], []
+images, titles, recs = [], [], []
 for r in rows:
     rec = table.iloc[r]
     phi, _, _ = load_simulation(by_id[rec["sim_id"]])
     images.append(phi[int(rec["snapshot"])])
     recs.append(rec)
-    labels.append(f"$\\phi_0$ = {rec['phi0']:g}, $t$ = {rec['time_over_tau']:.3g} $\\tau$\n"
+    titles.append(f"$\\phi_0$ = {rec['phi0']:g}, $t$ = {rec['time_over_tau']:.3g} $\\tau$\n"
                   f"$q_{{peak}}$ = {rec['q_peak']:.4f} $b^{{-1}}$")
     print(f"row {r}: {rec['sim_id']} snapshot {rec['snapshot']} q_peak {rec['q_peak']:.5f}", file=sys.stderr)
-fig = plot_motivating_pair(images, arrays["q"], arrays["s_q"][list(rows)], recs, recs[0]["dx"], labels)
+dx = [rec["dx"] for rec in recs]  # per run: runs of a sweep may have their own cell size
+fig = plot_motivating_pair(images, arrays["q"], arrays["s_q"][list(rows)], recs, dx, titles,
+                           level=snakemake.params.level)  # noqa: F821
 save_job_figure(fig, snakemake, __file__)  # noqa: F821
