@@ -116,6 +116,27 @@ def test_baselines_fit_a_smooth_function(rng, name):
 # --------------------------------------------------------------------------
 # splits
 # --------------------------------------------------------------------------
+def test_stratified_grouped_split_puts_each_stratum_on_both_sides():
+    """Two runs per sweep point and f = 1/2: every point has exactly one run
+    in the test set (never both: no point is only extrapolated to); with
+    three runs per point the floor(f m) = 1 per point plus the remainders
+    reach round(f M) test runs in all; groups never straddle."""
+    points = [f"p{i}" for i in range(12)]
+    for reps, f in [(2, 0.5), (3, 0.5), (3, 0.25)]:
+        groups = np.repeat([f"{p}_r{r}" for p in points for r in range(reps)], 5)
+        strata = np.repeat([p for p in points for _ in range(reps)], 5)
+        for seed in range(5):
+            train, test = ln.grouped_split(groups, f, seed, strata=strata)
+            assert not set(groups[train]) & set(groups[test])
+            test_runs = set(groups[test])
+            assert len(test_runs) == round(f * len(points) * reps)
+            per_point = {p: sum(g.startswith(p + "_") for g in test_runs) for p in points}
+            assert all(v >= np.floor(f * reps) for v in per_point.values())
+            assert all(v <= np.ceil(f * reps) for v in per_point.values())
+    with pytest.raises(ParameterError, match="spans several strata"):
+        ln.grouped_split(["a", "a", "b", "b"], 0.5, 0, strata=["x", "y", "x", "x"])
+
+
 def test_grouped_split_keeps_groups_apart_and_hits_the_fraction():
     sizes = np.array([3, 7, 5, 12, 4, 9, 6, 8, 10, 2])
     groups = np.repeat(np.array([f"s{i}" for i in range(sizes.size)]), sizes)

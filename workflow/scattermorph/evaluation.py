@@ -297,12 +297,16 @@ def split_by_simulation(table, test_fraction, seed):
 
     Returns a DataFrame with one row per simulation: ``sim_id``, ``subset``
     ("train"/"test"), and the run's ``phi0``, ``quench``, ``replicate`` and
-    number of snapshots. See :func:`scattermorph.learn.grouped_split`.
+    number of snapshots. The split is stratified by sweep point (phi0,
+    quench): each point sends its share of runs to each side (see
+    :func:`scattermorph.learn.grouped_split`).
     """
     sims = table.groupby("sim_id", sort=True).agg(
         phi0=("phi0", "first"), quench=("quench", "first"), replicate=("replicate", "first"),
         snapshots=("snapshot", "size")).reset_index()
-    train, test = learn.grouped_split(table["sim_id"].to_numpy(), test_fraction, rng=seed)
+    point = table["phi0"].map("{:.6g}".format) + "/" + table["quench"].map("{:.6g}".format)
+    train, test = learn.grouped_split(table["sim_id"].to_numpy(), test_fraction, rng=seed,
+                                      strata=point.to_numpy())
     test_ids = set(table.loc[test, "sim_id"])
     sims["subset"] = np.where(sims["sim_id"].isin(test_ids), "test", "train")
     return sims

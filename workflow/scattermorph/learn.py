@@ -629,7 +629,7 @@ def make_baseline(name, random_state=0):
 # --------------------------------------------------------------------------
 # splits
 # --------------------------------------------------------------------------
-def grouped_split(groups, test_fraction=0.2, rng=0):
+def grouped_split(groups, test_fraction=0.2, rng=0, strata=None):
     """Train/test masks that never share a group (simulation).
 
     Groups are taken in a random order (from ``rng``) and added to the test
@@ -639,6 +639,17 @@ def grouped_split(groups, test_fraction=0.2, rng=0):
     the requirement that both sides get at least one group can override this
     for extreme fractions).
 
+    With ``strata`` (e.g. the sweep point (phi0, quench) of every sample) the
+    split is stratified: each stratum of ``m`` groups sends ``floor(f m)`` of
+    them, chosen at random, to the test set, and the remaining groups needed
+    to reach ``round(f M)`` test groups of ``M`` come one each from strata
+    with a fractional remainder (largest remainder first, random among
+    ties). With two replicates per sweep point and f = 1/2, every point then
+    has one run on each side: the test measures interpolation between the
+    training runs, never extrapolation to a sweep point the model has not
+    seen (an unstratified draw held out both runs of a corner point of the
+    3D sweep, phi0 0.5 at quench 1.15, and scored the extrapolation).
+
     Parameters
     ----------
     groups : array_like, shape (n,)
@@ -647,6 +658,8 @@ def grouped_split(groups, test_fraction=0.2, rng=0):
         Target fraction of samples in the test set, 0 < f < 1.
     rng : int or numpy.random.Generator
         Seed or generator; the same seed gives the same split.
+    strata : array_like, shape (n,), optional
+        Stratum of every sample, constant within a group.
 
     Returns
     -------
@@ -660,6 +673,10 @@ def grouped_split(groups, test_fraction=0.2, rng=0):
     uniq, inverse, sizes = np.unique(groups, return_inverse=True, return_counts=True)
     if uniq.size < 2:
         raise ParameterError("grouped_split needs at least 2 distinct groups")
+    if strata is not None:
+        test_groups = _stratified_groups(inverse, uniq.size, np.asarray(strata), test_fraction, rng)
+        test = np.isin(inverse, test_groups)
+        return ~test, test
     order = np.random.default_rng(rng).permutation(uniq.size)
     cum = np.cumsum(sizes[order])
     target = test_fraction * groups.size
@@ -670,6 +687,34 @@ def grouped_split(groups, test_fraction=0.2, rng=0):
     n_take = min(max(n_take, 1), uniq.size - 1)
     test = np.isin(inverse, order[:n_take])
     return ~test, test
+
+
+def _stratified_groups(inverse, n_groups, strata, test_fraction, rng) -> np.ndarray:
+    """Indices of the test groups of a stratified grouped split (see
+    :func:`grouped_split`)."""
+    if strata.shape != inverse.shape:
+        raise ParameterError(f"strata has shape {strata.shape}, expected {inverse.shape} like groups")
+    first = np.zeros(n_groups, dtype=int)
+    first[inverse[::-1]] = np.arange(inverse.size)[::-1]  # first sample of every group
+    g_stratum = strata[first]
+    if np.any(strata != g_stratum[inverse]):
+        raise ParameterError("a group spans several strata: give one stratum per group")
+    gen = np.random.default_rng(rng)
+    labels, s_of_g = np.unique(g_stratum, return_inverse=True)
+    target = min(max(int(round(test_fraction * n_groups)), 1), n_groups - 1)
+    counts = np.bincount(s_of_g, minlength=labels.size)
+    base = np.floor(test_fraction * counts).astype(int)
+    rest = test_fraction * counts - base
+    extra = target - base.sum()
+    if extra > 0:
+        tie = gen.random(labels.size)
+        order = np.lexsort((tie, -rest))  # largest remainder first, random ties
+        base[order[:extra]] += 1
+    picked = []
+    for k in range(labels.size):
+        members = np.flatnonzero(s_of_g == k)
+        picked.extend(gen.permutation(members)[: base[k]].tolist())
+    return np.sort(np.asarray(picked, dtype=int))
 
 
 def paper_splits(table, n_repeats=10, n_train=30, n_test=7, rng=0, sim_ids=None) -> Iterator:
