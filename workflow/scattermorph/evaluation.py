@@ -67,6 +67,7 @@ __all__ = [
     "load_stage",
     "robustness",
     "robustness_table",
+    "robustness_markdown",
     "check_targets",
     "summary_markdown",
     "export_kernel",
@@ -908,6 +909,33 @@ def _fmt(v, spec=".3f"):
     return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
 
 
+def robustness_markdown(robustness) -> list[str]:
+    """Lines of the learning summary for the :func:`robustness` table: R^2 per
+    setting (models trained on ideal curves) and the :func:`robustness_table`
+    of ideal against smeared training."""
+    lines = []
+    rob = robustness if "training" in robustness else robustness.assign(training="ideal")
+    lines += ["", "Instrument robustness (held-out R^2 per setting; -1 = ideal curves; models trained on "
+              "ideal curves):", ""]
+    for s, grp in rob[rob["training"] == "ideal"].groupby("setting"):
+        lines.append(f"- setting {s}: " + ", ".join(f"{r.functional} {_fmt(r.r2)}" for r in grp.itertuples()))
+    table = robustness_table(rob)
+    if len(table):
+        lines += ["", "Resolution-aware models (what `scattermorph predict` does with a curve's dQ): held-out "
+                  "R^2 on ideal test curves, and on the setting's test curves with the models trained on "
+                  "ideal curves or refitted on training curves smeared with the setting's resolution "
+                  "(pinhole Gaussian, sasmodels' scheme):", "",
+                  "| setting | dq/q | counts | background | functional | ideal curves | trained on ideal | "
+                  "trained on smeared | ideal - smeared |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in table.itertuples():
+            counts = "none" if not np.isfinite(r.counts) else f"{r.counts:.0e}"
+            lines.append(f"| {r.setting} | {r.resolution:g} | {counts} | {r.background:g} | {r.functional} | "
+                         f"{_fmt(r.r2_ideal)} | {_fmt(r.r2_trained_ideal)} | {_fmt(r.r2_trained_smeared)} | "
+                         f"{_fmt(r.gap)} |")
+    return lines
+
+
 def summary_markdown(*, targets, metrics, comparison, paper, extrapolation, robustness, n_train_sims,
                      n_test_sims):
     """The learning stage's headline numbers as a Markdown page.
@@ -989,23 +1017,5 @@ def summary_markdown(*, targets, metrics, comparison, paper, extrapolation, robu
         for (par, f), r in med.iterrows():
             lines.append(f"- {par}, {f}: {_fmt(r['outside'] / r['inside'], '.2f')}x")
     if len(robustness):
-        rob = robustness if "training" in robustness else robustness.assign(training="ideal")
-        lines += ["", "Instrument robustness (held-out R^2 per setting; -1 = ideal curves; models trained on "
-                  "ideal curves):", ""]
-        for s, grp in rob[rob["training"] == "ideal"].groupby("setting"):
-            lines.append(f"- setting {s}: " + ", ".join(f"{r.functional} {_fmt(r.r2)}" for r in grp.itertuples()))
-        table = robustness_table(rob)
-        if len(table):
-            lines += ["", "Resolution-aware models (what `scattermorph predict` does with a curve's dQ): held-out "
-                      "R^2 on ideal test curves, and on the setting's test curves with the models trained on "
-                      "ideal curves or refitted on training curves smeared with the setting's resolution "
-                      "(pinhole Gaussian, sasmodels' scheme):", "",
-                      "| setting | dq/q | counts | background | functional | ideal curves | trained on ideal | "
-                      "trained on smeared | ideal - smeared |",
-                      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-            for r in table.itertuples():
-                counts = "none" if not np.isfinite(r.counts) else f"{r.counts:.0e}"
-                lines.append(f"| {r.setting} | {r.resolution:g} | {counts} | {r.background:g} | {r.functional} | "
-                             f"{_fmt(r.r2_ideal)} | {_fmt(r.r2_trained_ideal)} | {_fmt(r.r2_trained_smeared)} | "
-                             f"{_fmt(r.gap)} |")
+        lines += robustness_markdown(robustness)
     return "\n".join(lines) + "\n"
