@@ -491,9 +491,11 @@ def test_predict_folder_and_glob_give_one_csv_row_per_curve(small_model, tmp_pat
     t = pd.read_csv(out_csv, keep_default_na=False)
     assert list(t["entry"]) == ["", "a/sasdata", "b/sasdata"] and list(t["format"]) == ["text", "nxcansas", "nxcansas"]
     assert {"area_density", "area_density_std", "perimeter_density_unit", "in_domain"} <= set(t.columns)
-    # the same shape at three intensity scales (1, 1, 2): a scale-free model gives the
-    # same means; 1e-9 relative allows the float rounding of the scaled features
-    np.testing.assert_allclose(t["area_density"], t["area_density"][0], rtol=1e-9)
+    # the same shape at two intensity scales (1, 2) and the same dQ/q: a scale-free model
+    # gives the same means; 1e-9 relative allows the float rounding of the scaled features
+    np.testing.assert_allclose(t["area_density"][2], t["area_density"][1], rtol=1e-9)
+    # the text file has no dQ (ideal-curve model), the NXcanSAS entries 5 % (refitted model)
+    assert list(t["dq_over_q_used"]) == [0.0, 0.05, 0.05]
     code, out, err = run(capsys, "predict", str(d / "*.h5"), "--model", small_model, "--csv", "-")
     assert code == 0 and len(pd.read_csv(__import__("io").StringIO(out))) == 2
     (d / "bad.dat").write_text("q I\n1 x\n")
