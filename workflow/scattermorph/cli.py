@@ -9,10 +9,13 @@ audit [PATH ...]
     Check every figure's provenance record: tampered (the file no longer
     matches its record) or stale (an input, the script or the library code
     changed); exit status 1 if any.
-predict CURVE --model MODEL
+predict CURVE [--model MODEL]
     Minkowski densities, with standard deviations, of a measured 1D
     scattering curve (NXcanSAS, canSAS 1D XML, NIST 6-column or text columns
-    q, I(q) [, dI]) from a trained model.
+    q, I(q) [, dI]) from a trained model (default: the shipped
+    models/default.npz; ``--about`` describes it), refitted for the curve's
+    q resolution dQ/q when it states one (or ``--resolution``); ``--plot``
+    draws the curve, the feature window and the predictions.
 train TABLE --out MODEL
     Fit the Gaussian-process models to a user's table of curves and densities.
 """
@@ -352,7 +355,7 @@ def about_text(model, path, *, shipped=False) -> str:
              + (" (uncommitted changes)" if prov.get("git_dirty") else ""),
              f"  created: {prov.get('created', '?')}",
              f"  training data: {dom.get('n_simulations') or '?'} simulations, {model.X.shape[0]} snapshots "
-             f"({model.ndim}D); {domain_text(dom)}",
+             f"({model.ndim}D); {domain_text(dict(dom, n_simulations=None, n_snapshots=None))}",
              f"  functionals: {', '.join(model.targets)}",
              f"  features: {model.kind} ({model.X.shape[1]} columns"
              + (f", q/q1 in [{model.features['x_range'][0]:g}, {model.features['x_range'][1]:g}]"
@@ -591,7 +594,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write the result as JSON to OUT ('-' prints it instead of the table)")
     pr.add_argument("--csv", metavar="OUT", default=None,
                     help="write one CSV row per curve to OUT ('-' prints it): file, entry, format, points, q "
-                         "unit, in_domain, median dQ/q, warnings, and each functional's mean, std and unit; "
+                         "unit, in_domain, median dQ/q, the dQ/q the model was refitted for, warnings, and each functional's "
+                         "mean, std and unit; "
                          "CURVE may be a folder (every file in it) or a quoted glob ('data/*.h5'), which read "
                          "every curve of every file unless --entry names one")
     pr.set_defaults(func=_cmd_predict)

@@ -308,9 +308,9 @@ def plot_robustness(metrics):
     funcs = list(dict.fromkeys(metrics["functional"]))
     settings = metrics.drop_duplicates("setting").sort_values("setting")
     labels = ["ideal" if s.setting < 0 else
-              f"dq/q={s.resolution:g}\ncounts={'none' if not np.isfinite(s.counts) else format(s.counts, '.0e')}"
-              f"\nbg={s.background:g}" for s in settings.itertuples()]
-    fig, axes = _panels(2, width=4.6)
+              f"{100 * s.resolution:g} %\n{'no noise' if not np.isfinite(s.counts) else format(s.counts, '.0e')}"
+              f"\nbg {s.background:g}" for s in settings.itertuples()]
+    fig, axes = _panels(2, width=max(4.6, 0.8 * len(settings)), height=4.2)
     x = np.arange(len(settings))
     trainings = [t for t in ("ideal", "smeared") if (metrics["training"] == t).any()]
     w = 0.8 / max(1, len(funcs) * len(trainings))
@@ -325,9 +325,10 @@ def plot_robustness(metrics):
             axes[1].bar(x + off, m["coverage_95"], w, color=f"C{i}", **kw)
     for ax in axes:
         ax.set_xticks(x + w * (len(funcs) * len(trainings) - 1) / 2, labels, fontsize=7)
+        ax.set_xlabel("test curves: dq/q, counts per unit intensity, background", fontsize=7)
     axes[0].set_ylabel(r"held-out $R^2$ (clipped at -1)")
     axes[1].set_ylabel("95% interval coverage")
     axes[1].axhline(0.95, color="k", ls=":", lw=0.8)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=6, loc="lower left", ncols=2 if len(trainings) > 1 else 1)
     return fig
 
