@@ -280,12 +280,10 @@ def _model_for(base, curve, args, models):
     if key == 0:
         return base, {"relative": 0.0, "source": source, "window": window, "cache": None, "refit": False}, notes
     if key not in models:
-        def log(line):
-            return None
         print(f"scattermorph predict: note: refitting the model on training curves smeared with dQ/q = {key:g} "
               f"(done once; cached)", file=sys.stderr)
         try:
-            models[key] = resolution_model(base, rel, cache_dir=args.cache_dir, log=log)
+            models[key] = resolution_model(base, rel, cache_dir=args.cache_dir)
         except ParameterError as exc:
             raise InputFileError(f"{args.model_label}: {exc}") from None
     model, info = models[key]

@@ -57,6 +57,27 @@ training domain, the training options and the provenance of the run, plus a
 sha256 over all of it. Loading rebuilds each GaussianProcessRegressor from its
 kernel spec with ``optimizer=None`` and refits it on the stored X, y: a
 deterministic computation that reproduces the fitted predictions exactly.
+Since format version 2 a file also keeps its training curves (``train_q``,
+``train_s_q``, ``train_values`` and, when grouped, ``train_groups``; covered
+by the sha256), which :func:`resolution_model` smears to refit the model for
+a curve's q resolution; version 1 files, without them, are still read.
+
+Resolution
+----------
+A measured curve is smeared by the instrument's q resolution. For a curve
+that states its dQ (or a given relative dQ/q), :func:`resolution_model`
+smears the training curves with the same relative resolution
+(:mod:`scattermorph.resolution`, the pinhole Gaussian of sasmodels), rebuilds
+their features and refits the GPs; the refitted model is cached per
+(model sha256, dQ/q rounded to :data:`RESOLUTION_STEP`).
+
+The shipped model
+-----------------
+``models/default.npz`` in the repository (:func:`shipped_model_path`) is
+what ``scattermorph predict`` uses without ``--model``; the study writes it
+(rule ``ship_model``, only with ``learning.ship_model: true``) through
+:func:`ship_model`, which checks it loads, keeps its training curves and
+stays under :data:`SHIPPED_MAX_BYTES`.
 """
 
 from __future__ import annotations
@@ -137,7 +158,10 @@ __all__ = [
 ]
 
 FORMAT = "scattermorph-model"
-FORMAT_VERSION = 1
+#: version 2 (issue 16) adds the optional training curves (``train_*`` arrays,
+#: inside the checksum); version 1 files (without them) are still read
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
 FEATURE_KINDS = ("scale_free", "log_sq", "scale_free_invariant", "scale_free_absolute")
 #: absolute-scale columns appended to the 32 shape columns of each scale-free kind
 SCALE_COLUMNS = {"scale_free": (), "scale_free_invariant": ("log10 invariant",),
@@ -1063,9 +1087,9 @@ def load_model(path) -> FunctionalModel:
         _fail(path, f"metadata is not valid JSON ({exc})")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         _fail(path, f"format is {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r}")
-    if meta.get("format_version") != FORMAT_VERSION:
-        _fail(path, f"format_version {meta.get('format_version')!r}; this scattermorph reads version "
-                    f"{FORMAT_VERSION}: retrain the model or use a matching scattermorph")
+    if meta.get("format_version") not in READ_VERSIONS:
+        _fail(path, f"format_version {meta.get('format_version')!r}; this scattermorph reads versions "
+                    f"{', '.join(map(str, READ_VERSIONS))}: retrain the model or use a matching scattermorph")
     for k, a in arrays.items():
         if a.dtype.kind != "f":
             _fail(path, f"array {k!r} has dtype {a.dtype}, expected float")
