@@ -33,6 +33,15 @@ def tiny_run(tmp_path_factory):
     return wd
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory):
+    """Resolution-refitted models (scattermorph predict with dQ) are cached in a
+    session folder, never in the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SCATTERMORPH_CACHE_DIR", str(tmp_path_factory.mktemp("model_cache")))
+        yield
+
+
 @pytest.fixture
 def rng():
     """Seeded random generator (fixed seed: reproducible failures)."""

@@ -425,9 +425,11 @@ def test_predict_reads_nxcansas_with_units_and_reports_dq(small_model, tmp_path,
     assert res["entry"] == "sasentry01/sasdata" and res["intensity_unit"] == "1/cm"
     r = res["resolution"]
     # dq/q is 0.05 by construction; 1e-12 allows the rounding of q * 0.05 / q
-    assert r["dq_unit"] == "1/nm" and abs(r["dq_over_q_median"] - 0.05) < 1e-12 and r["used"] is False
+    assert r["dq_unit"] == "1/nm" and abs(r["dq_over_q_median"] - 0.05) < 1e-12
+    # ... and the model was refitted for it (resolution-aware prediction)
+    assert r["used"] is True and r["relative_used"] == 0.05 and "dQ" in r["source"]
     code, out, _ = run(capsys, "predict", path, "--model", small_model, "--q-unit", "1/A")
-    assert code == 0 and "[1/A]" in out and "dQ given" in out
+    assert code == 0 and "[1/A]" in out and "resolution dQ/q = 0.05" in out
 
 
 def test_predict_several_entries(small_model, tmp_path, capsys):
@@ -489,9 +491,11 @@ def test_predict_folder_and_glob_give_one_csv_row_per_curve(small_model, tmp_pat
     t = pd.read_csv(out_csv, keep_default_na=False)
     assert list(t["entry"]) == ["", "a/sasdata", "b/sasdata"] and list(t["format"]) == ["text", "nxcansas", "nxcansas"]
     assert {"area_density", "area_density_std", "perimeter_density_unit", "in_domain"} <= set(t.columns)
-    # the same shape at three intensity scales (1, 1, 2): a scale-free model gives the
-    # same means; 1e-9 relative allows the float rounding of the scaled features
-    np.testing.assert_allclose(t["area_density"], t["area_density"][0], rtol=1e-9)
+    # the same shape at two intensity scales (1, 2) and the same dQ/q: a scale-free model
+    # gives the same means; 1e-9 relative allows the float rounding of the scaled features
+    np.testing.assert_allclose(t["area_density"][2], t["area_density"][1], rtol=1e-9)
+    # the text file has no dQ (ideal-curve model), the NXcanSAS entries 5 % (refitted model)
+    assert list(t["dq_over_q_used"]) == [0.0, 0.05, 0.05]
     code, out, err = run(capsys, "predict", str(d / "*.h5"), "--model", small_model, "--csv", "-")
     assert code == 0 and len(pd.read_csv(__import__("io").StringIO(out))) == 2
     (d / "bad.dat").write_text("q I\n1 x\n")
@@ -500,3 +504,145 @@ def test_predict_folder_and_glob_give_one_csv_row_per_curve(small_model, tmp_pat
     assert code == 2 and not out_csv.exists() and "bad.dat" in err  # one bad file: nothing written
     code, _, err = run(capsys, "predict", str(tmp_path / "none*.h5"), "--model", small_model)
     assert code == 2 and "matches no file" in err
+
+
+# --------------------------------------------------------------------------
+# issue 16: resolution-aware prediction, the shipped model, --about, --plot
+# --------------------------------------------------------------------------
+def test_predict_resolution_option_matches_the_file_dq_and_zero_switches_it_off(small_model, tmp_path, capsys):
+    s = 7.0 * _peaked(3.6, 0.1)
+    h5 = _h5_curve(tmp_path / "c.h5", _QT, s, 0.01 * s, 0.05 * _QT, q_units="1/A")
+    txt = _curve_file(tmp_path / "c.dat", _QT, s, 0.01 * s)  # the same curve without dQ
+    res = {}
+    for name, args in {"file dQ": [h5], "option": [txt, "--resolution", "0.05"], "off": [h5, "--resolution", "0"],
+                       "no dQ": [txt]}.items():
+        code, out, err = run(capsys, "predict", *args, "--model", small_model, "--json", "-")
+        assert code == 0, err
+        res[name] = json.loads(out)
+    mean = {k: [v["mean"] for v in r["functionals"].values()] for k, r in res.items()}
+    # the same refitted model (dQ/q = 0.05 either way) and the same curve: the same numbers
+    np.testing.assert_allclose(mean["option"], mean["file dQ"], rtol=1e-9)
+    assert res["file dQ"]["resolution"]["relative_used"] == res["option"]["resolution"]["relative_used"] == 0.05
+    # --resolution 0: the model trained on ideal curves, as for a curve without dQ
+    np.testing.assert_allclose(mean["off"], mean["no dQ"], rtol=1e-9)
+    assert res["off"]["resolution"]["relative_used"] == 0.0 and res["no dQ"]["resolution"] is None
+    assert not np.allclose(mean["file dQ"], mean["no dQ"], rtol=1e-6)  # the refit changed something
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan"])
+def test_predict_bad_resolution_exit_2(small_model, tmp_path, capsys, value):
+    jpath = tmp_path / "out.json"
+    curve = _curve_file(tmp_path / "c.dat", _QT, _peaked(3.6, 0.1))
+    code, out, err = run(capsys, "predict", curve, "--model", small_model, "--resolution", value, "--json", jpath)
+    assert code == 2 and out == "" and not jpath.exists() and "--resolution" in err and err.count("\n") == 1
+
+
+def test_predict_with_a_model_without_training_curves(small_model, tmp_path, capsys):
+    from scattermorph.modelio import load_model, save_model
+
+    bare = tmp_path / "bare.npz"
+    save_model(bare, load_model(small_model), curves=False)
+    s = _peaked(3.6, 0.1)
+    h5 = _h5_curve(tmp_path / "c.h5", _QT, s, 0.01 * s, 0.05 * _QT, q_units="1/A")
+    code, out, err = run(capsys, "predict", h5, "--model", bare)  # the file's dQ: used as it is, with a warning
+    assert code == 0 and "holds no training curves" in err and "dQ given (not used)" in out
+    code, out, err = run(capsys, "predict", h5, "--model", bare, "--resolution", "0.1")  # asked for: refused
+    assert code == 2 and out == "" and "holds no training curves" in err
+
+
+def test_predict_without_model_uses_the_shipped_one_and_about_describes_it(small_model, tmp_path, capsys,
+                                                                          monkeypatch):
+    monkeypatch.setenv("SCATTERMORPH_MODEL", str(small_model))
+    curve = _curve_file(tmp_path / "c.dat", _QT, _peaked(3.6, 0.1))
+    code, out, err = run(capsys, "predict", curve)
+    assert code == 0, err
+    assert "(shipped)" in out and "training domain:" in out and "area_density" in out
+    code, out, _ = run(capsys, "predict", "--about")
+    assert code == 0
+    size = small_model.stat().st_size
+    assert f"{size / 1e6:.2f} MB" in out and "config sha256" in out and "git commit" in out
+    assert "functionals: area_density, perimeter_density" in out and "features: scale_free" in out
+    assert "training data:" in out and "40 snapshots" in out and "kernel: squared_exponential" in out
+    monkeypatch.setenv("SCATTERMORPH_MODEL", str(tmp_path / "absent.npz"))
+    jpath = tmp_path / "o.json"
+    code, out, err = run(capsys, "predict", curve, "--json", jpath)
+    assert code == 2 and out == "" and not jpath.exists()
+    assert "no shipped model" in err and "--model" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "predict", "--model", small_model)
+    assert code == 2 and "give a CURVE" in err
+
+
+def test_the_repository_ships_a_small_valid_model_with_its_provenance(capsys, monkeypatch):
+    from pathlib import Path
+
+    from scattermorph.measure import FUNCTIONALS
+    from scattermorph.modelio import SHIPPED_MAX_BYTES, load_shipped_model, shipped_model_path
+
+    monkeypatch.delenv("SCATTERMORPH_MODEL", raising=False)
+    path = shipped_model_path()
+    assert path == Path(__file__).resolve().parents[1] / "models" / "default.npz"
+    model, _ = load_shipped_model()  # the checksum and every kernel are checked on loading
+    assert path.stat().st_size <= SHIPPED_MAX_BYTES and model.kind == "scale_free"
+    assert model.curves is not None  # resolution-aware refits need them
+    assert model.targets == list(FUNCTIONALS[model.ndim])
+    dom = model.training["study_domain"]
+    assert dom["study"] and dom["n_simulations"] >= 2 and dom["phi0"][0] <= dom["phi0"][1]
+    assert len(model.provenance["config_sha256"]) == 64 and model.provenance["git_commit"]
+    assert Path(str(path) + ".prov.json").is_file()  # the record `scattermorph audit` checks
+    code, out, _ = run(capsys, "predict", "--about")
+    assert code == 0 and f"study: {dom['study']}" in out
+
+
+def test_audit_checks_the_shipped_model(small_model, tmp_path, capsys, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from scattermorph.provenance import build_record, sha256_file, write_sidecar
+
+    models = tmp_path / "models"
+    models.mkdir()
+    target = models / "default.npz"
+    shutil.copyfile(small_model, target)
+    study_model = tmp_path / "study_model.npz"  # the study's output, absent from a fresh checkout
+    shutil.copyfile(small_model, study_model)
+    rec = build_record(rule="ship_model", script=__file__, inputs={"model": [study_model]}, params={},
+                       outputs=[target], workdir=tmp_path)
+    write_sidecar(target, {"file": target.name, "sha256": sha256_file(target), "record": rec})
+    study_model.unlink()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    code, out, err = run(capsys, "audit", "--no-params")  # default paths: results/ and models/
+    # the study's input is not here: a note, not a problem
+    assert code == 0 and out == "" and "UNCHECKED" in err and "1 file(s) checked, 0 problem(s)" in err
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    code, out, _ = run(capsys, "audit", "--no-params")
+    assert code == 1 and f"TAMPERED {Path('models') / 'default.npz'}" in out
+
+
+def test_predict_plot_draws_one_curve_and_refuses_many(small_model, tmp_path, capsys):
+    s = _peaked(3.6, 0.1)
+    curve = _curve_file(tmp_path / "c.dat", _QT, s, 0.01 * s)
+    png = tmp_path / "p.png"
+    code, out, err = run(capsys, "predict", curve, "--model", small_model, "--plot", png)
+    assert code == 0, err
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    two = _h5_curve(tmp_path / "two.h5", _QT, s, 0.01 * s, 0.05 * _QT, q_units="1/A", names=("a", "b"))
+    png.unlink()
+    code, out, err = run(capsys, "predict", two, "--model", small_model, "--entry", "all", "--plot", png)
+    assert code == 2 and out == "" and not png.exists() and "--plot draws one curve" in err
+    bad = tmp_path / "bad.dat"
+    bad.write_text("q I\n1 x\n")
+    code, out, err = run(capsys, "predict", bad, "--model", small_model, "--plot", png)
+    assert code == 2 and not png.exists()
+
+
+def test_predict_states_the_training_domain(small_model, tmp_path, capsys):
+    curve = _curve_file(tmp_path / "c.dat", _QT, _peaked(3.6, 0.1))
+    code, out, _ = run(capsys, "predict", curve, "--model", small_model, "--q-unit", "1/b", "--json", "-")
+    dom = json.loads(out)["info"]["training_domain"]
+    # the table's curves peak at qp in [0.05, 0.2] 1/b, so their q1 lie in a range around there
+    assert code == 0 and dom["q1_unit"] == "1/b" and 0.01 < dom["q1"][0] < dom["q1"][1] < 1.0
+    assert dom["q1_in_unit"] == dom["q1"] and dom["n_snapshots"] == 40

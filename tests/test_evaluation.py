@@ -343,3 +343,19 @@ def test_summary_shows_the_baseline_row_and_before_after():
            "| 1.50 -> 1.00 | yes |" in page
     assert "| area_density | paper's GP | gp_paper | log_sq | 0.930 (0.95) | 0.80 | 0.99 -> 0.95 |" in page
     assert "as good or better for 1 of 1 functionals" in page
+
+
+def test_robustness_table_pairs_ideal_and_smeared_training_rows():
+    rows = [(-1, 0.0, np.inf, "ideal", "euler_density", 0.88), (0, 0.1, np.inf, "ideal", "euler_density", 0.60),
+            (0, 0.1, np.inf, "smeared", "euler_density", 0.86), (1, 0.0, 1e4, "ideal", "euler_density", 0.8)]
+    m = pd.DataFrame(rows, columns=["setting", "resolution", "counts", "training", "functional", "r2"]).assign(
+        background=0.0)
+    t = ev.robustness_table(m)
+    # one row per setting with a resolution (setting 1 has none: noise only)
+    assert len(t) == 1
+    r = t.iloc[0]
+    assert (r.r2_ideal, r.r2_trained_ideal, r.r2_trained_smeared) == (0.88, 0.60, 0.86)
+    assert r.gap == pytest.approx(0.02, abs=1e-12)
+    page = "\n".join(ev.robustness_markdown(m))
+    assert "| 0 | 0.1 | none | 0 | euler_density | 0.880 | 0.600 | 0.860 | 0.020 |" in page
+    assert "- setting 1: euler_density 0.800" in page  # the per-setting line keeps the ideal-trained rows

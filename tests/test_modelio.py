@@ -120,7 +120,8 @@ def _rewrite(src, dst, *, arrays=None, meta=None, drop=(), fix_checksum=True, ra
     for k, f in (arrays or {}).items():
         data[k] = f(data[k])
     if fix_checksum:
-        m["checksum"] = mio._checksum({k: data[k] for k in mio._ARRAYS if k in data}, m)
+        m["checksum"] = mio._checksum({k: data[k] for k in mio._ARRAYS + mio._CURVE_ARRAYS
+                                       if k in data and k not in drop}, m)
     data["meta"] = np.array(json.dumps(m))
     for k in drop:
         data.pop(k)
@@ -548,3 +549,121 @@ def test_every_kernel_round_trips(tmp_path, kernel):
     loaded = mio.load_model(tmp_path / "k.npz")
     X = model.X[:5]
     np.testing.assert_array_equal(loaded.predict_features(X)["mean"], model.predict_features(X)["mean"])
+
+
+# --------------------------------------------------------------------------
+# training curves in the file; resolution-aware refits (issue 16, item 2)
+# --------------------------------------------------------------------------
+def test_training_curves_round_trip_and_files_without_them_still_load(model, saved, tmp_path):
+    loaded = mio.load_model(saved)
+    np.testing.assert_array_equal(loaded.curves["q"], Q)
+    np.testing.assert_array_equal(loaded.curves["s_q"], model.curves["s_q"])
+    np.testing.assert_array_equal(loaded.curves["values"], model.curves["values"])
+    assert loaded.curves["groups"] is None and loaded.checksum == json.loads(
+        str(np.load(saved, allow_pickle=False)["meta"][()]))["checksum"]
+    bare = tmp_path / "bare.npz"
+    mio.save_model(bare, model, curves=False)
+    with np.load(bare, allow_pickle=False) as z:
+        assert not set(mio._CURVE_ARRAYS) & set(z.files)
+    assert mio.load_model(bare).curves is None
+    # a file of the format before the training curves (version 1) still loads
+    v1 = _rewrite(saved, tmp_path / "v1.npz", meta=_edit(["format_version"], 1), drop=mio._CURVE_ARRAYS[:3])
+    assert mio.load_model(v1).curves is None
+    bad = _rewrite(saved, tmp_path / "bad.npz", arrays={"train_s_q": lambda a: a[:-1]})
+    with pytest.raises(InputFileError, match="training curves of shapes"):
+        mio.load_model(bad)
+
+
+def test_smeared_model_is_the_fit_on_smeared_training_curves(model):
+    from scattermorph.resolution import smear_pinhole
+
+    s_q, table = dataset(60, 1)  # the fixture's training set
+    ref = mio.fit_models(Q, smear_pinhole(Q, s_q, 0.1 * Q), table, 2, NAMES, restarts=0, random_state=0)
+    sm = mio.smeared_model(model, 0.1)
+    test, _ = dataset(8, 4)
+    a, b = ref.predict_curves(Q, test), sm.predict_curves(Q, test)
+    for k in NAMES:  # the same fit: equal to round-off
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-9)
+    assert sm.training["resolution"]["relative"] == 0.1 and sm.curves is None
+
+
+def test_resolution_aware_model_is_better_on_smeared_curves(model):
+    """Test curves smeared at 20 %: the model refitted on smeared training curves
+    must predict them better than the model trained on ideal curves (the point
+    of item 2), and about as well as the ideal model predicts ideal curves."""
+    from scattermorph.resolution import smear_pinhole
+
+    s_q, table = dataset(30, 2)
+    smeared = smear_pinhole(Q, s_q, 0.2 * Q)
+    sm = mio.smeared_model(model, 0.2)
+
+    def r2(pred, k):
+        return 1 - np.sum((pred[k] - table[k]) ** 2) / np.sum((table[k] - table[k].mean()) ** 2)
+
+    ideal_on_ideal = model.predict_curves(Q, s_q)
+    ideal_on_smeared = model.predict_curves(Q, smeared)
+    smeared_on_smeared = sm.predict_curves(Q, smeared)
+    for k in NAMES:
+        assert r2(smeared_on_smeared, k) > r2(ideal_on_smeared, k), k
+        # within 0.05 of the ideal-curve R^2 (the issue's criterion)
+        assert r2(smeared_on_smeared, k) > r2(ideal_on_ideal, k) - 0.05, k
+
+
+def test_resolution_model_is_cached_by_model_hash_and_rounded_resolution(saved, tmp_path):
+    loaded = mio.load_model(saved)
+    cache = tmp_path / "cache"
+    m1, i1 = mio.resolution_model(loaded, 0.101, cache_dir=cache)
+    path = cache / f"{loaded.checksum[:16]}_dq0.100.npz"
+    assert i1["refit"] and i1["relative"] == 0.1 and i1["cache"] == str(path) and path.is_file()
+    m2, i2 = mio.resolution_model(loaded, 0.099, cache_dir=cache)  # rounds to the same 0.100
+    assert not i2["refit"] and i2["cache"] == str(path)
+    test, _ = dataset(5, 5)
+    np.testing.assert_allclose(m2.predict_curves(Q, test)["euler_density"],
+                               m1.predict_curves(Q, test)["euler_density"], rtol=1e-10)
+    same, i0 = mio.resolution_model(loaded, 0.002, cache_dir=cache)  # rounds to 0: the model itself
+    assert same is loaded and not i0["refit"]
+    path.write_bytes(b"PK\x03\x04damaged")
+    _, i3 = mio.resolution_model(loaded, 0.1, cache_dir=cache)
+    assert i3["refit"] and "unusable" in i3["note"] and mio.load_model(path).training["resolution"]["relative"] == 0.1
+    blocked = tmp_path / "file_not_dir"
+    blocked.write_text("x")
+    m4, i4 = mio.resolution_model(loaded, 0.1, cache_dir=blocked)
+    assert i4["refit"] and "could not cache" in i4["note"] and m4.training["resolution"]["relative"] == 0.1
+
+
+def test_a_model_without_training_curves_cannot_be_refitted(model, tmp_path):
+    bare = tmp_path / "bare.npz"
+    mio.save_model(bare, model, curves=False)
+    with pytest.raises(ParameterError, match="holds no training curves"):
+        mio.resolution_model(mio.load_model(bare), 0.1, cache_dir=tmp_path)
+    for bad in (-0.1, 1.0, float("nan")):
+        with pytest.raises(ParameterError, match="must be in"):
+            mio.round_resolution(bad)
+
+
+def test_curve_resolution_is_the_median_over_the_feature_window(model):
+    s = family(3.7, 0.1)
+    _, _, q1 = mio.window_curve(Q, s, 2, (0.3, 5.0))
+    inside = (Q >= 0.3 * q1) & (Q <= 5 * q1)
+    dq = np.where(inside, 0.05, 0.3) * Q  # a worse resolution only outside the window 0.3-5 q1
+    res = mio.curve_resolution(model, Q, dq, s)
+    assert res["median"] == pytest.approx(0.05, rel=1e-12) and res["max"] == pytest.approx(0.05, rel=1e-12)
+    assert np.median(dq / Q) == 0.3  # over the whole curve the median would be 0.3
+    assert mio.curve_resolution(model, Q, np.zeros_like(Q), s) is None
+    assert mio.curve_resolution(model, Q, None, s) is None
+
+
+def test_training_domain_converts_q1_to_the_curve_unit():
+    s_q, table = dataset(20, 6)
+    m = mio.fit_models(Q, s_q, table, 2, NAMES, restarts=0, random_state=0, q_unit="1/A")
+    dom = mio.training_domain(m, "1/nm")
+    _, q1, _, _ = m.featurise(Q, s_q)
+    # 1 1/A = 10 1/nm
+    np.testing.assert_allclose(dom["q1_in_unit"], [10 * q1.min(), 10 * q1.max()], rtol=1e-12)
+    assert mio.training_domain(m, "1/A")["q1_in_unit"] == dom["q1"]
+    lattice = mio.fit_models(Q, s_q, table, 2, NAMES, restarts=0, random_state=0, q_unit="1/b")
+    assert mio.training_domain(lattice, "1/A")["q1_in_unit"] is None  # 1/b has no size in metres
+    # a curve whose q1 lies outside the training range is flagged (in the curve's unit)
+    pred = m.predict(Q / 10, family(3.7, 0.01), q_unit="1/A")  # q1 ten times below the training range
+    assert pred.info["q1_in_training_range"] is False
+    assert any("outside the training curves' q1 range" in w for w in pred.warnings)

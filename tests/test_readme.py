@@ -120,3 +120,38 @@ def test_headings_of_a_copied_page_nest_under_the_readme_section():
     assert R.demote_headings(page) == (
         "### Title\n\n#### Part\n\ntext #not a heading\n```\n# code comment\n```\n###### deep\n")
     assert R.as_body("# T\nx") == "### T\nx\n"
+
+
+def test_readme_nxcansas_round_trip_runs(tmp_path, monkeypatch, capsys):
+    """The README's NXcanSAS example, run as written: the file it writes reads
+    back as the curve it was given (q, I, dI, dQ and their units), and predict
+    reads it without --model or --q-unit."""
+    import json
+    import re
+    import shutil
+
+    import numpy as np
+
+    from scattermorph.curves import read_curve
+    from scattermorph.resolution import smear_pinhole
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("**An NXcanSAS round trip.**"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    calls = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    assert ".venv/bin/scattermorph predict measured_curve.h5\n" in calls
+    assert ".venv/bin/scattermorph predict examples/measured_curve.dat --q-unit 1/A\n" in text  # no --model
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    q, i, di = np.loadtxt("examples/measured_curve.dat", skiprows=3, unpack=True)
+    c = read_curve("measured_curve.h5")
+    assert c.format == "nxcansas" and c.q_unit == "1/A" and c.intensity_unit == "1/cm"
+    np.testing.assert_array_equal(c.q, q)
+    np.testing.assert_array_equal(c.intensity, smear_pinhole(q, i, 0.1 * q))
+    np.testing.assert_array_equal(c.error, di)
+    np.testing.assert_array_equal(c.dq, 0.1 * q)
+    assert main(["predict", "measured_curve.h5", "--resolution", "0", "--json", "-"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["format"] == "nxcansas" and "(shipped)" in res["model"]
+    assert res["resolution"]["dq_over_q_median"] == pytest.approx(0.1, rel=1e-12)

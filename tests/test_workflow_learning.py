@@ -79,6 +79,10 @@ def test_targets_agree_with_test_metrics(learning):
 def test_robustness_extrapolation_and_paper_tables(learning):
     rob = pd.read_csv(learning / "robustness.csv")
     assert rob["setting"].min() == -1 and rob["setting"].nunique() == 2
+    # the tiny setting has a resolution: scored trained on ideal and on smeared curves
+    assert set(rob.loc[rob["setting"] == 0, "training"]) == {"ideal", "smeared"}
+    assert set(rob.loc[rob["setting"] == -1, "training"]) == {"ideal"}
+    assert "trained on smeared" in (learning / "summary.md").read_text()
     ext = pd.read_csv(learning / "extrapolation.csv")
     assert set(ext["domain"]) == {"inside", "outside"} and set(ext["parameter"]) == {"phi0"}
     assert (ext.loc[ext["domain"] == "outside", "value"] > 0.4).all()
@@ -129,3 +133,14 @@ def test_editing_a_target_leaves_the_cross_validation_current(tiny_run, tmp_path
     by_params = [p for p in problems if "parameters changed" in p]
     assert by_params  # the rules that read the targets are reported ...
     assert not any("/cv/" in p for p in by_params), by_params  # ... the cross-validation is not
+
+
+def test_only_a_study_that_says_so_ships_its_model(tiny_run, tmp_path):
+    """learning.ship_model (false in tiny) adds the ship_model job that writes
+    models/default.npz; without it nothing writes to models/."""
+    assert not (tiny_run / "models").exists()
+    changed = tmp_path / "ship.yaml"
+    changed.write_text(yaml.safe_dump(tiny_config_with("learning.ship_model", True)))
+    res = snakemake("--configfile", str(changed), "-n", cwd=tiny_run)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "ship_model" in planned_rules(res) and "models/default.npz" in res.stdout

@@ -488,8 +488,34 @@ rule train_user_model:
     params:
         learning=canonical(config["learning"]),
         seed=config["study"]["seed"],
+        study=config["study"]["name"],
     script:
         "../scripts/train_user_model.py"
 
 
 TARGETS += [rules.train_user_model.output.model]
+
+# The model shipped in the repository (models/default.npz, used by
+# `scattermorph predict` without --model): only where the config says so
+# (the 3D default study), so that no other study overwrites it.
+if config["learning"]["ship_model"]:
+
+    rule ship_model:
+        input:
+            model=rules.train_user_model.output.model,
+        output:
+            model="models/default.npz",
+        log:
+            f"{LOGS}/learning/ship_model.log",
+        conda:
+            "../../envs/figures.yaml"
+        threads: 1
+        resources:
+            mem_mb=table_mem_mb,
+            runtime=small_runtime,
+        params:
+            max_bytes=2000000,
+        script:
+            "../scripts/ship_model.py"
+
+    TARGETS += [rules.ship_model.output.model]

@@ -9,10 +9,13 @@ audit [PATH ...]
     Check every figure's provenance record: tampered (the file no longer
     matches its record) or stale (an input, the script or the library code
     changed); exit status 1 if any.
-predict CURVE --model MODEL
+predict CURVE [--model MODEL]
     Minkowski densities, with standard deviations, of a measured 1D
     scattering curve (NXcanSAS, canSAS 1D XML, NIST 6-column or text columns
-    q, I(q) [, dI]) from a trained model.
+    q, I(q) [, dI]) from a trained model (default: the shipped
+    models/default.npz; ``--about`` describes it), refitted for the curve's
+    q resolution dQ/q when it states one (or ``--resolution``); ``--plot``
+    draws the curve, the feature window and the predictions.
 train TABLE --out MODEL
     Fit the Gaussian-process models to a user's table of curves and densities.
 """
@@ -211,8 +214,9 @@ def _cmd_audit(args) -> int:
     from .provenance import audit
 
     notes = []
+    paths = args.paths or (["results"] + (["models"] if Path("models").is_dir() else []))
     try:
-        problems, n = audit(args.paths, params=args.params, configfile=args.configfile, notes=notes)
+        problems, n = audit(paths, params=args.params, configfile=args.configfile, notes=notes)
     except FileNotFoundError as exc:
         raise InputFileError(str(exc)) from None
     for line in problems:
@@ -233,14 +237,59 @@ def _columns(text):
     return cols
 
 
-def _resolution_info(curve) -> dict | None:
-    """JSON metadata of the curve's q resolution dQ (None when the file states none)."""
-    if curve.dq is None:
+def _resolution_info(curve, used=None) -> dict | None:
+    """JSON metadata of the curve's q resolution dQ and of the resolution the model used
+    (None when the file states none and none was given)."""
+    if curve.dq is None and used is None:
         return None
-    rel = curve.dq / curve.q
-    return {"dq_unit": curve.q_unit, "n_points": int(curve.dq.size), "all_zero": bool(np.all(curve.dq == 0)),
-            "dq_over_q_median": float(np.median(rel)), "dq_over_q_min": float(rel.min()),
-            "dq_over_q_max": float(rel.max()), "used": False}
+    out = {"used": used is not None}
+    if curve.dq is not None:
+        rel = curve.dq / curve.q
+        out.update(dq_unit=curve.q_unit, n_points=int(curve.dq.size), all_zero=bool(np.all(curve.dq == 0)),
+                   dq_over_q_median=float(np.median(rel)), dq_over_q_min=float(rel.min()),
+                   dq_over_q_max=float(rel.max()))
+    if used is not None:
+        out.update(relative_used=used["relative"], source=used["source"], window=used.get("window"),
+                   model_cache=used.get("cache"), refitted_now=used.get("refit"))
+    return out
+
+
+def _model_for(base, curve, args, models):
+    """The model for one curve: the base model, or the base model refitted on training
+    curves smeared with the curve's relative resolution (``--resolution``, else the file's
+    dQ over the feature window); ``models`` caches them by rounded dQ/q for this run."""
+    from .modelio import curve_resolution, resolution_model, round_resolution
+
+    window = None
+    if args.resolution is not None:
+        rel, source = args.resolution, "--resolution"
+    else:
+        window = curve_resolution(base, curve.q, curve.dq, curve.intensity)
+        if window is None:
+            return base, None, []
+        rel, source = window["median"], "the file's dQ (median dQ/q over the feature window)"
+    notes = []
+    if window is not None and window["max"] > 1.5 * window["min"]:
+        notes.append(f"dQ/q varies from {window['min']:.3g} to {window['max']:.3g} over the q range the model "
+                     f"uses; the model is refitted for the median {window['median']:.3g} (constant dQ/q)")
+    if base.curves is None and args.resolution is None:
+        notes.append("the curve states its resolution dQ, but this model holds no training curves to smear: "
+                     "it is used as trained on ideal curves (retrain it with this scattermorph to use dQ)")
+        return base, None, notes
+    key = round_resolution(rel)
+    if key == 0:
+        return base, {"relative": 0.0, "source": source, "window": window, "cache": None, "refit": False}, notes
+    if key not in models:
+        print(f"scattermorph predict: note: refitting the model on training curves smeared with dQ/q = {key:g} "
+              f"(done once; cached)", file=sys.stderr)
+        try:
+            models[key] = resolution_model(base, rel, cache_dir=args.cache_dir)
+        except ParameterError as exc:
+            raise InputFileError(f"{args.model_label}: {exc}") from None
+    model, info = models[key]
+    if info.get("note"):
+        notes.append(info["note"])
+    return model, dict(info, source=source, window=window), notes
 
 
 _GLOB = set("*?[")
@@ -276,6 +325,7 @@ def _results_table(results):
                "n_points": pred.info["n_points"], "q_unit": pred.info["q_unit"],
                "in_domain": bool(pred.info["in_domain"]),
                "dq_over_q_median": (out["resolution"] or {}).get("dq_over_q_median", float("nan")),
+               "dq_over_q_used": (out["resolution"] or {}).get("relative_used", 0.0),
                "n_warnings": len(pred.warnings)}
         for r in pred.table.itertuples():
             row[f"{r.functional}"] = float(r.mean)
@@ -285,11 +335,59 @@ def _results_table(results):
     return pd.DataFrame(rows)
 
 
+def about_text(model, path, *, shipped=False) -> str:
+    """``scattermorph predict --about``: what a model file is and where it came from."""
+    from .modelio import domain_text, training_domain
+    from .provenance import sha256_file
+
+    prov, t = model.provenance, model.training
+    size = path.stat().st_size
+    dom = training_domain(model)
+    extra = prov.get("extra", {})
+    lines = [f"model {path}{' (shipped with scattermorph)' if shipped else ''}: {size / 1e6:.2f} MB, "
+             f"sha256 {sha256_file(path)}",
+             f"  study: {dom.get('study') or extra.get('study') or 'not recorded'}"
+             + (f" (rule {extra['rule']})" if extra.get("rule") else ""),
+             f"  config sha256: {prov.get('config_sha256', 'not recorded')}",
+             f"  code: scattermorph {prov.get('scattermorph_version', '?')}, git commit {prov.get('git_commit')}"
+             + (" (uncommitted changes)" if prov.get("git_dirty") else ""),
+             f"  created: {prov.get('created', '?')}",
+             f"  training data: {dom.get('n_simulations') or '?'} simulations, {model.X.shape[0]} snapshots "
+             f"({model.ndim}D); {domain_text(dict(dom, n_simulations=None, n_snapshots=None))}",
+             f"  functionals: {', '.join(model.targets)}",
+             f"  features: {model.kind} ({model.X.shape[1]} columns"
+             + (f", q/q1 in [{model.features['x_range'][0]:g}, {model.features['x_range'][1]:g}]"
+                if "x_range" in model.features else "") + f"), training q unit {model.features['q_unit']}",
+             f"  kernel: {t.get('kernel')}{' (ARD)' if t.get('ard') else ''}, restarts {t.get('restarts')}"]
+    for name in model.targets:
+        lines.append(f"    {name}: {model.specs[name]['repr']}")
+    cal = (t.get("calibration") or {}).get("factor")
+    if cal:
+        lines.append("  sigma-scaling factors: " + ", ".join(f"{k} {v:.3g}" for k, v in cal.items()))
+    lines.append("  training curves stored (resolution-aware refits): "
+                 + ("yes" if model.curves is not None else "no"))
+    for d in prov.get("dataset", []):
+        lines.append(f"  dataset: {d['path']} sha256 {d['sha256'][:16]}...")
+    return "\n".join(lines)
+
+
 def _cmd_predict(args) -> int:
     from .curves import read_curve, read_curves
-    from .modelio import load_model
+    from .modelio import domain_text, load_model, load_shipped_model
 
-    model = load_model(args.model)
+    if args.resolution is not None and not (0 <= args.resolution < 1):
+        raise ParameterError(f"--resolution {args.resolution:g}: give the relative resolution dQ/q in [0, 1), "
+                             "e.g. 0.1 for 10 %")
+    if args.model is None:
+        base, path = load_shipped_model()
+        args.model_label = f"{path} (shipped)"
+    else:
+        base, args.model_label = load_model(args.model), str(args.model)
+    if args.about:
+        print(about_text(base, Path(path if args.model is None else args.model), shipped=args.model is None))
+        return 0
+    if args.curve is None:
+        raise ParameterError("give a CURVE (a file, a folder or a quoted glob), or --about")
     files = _curve_files(args.curve)
     batch = len(files) > 1 or Path(args.curve) != files[0]
     curves = []
@@ -300,18 +398,29 @@ def _cmd_predict(args) -> int:
             curves += [(path, c) for c in read_curves(path, q_unit=args.q_unit, columns=args.columns, entry=entry)]
         else:
             curves.append((path, read_curve(path, q_unit=args.q_unit, columns=args.columns, entry=args.entry)))
-    results = []
+    if args.csv is not None and args.csv == "-" and args.json == "-":
+        raise InputFileError("--csv - and --json - both print to stdout: write one of them to a file")
+    if args.plot is not None and len(curves) != 1:
+        raise ParameterError(f"--plot draws one curve; CURVE gives {len(curves)} (pick one with --entry, or "
+                             "use --csv for many)")
+    results, models = [], {}
     for path, curve in curves:  # every curve is read and predicted before anything is written
+        model, used, notes = _model_for(base, curve, args, models)
         pred = model.predict(curve, None, n_draws=args.draws)
+        pred.warnings[:0] = notes
         out = pred.to_dict()
-        out.update(curve=str(path), entry=curve.entry, format=curve.format, model=str(args.model),
-                   intensity_unit=curve.intensity_unit, resolution=_resolution_info(curve))
+        out.update(curve=str(path), entry=curve.entry, format=curve.format, model=args.model_label,
+                   intensity_unit=curve.intensity_unit, resolution=_resolution_info(curve, used))
         results.append((curve, pred, out))
+    if args.plot is not None:
+        from .plotting import predict_figure, save_figure
+
+        curve, pred, out = results[0]
+        used = models.get(round((out["resolution"] or {}).get("relative_used") or 0.0, 6))
+        save_figure(predict_figure(curve, pred, base if used is None else used[0]), args.plot)
     for curve, pred, _ in results:
         for w in pred.warnings:
             print(f"scattermorph predict: warning: {w}", file=sys.stderr)
-    if args.csv is not None and args.csv == "-" and args.json == "-":
-        raise InputFileError("--csv - and --json - both print to stdout: write one of them to a file")
     if args.csv is not None:
         table = _results_table(results)
         if args.csv == "-":
@@ -325,12 +434,19 @@ def _cmd_predict(args) -> int:
             print(text)
             return 0
         Path(args.json).write_text(text + "\n")
-    for curve, pred, _ in results:
+    for curve, pred, out in results:
         info = pred.info
         name = f"{curve.source}" if curve.entry is None or curve.entry in curve.source else f"{curve.source} [{curve.entry}]"
-        res = "" if curve.dq is None else f", dQ given ({'all zero' if np.all(curve.dq == 0) else 'not used yet'})"
-        print(f"{name}: {info['n_points']} points, q in {info['q_unit']}{res}; model {args.model} "
-              f"({model.kind}, {model.ndim}D, {model.X.shape[0]} training curves)")
+        r = out["resolution"] or {}
+        if r.get("used") and r["relative_used"] > 0:
+            res = f", resolution dQ/q = {r['relative_used']:g} from {r['source']}: model refitted on smeared curves"
+        elif curve.dq is not None:
+            res = ", dQ given (all zero: none used)" if np.all(curve.dq == 0) else ", dQ given (not used)"
+        else:
+            res = ", no resolution (model trained on ideal curves)"
+        print(f"{name}: {info['n_points']} points, q in {info['q_unit']}{res}; model {args.model_label} "
+              f"({base.kind}, {base.ndim}D, {base.X.shape[0]} training curves)")
+        print(f"  training domain: {domain_text(info['training_domain'])}")
         if not info["in_domain"]:
             print("  OUT OF TRAINING DOMAIN: numbers below are not trustworthy (see warnings)")
         for r in pred.table.itertuples():
@@ -415,8 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
             "key, or an input that is itself stale) or MISSING a record. Exit status 1 if any."
         ),
     )
-    a.add_argument("paths", nargs="*", default=["results"],
-                   help="files or folders to check (default: results/)")
+    a.add_argument("paths", nargs="*", default=None,
+                   help="files or folders to check (default: results/ and the shipped models/, whose "
+                        "model files must also pass their own sha256 checksum)")
     a.add_argument("--configfile", default=None,
                    help="config to compare the recorded parameters with (default: the checkout's "
                         "config.yaml or config/*.yaml whose study.name names the results/<study>/ folder)")
@@ -434,15 +551,32 @@ def build_parser() -> argparse.ArgumentParser:
             "header's 'The 6 columns are | Q (1/A) | ...' line gives the unit; sigmaQ is dQ), and text "
             "columns q, I(q) and optionally dI (and a 4th column named dQ/dX/sigmaQ/Qdev), separated by "
             "spaces, tabs, commas or semicolons; '#' comments and text headers are skipped. The q "
-            "resolution dQ (Qdev) is read and reported, not yet used. Densities of units length^-p are "
+            "resolution dQ (Qdev) is used: the model is refitted on training curves smeared with the curve's dQ/q "
+            "(see --resolution). The output states the model's training domain. Densities of units length^-p are "
             "given in (unit of q)^p. A curve unlike the training curves gets a warning and the model's "
             "large prior uncertainty. Bad input (including truncated HDF5, missing units, arrays of "
             "unequal length): a message and exit status 2, nothing written."
         ),
     )
-    pr.add_argument("curve", help="NXcanSAS (.h5), canSAS 1D XML, NIST 6-column or text file with columns q, "
-                                  "I(q) [, dI]; or a folder or quoted glob of such files (see --csv)")
-    pr.add_argument("--model", required=True, help="model file written by 'scattermorph train' (.npz)")
+    pr.add_argument("curve", nargs="?", default=None,
+                    help="NXcanSAS (.h5), canSAS 1D XML, NIST 6-column or text file with columns q, "
+                         "I(q) [, dI]; or a folder or quoted glob of such files (see --csv)")
+    pr.add_argument("--model", default=None,
+                    help="model file written by 'scattermorph train' or the study (.npz); default: the model "
+                         "shipped in the repository's models/default.npz (see --about)")
+    pr.add_argument("--about", action="store_true",
+                    help="print the model's size, provenance (study, config hash, code commit, date), training "
+                         "data, functionals, features and kernels, and exit")
+    pr.add_argument("--resolution", type=float, default=None, metavar="DQ/Q",
+                    help="relative q resolution dQ/q of the curve (e.g. 0.1): the model is refitted on its "
+                         "training curves smeared with it (pinhole Gaussian, as sasmodels) and cached; default: "
+                         "the file's dQ (Qdev, sigmaQ) when it has one; 0: no smearing")
+    pr.add_argument("--cache-dir", default=None,
+                    help="folder of the refitted models (default $SCATTERMORPH_CACHE_DIR, else "
+                         "~/.cache/scattermorph/models)")
+    pr.add_argument("--plot", metavar="OUT.png", default=None,
+                    help="draw the curve, the q window the features use, and the predicted densities with "
+                         "their 68 %% and 95 %% intervals (one curve)")
     pr.add_argument("--q-unit", default=None,
                     help="text files: the unit of q in the file, 1/A (default), 1/nm, 1/um, 1/m or 1/b; files "
                          "that state their unit (NXcanSAS, canSAS XML, NIST): convert q to this unit (default: "
@@ -458,7 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write the result as JSON to OUT ('-' prints it instead of the table)")
     pr.add_argument("--csv", metavar="OUT", default=None,
                     help="write one CSV row per curve to OUT ('-' prints it): file, entry, format, points, q "
-                         "unit, in_domain, median dQ/q, warnings, and each functional's mean, std and unit; "
+                         "unit, in_domain, median dQ/q, the dQ/q the model was refitted for, warnings, and each functional's "
+                         "mean, std and unit; "
                          "CURVE may be a folder (every file in it) or a quoted glob ('data/*.h5'), which read "
                          "every curve of every file unless --entry names one")
     pr.set_defaults(func=_cmd_predict)

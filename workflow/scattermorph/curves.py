@@ -54,8 +54,9 @@ Decisions (each one documented where it is enforced):
   and where (the features use log I, see :mod:`scattermorph.learn`).
 * **dI** (optional) must be finite and non-negative; it feeds the propagation
   of the measurement noise into the predictions.
-* **dQ** (optional) must be finite and non-negative; it is carried, not used
-  yet (zero means "no resolution stated").
+* **dQ** (optional) must be finite and non-negative (zero means "no
+  resolution stated"); ``scattermorph predict`` refits its model for the
+  curve's dQ/q (:func:`scattermorph.modelio.resolution_model`).
 * At least :data:`MIN_POINTS` points must remain.
 """
 

@@ -66,6 +66,8 @@ __all__ = [
     "prepare",
     "load_stage",
     "robustness",
+    "robustness_table",
+    "robustness_markdown",
     "check_targets",
     "summary_markdown",
     "export_kernel",
@@ -570,46 +572,93 @@ def _frame(table, mask, f, kind, model, domain, column, y, m, s):
 
 
 def robustness(table, arrays, train, test, *, selection, ndim, learning, settings, seed, restarts=1):
-    """Models trained on ideal curves, tested on curves through an instrument.
+    """Models trained on ideal or on smeared curves, tested on curves through an instrument.
 
-    For each instrument setting (resolution dq/q, counts per unit intensity,
-    background; :func:`scattermorph.scattering.apply_instrument`) the test
-    curves are degraded (noise drawn from ``seed``), the inputs rebuilt, and
-    the selected models, fitted on the ideal training curves, scored. The
-    first row (``setting`` -1) is the ideal test set for reference. For the
-    ``log_sq`` input, bins lost to noise (zero counts) in any row are dropped
-    for all rows, training included.
+    For each instrument setting (resolution dq/q, counts per unit intensity
+    or None for no counting noise, background;
+    :func:`scattermorph.scattering.apply_instrument`) the test curves are
+    degraded (noise drawn from ``seed``), the inputs rebuilt, and the
+    selected models scored twice: fitted on the ideal training curves
+    (``training`` = ``"ideal"``) and, for a setting with a resolution, refitted
+    on the training curves smeared with that resolution
+    (:func:`scattermorph.resolution.smear_pinhole`; no noise, no background:
+    ``training`` = ``"smeared"``), which is what ``scattermorph predict`` does
+    with a curve's dQ. The first row (``setting`` -1) is the ideal test set for
+    reference. For the ``log_sq`` input, bins lost to noise (zero counts) in
+    any row are dropped for all rows, training included.
 
     Returns
     -------
-    pandas.DataFrame: setting, resolution, counts, background, functional,
-        features, model and the test metrics.
+    pandas.DataFrame: setting, resolution, counts, background, training,
+        functional, features, model and the test metrics.
     """
+    from .resolution import smear_pinhole
     from .scattering import apply_instrument
 
     rows = []
     rng = np.random.default_rng(seed)
     ideal = np.array(arrays["s_q"], dtype=float)
+    q = np.asarray(arrays["q"], dtype=float)
     cases = [(-1, None)] + list(enumerate(settings))
+    train_rows = np.flatnonzero(train)
     for k, setting in cases:
         curves = ideal.copy()
         if setting is not None:
             for r in np.flatnonzero(test):
-                curves[r], _ = apply_instrument(arrays["q"], ideal[r], rng=rng,
-                                                resolution=setting["resolution"],
-                                                counts=setting["counts"],
+                curves[r], _ = apply_instrument(q, ideal[r], rng=rng, resolution=setting["resolution"],
+                                                counts=setting.get("counts"),
                                                 background=setting["background"])
-        noisy = dict(arrays, i_q=curves)
-        kinds = sorted(set(selection["features"]))
-        feats, _, _ = prepare(table, noisy, pd.DataFrame({"sim_id": [], "subset": []}), learning, ndim,
-                              kinds=kinds, intensity="i_q")
-        _, metrics = holdout_test(table, feats, train, test, selection=selection, ndim=ndim,
-                                  restarts=restarts, seed=seed)
         info = {"setting": k, "resolution": 0.0, "counts": np.inf, "background": 0.0}
         if setting is not None:
             info.update(setting)
-        rows.append(metrics.assign(**info))
+            if info["counts"] is None:
+                info["counts"] = np.inf
+        trainings = ["ideal"] + (["smeared"] if setting is not None and setting["resolution"] > 0 else [])
+        for training in trainings:
+            if training == "smeared":
+                curves[train_rows] = smear_pinhole(q, ideal[train_rows], setting["resolution"] * q)
+            noisy = dict(arrays, i_q=curves)
+            kinds = sorted(set(selection["features"]))
+            feats, _, _ = prepare(table, noisy, pd.DataFrame({"sim_id": [], "subset": []}), learning, ndim,
+                                  kinds=kinds, intensity="i_q")
+            _, metrics = holdout_test(table, feats, train, test, selection=selection, ndim=ndim,
+                                      restarts=restarts, seed=seed)
+            rows.append(metrics.assign(**info, training=training))
     return pd.concat(rows, ignore_index=True)
+
+
+def robustness_table(metrics) -> pd.DataFrame:
+    """Held-out R^2 per functional and resolution: ideal curves, and smeared test
+    curves with models trained on ideal or on smeared curves.
+
+    Parameters
+    ----------
+    metrics : pandas.DataFrame
+        The output of :func:`robustness`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (setting with a resolution, functional): ``setting``,
+        ``resolution``, ``counts``, ``background``, ``functional``,
+        ``r2_ideal`` (ideal test curves), ``r2_trained_ideal`` and
+        ``r2_trained_smeared``, ``gap`` = r2_ideal - r2_trained_smeared.
+    """
+    m = metrics.copy()
+    if "training" not in m:
+        m["training"] = "ideal"
+    ideal = m[m["setting"] < 0].set_index("functional")["r2"]
+    out = []
+    for (k, f), g in m[(m["setting"] >= 0) & (m["resolution"] > 0)].groupby(["setting", "functional"], sort=False):
+        by = g.set_index("training")["r2"]
+        first = g.iloc[0]
+        row = {"setting": int(k), "resolution": float(first["resolution"]), "counts": float(first["counts"]),
+               "background": float(first["background"]), "functional": f, "r2_ideal": float(ideal.get(f, np.nan)),
+               "r2_trained_ideal": float(by.get("ideal", np.nan)),
+               "r2_trained_smeared": float(by.get("smeared", np.nan))}
+        row["gap"] = row["r2_ideal"] - row["r2_trained_smeared"]
+        out.append(row)
+    return pd.DataFrame(out)
 
 
 #: Calibration targets of issue 15 when a config does not give them: a
@@ -864,6 +913,33 @@ def _fmt(v, spec=".3f"):
     return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
 
 
+def robustness_markdown(robustness) -> list[str]:
+    """Lines of the learning summary for the :func:`robustness` table: R^2 per
+    setting (models trained on ideal curves) and the :func:`robustness_table`
+    of ideal against smeared training."""
+    lines = []
+    rob = robustness if "training" in robustness else robustness.assign(training="ideal")
+    lines += ["", "Instrument robustness (held-out R^2 per setting; -1 = ideal curves; models trained on "
+              "ideal curves):", ""]
+    for s, grp in rob[rob["training"] == "ideal"].groupby("setting"):
+        lines.append(f"- setting {s}: " + ", ".join(f"{r.functional} {_fmt(r.r2)}" for r in grp.itertuples()))
+    table = robustness_table(rob)
+    if len(table):
+        lines += ["", "Resolution-aware models (what `scattermorph predict` does with a curve's dQ): held-out "
+                  "R^2 on ideal test curves, and on the setting's test curves with the models trained on "
+                  "ideal curves or refitted on training curves smeared with the setting's resolution "
+                  "(pinhole Gaussian, sasmodels' scheme):", "",
+                  "| setting | dq/q | counts | background | functional | ideal curves | trained on ideal | "
+                  "trained on smeared | ideal - smeared |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in table.itertuples():
+            counts = "none" if not np.isfinite(r.counts) else f"{r.counts:.0e}"
+            lines.append(f"| {r.setting} | {r.resolution:g} | {counts} | {r.background:g} | {r.functional} | "
+                         f"{_fmt(r.r2_ideal)} | {_fmt(r.r2_trained_ideal)} | {_fmt(r.r2_trained_smeared)} | "
+                         f"{_fmt(r.gap)} |")
+    return lines
+
+
 def summary_markdown(*, targets, metrics, comparison, paper, extrapolation, robustness, n_train_sims,
                      n_test_sims):
     """The learning stage's headline numbers as a Markdown page.
@@ -945,7 +1021,5 @@ def summary_markdown(*, targets, metrics, comparison, paper, extrapolation, robu
         for (par, f), r in med.iterrows():
             lines.append(f"- {par}, {f}: {_fmt(r['outside'] / r['inside'], '.2f')}x")
     if len(robustness):
-        lines += ["", "Instrument robustness (held-out R^2 per setting; -1 = ideal curves):", ""]
-        for s, grp in robustness.groupby("setting"):
-            lines.append(f"- setting {s}: " + ", ".join(f"{r.functional} {_fmt(r.r2)}" for r in grp.itertuples()))
+        lines += robustness_markdown(robustness)
     return "\n".join(lines) + "\n"

@@ -57,6 +57,27 @@ training domain, the training options and the provenance of the run, plus a
 sha256 over all of it. Loading rebuilds each GaussianProcessRegressor from its
 kernel spec with ``optimizer=None`` and refits it on the stored X, y: a
 deterministic computation that reproduces the fitted predictions exactly.
+Since format version 2 a file also keeps its training curves (``train_q``,
+``train_s_q``, ``train_values`` and, when grouped, ``train_groups``; covered
+by the sha256), which :func:`resolution_model` smears to refit the model for
+a curve's q resolution; version 1 files, without them, are still read.
+
+Resolution
+----------
+A measured curve is smeared by the instrument's q resolution. For a curve
+that states its dQ (or a given relative dQ/q), :func:`resolution_model`
+smears the training curves with the same relative resolution
+(:mod:`scattermorph.resolution`, the pinhole Gaussian of sasmodels), rebuilds
+their features and refits the GPs; the refitted model is cached per
+(model sha256, dQ/q rounded to :data:`RESOLUTION_STEP`).
+
+The shipped model
+-----------------
+``models/default.npz`` in the repository (:func:`shipped_model_path`) is
+what ``scattermorph predict`` uses without ``--model``; the study writes it
+(rule ``ship_model``, only with ``learning.ship_model: true``) through
+:func:`ship_model`, which checks it loads, keeps its training curves and
+stays under :data:`SHIPPED_MAX_BYTES`.
 """
 
 from __future__ import annotations
@@ -120,10 +141,27 @@ __all__ = [
     "save_model",
     "load_model",
     "model_summary",
+    "RESOLUTION_STEP",
+    "round_resolution",
+    "curve_resolution",
+    "smeared_model",
+    "resolution_model",
+    "default_cache_dir",
+    "SHIPPED_MODEL",
+    "shipped_model_path",
+    "load_shipped_model",
+    "training_domain",
+    "domain_text",
+    "study_domain",
+    "ship_model",
+    "SHIPPED_MAX_BYTES",
 ]
 
 FORMAT = "scattermorph-model"
-FORMAT_VERSION = 1
+#: version 2 (issue 16) adds the optional training curves (``train_*`` arrays,
+#: inside the checksum); version 1 files (without them) are still read
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
 FEATURE_KINDS = ("scale_free", "log_sq", "scale_free_invariant", "scale_free_absolute")
 #: absolute-scale columns appended to the 32 shape columns of each scale-free kind
 SCALE_COLUMNS = {"scale_free": (), "scale_free_invariant": ("log10 invariant",),
@@ -147,6 +185,10 @@ PRIOR_RATIO_WARN = 0.9
 DOMAIN_QUANTILE = 0.99
 _ARRAYS = ("X", "Y", "scaler_mean", "scaler_scale", "grid", "domain_location", "domain_precision",
            "domain_lo", "domain_hi")
+#: optional arrays: the training curves (resolution-aware refits, :func:`resolution_model`)
+_CURVE_ARRAYS = ("train_q", "train_s_q", "train_values", "train_groups")
+#: resolutions dQ/q are rounded to this step before a model is refitted (and cached)
+RESOLUTION_STEP = 0.005
 
 
 # --------------------------------------------------------------------------
@@ -434,10 +476,18 @@ class FunctionalModel:
         Options and timing of the fit.
     provenance : dict
         Written by :func:`save_model` (empty before).
+    curves : dict or None
+        The training curves: ``q`` (B,), ``s_q`` (n, B, NaN = empty bin) in
+        the training q unit, ``values`` (n, t) the densities in that unit,
+        ``groups`` (n,) integer group codes or None. Needed to refit the
+        model on smeared curves (:func:`resolution_model`); None for files
+        written without them.
+    checksum : str or None
+        The sha256 stored in the file (:func:`save_model`, :func:`load_model`).
     """
 
     def __init__(self, *, features, grid, targets, X, Y, pipelines, specs, domain, training,
-                 provenance=None):
+                 provenance=None, curves=None, checksum=None):
         self.features = dict(features)
         self.grid = np.asarray(grid, dtype=float)
         self.targets = list(targets)
@@ -448,6 +498,8 @@ class FunctionalModel:
         self.domain = dict(domain)
         self.training = dict(training)
         self.provenance = dict(provenance or {})
+        self.curves = None if curves is None else dict(curves)
+        self.checksum = checksum
 
     # ---- properties
     @property
@@ -621,6 +673,21 @@ class FunctionalModel:
                 "neighbour": float(res["neighbour"][0]),
                 "neighbour_threshold": float(self.domain["neighbour_threshold"]),
                 "in_domain": bool(res["in_domain"][0])}
+        dom = training_domain(self, unit)
+        info["training_domain"] = dom
+        info["q1_in_training_range"] = None
+        if dom["q1_in_unit"] is not None and info["q1"] is not None:
+            lo, hi = dom["q1_in_unit"]
+            info["q1_in_training_range"] = bool(lo <= info["q1"] <= hi)
+            if not info["q1_in_training_range"]:
+                absolute = self.kind in TRAINING_Q_UNIT
+                notes.append(f"the curve's q1 = {info['q1']:.4g} {unit} is outside the training curves' q1 range "
+                             f"{lo:.4g}-{hi:.4g} {unit}" + (": this model reads the absolute q, so the curve is "
+                                                            "outside its training domain" if absolute else
+                             " (the scale-free features do not depend on q1, but the structures' length scale "
+                             "was never seen in training)"))
+                if absolute:
+                    info["in_domain"] = False
         if not res["in_domain"][0]:
             notes.append(
                 "OUT OF TRAINING DOMAIN: the curve's shape is unlike the training curves "
@@ -874,8 +941,11 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
                 "scale_length": scale_length if length_groups is not None else None,
                 "random_state": int(random_state), "fit_seconds": times,
                 "grouped": groups is not None, "warnings": sorted(set(caught))}
+    codes = None if groups is None else np.unique(np.asarray(groups).astype(str), return_inverse=True)[1]
+    curves = {"q": q, "s_q": s_q, "values": values,
+              "groups": None if codes is None else codes.astype(float)}
     return FunctionalModel(features=features, grid=grid, targets=targets, X=X, Y=Y, pipelines=pipelines,
-                           specs=specs, domain=domain, training=training)
+                           specs=specs, domain=domain, training=training, curves=curves)
 
 
 # --------------------------------------------------------------------------
@@ -918,7 +988,7 @@ def _jsonable(obj):
     return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
-def save_model(path, model: FunctionalModel, metadata=None) -> dict:
+def save_model(path, model: FunctionalModel, metadata=None, *, curves=True) -> dict:
     """Write a model to a single ``.npz`` (no pickles), atomically.
 
     Parameters
@@ -926,6 +996,10 @@ def save_model(path, model: FunctionalModel, metadata=None) -> dict:
     path : path
         Output file (``.npz`` recommended; written as given).
     model : FunctionalModel
+    curves : bool
+        Store the training curves (``train_q``, ``train_s_q``,
+        ``train_values``, ``train_groups``) when the model has them, so that
+        :func:`resolution_model` can refit it on smeared curves (default).
     metadata : dict, optional
         Provenance of the training run, stored as JSON. Special keys:
         ``dataset`` (a path or list of paths: stored with their sha256) and
@@ -944,6 +1018,10 @@ def save_model(path, model: FunctionalModel, metadata=None) -> dict:
               "scaler_scale": model.domain["scaler_scale"], "grid": model.grid,
               "domain_location": model.domain["location"], "domain_precision": model.domain["precision"],
               "domain_lo": model.domain["lo"], "domain_hi": model.domain["hi"]}
+    if curves and model.curves is not None:
+        arrays.update(train_q=model.curves["q"], train_s_q=model.curves["s_q"], train_values=model.curves["values"])
+        if model.curves.get("groups") is not None:
+            arrays["train_groups"] = model.curves["groups"]
     arrays = {k: np.asarray(v, dtype=float) for k, v in arrays.items()}
     domain = {k: v for k, v in model.domain.items()
               if k not in ("scaler_mean", "scaler_scale", "location", "precision", "lo", "hi")}
@@ -964,6 +1042,7 @@ def save_model(path, model: FunctionalModel, metadata=None) -> dict:
 
     atomic_write(path, write)
     model.provenance = meta["provenance"]
+    model.checksum = meta["checksum"]
     return meta
 
 
@@ -996,6 +1075,7 @@ def load_model(path) -> FunctionalModel:
             if missing:
                 _fail(path, f"missing array(s) {missing}")
             arrays = {k: z[k] for k in _ARRAYS}
+            arrays.update({k: z[k] for k in _CURVE_ARRAYS if k in files})
             meta_text = str(z["meta"][()])
     except InputFileError:
         raise
@@ -1007,13 +1087,13 @@ def load_model(path) -> FunctionalModel:
         _fail(path, f"metadata is not valid JSON ({exc})")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         _fail(path, f"format is {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r}")
-    if meta.get("format_version") != FORMAT_VERSION:
-        _fail(path, f"format_version {meta.get('format_version')!r}; this scattermorph reads version "
-                    f"{FORMAT_VERSION}: retrain the model or use a matching scattermorph")
+    if meta.get("format_version") not in READ_VERSIONS:
+        _fail(path, f"format_version {meta.get('format_version')!r}; this scattermorph reads versions "
+                    f"{', '.join(map(str, READ_VERSIONS))}: retrain the model or use a matching scattermorph")
     for k, a in arrays.items():
         if a.dtype.kind != "f":
             _fail(path, f"array {k!r} has dtype {a.dtype}, expected float")
-        if not np.all(np.isfinite(a)):
+        if not np.all(np.isfinite(a)) and not (k == "train_s_q" and not np.any(np.isinf(a))):
             _fail(path, f"array {k!r} holds NaN or inf")
     if meta.get("checksum") != _checksum(arrays, meta):
         _fail(path, "contents do not match the stored sha256 checksum (the file was modified or corrupted)")
@@ -1069,9 +1149,18 @@ def load_model(path) -> FunctionalModel:
     for k in ("distance_threshold", "neighbour_threshold", "min_coverage"):
         if not isinstance(domain.get(k), (int, float)) or not np.isfinite(domain[k]):
             _fail(path, f"domain {k} missing or not a finite number")
+    curves = None
+    if "train_s_q" in arrays:
+        tq, ts, tv = (arrays.get(k) for k in ("train_q", "train_s_q", "train_values"))
+        tg = arrays.get("train_groups")
+        if (tq is None or tv is None or tq.ndim != 1 or ts.shape != (n, tq.size) or tv.shape != (n, len(targets))
+                or (tg is not None and tg.shape != (n,))):
+            _fail(path, f"training curves of shapes {None if tq is None else tq.shape}, {ts.shape}, "
+                        f"{None if tv is None else tv.shape} do not match {n} training rows and {len(targets)} targets")
+        curves = {"q": tq, "s_q": ts, "values": tv, "groups": tg}
     return FunctionalModel(features=features, grid=arrays["grid"], targets=targets, X=X, Y=Y,
                            pipelines=pipelines, specs=specs, domain=domain, training=meta.get("training", {}),
-                           provenance=meta.get("provenance", {}))
+                           provenance=meta.get("provenance", {}), curves=curves, checksum=meta["checksum"])
 
 
 def model_summary(model: FunctionalModel) -> str:
@@ -1287,3 +1376,323 @@ def cv_text(cv: pd.DataFrame) -> str:
     lines.append("  (calibrated intervals: cov 68% ~ 0.68, cov 95% ~ 0.95, std z ~ 1; rel. RMSE n/a where "
                  "the values change sign)")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# resolution-aware models (scattermorph predict with dQ or --resolution)
+# --------------------------------------------------------------------------
+def round_resolution(resolution) -> float:
+    """A relative resolution dQ/q rounded to :data:`RESOLUTION_STEP` (the cache key)."""
+    r = float(resolution)
+    if not (np.isfinite(r) and 0 <= r < 1):
+        raise ParameterError(f"relative resolution dQ/q = {resolution!r} must be in [0, 1) (e.g. 0.1 for 10 %)")
+    return round(round(r / RESOLUTION_STEP) * RESOLUTION_STEP, 6)
+
+
+def curve_resolution(model: FunctionalModel, q, dq, intensity) -> dict | None:
+    """The relative resolution dQ/q of a curve over the q range the model's features use.
+
+    The window is ``x_range`` times the curve's own q1 (scale-free kinds,
+    :func:`window_curve`) or the model's q grid (``log_sq``). The smeared
+    training curves of :func:`resolution_model` have a constant dQ/q (which,
+    unlike a constant dQ, commutes with the scale-free features' rescaling
+    q -> q/q1, so the refitted model does not depend on the curve's unit or
+    q1): the median over the window is used, the range is reported.
+
+    Returns
+    -------
+    dict or None
+        ``median``, ``min``, ``max`` of dQ/q over the window and ``n_points``;
+        None when dQ is None or zero everywhere in the window ("no resolution
+        stated").
+    """
+    if dq is None:
+        return None
+    q, dq = np.asarray(q, dtype=float), np.asarray(dq, dtype=float)
+    if model.kind in SCALE_COLUMNS:
+        try:
+            _, _, q1 = window_curve(q, intensity, model.ndim, model.features["x_range"])
+        except ParameterError:
+            return None
+        lo, hi = (v * q1 for v in model.features["x_range"])
+    else:
+        lo, hi = model.grid[0], model.grid[-1]
+    inside = (q >= lo) & (q <= hi)
+    rel = (dq / q)[inside] if inside.any() else dq / q
+    if not np.any(rel > 0):
+        return None
+    return {"median": float(np.median(rel)), "min": float(rel.min()), "max": float(rel.max()),
+            "n_points": int(rel.size)}
+
+
+def smeared_model(model: FunctionalModel, resolution, *, log=None) -> FunctionalModel:
+    """The model refitted on its training curves smeared with a relative resolution.
+
+    Every training curve is smeared with a pinhole Gaussian of standard
+    deviation ``dQ = resolution * q`` (:func:`scattermorph.resolution.smear_pinhole`,
+    sasmodels' scheme), its features rebuilt, and one GP per density fitted
+    again with the model's own options (kernel, ARD, restarts, seed, feature
+    grid): the hyper-parameters are re-optimised, the training domain and its
+    thresholds recomputed. The sigma-scaling factors of the original model
+    (cross-validated on ideal curves) are carried over, not re-estimated.
+
+    Raises
+    ------
+    ParameterError
+        The model has no training curves (a file written before they were
+        stored, or with ``curves=False``).
+    """
+    from .resolution import smear_pinhole
+
+    if model.curves is None:
+        raise ParameterError("this model file holds no training curves, so it cannot be refitted for the "
+                             "curve's resolution: retrain it with this scattermorph (`scattermorph train` or "
+                             "the study), or pass --resolution 0 to use it as it is")
+    r = float(resolution)
+    c, f, t = model.curves, model.features, model.training
+    s_sm = smear_pinhole(c["q"], c["s_q"], r * np.asarray(c["q"], dtype=float))
+    table = {name: c["values"][:, j] for j, name in enumerate(model.targets)}
+    opts = dict(kernel=t.get("kernel", "squared_exponential"), ard=bool(t.get("ard", False)),
+                restarts=int(t.get("restarts", 1)), random_state=int(t.get("random_state", 0)),
+                feature_kind=f["kind"], q_unit=f["q_unit"], noise=bool(t.get("noise", True)),
+                scaling=t.get("scaling", "global"), scale_length=t.get("scale_length") or "own",
+                groups=c.get("groups"))
+    if f["kind"] in SCALE_COLUMNS:
+        opts.update(n_points=int(f["n_points"]), x_range=tuple(f["x_range"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        new = fit_models(c["q"], s_sm, table, model.ndim, model.targets, log=log, **opts)
+    for key in ("calibration", "cross_validation", "selected_by_cv", "study_domain"):
+        if key in t:
+            new.training[key] = t[key]
+    if "calibration" in new.training:
+        new.training["calibration"] = dict(new.training["calibration"],
+                                           note="carried over from the ideal-curve model")
+    new.training["resolution"] = {
+        "relative": r, "scheme": "pinhole Gaussian dQ = relative * q (scattermorph.resolution.smear_pinhole, "
+                                 "as sasmodels.resolution.pinhole_resolution)",
+        "parent_sha256": model.checksum}
+    new.curves = None
+    return new
+
+
+def default_cache_dir() -> Path:
+    """Folder of the resolution-refitted models: ``$SCATTERMORPH_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/scattermorph/models``, else ``~/.cache/scattermorph/models``."""
+    import os
+
+    if os.environ.get("SCATTERMORPH_CACHE_DIR"):
+        return Path(os.environ["SCATTERMORPH_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "scattermorph" / "models"
+
+
+def resolution_model(model: FunctionalModel, resolution, *, cache_dir=None, log=None):
+    """The model a curve of relative resolution dQ/q = ``resolution`` needs, cached.
+
+    The resolution is rounded to :data:`RESOLUTION_STEP` (0.5 %); 0 gives the
+    model itself. Otherwise :func:`smeared_model` is fitted once and saved in
+    ``cache_dir`` (default :func:`default_cache_dir`) as
+    ``<first 16 hex of the model's sha256>_dq<rounded dQ/q>.npz``, a normal
+    model file (no training curves) whose ``training["resolution"]`` names the
+    parent's sha256: a cached file is used only if it loads, its checksum
+    holds and its parent and resolution match; a damaged or foreign one is
+    refitted and replaced. A cache folder that cannot be written is skipped
+    (the refit is then done on every call).
+
+    Returns
+    -------
+    model : FunctionalModel
+    info : dict
+        ``relative`` (rounded), ``requested``, ``refit`` (fitted now),
+        ``cache`` (the file, or None), ``note`` (a message, or None).
+    """
+    r = round_resolution(resolution)
+    info = {"relative": r, "requested": float(resolution), "refit": False, "cache": None, "note": None}
+    if r == 0:
+        return model, info
+    path = None
+    if model.checksum is not None:
+        path = Path(cache_dir or default_cache_dir()) / f"{model.checksum[:16]}_dq{r:.3f}.npz"
+        if path.is_file():
+            try:
+                cached = load_model(path)
+                res = cached.training.get("resolution") or {}
+                if res.get("parent_sha256") == model.checksum and res.get("relative") == r:
+                    info["cache"] = str(path)
+                    return cached, info
+                info["note"] = f"{path}: cached model of another parent or resolution: refitted"
+            except InputFileError as exc:
+                info["note"] = f"cached model unusable ({exc}): refitted"
+    new = smeared_model(model, r, log=log)
+    info["refit"] = True
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_model(path, new, {"derived_from": {"sha256": model.checksum, "provenance": model.provenance},
+                                   "resolution": r}, curves=False)
+            info["cache"] = str(path)
+        except OSError as exc:
+            info["note"] = f"could not cache the refitted model in {path.parent} ({exc})"
+    return new, info
+
+
+# --------------------------------------------------------------------------
+# the shipped model (scattermorph predict without --model)
+# --------------------------------------------------------------------------
+#: the shipped model, relative to the repository root (written by the study's
+#: ship_model step when learning.ship_model is true)
+SHIPPED_MODEL = Path("models") / "default.npz"
+
+
+def shipped_model_path() -> Path:
+    """Where ``scattermorph predict`` looks for its default model.
+
+    ``$SCATTERMORPH_MODEL`` if set, else ``models/default.npz`` of the
+    checkout the package is installed from (the package lives in
+    ``<repo>/workflow/scattermorph``; the install is editable, so the file
+    is found next to the code it was made with).
+    """
+    import os
+
+    if os.environ.get("SCATTERMORPH_MODEL"):
+        return Path(os.environ["SCATTERMORPH_MODEL"])
+    return Path(__file__).resolve().parents[2] / SHIPPED_MODEL
+
+
+def load_shipped_model() -> tuple[FunctionalModel, Path]:
+    """The shipped model and its path.
+
+    Raises
+    ------
+    InputFileError
+        No shipped model (a checkout without ``models/default.npz``, or a
+        non-editable install, which does not carry the repository's
+        ``models/`` folder): the message says how to get one.
+    """
+    path = shipped_model_path()
+    if not path.is_file():
+        raise InputFileError(
+            f"no shipped model at {path}: this installation carries no default model (install the checkout "
+            "editable, `pip install -e .`, from a clone that has models/default.npz), or pass --model FILE "
+            "(a model from `scattermorph train` or results/<study>/models/scale_free_gp.npz), or set "
+            "SCATTERMORPH_MODEL"
+        )
+    return load_model(path), path
+
+
+def training_domain(model: FunctionalModel, q_unit=None) -> dict:
+    """The training domain of a model in words and numbers (for ``predict``).
+
+    Returns
+    -------
+    dict
+        ``study`` (name, or None), the ranges ``phi0`` and ``quench`` of the
+        simulations (when the file records them), ``n_simulations``,
+        ``n_snapshots``, ``q1`` [lo, hi] of the training curves in the
+        training q unit ``q1_unit``, and ``q1_in_unit`` (the same in
+        ``q_unit``, or None when the units cannot be converted: the
+        simulations' unit 1/b has no size in metres).
+    """
+    from .curves import Q_UNITS
+
+    dom = dict(model.training.get("study_domain") or {})
+    train_unit = model.features["q_unit"]
+    q1 = dom.get("q1")
+    if q1 is None and model.kind in SCALE_COLUMNS and model.curves is not None:
+        _, q1s, _, _ = model.featurise(model.curves["q"], model.curves["s_q"])
+        q1 = [float(np.min(q1s)), float(np.max(q1s))]
+    out = {"study": dom.get("study"), "phi0": dom.get("phi0"), "quench": dom.get("quench"),
+           "n_simulations": dom.get("n_simulations"), "n_snapshots": dom.get("n_snapshots", int(model.X.shape[0])),
+           "q1": q1, "q1_unit": train_unit, "q1_in_unit": None, "unit": q_unit}
+    if q1 is not None and q_unit is not None:
+        a, b = Q_UNITS[train_unit][1], Q_UNITS[normalise_q_unit(q_unit)][1]
+        if normalise_q_unit(q_unit) == train_unit:
+            out["q1_in_unit"] = list(q1)
+        elif a is not None and b is not None:
+            out["q1_in_unit"] = [v * b / a for v in q1]
+    return out
+
+
+def domain_text(dom: dict) -> str:
+    """One line describing :func:`training_domain`."""
+    parts = []
+    if dom.get("phi0"):
+        parts.append(f"composition phi0 {dom['phi0'][0]:g}-{dom['phi0'][1]:g}")
+    if dom.get("quench"):
+        parts.append(f"quench {dom['quench'][0]:g}-{dom['quench'][1]:g}")
+    if dom.get("q1"):
+        if dom.get("q1_in_unit") is not None:
+            lo, hi = dom["q1_in_unit"]
+            parts.append(f"q1 {lo:.3g}-{hi:.3g} {dom['unit']}")
+        else:
+            lo, hi = dom["q1"]
+            parts.append(f"q1 {lo:.3g}-{hi:.3g} {dom['q1_unit']}"
+                         + (f" (not convertible to {dom['unit']})" if dom.get("unit") else ""))
+    n = [f"{dom['n_simulations']} simulations" if dom.get("n_simulations") else None,
+         f"{dom['n_snapshots']} snapshots" if dom.get("n_snapshots") else None]
+    n = ", ".join(v for v in n if v)
+    return ("; ".join(parts) or "ranges not recorded") + (f" ({n})" if n else "")
+
+
+#: the shipped model must stay small (it lives in the git repository)
+SHIPPED_MAX_BYTES = 2_000_000
+
+
+def study_domain(table, model: FunctionalModel, study=None) -> dict:
+    """The simulations a model was trained on, for :func:`training_domain`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The study's dataset table (columns ``sim_id``, ``phi0``, ``quench``).
+    model : FunctionalModel
+        Fitted on the rows of ``table`` (its q1 range is taken from its features).
+    study : str, optional
+        The study's name.
+
+    Returns
+    -------
+    dict: ``study``, ``phi0`` and ``quench`` [min, max], ``n_simulations``,
+    ``n_snapshots``, ``q1`` [min, max] of the training curves (training q unit).
+    """
+    out = {"study": study, "n_snapshots": int(len(table))}
+    if "sim_id" in table:
+        out["n_simulations"] = int(table["sim_id"].nunique())
+    for key in ("phi0", "quench"):
+        if key in table:
+            v = pd.to_numeric(table[key], errors="coerce").dropna()
+            if len(v):
+                out[key] = [float(v.min()), float(v.max())]
+    if model.kind in SCALE_COLUMNS and model.curves is not None:
+        _, q1, _, _ = model.featurise(model.curves["q"], model.curves["s_q"])
+        out["q1"] = [float(np.min(q1)), float(np.max(q1))]
+    return out
+
+
+def ship_model(source, target, *, max_bytes=SHIPPED_MAX_BYTES) -> FunctionalModel:
+    """Copy a study's model to the shipped location, after checking it.
+
+    The file must load (checksum, kernels), hold its training curves (for
+    resolution-aware refits) and be at most ``max_bytes`` (it is committed to
+    the repository). Written atomically.
+
+    Raises
+    ------
+    InputFileError
+        The model is invalid, lacks its training curves or is too large.
+    """
+    import shutil
+
+    from .simulate import atomic_write
+
+    source = Path(source)
+    model = load_model(source)
+    if model.curves is None:
+        raise InputFileError(f"{source}: holds no training curves; a shipped model needs them for --resolution")
+    size = source.stat().st_size
+    if size > int(max_bytes):
+        raise InputFileError(f"{source}: {size / 1e6:.2f} MB, more than the {max_bytes / 1e6:.2f} MB a shipped "
+                             "model may have")
+    atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
+    return model

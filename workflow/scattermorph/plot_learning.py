@@ -300,23 +300,35 @@ def plot_paper_protocol(splits):
 
 def plot_robustness(metrics):
     """Held-out R^2 of the selected models on curves through an instrument
-    (resolution, counting noise, background), trained on ideal curves."""
+    (resolution, counting noise, background), trained on ideal curves (solid
+    bars) and refitted on training curves smeared with the setting's
+    resolution (hatched, where the metrics have ``training`` = smeared)."""
+    if "training" not in metrics:
+        metrics = metrics.assign(training="ideal")
     funcs = list(dict.fromkeys(metrics["functional"]))
     settings = metrics.drop_duplicates("setting").sort_values("setting")
-    labels = ["ideal" if s.setting < 0 else f"dq/q={s.resolution:g}\ncounts={s.counts:.0e}\nbg={s.background:g}"
-              for s in settings.itertuples()]
-    fig, axes = _panels(2, width=4.6)
+    labels = ["ideal" if s.setting < 0 else
+              f"{100 * s.resolution:g} %\n{'no noise' if not np.isfinite(s.counts) else format(s.counts, '.0e')}"
+              f"\nbg {s.background:g}" for s in settings.itertuples()]
+    fig, axes = _panels(2, width=max(4.6, 0.8 * len(settings)), height=4.2)
     x = np.arange(len(settings))
-    w = 0.8 / max(1, len(funcs))
+    trainings = [t for t in ("ideal", "smeared") if (metrics["training"] == t).any()]
+    w = 0.8 / max(1, len(funcs) * len(trainings))
     for i, f in enumerate(funcs):
-        m = metrics[metrics["functional"] == f].set_index("setting").loc[settings["setting"]]
-        axes[0].bar(x + i * w, m["r2"].clip(lower=-1), w, label=_label(f), color=f"C{i}")
-        axes[1].bar(x + i * w, m["coverage_95"], w, color=f"C{i}")
+        for j, t in enumerate(trainings):
+            m = metrics[(metrics["functional"] == f) & (metrics["training"] == t)].set_index("setting")
+            m = m.reindex(settings["setting"])
+            off = (i * len(trainings) + j) * w
+            kw = {"hatch": "//", "alpha": 0.6} if t == "smeared" else {}
+            axes[0].bar(x + off, m["r2"].clip(lower=-1), w, color=f"C{i}",
+                        label=_label(f) + (" (trained on smeared)" if t == "smeared" else ""), **kw)
+            axes[1].bar(x + off, m["coverage_95"], w, color=f"C{i}", **kw)
     for ax in axes:
-        ax.set_xticks(x + w * (len(funcs) - 1) / 2, labels, fontsize=7)
+        ax.set_xticks(x + w * (len(funcs) * len(trainings) - 1) / 2, labels, fontsize=7)
+        ax.set_xlabel("test curves: dq/q, counts per unit intensity, background", fontsize=7)
     axes[0].set_ylabel(r"held-out $R^2$ (clipped at -1)")
     axes[1].set_ylabel("95% interval coverage")
     axes[1].axhline(0.95, color="k", ls=":", lw=0.8)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=6, loc="lower left", ncols=2 if len(trainings) > 1 else 1)
     return fig
 

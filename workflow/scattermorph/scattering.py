@@ -354,8 +354,9 @@ def apply_instrument(q, s_q, *, rng=None, q_window=None, resolution=0.0,
         Bins outside are set to NaN (finite detector range).
     resolution : float
         Relative Gaussian resolution ``sigma_q / q`` (e.g. 0.05 for a 5 % dq/q
-        SANS set-up); each bin becomes the resolution-weighted average over all
-        bins (Pedersen, Posselt & Mortensen, J. Appl. Cryst. 23, 321, 1990).
+        SANS set-up): pinhole smearing as in sasmodels,
+        :func:`scattermorph.resolution.smear_pinhole` (Pedersen, Posselt &
+        Mortensen, J. Appl. Cryst. 23, 321, 1990).
     counts : float, optional
         Expected counts in a bin of unit intensity: the intensity becomes
         ``Poisson(counts * I) / counts`` (counting statistics).
@@ -374,11 +375,9 @@ def apply_instrument(q, s_q, *, rng=None, q_window=None, resolution=0.0,
     if resolution < 0:
         raise ParameterError(f"resolution={resolution} must be >= 0")
     if resolution > 0:
-        good = np.isfinite(i_q)
-        sig = resolution * q[:, None]
-        w = np.exp(-0.5 * ((q[None, :] - q[:, None]) / sig) ** 2) * good[None, :]
-        w /= w.sum(axis=1, keepdims=True)
-        i_q = np.where(good, w @ np.where(good, i_q, 0.0), np.nan)
+        from .resolution import smear_pinhole
+
+        i_q = smear_pinhole(q, i_q, resolution * q)
     if background < 0:
         raise ParameterError(f"background={background} must be >= 0")
     i_q = i_q + background

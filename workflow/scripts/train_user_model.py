@@ -1,6 +1,8 @@
 """Rule train_user_model: the model users apply to their own curves
 (`scattermorph predict CURVE --model results/<study>/models/scale_free_gp.npz`):
-scale-free input, the kernel that cross-validated best on it, all simulations."""
+scale-free input, the kernel that cross-validated best on it, all simulations;
+the file keeps the training curves (for resolution-aware refits) and the
+study's domain (compositions, quenches, q1 range)."""
 
 import sys
 
@@ -13,7 +15,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from scattermorph.evaluation import export_kernel, stage_seed  # noqa: E402
 from scattermorph.measure import load_dataset  # noqa: E402
-from scattermorph.modelio import fit_models, save_model  # noqa: E402
+from scattermorph.modelio import fit_models, save_model, study_domain  # noqa: E402
 
 sm = snakemake  # noqa: F821
 learning = sm.params.learning
@@ -27,8 +29,9 @@ with threadpool_limits(sm.threads):
                        restarts=learning["restarts"], random_state=stage_seed(sm.params.seed, 7),
                        feature_kind="scale_free", n_points=grid["n_points"], x_range=tuple(grid["x_range"]),
                        groups=table["sim_id"], log=lambda line: print(line, file=sys.stderr))
+model.training["study_domain"] = study_domain(table, model, sm.params.study)
 save_model(sm.output.model, model, {"dataset": [sm.input.table, sm.input.curves], "config": learning,
-                                    "rule": "train_user_model"})
+                                    "rule": "train_user_model", "study": sm.params.study})
 
 from scattermorph.provenance import record_outputs  # noqa: E402
 

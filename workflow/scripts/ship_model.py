@@ -1,0 +1,20 @@
+"""Rule ship_model (only when config learning.ship_model is true): copy the
+study's user model (train_user_model: every simulation, scale-free input) to
+models/default.npz, the model `scattermorph predict` uses without --model,
+after checking that it loads, keeps its training curves and is small."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+from scattermorph.modelio import ship_model  # noqa: E402
+
+sm = snakemake  # noqa: F821
+model = ship_model(sm.input.model, sm.output.model, max_bytes=sm.params.max_bytes)
+print(f"shipped {sm.input.model} -> {sm.output.model}: {model!r}", file=sys.stderr)
+
+from scattermorph.provenance import record_outputs  # noqa: E402
+
+record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar: scattermorph audit models/)
