@@ -39,6 +39,7 @@ bootstrap resamples whole simulations by default (:func:`bootstrap_rows`).
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections import deque
 
@@ -69,6 +70,7 @@ __all__ = [
     "fit_predict",
     "seed_for",
     "rng_for",
+    "view_ndim",
     "check_classification",
     "section_structures",
     "grf_structures",
@@ -102,6 +104,16 @@ def seed_for(seed, *keys) -> int:
 def rng_for(seed, *keys) -> np.random.Generator:
     """A generator from ``SeedSequence([seed, STAGE, *keys])``."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), STAGE, *[int(k) for k in keys]]))
+
+
+def view_ndim(kind) -> int:
+    """Dimension of the frame a view kind's features are computed on: 3
+    for the sub-volume kinds, 2 for windows, pixels and sections."""
+    from .partial import VIEW_KINDS, VOLUME_KINDS
+
+    if kind not in VIEW_KINDS:
+        raise ParameterError(f"view kind {kind!r} is unknown: choose one of {VIEW_KINDS}")
+    return 3 if kind in VOLUME_KINDS else 2
 
 
 # --------------------------------------------------------------------------
@@ -203,74 +215,81 @@ def structure_labels(field, *, level="mean") -> dict:
 # --------------------------------------------------------------------------
 # features
 # --------------------------------------------------------------------------
-def physics_feature_names(n_radii: int) -> list[str]:
-    """Names of the columns of the physics features (see :func:`view_features`)."""
-    return [
-        "phi_mean",
-        "phi_std",
-        "area_fraction",
-        "perimeter_density",
-        "euler_density",
-        "log10_windows",
-        *[f"gamma_{i}" for i in range(n_radii)],
-    ]
+def physics_feature_names(n_radii: int, ndim: int = 2) -> list[str]:
+    """Names of the columns of the physics features (see :func:`view_features`)
+    of a 2D image (``ndim=2``: windows, pixels, sections) or of a 3D
+    sub-volume view (``ndim=3``)."""
+    if ndim == 2:
+        mk = ["area_fraction", "perimeter_density", "euler_density"]
+    elif ndim == 3:
+        mk = ["volume_fraction", "surface_density", "mean_curvature_density", "euler_density"]
+    else:
+        raise ParameterError(f"ndim={ndim}: views are 2D or 3D")
+    return ["phi_mean", "phi_std", *mk, "log10_windows", *[f"gamma_{i}" for i in range(n_radii)]]
 
 
-def raw_feature_names(grid: int) -> list[str]:
-    """Names of the raw features: ``phi_<i>_<j>`` then ``seen_<i>_<j>``."""
-    cells = [f"{i}_{j}" for i in range(grid) for j in range(grid)]
+def raw_feature_names(grid: int, ndim: int = 2) -> list[str]:
+    """Names of the raw features: ``phi_<i>_<j>[_<k>]`` then ``seen_...``."""
+    cells = ["_".join(map(str, c)) for c in itertools.product(range(grid), repeat=ndim)]
     return [f"phi_{c}" for c in cells] + [f"seen_{c}" for c in cells]
 
 
 def _block_sum(a, grid):
-    """Sums of ``a`` over a ``grid x grid`` partition into nearly equal blocks."""
-    ey = np.linspace(0, a.shape[0], grid + 1).astype(int)[:-1]
-    ex = np.linspace(0, a.shape[1], grid + 1).astype(int)[:-1]
-    return np.add.reduceat(np.add.reduceat(a, ey, axis=0), ex, axis=1)
+    """Sums of ``a`` over a ``grid^ndim`` partition into nearly equal blocks."""
+    for ax, n in enumerate(a.shape):
+        a = np.add.reduceat(a, np.linspace(0, n, grid + 1).astype(int)[:-1], axis=ax)
+    return a
 
 
 def view_features(image, view, *, spacing, level, radii, raw_grid, connectivity=None):
-    """Raw and physics features of the visible part of a 2D image.
+    """Raw and physics features of the visible part of a 2D image or 3D structure.
 
     Parameters
     ----------
-    image : (ny, nx) ndarray of float
-        Composition field (only its visible pixels are read, through
-        :func:`scattermorph.partial.view_frame`).
+    image : (ny, nx) or (nz, ny, nx) ndarray of float
+        Composition field (only its visible cells are read, through
+        :func:`scattermorph.partial.view_frame`); 3D for the sub-volume
+        views.
     view : scattermorph.partial.View
     spacing : float
-        Pixel size (b).
+        Pixel / voxel size (b).
     level : {"mean", "equal_volume"} or float
-        Binarisation rule, applied to the visible pixels only.
+        Binarisation rule, applied to the visible cells only.
     radii : (B + 1,) array_like
         Shell edges (b) of the correlation function features.
     raw_grid : int
-        The raw image is reduced to ``raw_grid x raw_grid`` blocks, at most
-        the image side.
-    connectivity : {None, 4, 8}
-        Of the Euler density (None = 8, as the measurement stage).
+        The raw image is reduced to ``raw_grid^ndim`` blocks (``raw_grid``
+        per side, at most the image side).
+    connectivity : {None, 4, 8} (2D) or {None, 6, 26} (3D)
+        Of the Euler density (None = full adjacency, as the measurement
+        stage).
 
     Returns
     -------
-    raw : (2 raw_grid^2,) ndarray
+    raw : (2 raw_grid^ndim,) ndarray
         Block means of the visible composition in the frame of the image
         (a window is moved to the frame's corner: on a periodic tile all
         positions are equivalent, so this keeps the physical scale and removes
         an irrelevant translation), then the visible fraction of each block
-        (the mask). A block without a visible pixel gets the mean visible
+        (the mask). A block without a visible cell gets the mean visible
         composition (the uninformative value after centring).
-    physics : (6 + B,) ndarray
-        ``phi_mean``, ``phi_std`` of the visible composition;
-        ``area_fraction`` of the binarised visible pixels;
-        ``perimeter_density`` (1/b) and ``euler_density`` (1/b^2) from the
-        complete visible ``2 x 2`` windows (0 when there is none);
-        ``log10_windows`` = log10(1 + number of those windows) (how much
-        support the two densities had); ``gamma_i``: the normalised
-        two-point correlation ``(S2 - p^2) / (p - p^2)`` in the shells of
-        ``radii`` (0, the uncorrelated value, where no visible pair exists
-        or the view holds a single phase).
+    physics : (6 + B,) (2D) or (7 + B,) (3D) ndarray
+        ``phi_mean``, ``phi_std`` of the visible composition; the Minkowski
+        densities of the binarised visible cells from the complete visible
+        ``2 x 2`` (``2 x 2 x 2``) windows
+        (:func:`scattermorph.partial.visible_minkowski_densities`; 0 when
+        there is none): 2D ``area_fraction``, ``perimeter_density`` (1/b),
+        ``euler_density`` (1/b^2); 3D ``volume_fraction``,
+        ``surface_density`` (1/b), ``mean_curvature_density`` (1/b^2),
+        ``euler_density`` (1/b^3); except the area / volume fraction, which
+        is that of all visible cells; ``log10_windows`` = log10(1 + number
+        of those windows) (how much support the densities had); ``gamma_i``:
+        the normalised two-point correlation ``(S2 - p^2) / (p - p^2)`` in
+        the shells of ``radii`` (0, the uncorrelated value, where no visible
+        pair exists or the view holds a single phase).
     """
     frame, mask, periodic = view_frame(image, view)
+    ndim = frame.ndim
     vis = frame[mask]
     binary, _ = binarise_visible(frame, mask, level)
     p = float(binary[mask].mean())
@@ -281,28 +300,28 @@ def view_features(image, view, *, spacing, level, radii, raw_grid, connectivity=
     else:
         gamma = np.full(s2.shape, np.nan)
     gamma = np.nan_to_num(gamma, nan=0.0)
-    per = mk["perimeter_density"] if mk["n_windows"] else 0.0
-    eul = mk["euler_density"] if mk["n_windows"] else 0.0
+    keys = physics_feature_names(0, ndim)[3:-1]  # the densities after the fraction
+    dens = [mk[k] if mk["n_windows"] else 0.0 for k in keys]
     phys = np.concatenate(
-        [[vis.mean(), vis.std(), p, per, eul, np.log10(1 + mk["n_windows"])], gamma]
+        [[vis.mean(), vis.std(), p, *dens, np.log10(1 + mk["n_windows"])], gamma]
     )
     # raw: the visible composition on the image's frame
     g = int(raw_grid)
-    ny, nx = view.shape
-    if not 1 <= g <= min(ny, nx):
-        raise ParameterError(f"raw_grid={raw_grid} must be between 1 and the image side {min(ny, nx)}")
-    canvas = np.zeros((ny, nx))
-    seen = np.zeros((ny, nx))
-    h, w = frame.shape
-    canvas[:h, :w] = np.where(mask, frame, 0.0)
-    seen[:h, :w] = mask
+    shape = tuple(view.shape)
+    if not 1 <= g <= min(shape):
+        raise ParameterError(f"raw_grid={raw_grid} must be between 1 and the image side {min(shape)}")
+    canvas = np.zeros(shape)
+    seen = np.zeros(shape)
+    corner = tuple(slice(0, n) for n in frame.shape)
+    canvas[corner] = np.where(mask, frame, 0.0)
+    seen[corner] = mask
     total = _block_sum(canvas, g)
     count = _block_sum(seen, g)
-    area = _block_sum(np.ones((ny, nx)), g)
+    volume = _block_sum(np.ones(shape), g)
     fill = float(vis.mean())
     with np.errstate(invalid="ignore", divide="ignore"):
         block = np.where(count > 0, total / count, fill)
-    raw = np.concatenate([block.ravel(), (count / area).ravel()])
+    raw = np.concatenate([block.ravel(), (count / volume).ravel()])
     return raw, phys
 
 
@@ -489,14 +508,24 @@ def check_classification(config) -> None:
     ParameterError
         Naming the key, the value and the fix.
     """
+    from .partial import VOLUME_KINDS
+
     c = config["classification"]
     dim = int(config["study"]["dimension"])
     kinds = c["views"]["kinds"]
-    flat = [k for k in kinds if not k.startswith("section_")]
+    flat = [k for k in kinds if not k.startswith("section_") and k not in VOLUME_KINDS]
+    volume = [k for k in kinds if k in VOLUME_KINDS]
     if dim == 3 and flat:
         raise ParameterError(
-            f"classification.views.kinds={kinds}: the study is 3D, so views of its "
-            "images are sections; use section_window / section_pixels"
+            f"classification.views.kinds={kinds}: the study is 3D, so {flat} (views of a "
+            "2D image) do not apply; use subvolume_window / subvolume_voxels (3D views "
+            "of the snapshots) or section_window / section_pixels (2D sections)"
+        )
+    if dim != 3 and volume:
+        raise ParameterError(
+            f"classification.views.kinds={kinds}: {volume} are 3D views of a 3D study's "
+            f"snapshots, but study.dimension is {dim}; use window / pixels (or "
+            "section_window / section_pixels for sections of 3D structures)"
         )
     src = c["sections"]["source"]
     if src == "study" and dim != 3:
@@ -534,6 +563,11 @@ def check_classification(config) -> None:
     if sides and c["raw_grid"] > min(sides):
         raise ParameterError(
             f"classification.raw_grid={c['raw_grid']} exceeds the image side {min(sides)}"
+        )
+    if volume and c["raw_grid_3d"] > int(config["simulation"]["grid"]):
+        raise ParameterError(
+            f"classification.raw_grid_3d={c['raw_grid_3d']} exceeds the grid side "
+            f"{config['simulation']['grid']} of the sub-volume views"
         )
 
 
@@ -633,7 +667,8 @@ def view_dataset(items, kind, fractions, per_snapshot, *, seed, kind_index, spac
     ----------
     items : iterable of (group_index, group, snapshot, image)
         ``image`` 2D (window / pixels) or 3D (``section_*``: each view is
-        drawn on its own random section).
+        drawn on its own random section; ``subvolume_*``: on the structure
+        itself).
     kind : str
         View kind (:data:`scattermorph.partial.VIEW_KINDS`).
     fractions : sequence of float
@@ -836,6 +871,7 @@ def build_features(paths, labels, *, kind, settings, seed, level, connectivity=N
 
     section = kind.startswith("section_")
     per = settings["sections"]["per_snapshot"] if section else settings["views"]["per_snapshot"]
+    raw_grid = settings["raw_grid_3d"] if view_ndim(kind) == 3 else settings["raw_grid"]
     groups = sorted(labels["group"].unique())
     gidx = {g: i for i, g in enumerate(groups)}
     spacing = []
@@ -852,7 +888,7 @@ def build_features(paths, labels, *, kind, settings, seed, level, connectivity=N
     rows, raw, phys = view_dataset(
         items(), kind, settings["views"]["fractions"], per, seed=seed,
         kind_index=VIEW_KINDS.index(kind), spacing=float(first), level=level,
-        radii=settings["radii"], raw_grid=settings["raw_grid"], connectivity=connectivity,
+        radii=settings["radii"], raw_grid=raw_grid, connectivity=connectivity,
     )
     if len(set(spacing)) > 1:
         raise ParameterError(f"structures of one view kind have different cell sizes {set(spacing)}")
@@ -876,13 +912,14 @@ def save_features(path, data) -> None:
     rows = data["rows"]
     arrays = {f"row_{c}": rows[c].to_numpy() for c in rows.columns}
     arrays["row_group"] = rows["group"].to_numpy().astype(str)
-    n_r = data["physics"].shape[1] - 6
+    ndim = view_ndim(data["kind"])
+    n_r = data["physics"].shape[1] - len(physics_feature_names(0, ndim))
 
     def write(tmp):
         with open(tmp, "wb") as fh:
             np.savez_compressed(
                 fh, raw=data["raw"], physics=data["physics"], kind=np.array(data["kind"]),
-                physics_names=np.array(physics_feature_names(n_r)), **arrays,
+                physics_names=np.array(physics_feature_names(n_r, ndim)), **arrays,
             )
 
     atomic_write(path, write)
