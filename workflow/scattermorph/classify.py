@@ -22,6 +22,26 @@ by the measurement stage's rule (``measurement.threshold``):
   isolated droplets beside a network can make chi > 0. The table of labels
   reports both and whether they agree.
 
+In 3D both are computed the same way on the periodic box, with 6-connectivity
+of the minority phase (face neighbours: an edge or corner contact is thinner
+than the interface). There ``chi = components - handles + cavities``: a
+droplet is +1, a rod or slab spanning the box 0, a sponge-like network
+(genus g per cell) ``1 - g < 0``, so ``chi <= 0`` means that the minority
+phase is, on balance, a network with handles: the topological criterion used
+to tell disperse (droplet) from bicontinuous morphologies of phase-separating
+polymer blends (Aksimentiev & Holyst 2001; the genus of bicontinuous blend
+interfaces measured in 3D, Jinnai et al. 1997; a genus per domain volume to
+tell drops from co-continuous domains in immiscible blends, Lopez-Barron &
+Macosko 2009). In 3D the percolation label is the one that fails first: the
+minority phase of a 3D spinodal structure percolates down to volume
+fractions of ~0.2-0.3 (the 3D continuum percolation threshold is ~0.16 for
+overlapping spheres), so a study of phi0 >= 0.3 may give one class only;
+the Euler label, which calls a structure with more droplets than handles
+"droplets", is then the one to train on (``classification.label: euler``).
+The summary (:func:`scattermorph.summaries.classification_summary`) states
+the label used and warns when its minority class is below
+:data:`MIN_CLASS_SHARE` of the structures.
+
 In 2D the percolation label has a twist worth knowing: on a torus two
 phases cannot both wrap in crossing directions, so "co-continuous" means both
 phases span the box in at least one (the same) direction, as in a labyrinth
@@ -35,6 +55,18 @@ visible part that an experimentalist could compute, see
 Models (:func:`make_classifier`): scikit-learn pipelines with feature
 scaling. Splits keep whole simulations on one side (:func:`simulation_split`),
 bootstrap resamples whole simulations by default (:func:`bootstrap_rows`).
+
+References
+----------
+.. [AH2001] A. Aksimentiev and R. Holyst, "Application of the Euler
+   characteristic to the study of homopolymer blends and copolymer melts",
+   Polimery 46, 309-322 (2001).
+.. [Jinnai1997] H. Jinnai, T. Koga, Y. Nishikawa, T. Hashimoto and S. T.
+   Hyde, "Curvature determination of spinodal interface in a condensed
+   matter system", Phys. Rev. Lett. 78, 2248 (1997).
+.. [LBM2009] C. R. Lopez-Barron and C. W. Macosko, "Characterizing
+   interface shape evolution in immiscible polymer blends via 3D image
+   analysis", Langmuir 25 (2009).
 """
 
 from __future__ import annotations
@@ -59,8 +91,11 @@ __all__ = [
     "CLASS_NAMES",
     "MODELS",
     "STAGE",
+    "MIN_CLASS_SHARE",
+    "LABEL_CRITERIA",
     "wrapping_axes",
     "structure_labels",
+    "class_balance",
     "physics_feature_names",
     "raw_feature_names",
     "view_features",
@@ -93,6 +128,26 @@ CLASS_NAMES = ("droplets", "co-continuous")
 MODELS = ("logistic", "knn", "random_forest", "svm", "mlp")
 #: Stage constant of the classification stage in every SeedSequence.
 STAGE = 5
+#: Smallest share of the minority class (under the label used) that the
+#: study should have (issue 14: both classes represented, >= 30 %); the
+#: summary warns below it.
+MIN_CLASS_SHARE = 0.3
+#: What each label means, with its reference (quoted by the summary).
+LABEL_CRITERIA = {
+    "percolation": (
+        "co-continuous = a face-connected cluster of the minority phase wraps around the "
+        "periodic box (both phases span the sample: the direct definition)."
+    ),
+    "euler": (
+        "co-continuous = Euler characteristic of the minority phase (face connectivity, "
+        "periodic box) <= 0, i.e. at least as many handles (3D) / holes (2D) as components: a "
+        "network rather than droplets (chi > 0). The topological criterion that tells disperse "
+        "from bicontinuous blend morphologies (Aksimentiev & Holyst, Polimery 46, 309 (2001); "
+        "genus of bicontinuous blends: Jinnai et al., Phys. Rev. Lett. 78, 2248 (1997); "
+        "Lopez-Barron & Macosko, Langmuir 25 (2009)); used where the minority phase of a 3D "
+        "structure percolates at every composition, so percolation gives one class only."
+    ),
+}
 
 
 def seed_for(seed, *keys) -> int:
@@ -210,6 +265,28 @@ def structure_labels(field, *, level="mean") -> dict:
         "label_euler": lab_e,
         "labels_agree": bool(lab_p == lab_e),
     }
+
+
+def class_balance(table, label) -> float:
+    """Share of the minority class of a label table under ``label``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`label_table` (column ``label_<label>``).
+    label : {"percolation", "euler"}
+
+    Returns
+    -------
+    float
+        ``min(n_0, n_1) / n`` in [0, 0.5]; 0 when one class is missing,
+        NaN for an empty table.
+    """
+    y = np.asarray(table[f"label_{label}"], int)
+    if y.size == 0:
+        return float("nan")
+    n1 = int((y == 1).sum())
+    return min(n1, y.size - n1) / y.size
 
 
 # --------------------------------------------------------------------------
