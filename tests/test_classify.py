@@ -227,3 +227,132 @@ def test_stage_checks_name_the_key():
     cfg["classification"]["raw_grid"] = 64
     with pytest.raises(ParameterError, match="raw_grid=64"):
         check_classification(cfg)
+
+
+# --------------------------------------------------------------------------
+# 3D: labels of simple structures, sub-volume datasets, config checks
+# --------------------------------------------------------------------------
+def _grid3(n=24):
+    x = np.arange(n)
+    return np.meshgrid(x, x, x, indexing="ij")
+
+
+def test_labels_of_3d_ball_rod_slab_and_gyroid():
+    """Exact topology: a ball is one component (chi = +1, no wrap:
+    droplets by both labels); a rod spanning the box along one axis and a
+    slab spanning two are chi = 0 (a solid torus, a thickened 2-torus) and
+    wrap: co-continuous; a gyroid labyrinth wraps along every axis with
+    handles (chi < 0)."""
+    n = 24
+    z, y, x = _grid3(n)
+    ball = (((z - 12) ** 2 + (y - 12) ** 2 + (x - 12) ** 2) <= 25).astype(float)
+    lab = structure_labels(ball, level=0.5)
+    assert lab["wraps"] == "000" and lab["label_percolation"] == 0
+    assert lab["euler_density_minority"] * n**3 == pytest.approx(1.0, abs=1e-9)
+    assert lab["label_euler"] == 0 and lab["labels_agree"] and lab["minority_is_rich"]
+    rod = (((y - 12) ** 2 + (x - 12) ** 2) <= 16).astype(float)  # along axis 0
+    lab = structure_labels(rod, level=0.5)
+    assert lab["wraps"] == "100" and lab["label_percolation"] == 1
+    assert lab["euler_density_minority"] == pytest.approx(0.0, abs=1e-12) and lab["label_euler"] == 1
+    slab = ((x >= 4) & (x < 10)).astype(float)  # normal to axis 2
+    lab = structure_labels(slab, level=0.5)
+    assert lab["wraps"] == "110" and lab["label_percolation"] == 1
+    assert lab["euler_density_minority"] == pytest.approx(0.0, abs=1e-12) and lab["label_euler"] == 1
+    # the minority is found whichever phase it is (matrix around a ball)
+    assert structure_labels(1 - ball, level=0.5)["label_percolation"] == 0
+    k = 2 * np.pi / n
+    g = (np.sin(k * x) * np.cos(k * y) + np.sin(k * y) * np.cos(k * z)
+         + np.sin(k * z) * np.cos(k * x))
+    lab = structure_labels(g, level=0.4)  # one labyrinth, ~36 % of the volume
+    assert 0.2 < lab["minority_fraction"] < 0.45
+    assert lab["wraps"] == "111" and lab["label_percolation"] == 1
+    assert lab["euler_density_minority"] < 0 and lab["label_euler"] == 1
+
+
+def test_class_balance():
+    import pandas as pd
+
+    from scattermorph.classify import class_balance
+
+    t = pd.DataFrame({"label_percolation": [1, 1, 1, 0], "label_euler": [1, 1, 1, 1]})
+    assert class_balance(t, "percolation") == 0.25 and class_balance(t, "euler") == 0.0
+
+
+def test_view_dataset_of_subvolumes():
+    from scattermorph.classify import physics_feature_names, raw_feature_names
+
+    rng = np.random.default_rng(1)
+    vol = [(0, "v", 0, rng.random((16, 16, 16))), (1, "w", 2, rng.random((16, 16, 16)))]
+    kw = dict(seed=3, spacing=1.0, level="mean", radii=[0.5, 2, 4], raw_grid=2)
+    for kind, k in (("subvolume_window", 4), ("subvolume_voxels", 5)):
+        rows, raw, phys = view_dataset(vol, kind, [0.125, 1.0], 2, kind_index=k, **kw)
+        rows2, raw2, phys2 = view_dataset(vol, kind, [0.125, 1.0], 2, kind_index=k, **kw)
+        np.testing.assert_array_equal(phys, phys2)
+        assert raw.shape == (8, len(raw_feature_names(2, 3))) == (8, 16)
+        assert phys.shape == (8, len(physics_feature_names(2, 3))) == (8, 7 + 2)
+        assert (rows["section_axis"] == -1).all()
+        assert set(rows.loc[rows.f_index == 0, "n_visible"]) == {512}  # 8^3 or 512 voxels
+        assert (rows.loc[rows.f_index == 1, "fraction"] == 1).all()
+
+
+def test_features_file_names_3d_physics_columns(tmp_path):
+    import pandas as pd
+
+    from scattermorph.classify import load_features, physics_feature_names, save_features
+
+    rows = pd.DataFrame({"group": ["a"], "snapshot": [0], "f_index": [0]})
+    data = {"rows": rows, "raw": np.zeros((1, 16)), "physics": np.zeros((1, 7 + 3)),
+            "kind": "subvolume_voxels"}
+    save_features(tmp_path / "f.npz", data)
+    back = load_features(tmp_path / "f.npz")
+    assert back["physics_names"] == physics_feature_names(3, 3)
+    assert "mean_curvature_density" in back["physics_names"]
+
+
+def _cfg3d():
+    cfg = _cfg("config/paper.yaml")
+    c = cfg["classification"]
+    c["views"]["kinds"] = ["subvolume_window", "subvolume_voxels", "section_window"]
+    c["complexity"]["kind"] = "subvolume_window"
+    return cfg
+
+
+def test_stage_checks_of_3d_views():
+    from scattermorph.classify import check_classification
+
+    check_classification(_cfg3d())  # 3D study: sub-volume and section kinds together
+    cfg = _cfg3d()
+    cfg["classification"]["views"]["kinds"] = ["subvolume_voxels"]
+    cfg["classification"]["complexity"]["kind"] = "subvolume_voxels"
+    check_classification(cfg)
+    cfg = _cfg3d()
+    cfg["classification"]["views"]["kinds"] = ["window", "subvolume_window"]
+    with pytest.raises(ParameterError, match=r"\['window'\].*use subvolume_window / subvolume_voxels"):
+        check_classification(cfg)
+    cfg = _cfg3d()
+    cfg["classification"]["raw_grid_3d"] = cfg["simulation"]["grid"] + 1
+    with pytest.raises(ParameterError, match="raw_grid_3d=.*exceeds the grid side"):
+        check_classification(cfg)
+    cfg = _cfg3d()
+    cfg["classification"]["views"]["kinds"] = ["subvolume_window", "section_window"]
+    cfg["classification"]["complexity"]["kind"] = "subvolume_voxels"
+    with pytest.raises(ParameterError, match="complexity.kind='subvolume_voxels' is not in views.kinds"):
+        check_classification(cfg)
+    cfg = _cfg("config/tiny.yaml")  # a 2D study
+    cfg["classification"]["views"]["kinds"] = ["window", "subvolume_window"]
+    with pytest.raises(ParameterError, match=r"\['subvolume_window'\] are 3D views .* study.dimension is 2; "
+                                             "use window / pixels"):
+        check_classification(cfg)
+
+
+def test_schema_accepts_the_3d_kinds():
+    from _workflow import ROOT
+
+    from scattermorph.config import ConfigError, validate
+
+    schema = ROOT / "workflow/schemas/config.schema.yaml"
+    validate(_cfg3d(), schema)
+    cfg = _cfg3d()
+    cfg["classification"]["views"]["kinds"] = ["subvolume_cube"]
+    with pytest.raises(ConfigError, match="subvolume_cube"):
+        validate(cfg, schema)

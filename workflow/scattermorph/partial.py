@@ -109,7 +109,8 @@ VIEW_KINDS = ("window", "pixels", "section_window", "section_pixels",
               "subvolume_window", "subvolume_voxels")
 #: The view kinds drawn on a 3D structure itself (not on a 2D image).
 VOLUME_KINDS = ("subvolume_window", "subvolume_voxels")
-#: Largest aspect ratio max(sides) / min(sides) of a window or cuboid.
+#: Largest aspect ratio max(h, w) / min(h, w) of a 2D window (3D cuboids
+#: take the smallest aspect ratio the grid allows, see window_shape).
 MAX_ASPECT = 1.5
 
 
@@ -204,12 +205,14 @@ def window_shape(shape, fraction) -> tuple:
     2D: among heights ``h <= ny`` and widths ``w = round(f N / h)`` (``1 <=
     w <= nx``) with ``max(h, w) / min(h, w) <= MAX_ASPECT``, the pair with
     the area closest to ``f N`` (``N = ny nx``) is taken, ties going to the
-    more square one, then the smaller ``h``. 3D likewise: every ``d <= nz``,
-    ``h <= ny`` with ``w = round(f N / (d h))`` (``N = nz ny nx``), the
-    volume closest to ``f N`` among the cuboids of aspect ratio
-    ``max / min <= MAX_ASPECT``, ties to the more cube-like, then smaller
-    ``d``, ``h``. If no candidate meets the aspect bound (only for very
-    elongated boxes) the bound is dropped.
+    more square one, then the smaller ``h``. 3D: over every ``d <= nz``,
+    ``h <= ny`` with ``w = round(f N / (d h))`` (``N = nz ny nx``) inside
+    ``1 <= w <= nx`` (so the volume is within ``d h / 2`` of ``f N``), the
+    most cube-like cuboid (smallest ``max / min``), ties to the volume
+    closest to ``f N``, then smaller ``d``, ``h``. In 3D there are many
+    cuboids within the rounding bound, so shape comes first (a 64^3 box at
+    f = 0.1 gets 29 x 30 x 30 rather than an exact but elongated cuboid);
+    the achieved fraction is recorded with every view anyway.
 
     Parameters
     ----------
@@ -252,16 +255,16 @@ def _cuboid_shape(shape, f) -> tuple[int, int, int]:
     d, h = np.meshgrid(np.arange(1, nz + 1), np.arange(1, ny + 1), indexing="ij")
     d, h = d.ravel(), h.ravel()
     # round half to even like Python's round (the 2D rule)
-    w = np.clip(np.rint(target / (d * h)), 1, nx).astype(np.int64)
+    w = np.rint(target / (d * h)).astype(np.int64)
+    inside = (w >= 1) & (w <= nx)
+    if not inside.any():  # pragma: no cover - d = h = 1 always has 1 <= w <= nx
+        raise AssertionError("no cuboid fits")
+    d, h, w = d[inside], h[inside], w[inside]
     sides = np.stack([d, h, w])
     aspect = sides.max(axis=0) / sides.min(axis=0)
     err = np.abs(d * h * w - target)
-    ok = aspect <= MAX_ASPECT + 1e-12
-    if not ok.any():
-        ok[:] = True
-    # lexicographic minimum of (error, aspect, d, h) among the admissible
-    order = np.lexsort((h, d, aspect, err))
-    k = order[ok[order]][0]
+    # lexicographic minimum of (aspect, error, d, h)
+    k = np.lexsort((h, d, err, aspect))[0]
     return int(d[k]), int(h[k]), int(w[k])
 
 
