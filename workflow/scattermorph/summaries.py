@@ -324,8 +324,8 @@ def classification_summary(*, biasvar: pd.DataFrame, labels: dict, sources: dict
                                               "agreement with the Euler-sign label",
                                               f"minority class share ({label})"], lrows),
                           _source(*(sources[n] for n in sorted(labels))), note=note)
-        if warn:
-            lines += [""] + warn
+        for w in warn:  # one paragraph each
+            lines += ["", w]
     bv = biasvar.sort_values(["kind", "features", "fraction", "loss", "model"], kind="mergesort")
     best = bv.groupby(["kind", "features", "fraction"], sort=True).head(1)
     rows, crows = [], []
