@@ -356,3 +356,62 @@ def test_schema_accepts_the_3d_kinds():
     cfg["classification"]["views"]["kinds"] = ["subvolume_cube"]
     with pytest.raises(ConfigError, match="subvolume_cube"):
         validate(cfg, schema)
+
+
+def test_subvolume_stage_end_to_end(tmp_path):
+    """The stage's library path with the 3D sub-volume kinds, as the rules
+    call it: labels of 3D structure files (balls = droplets, rods =
+    co-continuous), features of both kinds, a bootstrap batch of every
+    model, the decomposition and the summary."""
+    import yaml
+
+    from scattermorph.classify import (
+        bootstrap_job,
+        build_features,
+        decompose_predictions,
+        label_table,
+        load_features,
+        save_features,
+        save_predictions,
+    )
+    from scattermorph.simulate import save_simulation
+    from scattermorph.summaries import classification_summary
+
+    n = 16
+    z, y, x = _grid3(n)
+    paths = []
+    for i, (phi0, kind) in enumerate([(0.2, "ball"), (0.2, "ball"), (0.4, "rod"), (0.4, "rod")]):
+        snaps = []
+        for t in range(3):
+            r = 3 + t + (i % 2)
+            c = (z - 8) ** 2 + (y - 8) ** 2 + (x - 8) ** 2 if kind == "ball" else (y - 8) ** 2 + (x - 8) ** 2
+            snaps.append((c <= r * r).astype(np.float32) + 0.01 * np.float32(i))
+        path = tmp_path / f"s{i}.npz"
+        save_simulation(path, np.stack(snaps), {"times": [1.0, 2.0, 3.0], "sim_id": f"s{i}",
+                                                "params": {"phi0": phi0, "dx": 2.0}})
+        paths.append(str(path))
+    labels = label_table(paths, level=0.5)
+    assert (labels["label_percolation"] == (labels["phi0"] == 0.4)).all()
+    assert (labels["label_euler"] == labels["label_percolation"]).all()
+    settings = yaml.safe_load(yaml.safe_dump(_cfg3d()["classification"]))
+    settings["views"]["fractions"] = [0.1, 1.0]
+    settings["radii"] = [0.5, 4, 8, 16]
+    settings["test_fraction"] = 0.5
+    settings["bootstrap"].update(rounds=2, batch=2)
+    settings["hyper"].update(knn_k=3, forest_trees=5, mlp_hidden=4, mlp_max_iter=20)
+    preds = []
+    for kind in ("subvolume_window", "subvolume_voxels"):
+        data = build_features(paths, labels, kind=kind, settings=settings, seed=1, level="mean")
+        assert data["raw"].shape[1] == 2 * settings["raw_grid_3d"] ** 3
+        save_features(tmp_path / f"{kind}.npz", data)
+        back = load_features(tmp_path / f"{kind}.npz")
+        for feats in ("raw", "physics"):
+            out = bootstrap_job(back, features=feats, batch=0, settings=settings, seed=1, source_index=0)
+            preds.append(tmp_path / f"{kind}_{feats}.npz")
+            save_predictions(preds[-1], out)
+    table = decompose_predictions(preds)
+    assert set(table["kind"]) == {"subvolume_window", "subvolume_voxels"}
+    assert len(table) == 2 * 2 * len(settings["models"]) * 2
+    page = classification_summary(biasvar=table, labels={"study snapshots": labels},
+                                  sources={"biasvar": "bv.csv", "study snapshots": "l.csv"}, label="euler")
+    assert "| subvolume_voxels | physics | 0.1 |" in page and "**Warning**" not in page
