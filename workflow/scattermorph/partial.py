@@ -37,9 +37,10 @@ Statistics of the visible part that need no more than what is visible:
   level computed **from the visible pixels only** ("mean" or "equal_volume"
   rule of :func:`scattermorph.minkowski.threshold`, or a fixed composition);
 * :func:`visible_configurations`: the histogram of ``2 x 2`` (3D:
-  ``2 x 2 x 2``) configurations whose pixels (voxels) are all visible, from which the Minkowski densities follow
-  as for a periodic image (:func:`visible_minkowski_densities`; the local
-  estimator of Ohser & Muecklich 2000, ch. 5: density = sum of the
+  ``2 x 2 x 2``) configurations whose pixels (voxels) are all visible, from
+  which the Minkowski densities follow as for a periodic image
+  (:func:`visible_minkowski_densities`; the local estimator of Ohser &
+  Muecklich 2000, ch. 5: density = sum of the
   configuration weights / number of complete windows, unbiased for a
   stationary structure and free of the edge effects of padding);
 * :func:`masked_two_point`: the two-point probability
@@ -56,7 +57,8 @@ Statistics of the visible part that need no more than what is visible:
 What cannot be computed from a sparse pixel subset: the Euler characteristic
 and perimeter need complete ``2 x 2`` neighbourhoods, of which a random subset
 of fraction ``f`` has about ``f^4 N`` (one in 10^4 windows at f = 0.1; in 3D
-``f^8 N`` complete ``2 x 2 x 2`` cubes, none below f ~ 0.3 for 64^3); the
+``f^8 N`` complete ``2 x 2 x 2`` cubes: 17 at f = 0.3, under one at f = 0.2
+in a 64^3 box); the
 number of complete windows is returned so features can say how much support
 they had. The two-point function needs only pairs (about ``f^2 N`` per
 displacement), so it survives to much smaller ``f``.
