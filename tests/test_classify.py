@@ -227,3 +227,191 @@ def test_stage_checks_name_the_key():
     cfg["classification"]["raw_grid"] = 64
     with pytest.raises(ParameterError, match="raw_grid=64"):
         check_classification(cfg)
+
+
+# --------------------------------------------------------------------------
+# 3D: labels of simple structures, sub-volume datasets, config checks
+# --------------------------------------------------------------------------
+def _grid3(n=24):
+    x = np.arange(n)
+    return np.meshgrid(x, x, x, indexing="ij")
+
+
+def test_labels_of_3d_ball_rod_slab_and_gyroid():
+    """Exact topology: a ball is one component (chi = +1, no wrap:
+    droplets by both labels); a rod spanning the box along one axis and a
+    slab spanning two are chi = 0 (a solid torus, a thickened 2-torus) and
+    wrap: co-continuous; a gyroid labyrinth wraps along every axis with
+    handles (chi < 0)."""
+    n = 24
+    z, y, x = _grid3(n)
+    ball = (((z - 12) ** 2 + (y - 12) ** 2 + (x - 12) ** 2) <= 25).astype(float)
+    lab = structure_labels(ball, level=0.5)
+    assert lab["wraps"] == "000" and lab["label_percolation"] == 0
+    assert lab["euler_density_minority"] * n**3 == pytest.approx(1.0, abs=1e-9)
+    assert lab["label_euler"] == 0 and lab["labels_agree"] and lab["minority_is_rich"]
+    rod = (((y - 12) ** 2 + (x - 12) ** 2) <= 16).astype(float)  # along axis 0
+    lab = structure_labels(rod, level=0.5)
+    assert lab["wraps"] == "100" and lab["label_percolation"] == 1
+    assert lab["euler_density_minority"] == pytest.approx(0.0, abs=1e-12) and lab["label_euler"] == 1
+    slab = ((x >= 4) & (x < 10)).astype(float)  # normal to axis 2
+    lab = structure_labels(slab, level=0.5)
+    assert lab["wraps"] == "110" and lab["label_percolation"] == 1
+    assert lab["euler_density_minority"] == pytest.approx(0.0, abs=1e-12) and lab["label_euler"] == 1
+    # the minority is found whichever phase it is (matrix around a ball)
+    assert structure_labels(1 - ball, level=0.5)["label_percolation"] == 0
+    k = 2 * np.pi / n
+    g = (np.sin(k * x) * np.cos(k * y) + np.sin(k * y) * np.cos(k * z)
+         + np.sin(k * z) * np.cos(k * x))
+    lab = structure_labels(g, level=0.4)  # one labyrinth, ~36 % of the volume
+    assert 0.2 < lab["minority_fraction"] < 0.45
+    assert lab["wraps"] == "111" and lab["label_percolation"] == 1
+    assert lab["euler_density_minority"] < 0 and lab["label_euler"] == 1
+
+
+def test_class_balance():
+    import pandas as pd
+
+    from scattermorph.classify import class_balance
+
+    t = pd.DataFrame({"label_percolation": [1, 1, 1, 0], "label_euler": [1, 1, 1, 1]})
+    assert class_balance(t, "percolation") == 0.25 and class_balance(t, "euler") == 0.0
+
+
+def test_view_dataset_of_subvolumes():
+    from scattermorph.classify import physics_feature_names, raw_feature_names
+
+    rng = np.random.default_rng(1)
+    vol = [(0, "v", 0, rng.random((16, 16, 16))), (1, "w", 2, rng.random((16, 16, 16)))]
+    kw = dict(seed=3, spacing=1.0, level="mean", radii=[0.5, 2, 4], raw_grid=2)
+    for kind, k in (("subvolume_window", 4), ("subvolume_voxels", 5)):
+        rows, raw, phys = view_dataset(vol, kind, [0.125, 1.0], 2, kind_index=k, **kw)
+        rows2, raw2, phys2 = view_dataset(vol, kind, [0.125, 1.0], 2, kind_index=k, **kw)
+        np.testing.assert_array_equal(phys, phys2)
+        assert raw.shape == (8, len(raw_feature_names(2, 3))) == (8, 16)
+        assert phys.shape == (8, len(physics_feature_names(2, 3))) == (8, 7 + 2)
+        assert (rows["section_axis"] == -1).all()
+        assert set(rows.loc[rows.f_index == 0, "n_visible"]) == {512}  # 8^3 or 512 voxels
+        assert (rows.loc[rows.f_index == 1, "fraction"] == 1).all()
+
+
+def test_features_file_names_3d_physics_columns(tmp_path):
+    import pandas as pd
+
+    from scattermorph.classify import load_features, physics_feature_names, save_features
+
+    rows = pd.DataFrame({"group": ["a"], "snapshot": [0], "f_index": [0]})
+    data = {"rows": rows, "raw": np.zeros((1, 16)), "physics": np.zeros((1, 7 + 3)),
+            "kind": "subvolume_voxels"}
+    save_features(tmp_path / "f.npz", data)
+    back = load_features(tmp_path / "f.npz")
+    assert back["physics_names"] == physics_feature_names(3, 3)
+    assert "mean_curvature_density" in back["physics_names"]
+
+
+def _cfg3d():
+    cfg = _cfg("config/paper.yaml")
+    c = cfg["classification"]
+    c["views"]["kinds"] = ["subvolume_window", "subvolume_voxels", "section_window"]
+    c["complexity"]["kind"] = "subvolume_window"
+    return cfg
+
+
+def test_stage_checks_of_3d_views():
+    from scattermorph.classify import check_classification
+
+    check_classification(_cfg3d())  # 3D study: sub-volume and section kinds together
+    cfg = _cfg3d()
+    cfg["classification"]["views"]["kinds"] = ["subvolume_voxels"]
+    cfg["classification"]["complexity"]["kind"] = "subvolume_voxels"
+    check_classification(cfg)
+    cfg = _cfg3d()
+    cfg["classification"]["views"]["kinds"] = ["window", "subvolume_window"]
+    with pytest.raises(ParameterError, match=r"\['window'\].*use subvolume_window / subvolume_voxels"):
+        check_classification(cfg)
+    cfg = _cfg3d()
+    cfg["classification"]["raw_grid_3d"] = cfg["simulation"]["grid"] + 1
+    with pytest.raises(ParameterError, match="raw_grid_3d=.*exceeds the grid side"):
+        check_classification(cfg)
+    cfg = _cfg3d()
+    cfg["classification"]["views"]["kinds"] = ["subvolume_window", "section_window"]
+    cfg["classification"]["complexity"]["kind"] = "subvolume_voxels"
+    with pytest.raises(ParameterError, match="complexity.kind='subvolume_voxels' is not in views.kinds"):
+        check_classification(cfg)
+    cfg = _cfg("config/tiny.yaml")  # a 2D study
+    cfg["classification"]["views"]["kinds"] = ["window", "subvolume_window"]
+    with pytest.raises(ParameterError, match=r"\['subvolume_window'\] are 3D views .* study.dimension is 2; "
+                                             "use window / pixels"):
+        check_classification(cfg)
+
+
+def test_schema_accepts_the_3d_kinds():
+    from _workflow import ROOT
+
+    from scattermorph.config import ConfigError, validate
+
+    schema = ROOT / "workflow/schemas/config.schema.yaml"
+    validate(_cfg3d(), schema)
+    cfg = _cfg3d()
+    cfg["classification"]["views"]["kinds"] = ["subvolume_cube"]
+    with pytest.raises(ConfigError, match="subvolume_cube"):
+        validate(cfg, schema)
+
+
+def test_subvolume_stage_end_to_end(tmp_path):
+    """The stage's library path with the 3D sub-volume kinds, as the rules
+    call it: labels of 3D structure files (balls = droplets, rods =
+    co-continuous), features of both kinds, a bootstrap batch of every
+    model, the decomposition and the summary."""
+    import yaml
+
+    from scattermorph.classify import (
+        bootstrap_job,
+        build_features,
+        decompose_predictions,
+        label_table,
+        load_features,
+        save_features,
+        save_predictions,
+    )
+    from scattermorph.simulate import save_simulation
+    from scattermorph.summaries import classification_summary
+
+    n = 16
+    z, y, x = _grid3(n)
+    paths = []
+    for i, (phi0, kind) in enumerate([(0.2, "ball"), (0.2, "ball"), (0.4, "rod"), (0.4, "rod")]):
+        snaps = []
+        for t in range(3):
+            r = 3 + t + (i % 2)
+            c = (z - 8) ** 2 + (y - 8) ** 2 + (x - 8) ** 2 if kind == "ball" else (y - 8) ** 2 + (x - 8) ** 2
+            snaps.append((c <= r * r).astype(np.float32) + 0.01 * np.float32(i))
+        path = tmp_path / f"s{i}.npz"
+        save_simulation(path, np.stack(snaps), {"times": [1.0, 2.0, 3.0], "sim_id": f"s{i}",
+                                                "params": {"phi0": phi0, "dx": 2.0}})
+        paths.append(str(path))
+    labels = label_table(paths, level=0.5)
+    assert (labels["label_percolation"] == (labels["phi0"] == 0.4)).all()
+    assert (labels["label_euler"] == labels["label_percolation"]).all()
+    settings = yaml.safe_load(yaml.safe_dump(_cfg3d()["classification"]))
+    settings["views"]["fractions"] = [0.1, 1.0]
+    settings["radii"] = [0.5, 4, 8, 16]
+    settings["test_fraction"] = 0.5
+    settings["bootstrap"].update(rounds=2, batch=2)
+    settings["hyper"].update(knn_k=3, forest_trees=5, mlp_hidden=4, mlp_max_iter=20)
+    preds = []
+    for kind in ("subvolume_window", "subvolume_voxels"):
+        data = build_features(paths, labels, kind=kind, settings=settings, seed=1, level="mean")
+        assert data["raw"].shape[1] == 2 * settings["raw_grid_3d"] ** 3
+        save_features(tmp_path / f"{kind}.npz", data)
+        back = load_features(tmp_path / f"{kind}.npz")
+        for feats in ("raw", "physics"):
+            out = bootstrap_job(back, features=feats, batch=0, settings=settings, seed=1, source_index=0)
+            preds.append(tmp_path / f"{kind}_{feats}.npz")
+            save_predictions(preds[-1], out)
+    table = decompose_predictions(preds)
+    assert set(table["kind"]) == {"subvolume_window", "subvolume_voxels"}
+    assert len(table) == 2 * 2 * len(settings["models"]) * 2
+    page = classification_summary(biasvar=table, labels={"study snapshots": labels},
+                                  sources={"biasvar": "bv.csv", "study snapshots": "l.csv"}, label="euler")
+    assert "| subvolume_voxels | physics | 0.1 |" in page and "**Warning**" not in page

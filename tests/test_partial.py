@@ -206,3 +206,183 @@ def test_bad_kind_and_rng_refused(rng):
         draw_view("window", (8, 8), 0.5, 42)
     with pytest.raises(ParameterError, match="2D"):
         draw_view("window", (8, 8, 8), 0.5, rng)
+
+
+# --------------------------------------------------------------------------
+# 3D sub-volume views (subvolume_window / subvolume_voxels)
+# --------------------------------------------------------------------------
+SHAPES3 = [(16, 16, 16), (12, 20, 16), (17, 9, 23)]
+FRACTIONS3 = [0.001, 0.01, 0.05, 0.1, 0.3, 0.5, 0.999, 1.0]
+
+
+def _cuboid_oracle(shape, f):
+    """The documented rule of window_shape in 3D, as a plain double loop."""
+    nz, ny, nx = shape
+    target = f * nz * ny * nx
+    best = None
+    for d in range(1, nz + 1):
+        for h in range(1, ny + 1):
+            w = round(target / (d * h))
+            if not 1 <= w <= nx:
+                continue
+            key = (max(d, h, w) / min(d, h, w), abs(d * h * w - target), d, h)
+            if best is None or key < best[0]:
+                best = (key, (d, h, w))
+    return best[1]
+
+
+def _is_cyclic_run(idx, n):
+    """``idx`` are consecutive indices on a ring of n cells."""
+    return np.array_equal(np.sort(idx), np.sort((idx[0] + np.arange(idx.size)) % n))
+
+
+@pytest.mark.parametrize("shape", SHAPES3)
+@pytest.mark.parametrize("f", FRACTIONS3)
+def test_subvolume_window_fraction_shape_and_wrap(shape, f, rng):
+    sides = window_shape(shape, f)
+    assert sides == _cuboid_oracle(shape, f)
+    d, h, w = sides
+    n = int(np.prod(shape))
+    assert abs(d * h * w - max(f * n, 1)) <= d * h / 2 + 1e-9
+    if f == 1.0:
+        assert sides == shape
+    v = draw_view("subvolume_window", shape, f, rng)
+    assert v.kind == "window" and v.shape == shape
+    assert v.n_visible == d * h * w and v.fraction == d * h * w / n
+    # the mask is the product of three cyclic runs (a cuboid of the torus)
+    for idx, k, m in zip(v.index, sides, shape):
+        assert idx.size == k and _is_cyclic_run(idx, m)
+    ind = [np.isin(np.arange(m), idx) for idx, m in zip(v.index, shape)]
+    np.testing.assert_array_equal(v.mask, ind[0][:, None, None] & ind[1][None, :, None] & ind[2][None, None, :])
+
+
+def test_subvolume_window_is_cube_like_and_wraps():
+    # 64^3 at f = 0.1: a cube of side (0.1)^(1/3) 64 = 29.7
+    assert sorted(window_shape((64, 64, 64), 0.1)) == [29, 30, 30]
+    for f in (0.01, 0.05, 0.1, 0.3, 0.5):
+        sides = window_shape((64, 64, 64), f)
+        assert max(sides) / min(sides) <= MAX_ASPECT
+    # windows that cross the box edge continue on the other side: among many
+    # draws some wrap on each axis, and every one is a cyclic run
+    rng = np.random.default_rng(0)
+    wrapped = np.zeros(3, bool)
+    for _ in range(50):
+        v = draw_view("subvolume_window", (10, 12, 14), 0.3, rng)
+        for a, (idx, m) in enumerate(zip(v.index, (10, 12, 14))):
+            assert _is_cyclic_run(idx, m)
+            wrapped[a] |= bool(np.any(np.diff(idx) < 0))
+    assert wrapped.all()
+
+
+@pytest.mark.parametrize("shape", SHAPES3)
+@pytest.mark.parametrize("f", FRACTIONS3)
+def test_voxel_subset_has_exactly_the_requested_count(shape, f, rng):
+    v = draw_view("subvolume_voxels", shape, f, rng)
+    n = int(np.prod(shape))
+    assert v.kind == "voxels" and v.mask.shape == shape
+    assert v.n_visible == max(1, round(f * n)) and v.fraction == v.n_visible / n
+
+
+def test_volume_kinds_need_3d_and_plane_kinds_need_2d(rng):
+    with pytest.raises(ParameterError, match="3D structures; use window / pixels"):
+        draw_view("subvolume_window", (8, 8), 0.5, rng)
+    with pytest.raises(ParameterError, match="subvolume_window / subvolume_voxels"):
+        draw_view("pixels", (8, 8, 8), 0.5, rng)
+
+
+def _field3d(n=24, seed=3):
+    rng = np.random.default_rng(seed)
+    x = np.arange(n) * 2 * np.pi / n
+    z, y, xx = np.meshgrid(x, x, x, indexing="ij")
+    return 0.5 + 0.3 * np.sin(2 * z) * np.cos(y) * np.sin(2 * xx + 1) + 0.05 * rng.standard_normal((n, n, n))
+
+
+@pytest.mark.parametrize("kind", ["subvolume_window", "subvolume_voxels"])
+@pytest.mark.parametrize("f", [0.01, 0.1, 0.5, 1.0])
+def test_subvolume_features_never_read_hidden_voxels(kind, f):
+    field = _field3d()
+    view = draw_view(kind, field.shape, f, np.random.default_rng(11))
+    poisoned = np.where(view.mask, field, np.nan)
+    kw = dict(spacing=2.0, level="mean", radii=[0.5, 4, 8, 16, 32], raw_grid=4)
+    raw_a, phys_a = view_features(field, view, **kw)
+    raw_b, phys_b = view_features(poisoned, view, **kw)
+    assert raw_a.shape == (2 * 4**3,) and phys_a.shape == (7 + 4,)
+    assert np.all(np.isfinite(raw_b)) and np.all(np.isfinite(phys_b))
+    np.testing.assert_array_equal(raw_a, raw_b)
+    np.testing.assert_array_equal(phys_a, phys_b)
+    # the mask half of the raw features: the visible fraction of each block
+    assert raw_a[4**3:].mean() == pytest.approx(view.fraction, rel=1e-12)
+
+
+def _brute_hist3(binary, mask, periodic):
+    shape = binary.shape
+    h = np.zeros(256, int)
+    ranges = [range(n) if periodic else range(n - 1) for n in shape]
+    for p in itertools.product(*ranges):
+        cells = [tuple((pi + oi) % n for pi, oi, n in zip(p, ((b >> 1) & 1, b & 1, b >> 2), shape))
+                 for b in range(8)]
+        if all(mask[c] for c in cells):
+            h[sum(int(binary[c]) << b for b, c in enumerate(cells))] += 1
+    return h
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+@pytest.mark.parametrize("f", [0.7, 1.0])
+def test_visible_configurations_3d_brute_force(periodic, f, rng):
+    binary = rng.random((5, 4, 6)) < 0.45
+    mask = rng.random((5, 4, 6)) < f
+    np.testing.assert_array_equal(visible_configurations(binary, mask, periodic),
+                                  _brute_hist3(binary, mask, periodic))
+
+
+def test_fully_visible_periodic_3d_densities_equal_minkowski(rng):
+    binary = _field3d(20) > 0.5
+    mask = np.ones_like(binary)
+    np.testing.assert_array_equal(visible_configurations(binary, mask, True),
+                                  configuration_histogram(binary))
+    for conn in (6, 26):
+        d = visible_minkowski_densities(binary, mask, True, spacing=2.0, connectivity=conn)
+        ref = minkowski(binary, spacing=2.0, periodic=True, connectivity=conn)
+        assert d["n_windows"] == binary.size
+        assert d["volume_fraction"] == pytest.approx(ref["volume_density"], rel=1e-12)
+        for key in ("surface_density", "mean_curvature_density", "euler_density"):
+            assert d[key] == pytest.approx(ref[key], rel=1e-12, abs=1e-15), key
+
+
+def _brute_s2_3d(binary, mask, periodic, max_d):
+    shape = binary.shape
+    out = {}
+    for disp in itertools.product(range(-max_d, max_d + 1), repeat=3):
+        both = pairs = 0
+        for p in itertools.product(*map(range, shape)):
+            q = tuple(a + b for a, b in zip(p, disp))
+            if periodic:
+                q = tuple(a % n for a, n in zip(q, shape))
+            elif not all(0 <= a < n for a, n in zip(q, shape)):
+                continue
+            if mask[p] and mask[q]:
+                pairs += 1
+                both += binary[p] and binary[q]
+        out[disp] = (both, pairs)
+    return out
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+@pytest.mark.parametrize("f", [0.6, 1.0])
+def test_masked_two_point_3d_brute_force(periodic, f, rng):
+    """Masked S2 in 3D against pair counting; with every voxel visible it is
+    the plain (unmasked) two-point probability of the phase."""
+    # sides > 2 x the largest lag, so +-2 are distinct offsets on the torus
+    binary = rng.random((5, 6, 7)) < 0.4
+    mask = rng.random((5, 6, 7)) < f if f < 1 else np.ones((5, 6, 7), bool)
+    brute = _brute_s2_3d(binary, mask, periodic, 2)
+    dists = [0.0, 1.0, np.sqrt(2), np.sqrt(3), 2.0]
+    edges = [-0.1, 0.5, 1.2, 1.6, 1.9, 2.1]
+    s2, pairs = masked_two_point(binary, mask, periodic, edges, spacing=1.0)
+    for i, dist in enumerate(dists):
+        sel = [v for k, v in brute.items() if abs(np.linalg.norm(k) - dist) < 1e-9]
+        both, n = sum(v[0] for v in sel), sum(v[1] for v in sel)
+        assert pairs[i] == n
+        assert s2[i] == pytest.approx(both / n, rel=1e-9)
+        if f == 1 and periodic:  # every pair of the torus: N per displacement
+            assert n == binary.size * len(sel)

@@ -157,7 +157,9 @@ def test_classification_summary_picks_lowest_loss_per_fraction():
     labels = pd.DataFrame({"label_percolation": [1, 0, 0, 1], "labels_agree": [True, True, False, True]})
     page = S.classification_summary(biasvar=_biasvar(), labels={"study": labels},
                                     sources={"biasvar": "bv.csv", "study": "ls.csv"})
-    assert _row(page, "study")[1:] == ["4", "2", "0.750"]
+    # structures, percolating, Euler (column absent), agreement, minority share
+    assert _row(page, "study")[1:] == ["4", "2", "n/a", "0.750", "0.50"]
+    assert "Label used: **percolation**" in page and "Warning" not in page
     bv_rows = [line for line in page.split("## Bias")[1].split("## Class")[0].splitlines()
                if line.startswith("| window")]
     # logistic has the lower loss at both fractions; bias share 0.15 / 0.2 = 0.75
@@ -166,3 +168,27 @@ def test_classification_summary_picks_lowest_loss_per_fraction():
     assert "0.100 (0.050-0.200) | 0.400 (0.300-0.500) | 0.001" in page
     assert page == S.classification_summary(biasvar=_biasvar().iloc[::-1], labels={"study": labels},
                                             sources={"biasvar": "bv.csv", "study": "ls.csv"})
+
+
+def test_classification_summary_names_the_label_and_warns_on_imbalance():
+    """The label used is stated with its reference; a minority class under
+    30 % is reported with the fix (the other label when that one is
+    balanced)."""
+    # 3D-like: every structure percolates, the Euler label splits 6:4
+    labels = pd.DataFrame({"label_percolation": [1] * 10, "label_euler": [1] * 6 + [0] * 4,
+                           "labels_agree": [True] * 6 + [False] * 4})
+    kw = dict(biasvar=_biasvar(), labels={"study": labels}, sources={"biasvar": "bv.csv", "study": "ls.csv"})
+    page = S.classification_summary(**kw)
+    assert _row(page, "study")[1:] == ["10", "10", "6", "0.600", "0.00"]
+    warn = [line for line in page.splitlines() if line.startswith("**Warning**")]
+    assert warn == ["**Warning**: study: the minority class under the percolation label is 0.00 of the "
+                    "structures, below 0.30; the euler label gives 0.40: set classification.label: euler."]
+    page = S.classification_summary(**kw, label="euler")
+    assert "Label used: **euler**" in page and "Aksimentiev & Holyst" in page
+    assert _row(page, "study")[-1] == "0.40" and "**Warning**" not in page
+    # neither label balanced: the fix is more structures
+    labels["label_euler"] = 1
+    page = S.classification_summary(**kw, label="euler")
+    assert "neither label is balanced" in page
+    with pytest.raises(InputFileError, match="label='genus'"):
+        S.classification_summary(**kw, label="genus")

@@ -90,6 +90,8 @@ def test_invalid_classification_config_refused(tmp_path):
         ("classification.radii", [4, 2], "strictly increasing"),
         ("classification.views.fractions", [0.0, 0.5], "classification.views.fractions[0]"),
         ("classification.sections.source", "study", "needs a 3D study"),
+        ("classification.views.kinds", ["window", "subvolume_voxels"],
+         "['subvolume_voxels'] are 3D views of a 3D study's snapshots, but study.dimension is 2"),
     ]:
         bad = tmp_path / "bad.yaml"
         bad.write_text(yaml.safe_dump(tiny_config_with(key, value)))

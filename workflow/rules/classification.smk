@@ -87,9 +87,7 @@ rule compute_view_features:
         mem_mb=cls_mem_mb,
         runtime=features_runtime,
     params:
-        settings=cls_settings(
-            "label", "views", "sections", "raw_grid", "radii", "test_fraction"
-        ),
+        settings=view_settings,
         seed=config["study"]["seed"],
         level=view_level,
         connectivity=config["measurement"]["connectivity"],
@@ -271,6 +269,8 @@ rule summarise_classification:
     resources:
         mem_mb=table_mem_mb,
         runtime=small_runtime,
+    params:
+        label=CLS["label"],
     script:
         "../scripts/summarise_classification.py"
 

@@ -470,6 +470,18 @@ def view_level(wildcards):
     )
 
 
+def _is_volume(kind):
+    return kind.startswith("subvolume_")
+
+
+def view_settings(wildcards):
+    """The classification keys of one view-feature job: the raw grid of its
+    frame (raw_grid_3d for the 3D sub-volume views, raw_grid otherwise), so
+    editing one does not rerun the views of the other."""
+    grid = "raw_grid_3d" if _is_volume(wildcards.kind) else "raw_grid"
+    return cls_settings("label", "views", "sections", grid, "radii", "test_fraction")
+
+
 def view_source_index(wildcards):
     """0: the study's images, 1: the section structures (keys the seeds)."""
     return int(_is_section(wildcards))
@@ -496,9 +508,15 @@ def _n_views(kinds):
 
 
 def features_runtime(wildcards, attempt):
-    """Minutes of one view-feature job: a few ms per view (two FFTs of at
-    most the image, a 2x2-window pass), 20 ms with margin."""
-    return job_runtime(0.02 * _n_views(CLS_KINDS) / 60, attempt)
+    """Minutes of one view-feature job: a few ms per 2D view (two FFTs of at
+    most the image, a 2x2-window pass), 20 ms with margin. A 3D sub-volume
+    view of a 64^3 snapshot (2x2x2-window pass, 3D FFTs) took 2-85 ms
+    (window, f = 0.01-1, radii to 64 cells) and 13-32 ms (voxel subset)
+    on the shared machine: 0.1 s with margin, scaled by the grid volume."""
+    per = 0.02
+    if _is_volume(wildcards.kind):
+        per = 0.1 * (config["simulation"]["grid"] / 64) ** 3
+    return job_runtime(per * _n_views(CLS_KINDS) / 60, attempt)
 
 
 def bootstrap_runtime(wildcards, attempt):
@@ -512,8 +530,15 @@ def bootstrap_runtime(wildcards, attempt):
 
 def cls_mem_mb(wildcards, attempt):
     """Memory of a classification job: interpreter and scikit-learn (~500 MB)
-    plus the feature matrix of every view (raw: 2 raw_grid^2 doubles)."""
-    need = 200 + _n_views(CLS_KINDS) * (2 * CLS["raw_grid"] ** 2 + 64) * 8 / 1e6
+    plus the feature matrix of every view (raw: 2 raw_grid^2 doubles, or
+    2 raw_grid_3d^3 for a 3D sub-volume view) and, for a 3D study, a few
+    float64 copies of one snapshot (the views' frames and transforms)."""
+    cells = 2 * CLS["raw_grid"] ** 2
+    snapshot = 0.0
+    if any(_is_volume(k) for k in CLS_KINDS):
+        cells = max(cells, 2 * CLS["raw_grid_3d"] ** 3)
+        snapshot = 6 * 8 * (2 * config["simulation"]["grid"]) ** 3 / 1e6
+    need = 200 + snapshot + _n_views(CLS_KINDS) * (cells + 64) * 8 / 1e6
     return job_mem_mb(need, attempt)
 
 

@@ -22,6 +22,26 @@ by the measurement stage's rule (``measurement.threshold``):
   isolated droplets beside a network can make chi > 0. The table of labels
   reports both and whether they agree.
 
+In 3D both are computed the same way on the periodic box, with 6-connectivity
+of the minority phase (face neighbours: an edge or corner contact is thinner
+than the interface). There ``chi = components - handles + cavities``: a
+droplet is +1, a rod or slab spanning the box 0, a sponge-like network
+(genus g per cell) ``1 - g < 0``, so ``chi <= 0`` means that the minority
+phase is, on balance, a network with handles: the topological criterion used
+to tell disperse (droplet) from bicontinuous morphologies of phase-separating
+polymer blends (Aksimentiev & Holyst 2001; the genus of bicontinuous blend
+interfaces measured in 3D, Jinnai et al. 1997; a genus per domain volume to
+tell drops from co-continuous domains in immiscible blends, Lopez-Barron &
+Macosko 2009). In 3D the percolation label is the one that fails first: the
+minority phase of a 3D spinodal structure percolates down to volume
+fractions of ~0.2-0.3 (the 3D continuum percolation threshold is ~0.16 for
+overlapping spheres), so a study of phi0 >= 0.3 may give one class only;
+the Euler label, which calls a structure with more droplets than handles
+"droplets", is then the one to train on (``classification.label: euler``).
+The summary (:func:`scattermorph.summaries.classification_summary`) states
+the label used and warns when its minority class is below
+:data:`MIN_CLASS_SHARE` of the structures.
+
 In 2D the percolation label has a twist worth knowing: on a torus two
 phases cannot both wrap in crossing directions, so "co-continuous" means both
 phases span the box in at least one (the same) direction, as in a labyrinth
@@ -35,10 +55,23 @@ visible part that an experimentalist could compute, see
 Models (:func:`make_classifier`): scikit-learn pipelines with feature
 scaling. Splits keep whole simulations on one side (:func:`simulation_split`),
 bootstrap resamples whole simulations by default (:func:`bootstrap_rows`).
+
+References
+----------
+.. [AH2001] A. Aksimentiev and R. Holyst, "Application of the Euler
+   characteristic to the study of homopolymer blends and copolymer melts",
+   Polimery 46, 309-322 (2001).
+.. [Jinnai1997] H. Jinnai, T. Koga, Y. Nishikawa, T. Hashimoto and S. T.
+   Hyde, "Curvature determination of spinodal interface in a condensed
+   matter system", Phys. Rev. Lett. 78, 2248 (1997).
+.. [LBM2009] C. R. Lopez-Barron and C. W. Macosko, "Characterizing
+   interface shape evolution in immiscible polymer blends via 3D image
+   analysis", Langmuir 25 (2009).
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections import deque
 
@@ -58,8 +91,11 @@ __all__ = [
     "CLASS_NAMES",
     "MODELS",
     "STAGE",
+    "MIN_CLASS_SHARE",
+    "LABEL_CRITERIA",
     "wrapping_axes",
     "structure_labels",
+    "class_balance",
     "physics_feature_names",
     "raw_feature_names",
     "view_features",
@@ -69,6 +105,7 @@ __all__ = [
     "fit_predict",
     "seed_for",
     "rng_for",
+    "view_ndim",
     "check_classification",
     "section_structures",
     "grf_structures",
@@ -91,6 +128,26 @@ CLASS_NAMES = ("droplets", "co-continuous")
 MODELS = ("logistic", "knn", "random_forest", "svm", "mlp")
 #: Stage constant of the classification stage in every SeedSequence.
 STAGE = 5
+#: Smallest share of the minority class (under the label used) that the
+#: study should have (issue 14: both classes represented, >= 30 %); the
+#: summary warns below it.
+MIN_CLASS_SHARE = 0.3
+#: What each label means, with its reference (quoted by the summary).
+LABEL_CRITERIA = {
+    "percolation": (
+        "co-continuous = a face-connected cluster of the minority phase wraps around the "
+        "periodic box (both phases span the sample: the direct definition)."
+    ),
+    "euler": (
+        "co-continuous = Euler characteristic of the minority phase (face connectivity, "
+        "periodic box) <= 0, i.e. at least as many handles (3D) / holes (2D) as components: a "
+        "network rather than droplets (chi > 0). The topological criterion that tells disperse "
+        "from bicontinuous blend morphologies (Aksimentiev & Holyst, Polimery 46, 309 (2001); "
+        "genus of bicontinuous blends: Jinnai et al., Phys. Rev. Lett. 78, 2248 (1997); "
+        "Lopez-Barron & Macosko, Langmuir 25 (2009)); used where the minority phase of a 3D "
+        "structure percolates at every composition, so percolation gives one class only."
+    ),
+}
 
 
 def seed_for(seed, *keys) -> int:
@@ -102,6 +159,16 @@ def seed_for(seed, *keys) -> int:
 def rng_for(seed, *keys) -> np.random.Generator:
     """A generator from ``SeedSequence([seed, STAGE, *keys])``."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), STAGE, *[int(k) for k in keys]]))
+
+
+def view_ndim(kind) -> int:
+    """Dimension of the frame a view kind's features are computed on: 3
+    for the sub-volume kinds, 2 for windows, pixels and sections."""
+    from .partial import VIEW_KINDS, VOLUME_KINDS
+
+    if kind not in VIEW_KINDS:
+        raise ParameterError(f"view kind {kind!r} is unknown: choose one of {VIEW_KINDS}")
+    return 3 if kind in VOLUME_KINDS else 2
 
 
 # --------------------------------------------------------------------------
@@ -200,77 +267,106 @@ def structure_labels(field, *, level="mean") -> dict:
     }
 
 
+def class_balance(table, label) -> float:
+    """Share of the minority class of a label table under ``label``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`label_table` (column ``label_<label>``).
+    label : {"percolation", "euler"}
+
+    Returns
+    -------
+    float
+        ``min(n_0, n_1) / n`` in [0, 0.5]; 0 when one class is missing,
+        NaN for an empty table.
+    """
+    y = np.asarray(table[f"label_{label}"], int)
+    if y.size == 0:
+        return float("nan")
+    n1 = int((y == 1).sum())
+    return min(n1, y.size - n1) / y.size
+
+
 # --------------------------------------------------------------------------
 # features
 # --------------------------------------------------------------------------
-def physics_feature_names(n_radii: int) -> list[str]:
-    """Names of the columns of the physics features (see :func:`view_features`)."""
-    return [
-        "phi_mean",
-        "phi_std",
-        "area_fraction",
-        "perimeter_density",
-        "euler_density",
-        "log10_windows",
-        *[f"gamma_{i}" for i in range(n_radii)],
-    ]
+def physics_feature_names(n_radii: int, ndim: int = 2) -> list[str]:
+    """Names of the columns of the physics features (see :func:`view_features`)
+    of a 2D image (``ndim=2``: windows, pixels, sections) or of a 3D
+    sub-volume view (``ndim=3``)."""
+    if ndim == 2:
+        mk = ["area_fraction", "perimeter_density", "euler_density"]
+    elif ndim == 3:
+        mk = ["volume_fraction", "surface_density", "mean_curvature_density", "euler_density"]
+    else:
+        raise ParameterError(f"ndim={ndim}: views are 2D or 3D")
+    return ["phi_mean", "phi_std", *mk, "log10_windows", *[f"gamma_{i}" for i in range(n_radii)]]
 
 
-def raw_feature_names(grid: int) -> list[str]:
-    """Names of the raw features: ``phi_<i>_<j>`` then ``seen_<i>_<j>``."""
-    cells = [f"{i}_{j}" for i in range(grid) for j in range(grid)]
+def raw_feature_names(grid: int, ndim: int = 2) -> list[str]:
+    """Names of the raw features: ``phi_<i>_<j>[_<k>]`` then ``seen_...``."""
+    cells = ["_".join(map(str, c)) for c in itertools.product(range(grid), repeat=ndim)]
     return [f"phi_{c}" for c in cells] + [f"seen_{c}" for c in cells]
 
 
 def _block_sum(a, grid):
-    """Sums of ``a`` over a ``grid x grid`` partition into nearly equal blocks."""
-    ey = np.linspace(0, a.shape[0], grid + 1).astype(int)[:-1]
-    ex = np.linspace(0, a.shape[1], grid + 1).astype(int)[:-1]
-    return np.add.reduceat(np.add.reduceat(a, ey, axis=0), ex, axis=1)
+    """Sums of ``a`` over a ``grid^ndim`` partition into nearly equal blocks."""
+    for ax, n in enumerate(a.shape):
+        a = np.add.reduceat(a, np.linspace(0, n, grid + 1).astype(int)[:-1], axis=ax)
+    return a
 
 
 def view_features(image, view, *, spacing, level, radii, raw_grid, connectivity=None):
-    """Raw and physics features of the visible part of a 2D image.
+    """Raw and physics features of the visible part of a 2D image or 3D structure.
 
     Parameters
     ----------
-    image : (ny, nx) ndarray of float
-        Composition field (only its visible pixels are read, through
-        :func:`scattermorph.partial.view_frame`).
+    image : (ny, nx) or (nz, ny, nx) ndarray of float
+        Composition field (only its visible cells are read, through
+        :func:`scattermorph.partial.view_frame`); 3D for the sub-volume
+        views.
     view : scattermorph.partial.View
     spacing : float
-        Pixel size (b).
+        Pixel / voxel size (b).
     level : {"mean", "equal_volume"} or float
-        Binarisation rule, applied to the visible pixels only.
+        Binarisation rule, applied to the visible cells only.
     radii : (B + 1,) array_like
         Shell edges (b) of the correlation function features.
     raw_grid : int
-        The raw image is reduced to ``raw_grid x raw_grid`` blocks, at most
-        the image side.
-    connectivity : {None, 4, 8}
-        Of the Euler density (None = 8, as the measurement stage).
+        The raw image is reduced to ``raw_grid^ndim`` blocks (``raw_grid``
+        per side, at most the image side).
+    connectivity : {None, 4, 8} (2D) or {None, 6, 26} (3D)
+        Of the Euler density (None = full adjacency, as the measurement
+        stage).
 
     Returns
     -------
-    raw : (2 raw_grid^2,) ndarray
+    raw : (2 raw_grid^ndim,) ndarray
         Block means of the visible composition in the frame of the image
         (a window is moved to the frame's corner: on a periodic tile all
         positions are equivalent, so this keeps the physical scale and removes
         an irrelevant translation), then the visible fraction of each block
-        (the mask). A block without a visible pixel gets the mean visible
+        (the mask). A block without a visible cell gets the mean visible
         composition (the uninformative value after centring).
-    physics : (6 + B,) ndarray
-        ``phi_mean``, ``phi_std`` of the visible composition;
-        ``area_fraction`` of the binarised visible pixels;
-        ``perimeter_density`` (1/b) and ``euler_density`` (1/b^2) from the
-        complete visible ``2 x 2`` windows (0 when there is none);
-        ``log10_windows`` = log10(1 + number of those windows) (how much
-        support the two densities had); ``gamma_i``: the normalised
-        two-point correlation ``(S2 - p^2) / (p - p^2)`` in the shells of
-        ``radii`` (0, the uncorrelated value, where no visible pair exists
-        or the view holds a single phase).
+    physics : (6 + B,) (2D) or (7 + B,) (3D) ndarray
+        ``phi_mean``, ``phi_std`` of the visible composition; the Minkowski
+        densities of the binarised visible cells from the complete visible
+        ``2 x 2`` (``2 x 2 x 2``) windows
+        (:func:`scattermorph.partial.visible_minkowski_densities`; 0 when
+        there is none): 2D ``area_fraction``, ``perimeter_density`` (1/b),
+        ``euler_density`` (1/b^2); 3D ``volume_fraction``,
+        ``surface_density`` (1/b), ``mean_curvature_density`` (1/b^2),
+        ``euler_density`` (1/b^3); except the area / volume fraction, which
+        is that of all visible cells; ``log10_windows`` = log10(1 + number
+        of those windows) (how much support the densities had); ``gamma_i``:
+        the normalised two-point correlation ``(S2 - p^2) / (p - p^2)`` in
+        the shells of ``radii`` (0, the uncorrelated value, where no visible
+        pair exists or the view holds a single phase).
     """
     frame, mask, periodic = view_frame(image, view)
+    ndim = frame.ndim
     vis = frame[mask]
     binary, _ = binarise_visible(frame, mask, level)
     p = float(binary[mask].mean())
@@ -281,28 +377,28 @@ def view_features(image, view, *, spacing, level, radii, raw_grid, connectivity=
     else:
         gamma = np.full(s2.shape, np.nan)
     gamma = np.nan_to_num(gamma, nan=0.0)
-    per = mk["perimeter_density"] if mk["n_windows"] else 0.0
-    eul = mk["euler_density"] if mk["n_windows"] else 0.0
+    keys = physics_feature_names(0, ndim)[3:-1]  # the densities after the fraction
+    dens = [mk[k] if mk["n_windows"] else 0.0 for k in keys]
     phys = np.concatenate(
-        [[vis.mean(), vis.std(), p, per, eul, np.log10(1 + mk["n_windows"])], gamma]
+        [[vis.mean(), vis.std(), p, *dens, np.log10(1 + mk["n_windows"])], gamma]
     )
     # raw: the visible composition on the image's frame
     g = int(raw_grid)
-    ny, nx = view.shape
-    if not 1 <= g <= min(ny, nx):
-        raise ParameterError(f"raw_grid={raw_grid} must be between 1 and the image side {min(ny, nx)}")
-    canvas = np.zeros((ny, nx))
-    seen = np.zeros((ny, nx))
-    h, w = frame.shape
-    canvas[:h, :w] = np.where(mask, frame, 0.0)
-    seen[:h, :w] = mask
+    shape = tuple(view.shape)
+    if not 1 <= g <= min(shape):
+        raise ParameterError(f"raw_grid={raw_grid} must be between 1 and the image side {min(shape)}")
+    canvas = np.zeros(shape)
+    seen = np.zeros(shape)
+    corner = tuple(slice(0, n) for n in frame.shape)
+    canvas[corner] = np.where(mask, frame, 0.0)
+    seen[corner] = mask
     total = _block_sum(canvas, g)
     count = _block_sum(seen, g)
-    area = _block_sum(np.ones((ny, nx)), g)
+    volume = _block_sum(np.ones(shape), g)
     fill = float(vis.mean())
     with np.errstate(invalid="ignore", divide="ignore"):
         block = np.where(count > 0, total / count, fill)
-    raw = np.concatenate([block.ravel(), (count / area).ravel()])
+    raw = np.concatenate([block.ravel(), (count / volume).ravel()])
     return raw, phys
 
 
@@ -489,14 +585,24 @@ def check_classification(config) -> None:
     ParameterError
         Naming the key, the value and the fix.
     """
+    from .partial import VOLUME_KINDS
+
     c = config["classification"]
     dim = int(config["study"]["dimension"])
     kinds = c["views"]["kinds"]
-    flat = [k for k in kinds if not k.startswith("section_")]
+    flat = [k for k in kinds if not k.startswith("section_") and k not in VOLUME_KINDS]
+    volume = [k for k in kinds if k in VOLUME_KINDS]
     if dim == 3 and flat:
         raise ParameterError(
-            f"classification.views.kinds={kinds}: the study is 3D, so views of its "
-            "images are sections; use section_window / section_pixels"
+            f"classification.views.kinds={kinds}: the study is 3D, so {flat} (views of a "
+            "2D image) do not apply; use subvolume_window / subvolume_voxels (3D views "
+            "of the snapshots) or section_window / section_pixels (2D sections)"
+        )
+    if dim != 3 and volume:
+        raise ParameterError(
+            f"classification.views.kinds={kinds}: {volume} are 3D views of a 3D study's "
+            f"snapshots, but study.dimension is {dim}; use window / pixels (or "
+            "section_window / section_pixels for sections of 3D structures)"
         )
     src = c["sections"]["source"]
     if src == "study" and dim != 3:
@@ -534,6 +640,11 @@ def check_classification(config) -> None:
     if sides and c["raw_grid"] > min(sides):
         raise ParameterError(
             f"classification.raw_grid={c['raw_grid']} exceeds the image side {min(sides)}"
+        )
+    if volume and c["raw_grid_3d"] > int(config["simulation"]["grid"]):
+        raise ParameterError(
+            f"classification.raw_grid_3d={c['raw_grid_3d']} exceeds the grid side "
+            f"{config['simulation']['grid']} of the sub-volume views"
         )
 
 
@@ -634,9 +745,10 @@ def view_dataset(items, kind, fractions, per_snapshot, *, seed, kind_index, spac
     ----------
     items : iterable of (group_index, group, snapshot, image[, item_spacing])
         ``image`` 2D (window / pixels) or 3D (``section_*``: each view is
-        drawn on its own random section). An item's own cell size (b), when
-        given, replaces ``spacing`` (studies whose runs have their own cell
-        size, ``simulation.cells_per_wavelength``).
+        drawn on its own random section; ``subvolume_*``: on the structure
+        itself). An item's own cell size (b), when given, replaces
+        ``spacing`` (studies whose runs have their own cell size,
+        ``simulation.cells_per_wavelength``).
     kind : str
         View kind (:data:`scattermorph.partial.VIEW_KINDS`).
     fractions : sequence of float
@@ -840,6 +952,7 @@ def build_features(paths, labels, *, kind, settings, seed, level, connectivity=N
 
     section = kind.startswith("section_")
     per = settings["sections"]["per_snapshot"] if section else settings["views"]["per_snapshot"]
+    raw_grid = settings["raw_grid_3d"] if view_ndim(kind) == 3 else settings["raw_grid"]
     groups = sorted(labels["group"].unique())
     gidx = {g: i for i, g in enumerate(groups)}
     def items():
@@ -855,7 +968,7 @@ def build_features(paths, labels, *, kind, settings, seed, level, connectivity=N
     rows, raw, phys = view_dataset(
         items(), kind, settings["views"]["fractions"], per, seed=seed,
         kind_index=VIEW_KINDS.index(kind), spacing=1.0, level=level,
-        radii=settings["radii"], raw_grid=settings["raw_grid"], connectivity=connectivity,
+        radii=settings["radii"], raw_grid=raw_grid, connectivity=connectivity,
     )
     col = f"label_{settings['label']}"
     lab = labels.set_index(["group", "snapshot"])
@@ -877,13 +990,14 @@ def save_features(path, data) -> None:
     rows = data["rows"]
     arrays = {f"row_{c}": rows[c].to_numpy() for c in rows.columns}
     arrays["row_group"] = rows["group"].to_numpy().astype(str)
-    n_r = data["physics"].shape[1] - 6
+    ndim = view_ndim(data["kind"])
+    n_r = data["physics"].shape[1] - len(physics_feature_names(0, ndim))
 
     def write(tmp):
         with open(tmp, "wb") as fh:
             np.savez_compressed(
                 fh, raw=data["raw"], physics=data["physics"], kind=np.array(data["kind"]),
-                physics_names=np.array(physics_feature_names(n_r)), **arrays,
+                physics_names=np.array(physics_feature_names(n_r, ndim)), **arrays,
             )
 
     atomic_write(path, write)

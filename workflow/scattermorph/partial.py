@@ -19,6 +19,11 @@ observer can see, drawn at random with a requested visible fraction ``f``:
   3D structure (:func:`random_section`: a random axis-aligned plane), i.e.
   what a microscope sees of a bulk sample. ``f`` is then the fraction of the
   section; the fraction of the volume seen is ``f / n`` for an ``n^3`` box.
+* ``subvolume_window`` / ``subvolume_voxels``: the 3D analogues on a 3D
+  structure of ``N = nz ny nx`` voxels (a tomogram of part of the sample): one
+  random cuboid of ``d x h x w`` voxels wrapping periodically, as cube-like as
+  the grid allows (:func:`window_shape`), or a uniformly random subset of
+  ``round(f N)`` voxels. ``f`` is the fraction of the volume.
 
 The visible fraction actually achieved is :attr:`View.fraction` (stored with
 every feature row). :func:`view_frame` is the only way the features touch the
@@ -31,10 +36,11 @@ Statistics of the visible part that need no more than what is visible:
 * :func:`binarise_visible`: the two-phase image of the visible pixels, cut at a
   level computed **from the visible pixels only** ("mean" or "equal_volume"
   rule of :func:`scattermorph.minkowski.threshold`, or a fixed composition);
-* :func:`visible_configurations`: the histogram of ``2 x 2`` configurations
-  whose four pixels are all visible, from which the Minkowski densities follow
-  as for a periodic image (:func:`visible_minkowski_densities`; the local
-  estimator of Ohser & Muecklich 2000, ch. 5: density = sum of the
+* :func:`visible_configurations`: the histogram of ``2 x 2`` (3D:
+  ``2 x 2 x 2``) configurations whose pixels (voxels) are all visible, from
+  which the Minkowski densities follow as for a periodic image
+  (:func:`visible_minkowski_densities`; the local estimator of Ohser &
+  Muecklich 2000, ch. 5: density = sum of the
   configuration weights / number of complete windows, unbiased for a
   stationary structure and free of the edge effects of padding);
 * :func:`masked_two_point`: the two-point probability
@@ -50,7 +56,9 @@ Statistics of the visible part that need no more than what is visible:
 
 What cannot be computed from a sparse pixel subset: the Euler characteristic
 and perimeter need complete ``2 x 2`` neighbourhoods, of which a random subset
-of fraction ``f`` has about ``f^4 N`` (one in 10^4 windows at f = 0.1); the
+of fraction ``f`` has about ``f^4 N`` (one in 10^4 windows at f = 0.1; in 3D
+``f^8 N`` complete ``2 x 2 x 2`` cubes: 17 at f = 0.3, under one at f = 0.2
+in a 64^3 box); the
 number of complete windows is returned so features can say how much support
 they had. The two-point function needs only pairs (about ``f^2 N`` per
 displacement), so it survives to much smaller ``f``.
@@ -69,6 +77,7 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -77,10 +86,11 @@ import numpy as np
 import scipy.fft as sfft
 
 from .errors import ParameterError
-from .minkowski import _check_connectivity, _tables
+from .minkowski import _check_connectivity, _corners, _tables
 
 __all__ = [
     "VIEW_KINDS",
+    "VOLUME_KINDS",
     "MAX_ASPECT",
     "View",
     "window_shape",
@@ -94,9 +104,15 @@ __all__ = [
 ]
 
 #: View kinds understood by :func:`draw_view` (the ``section_*`` kinds are
-#: the window / pixel views of a section, see :func:`random_section`).
-VIEW_KINDS = ("window", "pixels", "section_window", "section_pixels")
-#: Largest aspect ratio max(h, w) / min(h, w) of a window.
+#: the window / pixel views of a section, see :func:`random_section`; the
+#: ``subvolume_*`` kinds are drawn on a 3D structure). The position in this
+#: tuple keys the random streams of the views, so new kinds go at the end.
+VIEW_KINDS = ("window", "pixels", "section_window", "section_pixels",
+              "subvolume_window", "subvolume_voxels")
+#: The view kinds drawn on a 3D structure itself (not on a 2D image).
+VOLUME_KINDS = ("subvolume_window", "subvolume_voxels")
+#: Largest aspect ratio max(h, w) / min(h, w) of a 2D window (3D cuboids
+#: take the smallest aspect ratio the grid allows, see window_shape).
 MAX_ASPECT = 1.5
 
 
@@ -124,25 +140,39 @@ def _check_shape2d(shape) -> tuple[int, int]:
     return shape
 
 
+def _check_shape3d(shape) -> tuple[int, int, int]:
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ParameterError(
+            f"structure shape {shape}: sub-volume views (subvolume_window, "
+            "subvolume_voxels) are drawn on 3D structures; use window / pixels "
+            "for 2D images"
+        )
+    return shape
+
+
 @dataclass(frozen=True)
 class View:
-    """The visible part of a 2D image.
+    """The visible part of a 2D image or of a 3D structure.
 
     Attributes
     ----------
-    kind : {"window", "pixels"}
+    kind : {"window", "pixels", "voxels"}
         Geometry of the view (a section view is a window / pixel view of the
-        section image).
-    shape : (int, int)
-        Shape ``(ny, nx)`` of the image the view belongs to.
+        section image; a sub-volume view is a 3D window or a voxel subset).
+    shape : (int, int) or (int, int, int)
+        Shape ``(ny, nx)`` / ``(nz, ny, nx)`` of the image the view belongs to.
     fraction_requested : float
         The ``f`` asked for.
-    mask : (ny, nx) ndarray of bool
-        True where a pixel is visible.
+    mask : ndarray of bool, shape ``shape``
+        True where a pixel / voxel is visible.
     rows, cols : ndarray of int or None
         For a window: its row and column indices in the image (wrapped
         modulo the image size, consecutive on the periodic tile); None for a
-        pixel subset.
+        pixel / voxel subset.
+    planes : ndarray of int or None
+        For a 3D window: its indices along axis 0 (wrapped likewise); None
+        otherwise.
     """
 
     kind: str
@@ -151,6 +181,14 @@ class View:
     mask: np.ndarray
     rows: np.ndarray | None = None
     cols: np.ndarray | None = None
+    planes: np.ndarray | None = None
+
+    @property
+    def index(self) -> tuple:
+        """Per-axis indices of a window (for :func:`numpy.ix_`)."""
+        if self.planes is not None:
+            return (self.planes, self.rows, self.cols)
+        return (self.rows, self.cols)
 
     @property
     def n_visible(self) -> int:
@@ -159,25 +197,40 @@ class View:
 
     @property
     def fraction(self) -> float:
-        """Visible fraction actually achieved, ``n_visible / (ny nx)``."""
-        return self.n_visible / float(self.shape[0] * self.shape[1])
+        """Visible fraction actually achieved, ``n_visible / prod(shape)``."""
+        return self.n_visible / float(np.prod(self.shape, dtype=float))
 
 
-def window_shape(shape, fraction) -> tuple[int, int]:
-    """Sides ``(h, w)`` of a window of area fraction ``fraction``.
+def window_shape(shape, fraction) -> tuple:
+    """Sides of a window (2D) or cuboid (3D) of volume fraction ``fraction``.
 
-    Among heights ``h <= ny`` and widths ``w = round(f N / h)`` (``1 <= w <=
-    nx``) with ``max(h, w) / min(h, w) <= MAX_ASPECT``, the pair with the
-    area closest to ``f N`` (``N = ny nx``) is taken, ties going to the more
-    square one, then the smaller ``h``. If no pair meets the aspect bound
-    (only for very elongated images) the bound is dropped.
+    2D: among heights ``h <= ny`` and widths ``w = round(f N / h)`` (``1 <=
+    w <= nx``) with ``max(h, w) / min(h, w) <= MAX_ASPECT``, the pair with
+    the area closest to ``f N`` (``N = ny nx``) is taken, ties going to the
+    more square one, then the smaller ``h``. 3D: over every ``d <= nz``,
+    ``h <= ny`` with ``w = round(f N / (d h))`` (``N = nz ny nx``) inside
+    ``1 <= w <= nx`` (so the volume is within ``d h / 2`` of ``f N``), the
+    most cube-like cuboid (smallest ``max / min``), ties to the volume
+    closest to ``f N``, then smaller ``d``, ``h``. In 3D there are many
+    cuboids within the rounding bound, so shape comes first (a 64^3 box at
+    f = 0.1 gets 29 x 30 x 30 rather than an exact but elongated cuboid);
+    the achieved fraction is recorded with every view anyway.
+
+    Parameters
+    ----------
+    shape : (ny, nx) or (nz, ny, nx)
+    fraction : float in (0, 1]
 
     Returns
     -------
-    (h, w) : tuple of int
-        ``|h w - f N| <= h / 2``; at least one pixel; ``(ny, nx)`` for
-        ``f = 1``.
+    tuple of int
+        ``(h, w)`` with ``|h w - f N| <= h / 2``, or ``(d, h, w)`` with
+        ``|d h w - f N| <= d h / 2`` (the best ``(d, h)``); at least one
+        cell; the whole ``shape`` for ``f = 1``.
     """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 3:
+        return _cuboid_shape(_check_shape3d(shape), _check_fraction(fraction))
     ny, nx = _check_shape2d(shape)
     f = _check_fraction(fraction)
     target = f * ny * nx
@@ -196,24 +249,48 @@ def window_shape(shape, fraction) -> tuple[int, int]:
     return best[1]
 
 
+@functools.lru_cache(maxsize=256)
+def _cuboid_shape(shape, f) -> tuple[int, int, int]:
+    """:func:`window_shape` in 3D: all ``(d, h)`` at once (numpy), cached."""
+    nz, ny, nx = shape
+    target = f * nz * ny * nx
+    d, h = np.meshgrid(np.arange(1, nz + 1), np.arange(1, ny + 1), indexing="ij")
+    d, h = d.ravel(), h.ravel()
+    # round half to even like Python's round (the 2D rule)
+    w = np.rint(target / (d * h)).astype(np.int64)
+    inside = (w >= 1) & (w <= nx)
+    if not inside.any():  # pragma: no cover - d = h = 1 always has 1 <= w <= nx
+        raise AssertionError("no cuboid fits")
+    d, h, w = d[inside], h[inside], w[inside]
+    sides = np.stack([d, h, w])
+    aspect = sides.max(axis=0) / sides.min(axis=0)
+    err = np.abs(d * h * w - target)
+    # lexicographic minimum of (aspect, error, d, h)
+    k = np.lexsort((h, d, err, aspect))[0]
+    return int(d[k]), int(h[k]), int(w[k])
+
+
 def draw_view(kind, shape, fraction, rng) -> View:
-    """Draw a random view of a 2D image.
+    """Draw a random view of a 2D image or of a 3D structure.
 
     Parameters
     ----------
-    kind : {"window", "pixels", "section_window", "section_pixels"}
-        Geometry (a ``section_*`` kind draws the window / pixel view of the
-        already-cut section image).
-    shape : (int, int)
-        Image shape ``(ny, nx)``.
+    kind : str
+        One of :data:`VIEW_KINDS`: ``window`` / ``pixels`` (and the
+        ``section_*`` kinds, which draw the window / pixel view of the
+        already-cut section image) on a 2D ``shape``; ``subvolume_window`` /
+        ``subvolume_voxels`` on a 3D ``shape``.
+    shape : (ny, nx) or (nz, ny, nx)
+        Image / structure shape.
     fraction : float
         Requested visible fraction, in (0, 1].
     rng : numpy.random.Generator
-        Source of the random position / pixel subset.
+        Source of the random position / pixel (voxel) subset.
 
     Returns
     -------
     View
+        ``kind`` ``"window"`` (2D or 3D), ``"pixels"`` or ``"voxels"``.
     """
     if kind not in VIEW_KINDS:
         raise ParameterError(f"view kind {kind!r} is unknown: choose one of {VIEW_KINDS}")
@@ -221,21 +298,33 @@ def draw_view(kind, shape, fraction, rng) -> View:
         raise ParameterError(
             f"rng={rng!r} must be a numpy.random.Generator (numpy.random.default_rng(seed))"
         )
-    ny, nx = _check_shape2d(shape)
     f = _check_fraction(fraction)
-    geometry = kind.removeprefix("section_")
-    mask = np.zeros((ny, nx), bool)
+    if kind in VOLUME_KINDS:
+        shape = _check_shape3d(shape)
+        geometry = kind.removeprefix("subvolume_")
+    else:
+        if len(tuple(shape)) == 3:
+            raise ParameterError(
+                f"view kind {kind!r} is drawn on a 2D image but the structure has shape "
+                f"{tuple(shape)}: use subvolume_window / subvolume_voxels for 3D "
+                "structures, or cut a section first (random_section)"
+            )
+        shape = _check_shape2d(shape)
+        geometry = kind.removeprefix("section_")
+    mask = np.zeros(shape, bool)
     if geometry == "window":
-        h, w = window_shape((ny, nx), f)
-        r0, c0 = int(rng.integers(ny)), int(rng.integers(nx))
-        rows = (r0 + np.arange(h)) % ny
-        cols = (c0 + np.arange(w)) % nx
-        mask[np.ix_(rows, cols)] = True
-        return View("window", (ny, nx), f, mask, rows, cols)
-    n = max(1, int(round(f * ny * nx)))
-    flat = rng.choice(ny * nx, size=n, replace=False)
+        sides = window_shape(shape, f)
+        starts = [int(rng.integers(n)) for n in shape]
+        idx = [(s0 + np.arange(k)) % n for s0, k, n in zip(starts, sides, shape)]
+        mask[np.ix_(*idx)] = True
+        if len(shape) == 3:
+            return View("window", shape, f, mask, idx[1], idx[2], idx[0])
+        return View("window", shape, f, mask, idx[0], idx[1])
+    total = int(np.prod(shape))
+    n = max(1, int(round(f * total)))
+    flat = rng.choice(total, size=n, replace=False)
     mask.ravel()[flat] = True
-    return View("pixels", (ny, nx), f, mask)
+    return View(geometry, shape, f, mask)
 
 
 def random_section(volume, rng):
@@ -264,19 +353,19 @@ def random_section(volume, rng):
 
 
 def view_frame(image, view: View):
-    """Copy the visible pixels of ``image`` into a fresh frame.
+    """Copy the visible pixels (voxels) of ``image`` into a fresh frame.
 
-    Only the visible pixels are read. For a window the frame is the ``h x w``
-    window itself (consecutive pixels of the periodic tile), every pixel
-    visible, with open boundaries. For a pixel subset the frame has the
-    image's shape, hidden pixels set to 0 and flagged in the mask; it stays a
-    periodic tile (a pair of visible pixels across the edge is a genuine pair
-    of the periodic sample).
+    Only the visible cells are read. For a window (2D or 3D) the frame is
+    the window itself (consecutive cells of the periodic tile), every cell
+    visible, with open boundaries. For a pixel / voxel subset the frame has
+    the image's shape, hidden cells set to 0 and flagged in the mask; it
+    stays a periodic tile (a pair of visible cells across the edge is a
+    genuine pair of the periodic sample).
 
     Returns
     -------
-    frame : 2D ndarray of float64
-    mask : 2D ndarray of bool, shape of ``frame``
+    frame : ndarray of float64 (2D or 3D)
+    mask : ndarray of bool, shape of ``frame``
     periodic : bool
     """
     image = np.asarray(image)
@@ -285,7 +374,7 @@ def view_frame(image, view: View):
             f"image of shape {image.shape} does not match the view's shape {view.shape}"
         )
     if view.kind == "window":
-        frame = image[np.ix_(view.rows, view.cols)].astype(float)
+        frame = image[np.ix_(*view.index)].astype(float)
         return frame, np.ones(frame.shape, bool), False
     frame = np.zeros(view.shape)
     frame[view.mask] = image[view.mask]
@@ -297,7 +386,7 @@ def binarise_visible(frame, mask, level="mean"):
 
     Parameters
     ----------
-    frame, mask : 2D ndarrays
+    frame, mask : 2D or 3D ndarrays
         From :func:`view_frame`.
     level : {"mean", "equal_volume"} or float
         ``"mean"``: the mean of the visible pixels (the measurement stage's
@@ -306,8 +395,8 @@ def binarise_visible(frame, mask, level="mean"):
 
     Returns
     -------
-    binary : 2D ndarray of bool
-        ``frame > level`` on visible pixels, False on hidden ones.
+    binary : ndarray of bool, shape of ``frame``
+        ``frame > level`` on visible cells, False on hidden ones.
     level : float
     """
     vis = frame[mask]
@@ -325,72 +414,110 @@ def binarise_visible(frame, mask, level="mean"):
     return (frame > lv) & mask, lv
 
 
-def _shift(a, dy, dx, periodic):
-    """``a[y + dy, x + dx]`` on the torus, or the interior part (open)."""
+def _corner_views(a, periodic):
+    """``a[x + c]`` for every window corner ``c`` (bit order of
+    :func:`scattermorph.minkowski.configuration_histogram`), as views of
+    one array: on the torus (one wrapped copy) or the interior (open)."""
+    corners = _corners(a.ndim)
     if periodic:
-        return np.roll(a, (-dy, -dx), axis=(0, 1))
-    ny, nx = a.shape
-    return a[dy : ny - 1 + dy, dx : nx - 1 + dx]
+        out = a.shape
+        a = np.pad(a, [(0, 1)] * a.ndim, mode="wrap")
+    else:
+        out = tuple(n - 1 for n in a.shape)
+    return [a[tuple(slice(c, c + n) for c, n in zip(cor, out))] for cor in corners]
 
 
 def visible_configurations(binary, mask, periodic):
-    """Histogram of the ``2 x 2`` configurations whose 4 pixels are visible.
+    """Histogram of the ``2 x 2`` (``2 x 2 x 2``) configurations whose
+    pixels (voxels) are all visible.
 
     Codes follow :func:`scattermorph.minkowski.configuration_histogram`: bit
-    ``b`` is the corner at offset ``(dy, dx) = (b & 1, b >> 1)``.
+    ``b`` is the corner at offset ``(dy, dx) = (b & 1, b >> 1)`` in 2D and
+    ``(dz, dy, dx) = ((b >> 1) & 1, b & 1, b >> 2)`` in 3D.
 
     Parameters
     ----------
-    binary, mask : 2D ndarrays of bool
-        Phase image and visibility (hidden pixels are never looked at: their
+    binary, mask : 2D or 3D ndarrays of bool
+        Phase image and visibility (hidden cells are never looked at: their
         windows are dropped).
     periodic : bool
-        Windows wrap around the frame (pixel subsets of a periodic tile) or
-        stay inside it (a window view).
+        Windows wrap around the frame (pixel / voxel subsets of a periodic
+        tile) or stay inside it (a window view).
 
     Returns
     -------
-    hist : (16,) ndarray of int64
+    hist : (16,) or (256,) ndarray of int64
     """
     binary = np.asarray(binary, bool) & np.asarray(mask, bool)
     mask = np.asarray(mask, bool)
+    ndim = binary.ndim
+    n_codes = 2 ** (2**ndim)
     if not periodic and min(binary.shape) < 2:
-        return np.zeros(16, np.int64)
-    code = np.zeros(_shift(binary, 0, 0, periodic).shape, np.int64)
-    full = np.ones(code.shape, bool)
-    for b in range(4):
-        dy, dx = b & 1, b >> 1
-        code += _shift(binary, dy, dx, periodic).astype(np.int64) << b
-        full &= _shift(mask, dy, dx, periodic)
-    return np.bincount(code[full], minlength=16).astype(np.int64)
+        return np.zeros(n_codes, np.int64)
+    code = None
+    full = None
+    for b, (vb, vm) in enumerate(zip(_corner_views(binary, periodic),
+                                     _corner_views(mask, periodic))):
+        bit = vb.astype(np.uint8) << np.uint8(b)
+        code = bit if code is None else code | bit
+        full = vm.copy() if full is None else full & vm
+    return np.bincount(code[full], minlength=n_codes).astype(np.int64)
 
 
 def visible_minkowski_densities(binary, mask, periodic, *, spacing=1.0, connectivity=None):
     """Minkowski densities of the phase from the complete visible windows.
 
-    ``area_fraction``, ``perimeter_density`` (length^-1) and
-    ``euler_density`` (length^-2): the configuration weights of
-    :mod:`scattermorph.minkowski` summed over the visible ``2 x 2``
-    windows, divided by their number (each window stands for one pixel of
-    area); NaN when no window is complete. For a fully visible periodic
-    frame this equals :func:`scattermorph.minkowski.minkowski` exactly.
+    2D: ``area_fraction``, ``perimeter_density`` (length^-1) and
+    ``euler_density`` (length^-2). 3D: ``volume_fraction``,
+    ``surface_density`` (length^-1), ``mean_curvature_density`` (integral
+    of the mean curvature per volume, length^-2) and ``euler_density``
+    (length^-3). Each is the configuration weights of
+    :mod:`scattermorph.minkowski` summed over the visible ``2 x 2`` /
+    ``2 x 2 x 2`` windows, divided by their number (each window stands for
+    one cell of area / volume; the local estimator of Ohser & Muecklich
+    2000, ch. 5); NaN when no window is complete. For a fully visible
+    periodic frame this equals :func:`scattermorph.minkowski.minkowski`
+    exactly.
+
+    Parameters
+    ----------
+    binary, mask : 2D or 3D ndarrays of bool
+    periodic : bool
+    spacing : float
+        Cell size (length).
+    connectivity : {None, 4, 8} (2D) or {None, 6, 26} (3D)
+        Of the Euler characteristic and (3D) the mean curvature's planar
+        sections (None = the full adjacency, as the measurement stage).
 
     Returns
     -------
-    dict with the three densities and ``n_windows`` (int).
+    dict with the densities and ``n_windows`` (int).
     """
-    conn = _check_connectivity(connectivity, 2)
+    ndim = np.asarray(binary).ndim
+    conn = _check_connectivity(connectivity, ndim)
     hist = visible_configurations(binary, mask, periodic)
     n = int(hist.sum())
-    t = _tables(2, conn)
+    t = _tables(ndim, conn)
+    keys = (("area_fraction", "perimeter_density", "euler_density") if ndim == 2 else
+            ("volume_fraction", "surface_density", "mean_curvature_density", "euler_density"))
     if n == 0:
-        nan = float("nan")
-        return {"area_fraction": nan, "perimeter_density": nan, "euler_density": nan, "n_windows": 0}
-    cell = float(spacing) ** 2
+        return {**{k: float("nan") for k in keys}, "n_windows": 0}
+    cell = float(spacing) ** ndim
+    hf = hist.astype(float)
+    frac = float(hist @ t["count"]) / t["scale"] / n
+    euler = float(hist @ t["euler_scaled"]) / t["scale"] / (n * cell)
+    if ndim == 2:
+        return {
+            "area_fraction": frac,
+            "perimeter_density": float(hf @ t["perimeter"]) * spacing / (n * cell),
+            "euler_density": euler,
+            "n_windows": n,
+        }
     return {
-        "area_fraction": float(hist @ t["count"]) / t["scale"] / n,
-        "perimeter_density": float(hist.astype(float) @ t["perimeter"]) * spacing / (n * cell),
-        "euler_density": float(hist @ t["euler_scaled"]) / t["scale"] / (n * cell),
+        "volume_fraction": frac,
+        "surface_density": float(hf @ t["surface"]) * spacing**2 / (n * cell),
+        "mean_curvature_density": float(hf @ t["mean_curvature"]) * spacing / (n * cell),
+        "euler_density": euler,
         "n_windows": n,
     }
 
@@ -399,19 +526,22 @@ def masked_two_point(binary, mask, periodic, edges, *, spacing=1.0):
     """Two-point probability ``S2(r)`` of the phase from visible pairs only.
 
     ``S2(r) = sum_x I(x) m(x) I(x+r) m(x+r) / sum_x m(x) m(x+r)`` for every
-    lattice displacement ``r`` (Padfield 2012), computed with FFTs (a
-    non-periodic frame is zero-padded to twice its size so no pair wraps),
-    then averaged over the shells ``edges[i] <= |r| < edges[i+1]`` weighting
-    each displacement by its number of visible pairs.
+    lattice displacement ``r`` (Padfield 2012), computed with FFTs in 2D or
+    3D, then averaged over the shells ``edges[i] <= |r| < edges[i+1]``
+    weighting each displacement by its number of visible pairs. A
+    non-periodic frame is zero-padded along each axis by the largest lag
+    the shells need (``edges[-1] / spacing``, at most the frame side) so no
+    pair wraps; a fully visible frame (a window) has the pair counts
+    ``prod_a (n_a - |r_a|)`` in closed form, saving two transforms.
 
     Parameters
     ----------
-    binary, mask : 2D ndarrays of bool
+    binary, mask : 2D or 3D ndarrays of bool
     periodic : bool
     edges : (B + 1,) array_like
-        Shell edges in length units (``|r| = spacing * pixel distance``).
+        Shell edges in length units (``|r| = spacing * lattice distance``).
     spacing : float
-        Pixel size.
+        Pixel / voxel size.
 
     Returns
     -------
@@ -420,24 +550,54 @@ def masked_two_point(binary, mask, periodic, edges, *, spacing=1.0):
     pairs : (B,) ndarray
         Number of visible (ordered) pairs in each shell.
     """
-    ind = (np.asarray(binary, bool) & np.asarray(mask, bool)).astype(float)
-    m = np.asarray(mask, bool).astype(float)
-    shape = ind.shape if periodic else tuple(2 * s for s in ind.shape)
-    fi = sfft.rfft2(ind, s=shape)
-    fm = sfft.rfft2(m, s=shape)
-    num = sfft.irfft2(fi.real**2 + fi.imag**2, s=shape)
-    den = sfft.irfft2(fm.real**2 + fm.imag**2, s=shape)
-    den = np.rint(den)  # integer pair counts up to FFT round-off
-    num = np.clip(num, 0.0, None)
-    ky = np.fft.fftfreq(shape[0], 1.0 / shape[0])  # signed pixel offsets
-    kx = np.fft.fftfreq(shape[1], 1.0 / shape[1])
-    r = spacing * np.hypot(ky[:, None], kx[None, :])
+    mask = np.asarray(mask, bool)
+    ind = (np.asarray(binary, bool) & mask).astype(float)
     edges = np.asarray(edges, float)
     nb = edges.size - 1
-    idx = np.searchsorted(edges, r.ravel(), side="right") - 1
-    ok = (idx >= 0) & (idx < nb)
-    pairs = np.bincount(idx[ok], weights=den.ravel()[ok], minlength=nb)
-    both = np.bincount(idx[ok], weights=num.ravel()[ok], minlength=nb)
+    if periodic:
+        shape = ind.shape
+    else:
+        lag = int(math.ceil(edges[-1] / float(spacing)))
+        shape = tuple(sfft.next_fast_len(n + min(n, lag), real=True) for n in ind.shape)
+    axes = tuple(range(ind.ndim))
+    fi = sfft.rfftn(ind, s=shape, axes=axes)
+    num = sfft.irfftn(fi.real**2 + fi.imag**2, s=shape, axes=axes)
+    grids = _offset_grids(shape)
+    if not periodic and mask.all():
+        den = 1.0
+        for g, n in zip(grids, ind.shape):
+            den = den * np.clip(n - np.abs(g), 0, None)
+        den = np.broadcast_to(den, shape)
+    else:
+        fm = sfft.rfftn(mask.astype(float), s=shape, axes=axes)
+        den = np.rint(sfft.irfftn(fm.real**2 + fm.imag**2, s=shape, axes=axes))
+    num = np.clip(num, 0.0, None)
+    idx, ok = _shell_index(shape, float(spacing), tuple(edges))
+    pairs = np.bincount(idx, weights=np.ravel(den)[ok], minlength=nb)
+    both = np.bincount(idx, weights=num.ravel()[ok], minlength=nb)
     with np.errstate(invalid="ignore", divide="ignore"):
         s2 = np.where(pairs > 0, both / pairs, np.nan)
     return s2, pairs
+
+
+def _offset_grids(shape):
+    """Signed lattice offsets of an FFT grid, one sparse grid per axis."""
+    offsets = [np.fft.fftfreq(m, 1.0 / m) for m in shape]
+    return np.meshgrid(*offsets, indexing="ij", sparse=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _shell_index(shape, spacing, edges):
+    """Shell of every displacement of an FFT grid (cached: the views of a
+    study share a few grids). Returns the shell indices of the displacements
+    inside the shells and the flat boolean mask selecting them."""
+    grids = _offset_grids(shape)
+    r = spacing * np.sqrt(sum(g.astype(float) ** 2 for g in grids))
+    r = np.broadcast_to(r, shape).ravel()
+    nb = len(edges) - 1
+    idx = np.searchsorted(np.asarray(edges), r, side="right") - 1
+    ok = (idx >= 0) & (idx < nb)
+    idx = idx[ok]
+    idx.setflags(write=False)
+    ok.setflags(write=False)
+    return idx, ok

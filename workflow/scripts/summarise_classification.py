@@ -16,7 +16,7 @@ names = {"labels_study": "study snapshots", "labels_sections": "sections of 3D s
 labels = {names[k]: pd.read_csv(sm.input[k]) for k in names if k in sm.input.keys()}
 sources = {names[k]: sm.input[k] for k in names if k in sm.input.keys()}
 page = classification_summary(biasvar=pd.read_csv(sm.input.table), labels=labels,
-                              sources={"biasvar": sm.input.table, **sources})
+                              sources={"biasvar": sm.input.table, **sources}, label=sm.params.label)
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
 
