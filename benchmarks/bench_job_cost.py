@@ -117,11 +117,12 @@ def _load_config(path):
     return yaml.safe_load(Path(path).read_text())
 
 
-def sweep_steps(cfg, steps_from, steps_grid):
+def sweep_steps(cfg, steps_from, steps_grid, steps_dimension=2):
     """Time steps to t_max per (phi0, quench) of the config's sweep: from a
     finished study's simulations.csv where it has the point, else measured
-    with a 2D run on steps_grid^2 cells. Returns {(phi0, quench): (steps or
-    None, how)}."""
+    with a run on steps_grid^steps_dimension cells (the run itself, at a
+    reduced box: it shows that the point completes). Returns {(phi0, quench):
+    (steps or None, how)}."""
     import pandas as pd
 
     from scattermorph.errors import SimulationError
@@ -145,13 +146,13 @@ def sweep_steps(cfg, steps_from, steps_grid):
         if key in known:
             out[key] = known[key]
             continue
-        p = dict(rec, shape=(steps_grid, steps_grid))
+        p = dict(rec, shape=(steps_grid,) * steps_dimension)
         t0 = time.process_time()
         try:
             _, meta = run_simulation(p)
-            out[key] = (float(meta["steps"][-1]), f"measured, {steps_grid}^2 run")
+            out[key] = (float(meta["steps"][-1]), f"measured, {steps_grid}^{steps_dimension} run")
         except SimulationError as exc:
-            out[key] = (None, f"blew up on a {steps_grid}^2 run: {exc}")
+            out[key] = (None, f"blew up on a {steps_grid}^{steps_dimension} run: {exc}")
         print(f"steps at phi0 {rec['phi0']}, quench {rec['quench']}: {out[key]} "
               f"({time.process_time() - t0:.0f} s CPU)", flush=True)
     return table, out
@@ -207,7 +208,10 @@ def main(argv=None):
                     help="study whose cost --markdown estimates (default config/paper.yaml)")
     ap.add_argument("--steps-from", help="simulations.csv of a finished study with the same time settings")
     ap.add_argument("--steps-grid", type=int, default=64,
-                    help="cells per side of the 2D runs that measure missing step counts (default 64)")
+                    help="cells per side of the runs that measure missing step counts (default 64)")
+    ap.add_argument("--steps-dimension", type=int, choices=(2, 3), default=2,
+                    help="dimension of those runs (default 2: cheap; 3: the study's own "
+                    "dimension at a reduced box, to show every point completes)")
     args = ap.parse_args(argv)
     numba.set_num_threads(1)  # a cluster job of the study has 1 CPU
     grids = [(128, 128), (256, 256), (48, 48, 48), (64, 64, 64)]
@@ -244,7 +248,7 @@ def main(argv=None):
         w.writeheader()
         w.writerows(rows)
     if args.markdown:
-        table, steps = sweep_steps(cfg, args.steps_from, args.steps_grid)
+        table, steps = sweep_steps(cfg, args.steps_from, args.steps_grid, args.steps_dimension)
         at = next(r for r in rows if r["shape"] == "x".join(map(str, study_shape)))
         page = cost_markdown(cfg, table, steps, at["step_s"], at["measure_s"], stepper_bytes(study_shape), load)
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)

@@ -359,3 +359,29 @@ def test_robustness_table_pairs_ideal_and_smeared_training_rows():
     page = "\n".join(ev.robustness_markdown(m))
     assert "| 0 | 0.1 | none | 0 | euler_density | 0.880 | 0.600 | 0.860 | 0.020 |" in page
     assert "- setting 1: euler_density 0.800" in page  # the per-setting line keeps the ideal-trained rows
+
+
+def test_grouped_folds_keep_every_sweep_point_in_every_training_fold():
+    """Two or three runs per sweep point: no fold holds out every run of a
+    point (each fold's model is trained on every point, like the stratified
+    held-out test); folds never split a simulation and are about equal in
+    size. One run per point: plain GroupKFold (every run in one fold)."""
+    rows = []
+    for i, phi0 in enumerate([0.2, 0.3, 0.4, 0.5]):
+        for quench in (1.15, 1.5):
+            for rep in range(2 + (i % 2)):
+                for snap in range(3):
+                    rows.append({"sim_id": f"p{phi0}_q{quench}_r{rep}", "phi0": phi0,
+                                 "quench": quench, "snapshot": snap})
+    table = pd.DataFrame(rows)
+    for seed in range(4):
+        folds = ev.grouped_folds(table, 3, seed)
+        assert table.assign(f=folds).groupby("sim_id")["f"].nunique().max() == 1
+        for k in range(3):
+            train = table[folds != k]
+            assert len(train.groupby(["phi0", "quench"])) == 8, (seed, k)
+        sizes = np.bincount(folds) / 3  # runs per fold
+        assert sizes.max() - sizes.min() <= 1
+    single = table[table["sim_id"].str.endswith("_r0")]
+    folds = ev.grouped_folds(single, 4, 0)
+    assert sorted(np.bincount(folds) // 3) == [2, 2, 2, 2]

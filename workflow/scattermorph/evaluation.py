@@ -317,11 +317,57 @@ def split_by_simulation(table, test_fraction, seed):
 # --------------------------------------------------------------------------
 # cross-validation, comparison and selection
 # --------------------------------------------------------------------------
+def grouped_folds(table, n_splits, seed):
+    """Fold of every row for grouped K-fold cross-validation.
+
+    Folds hold out whole simulations. When every sweep point (phi0, quench)
+    of ``table`` has at least two simulations, the folds are stratified by
+    point: the runs of a point are dealt to consecutive folds (points in a
+    seeded random order, the fold counter running on across points), so no
+    fold holds out every run of a point, and each fold's model is scored on
+    new runs of sweep points it was trained on, which is what the held-out
+    test (:func:`split_by_simulation`, stratified alike) measures; the
+    sigma-scaling factors taken from these folds then describe the test's
+    errors. Otherwise (one run per point) GroupKFold on a seeded permutation
+    of the simulation labels, as :func:`scattermorph.learn.evaluate_grouped`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``sim_id`` and, for the stratified folds, ``phi0`` and ``quench``.
+    n_splits : int
+    seed : int
+
+    Returns
+    -------
+    ndarray of int, shape (len(table),)
+        Fold index of every row.
+    """
+    groups = table["sim_id"].to_numpy()
+    if {"phi0", "quench"} <= set(table.columns):
+        sims = table.groupby("sim_id", sort=True)[["phi0", "quench"]].first()
+        point = sims["phi0"].map("{:.6g}".format) + "/" + sims["quench"].map("{:.6g}".format)
+        per_point = point.value_counts()
+        if per_point.min() >= 2 and per_point.max() <= n_splits:
+            rng = np.random.default_rng(seed)
+            fold_of, k = {}, int(rng.integers(n_splits))
+            for pt in rng.permutation(np.sort(per_point.index.to_numpy())):
+                for sim in rng.permutation(np.sort(point.index[point == pt].to_numpy())):
+                    fold_of[sim] = k % n_splits
+                    k += 1
+            return np.array([fold_of[g] for g in groups])
+    labels = learn.grouped_labels(groups, seed)
+    folds = np.empty(groups.size, dtype=int)
+    for fold, (_, te) in enumerate(GroupKFold(n_splits).split(groups, groups=labels)):
+        folds[te] = fold
+    return folds
+
+
 def cross_validate(table, X, q1, *, model, functionals, ndim, n_splits=5, restarts=2, seed=0):
     """Grouped K-fold cross-validation of one model on one input.
 
-    Folds hold out whole simulations (GroupKFold on a seeded permutation of
-    the simulation labels, as :func:`scattermorph.learn.evaluate_grouped`).
+    Folds hold out whole simulations, stratified by sweep point where the
+    training set allows it (:func:`grouped_folds`).
 
     Parameters
     ----------
@@ -351,10 +397,13 @@ def cross_validate(table, X, q1, *, model, functionals, ndim, n_splits=5, restar
     n_splits = min(int(n_splits), n_sims)
     if n_splits < 2:
         raise ParameterError(f"cross-validation needs at least 2 simulations, got {n_sims}")
-    labels = learn.grouped_labels(groups, seed)
+    fold_of = grouped_folds(table, n_splits, seed)
     Y = table[functionals].to_numpy(dtype=float)
     rows, preds = [], []
-    for fold, (tr, te) in enumerate(GroupKFold(n_splits).split(X, Y, labels)):
+    for fold in range(n_splits):
+        tr, te = np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)
+        if te.size == 0:
+            continue
         Ytr = np.column_stack([_to_model(Y[tr, j], None if q1 is None else q1[tr], f, ndim)
                                for j, f in enumerate(functionals)])
         t0 = time.perf_counter()
