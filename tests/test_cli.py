@@ -290,19 +290,23 @@ def test_example_table_recovers_the_example_curve(tmp_path, capsys):
     the grouped test coverage of the 95 % interval on the study's data is
     0.92-0.98, so 3 std is not a loose bound for a calibrated model)."""
     model = tmp_path / "example.npz"
+    truth = json.loads((EXAMPLES / "measured_curve_truth.json").read_text())["densities"]
+    dim = "3" if "volume_density" in truth else "2"
     code, _, err = run(capsys, "train", EXAMPLES / "training_table.csv", "--out", model,
-                       "--dimension", "2", "--restarts", "0", "--features", "scale_free")
+                       "--dimension", dim, "--restarts", "0", "--features", "scale_free")
     assert code == 0, err
     code, out, err = run(capsys, "predict", EXAMPLES / "measured_curve.dat", "--model", model,
                          "--q-unit", "1/A", "--json", "-")
     assert code == 0, err
     res = json.loads(out)
-    truth = json.loads((EXAMPLES / "measured_curve_truth.json").read_text())["densities"]
     assert res["info"]["in_domain"]
+    units = {"2": {"area_density": "1", "perimeter_density": "1/A", "euler_density": "1/A^2"},
+             "3": {"volume_density": "1", "surface_density": "1/A", "mean_curvature_density": "1/A^2",
+                   "euler_density": "1/A^3"}}[dim]
     for name, value in truth.items():
         f = res["functionals"][name]
         assert abs(f["mean"] - value) < 3 * f["std"], (name, f, value)
-        assert f["unit"] == {"area_density": "1", "perimeter_density": "1/A", "euler_density": "1/A^2"}[name]
+        assert f["unit"] == units[name]
 
 
 def _family_table(path, n=40, groups=True):

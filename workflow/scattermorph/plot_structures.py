@@ -37,6 +37,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .errors import ParameterError  # noqa: E402
@@ -282,6 +283,12 @@ def _light(elev, azim):
     return v / np.linalg.norm(v)
 
 
+def _length(v) -> str:
+    """A length in b for a tick or title: whole b above 10 b (the cells of
+    runs sized by wavelength are fractions of b), else 3 significant digits."""
+    return f"{v:.0f}" if abs(v) >= 10 else f"{v:.3g}"
+
+
 def lambert_shading(verts, faces, light, *, ambient: float = 0.35) -> np.ndarray:
     """Brightness of each triangle: ``ambient + (1 - ambient) |n . l|``.
 
@@ -371,7 +378,7 @@ def draw_sections(axes, field, dx: float, *, level=None, vmin: float = 0.0, vmax
             axis, n = cut[name]
             ax.set_xlabel(f"{name[0]} ($b$)", fontsize=7, labelpad=1)
             ax.set_ylabel(f"{name[1]} ($b$)", fontsize=7, labelpad=1)
-            ax.set_title(f"{name}, ${axis}$ = {(n // 2) * dx:g} $b$", fontsize=7, pad=2)
+            ax.set_title(f"{name}, ${axis}$ = {_length(n // 2 * dx)} $b$", fontsize=7, pad=2)
     return im
 
 
@@ -433,7 +440,7 @@ def draw_isosurface(ax, verts, faces, box, *, color, elev: float = VIEW["elev"],
     for axis, name, length in zip((ax.xaxis, ax.yaxis, ax.zaxis), "xyz", box):
         ticks = [0, length] if name == "x" else [length]
         axis.set_ticks(ticks)
-        axis.set_ticklabels([f"{v:g}" for v in ticks], fontsize=6)
+        axis.set_ticklabels([_length(v) for v in ticks], fontsize=6)
         axis.set_pane_color((1, 1, 1, 0))
         axis.line.set_color((0, 0, 0, 0))
     ax.grid(False)
@@ -667,6 +674,8 @@ def plot_motivating_pair_3d(images, q, curves, rows, dx, labels, *, level="mean"
         ax.axvline(rows[i]["q_peak"], color=colors[i], ls=":", lw=1)
     ax.set_xlabel(r"$q$ ($b^{-1}$)")
     ax.set_ylabel(r"$S(q)$ ($b^{3}$)")
+    # a q range under two decades: matplotlib would label every minor tick
+    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
     ax.legend(fontsize=7)
     ax.set_title("same peak position, different connectivity", fontsize=9)
     _hbar(fig, im, (0.5 * (2 * pw) / W - 0.3 * pw / W, 0.55 * BAR_H / H, 0.6 * pw / W, 0.12 / H),
