@@ -385,3 +385,23 @@ def test_grouped_folds_keep_every_sweep_point_in_every_training_fold():
     single = table[table["sim_id"].str.endswith("_r0")]
     folds = ev.grouped_folds(single, 4, 0)
     assert sorted(np.bincount(folds) // 3) == [2, 2, 2, 2]
+
+
+def test_coverage_band_lines_tell_sampling_noise_from_miscalibration():
+    """With n held-out runs as independent units a calibrated model's 95 %
+    coverage is Binomial(n, 0.95) / n: for n = 24 its central 95 % range is
+    20/24-24/24 = 0.83-1 (P(X <= 19) < 0.025 <= P(X <= 20) = 0.030). A
+    coverage of 0.88 misses the 0.90-0.98 target but lies in that range;
+    0.80 does not."""
+    from scipy.stats import binom
+
+    assert binom.cdf(19, 24, 0.95) < 0.025 <= binom.cdf(20, 24, 0.95)
+    bands = {"coverage_95": (0.90, 0.98), "coverage_68": (0.60, 0.76), "z_std": (0.8, 1.2)}
+    sel = pd.DataFrame({"coverage_95_cal": [0.88, 0.80, 0.95], "coverage_68_cal": [0.70, 0.70, 0.70]},
+                       index=["a", "b", "c"])
+    lines = ev.coverage_band_lines(sel, 24, bands)
+    assert "95 % coverage falls in 0.83-1.00" in lines[0]
+    text = "\n".join(lines)
+    assert "a: 95 % coverage 0.88, outside the target 0.90-0.98 but inside the sampling range" in text
+    assert "b: 95 % coverage 0.80, outside the target 0.90-0.98 and outside the sampling range" in text
+    assert "c:" not in text
