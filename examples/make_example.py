@@ -6,9 +6,9 @@ made by the workflow) this script writes, next to itself:
 ``training_table.csv``
     The training table format of ``scattermorph train``: one row per
     snapshot (every ``--every``-th snapshot of every simulation except the
-    held-out one), columns ``sample``, ``group`` (the simulation), the 2D
-    densities ``area_density``, ``perimeter_density``, ``euler_density`` (per
-    b^2 and b) and ``q=<value>`` intensities S(q) on the study's q grid in 1/b
+    held-out one), columns ``sample``, ``group`` (the simulation), the
+    study's densities (3D default: ``volume_density``, ``surface_density``,
+    ``mean_curvature_density``, ``euler_density``, per b^0 to b^-3) and ``q=<value>`` intensities S(q) on the study's q grid in 1/b
     (bins empty in every row left out; a bin empty in one row is an empty cell).
 ``measured_curve.dat``
     One snapshot of the held-out simulation dressed as a measurement: q
@@ -44,7 +44,7 @@ def main(argv=None):
     ap.add_argument("--study", default="default", help="study name under results/ (default: default)")
     ap.add_argument("--results", default="results", help="results folder (default: results)")
     ap.add_argument("--holdout", default="fh_p0.400_q1.50_r1", help="simulation kept out of the table")
-    ap.add_argument("--snapshot", type=int, default=12, help="snapshot of the held-out run made 'measured'")
+    ap.add_argument("--snapshot", type=int, default=8, help="snapshot of the held-out run made 'measured' (of 12)")
     ap.add_argument("--every", type=int, default=2, help="keep every n-th snapshot in the table (default 2)")
     ap.add_argument("--q-max", type=float, default=0.9,
                     help="highest q of the 'measurement' in 1/b (default 0.9, above 5 q1 of the curve)")
