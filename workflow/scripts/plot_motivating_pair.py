@@ -13,13 +13,18 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
+from scattermorph.errors import ParameterError  # noqa: E402
 from scattermorph.measure import load_dataset, select_motivating_pair  # noqa: E402
 from scattermorph.plotting import plot_motivating_pair, save_job_figure  # noqa: E402
 from scattermorph.simulate import load_simulation  # noqa: E402
 
 table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)  # noqa: F821
 labels = pd.read_csv(snakemake.input.labels)  # noqa: F821
-rows = select_motivating_pair(table, labels)
+try:  # droplets and networks by both labels, else by percolation alone (small boxes)
+    rows = select_motivating_pair(table, labels)
+except ParameterError as exc:
+    print(f"{exc}\n-> the pair is chosen by the percolation label alone", file=sys.stderr)
+    rows = select_motivating_pair(table, labels, criterion="percolation")
 by_id = {p.rsplit("/", 1)[-1].removesuffix(".npz"): p for p in snakemake.input.sims}  # noqa: F821
 images, titles, recs = [], [], []
 for r in rows:
