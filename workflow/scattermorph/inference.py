@@ -224,11 +224,26 @@ def split_by_simulation(table: pd.DataFrame, study_split=None, *, test_fraction=
 # --------------------------------------------------------------------------
 # emulators
 # --------------------------------------------------------------------------
+class _QuietGP(GaussianProcessRegressor):
+    """A GaussianProcessRegressor whose fit does not warn when a hyper-parameter
+    reaches a bound (expected here: a component that does not depend on a
+    parameter gets the longest length scale)."""
+
+    def fit(self, X, y):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return super().fit(X, y)
+
+
 def _gp(n_inputs, nugget, *, white=False, restarts=1, seed=0):
     kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.full(n_inputs, 0.5), (1e-2, 1e2))
     if white:
         kernel = kernel + WhiteKernel(1e-2, (1e-8, 1e1))
-    return GaussianProcessRegressor(kernel, alpha=nugget, normalize_y=True, n_restarts_optimizer=restarts,
+    return _QuietGP(kernel, alpha=nugget, normalize_y=True, n_restarts_optimizer=restarts,
                                     random_state=seed)
 
 
