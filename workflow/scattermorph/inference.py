@@ -288,7 +288,7 @@ class ScatteringEmulator:
     def __init__(self, n_components=None, *, variance=0.999, restarts=0, seed=0):
         self.n_components, self.variance, self.restarts, self.seed = n_components, variance, restarts, seed
 
-    def fit(self, theta, X, groups=None, *, noise_cov=None, hyper=None, runs=None):
+    def fit(self, theta, X, groups=None, *, noise_cov=None, hyper=None, runs=None, variance_scale=None):
         """Fit on training rows.
 
         Parameters
@@ -307,6 +307,8 @@ class ScatteringEmulator:
         runs : array_like, shape (n,), optional
             Simulation of each row: with them the variances are calibrated by
             leave-one-run-out (:attr:`variance_scale`).
+        variance_scale : array_like, shape (k,), optional
+            Cached kappa^2 of an earlier fit on the same data (skips leave-one-run-out).
         """
         t0 = time.perf_counter()
         theta = np.atleast_2d(np.asarray(theta, float))
@@ -340,7 +342,9 @@ class ScatteringEmulator:
                 gp.kernel, gp.optimizer = gp.kernel.clone_with_theta(np.asarray(hyper[j], float)), None
             self.gps.append(gp.fit(U, Z[:, j]))
         self.variance_scale = np.ones(Z.shape[1])
-        if runs is not None and np.unique(runs).size > 2:
+        if variance_scale is not None:
+            self.variance_scale = np.asarray(variance_scale, float)
+        elif runs is not None and np.unique(runs).size > 2:
             self.variance_scale = self._loro_scale(U, Z, np.asarray(runs))
         self.X_train, self.theta_train = X, theta
         self.fit_seconds = time.perf_counter() - t0
@@ -719,7 +723,8 @@ class StudyCalibration:
 
     def hyper(self) -> dict:
         """Log hyper-parameters of every GP (JSON-able): the cache of a fit."""
-        return {"scattering": self.emulator.hyper(), "functionals": [gp.kernel_.theta.tolist()
+        return {"scattering": self.emulator.hyper(), "variance_scale": self.emulator.variance_scale.tolist(),
+                "functionals": [gp.kernel_.theta.tolist()
                                                                      for gp in self.functionals.gps]}
 
     def infer(self, q, intensity, *, n_grid=40, level=0.90):
@@ -827,7 +832,8 @@ def fit_calibration(table, arrays, features=None, rows=None, *, source=None, see
     theta = study_parameters(table)[rows]
     sub = table[rows].reset_index(drop=True)
     em = ScatteringEmulator(seed=seed).fit(theta, X, replicate_groups(sub), hyper=(hyper or {}).get("scattering"),
-                                           runs=sub["sim_id"].to_numpy() if "sim_id" in sub else None)
+                                           runs=sub["sim_id"].to_numpy() if "sim_id" in sub else None,
+                                           variance_scale=(hyper or {}).get("variance_scale"))
     targets = density_columns(sub, ndim)
     fe = FunctionalEmulator(targets, ndim, seed=seed).fit(theta, sub[targets].to_numpy(float), q1, em.box,
                                                           hyper=(hyper or {}).get("functionals"))
@@ -835,7 +841,7 @@ def fit_calibration(table, arrays, features=None, rows=None, *, source=None, see
 
 
 #: version of the cache records of :func:`study_calibration` (bump when the fit changes)
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def study_calibration(study_dir, *, cache_dir=None, log=None) -> StudyCalibration:
