@@ -475,8 +475,7 @@ def _cmd_infer(args) -> int:
                n_components=cal.emulator.k, grid_cells_per_parameter=args.grid,
                warnings=list(curve.warnings))
     if args.plot is not None:
-        from .plotting import save_figure
-        from .plotting import inference_figure
+        from .plotting import inference_figure, save_figure
 
         save_figure(inference_figure(post, res), args.plot)
     if args.json is not None:

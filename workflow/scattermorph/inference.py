@@ -753,9 +753,9 @@ class StudyCalibration:
         f_mean = wk @ fm
         f_std = np.sqrt(np.maximum(wk @ (fs ** 2 + fm ** 2) - f_mean ** 2, 0))
         funcs = {}
-        for j, name in enumerate(self.functionals.targets):
-            from .learn import density_power
+        from .learn import density_power
 
+        for j, name in enumerate(self.functionals.targets):
             funcs[name] = {"mean": float(from_scale_free(f_mean[j], q1[0], name, self.ndim)),
                            "std": float(from_scale_free(f_std[j], q1[0], name, self.ndim)),
                            "scale_free_mean": float(f_mean[j]), "scale_free_std": float(f_std[j]),
