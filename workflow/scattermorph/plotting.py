@@ -480,3 +480,56 @@ def predict_figure(curve, prediction, model):
         if k == 0:
             a.legend(fontsize=6, loc="upper right", ncols=2)
     return fig
+
+
+def inference_figure(post, result):
+    """Corner plot of a grid posterior and its posterior-predictive feature curve.
+
+    Parameters
+    ----------
+    post : dict
+        :func:`scattermorph.inference.grid_posterior` (``axes``, ``weights``, ``lo``, ``hi``).
+    result : dict
+        :meth:`scattermorph.inference.StudyCalibration.infer` (``posterior``, ``features``).
+
+    Returns
+    -------
+    matplotlib Figure
+        Lower triangle: pairwise marginal densities; diagonal: 1D marginals with
+        the central credible interval; right: the curve's scale-free features
+        log10(S q1^d / Q) against x = q/q1 over the posterior-predictive mean and
+        5-95 % band.
+    """
+    from .inference import PARAM_LABELS, PARAMS
+
+    fig = plt.figure(figsize=(11, 6.2), layout="constrained")
+    gs = fig.add_gridspec(3, 5)
+    w, axes = post["weights"], post["axes"]
+    for i in range(3):
+        for j in range(i + 1):
+            ax = fig.add_subplot(gs[i, j])
+            if i == j:
+                m = w.sum(axis=tuple(k for k in range(3) if k != i))
+                ax.step(axes[i], m, where="mid", color="C0")
+                lo, hi = result["posterior"]["params"][PARAMS[i]]["central"]
+                ax.axvspan(lo, hi, color="C0", alpha=0.15, lw=0)
+                ax.set_yticks([])
+            else:
+                m = w.sum(axis=3 - i - j)  # the remaining axis
+                ax.pcolormesh(axes[j], axes[i], m.T if j < i else m, cmap="Blues", shading="nearest")
+            ax.set_xlim(post["lo"][j], post["hi"][j])
+            if i == 2:
+                ax.set_xlabel(PARAM_LABELS[PARAMS[j]])
+            if j == 0 and i > 0:
+                ax.set_ylabel(PARAM_LABELS[PARAMS[i]])
+    ax = fig.add_subplot(gs[0:2, 3:5])
+    f = result["features"]
+    ax.fill_between(f["x"], f["predictive_lo"], f["predictive_hi"], color="C1", alpha=0.3,
+                    label="posterior predictive 5-95 %")
+    ax.plot(f["x"], f["predictive_mean"], color="C1", label="posterior predictive mean")
+    ax.plot(f["x"], f["curve"], "k.", ms=4, label="the curve")
+    ax.set_xscale("log")
+    ax.set_xlabel("q / q1")
+    ax.set_ylabel("log10(S q1^d / Q)")
+    ax.legend(fontsize=8)
+    return fig
