@@ -155,18 +155,10 @@ def emulator_record(config: dict, *, phi0: float, quench: float, index: int, sim
 def emulator_dx(config: dict, *, phi0: float, quench: float) -> float:
     """Cell size (b) of an emulator run: ``emulator.dx``, or the run's
     fastest-growing wavelength over ``emulator.cells_per_wavelength``
-    (see :func:`scattermorph.simulate.cell_size`)."""
-    from .simulate import build_model, cell_size
+    (:func:`scattermorph.study.run_cell_size`)."""
+    from .study import run_cell_size
 
-    emu = config["emulator"]
-    cpw = emu.get("cells_per_wavelength")
-    if cpw is None:
-        return float(emu["dx"])
-    sim = config["simulation"]
-    model = build_model({"model": sim["model"], "N": sim["N"], "phi0": float(phi0),
-                         "quench": float(quench), "gradient": sim["gradient"],
-                         "kappa": sim["landau_kappa"]})
-    return cell_size(model, dx=emu.get("dx"), cells_per_wavelength=cpw)
+    return run_cell_size(config["emulator"], config["simulation"], phi0, quench, key="emulator")
 
 
 def output_columns(ndim: int) -> list[str]:
@@ -679,10 +671,6 @@ def check_emulator(config: dict) -> pd.DataFrame:
     if not ch["t_max"] > ch["t_min"] or ch["n_times"] % 2 == 0:
         raise ParameterError(f"emulator.ch1d: need t_max > t_min and an odd n_times "
                              f"(got {ch['t_min']}, {ch['t_max']}, {ch['n_times']})")
-    if (emu.get("dx") is None) == (emu.get("cells_per_wavelength") is None):
-        raise ParameterError(
-            f"emulator.dx={emu.get('dx')!r}, emulator.cells_per_wavelength="
-            f"{emu.get('cells_per_wavelength')!r}: give exactly one and set the other to null")
     for p0 in emu["phi0"]:
         for q in emu["quench"]:
             rec = {"model": "flory_huggins", "N": config["simulation"]["N"], "phi0": p0,

@@ -294,6 +294,12 @@ def _metrics(y, mu, sd):
 # --------------------------------------------------------------------------
 # splits
 # --------------------------------------------------------------------------
+def sweep_point(table) -> pd.Series:
+    """Label ``"phi0/quench"`` of every row: the sweep point the split and the
+    cross-validation folds are stratified by."""
+    return table["phi0"].map("{:.6g}".format) + "/" + table["quench"].map("{:.6g}".format)
+
+
 def split_by_simulation(table, test_fraction, seed):
     """Assign whole simulations to a training or a test set.
 
@@ -306,9 +312,8 @@ def split_by_simulation(table, test_fraction, seed):
     sims = table.groupby("sim_id", sort=True).agg(
         phi0=("phi0", "first"), quench=("quench", "first"), replicate=("replicate", "first"),
         snapshots=("snapshot", "size")).reset_index()
-    point = table["phi0"].map("{:.6g}".format) + "/" + table["quench"].map("{:.6g}".format)
     train, test = learn.grouped_split(table["sim_id"].to_numpy(), test_fraction, rng=seed,
-                                      strata=point.to_numpy())
+                                      strata=sweep_point(table).to_numpy())
     test_ids = set(table.loc[test, "sim_id"])
     sims["subset"] = np.where(sims["sim_id"].isin(test_ids), "test", "train")
     return sims
@@ -345,8 +350,7 @@ def grouped_folds(table, n_splits, seed):
     """
     groups = table["sim_id"].to_numpy()
     if {"phi0", "quench"} <= set(table.columns):
-        sims = table.groupby("sim_id", sort=True)[["phi0", "quench"]].first()
-        point = sims["phi0"].map("{:.6g}".format) + "/" + sims["quench"].map("{:.6g}".format)
+        point = sweep_point(table.groupby("sim_id", sort=True)[["phi0", "quench"]].first())
         per_point = point.value_counts()
         if per_point.min() >= 2 and per_point.max() <= n_splits:
             rng = np.random.default_rng(seed)
@@ -400,10 +404,8 @@ def cross_validate(table, X, q1, *, model, functionals, ndim, n_splits=5, restar
     fold_of = grouped_folds(table, n_splits, seed)
     Y = table[functionals].to_numpy(dtype=float)
     rows, preds = [], []
-    for fold in range(n_splits):
+    for fold in range(n_splits):  # every fold holds at least one run (grouped_folds)
         tr, te = np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)
-        if te.size == 0:
-            continue
         Ytr = np.column_stack([_to_model(Y[tr, j], None if q1 is None else q1[tr], f, ndim)
                                for j, f in enumerate(functionals)])
         t0 = time.perf_counter()

@@ -68,7 +68,7 @@ def simulation_table(config: dict) -> pd.DataFrame:
                 "kappa": float(sim["landau_kappa"]),
                 "noise": float(sim["noise"]),
                 "shape": shape,
-                "dx": _run_dx(sim, phi0, q),
+                "dx": run_cell_size(sim, sim, phi0, q),
                 "scheme": sim["scheme"],
                 "laplacian": sim["laplacian"],
                 "stabilization": float(sim["stabilization"]),
@@ -93,28 +93,43 @@ def simulation_table(config: dict) -> pd.DataFrame:
     return table
 
 
-def _run_dx(sim: dict, phi0, quench) -> float:
-    """Cell size of one run of the sweep: ``simulation.dx``, or the run's
-    fastest-growing wavelength over ``simulation.cells_per_wavelength``."""
-    cpw = sim.get("cells_per_wavelength")
-    if sim.get("dx") is not None and cpw is not None:
+def run_cell_size(section: dict, sim: dict, phi0, quench, *, key: str = "simulation") -> float:
+    """Cell size (b) of one run: ``section["dx"]``, or the run's fastest-growing
+    wavelength over ``section["cells_per_wavelength"]``
+    (:func:`scattermorph.simulate.cell_size`).
+
+    Parameters
+    ----------
+    section : dict
+        The config section that sizes the run (``simulation`` or
+        ``emulator``): ``dx`` and ``cells_per_wavelength``, exactly one set.
+    sim : dict
+        The ``simulation`` section (the run's model: ``model``, ``N``,
+        ``gradient``, ``landau_kappa``).
+    phi0, quench : float
+        The run's composition and quench depth.
+    key : str
+        The section's name in messages.
+    """
+    dx, cpw = section.get("dx"), section.get("cells_per_wavelength")
+    if dx is not None and cpw is not None:
         raise ParameterError(
-            f"simulation.dx={sim['dx']} and simulation.cells_per_wavelength={cpw} are both "
-            "set: give one (the cell size, or the cells per fastest-growing wavelength) "
-            "and set the other to null"
+            f"{key}.dx={dx} and {key}.cells_per_wavelength={cpw} are both set: give exactly "
+            "one (the cell size, or the cells per fastest-growing wavelength) and set the "
+            "other to null"
         )
     if cpw is None:
-        if sim.get("dx") is None:
+        if dx is None:
             raise ParameterError(
-                "simulation.dx and simulation.cells_per_wavelength are both null: set one"
+                f"{key}.dx and {key}.cells_per_wavelength are both null: give exactly one"
             )
-        return float(sim["dx"])
-    rec = {"model": sim["model"], "N": sim["N"], "phi0": phi0, "quench": quench,
+        return float(dx)
+    rec = {"model": sim["model"], "N": sim["N"], "phi0": float(phi0), "quench": float(quench),
            "gradient": sim["gradient"], "kappa": sim["landau_kappa"]}
     try:
         model = build_model(rec)
     except ParameterError as exc:
-        raise ParameterError(f"simulation.sweep phi0={phi0}, quench={quench}: {exc}") from None
+        raise ParameterError(f"{key} run at phi0={phi0}, quench={quench}: {exc}") from None
     return cell_size(model, cells_per_wavelength=cpw)
 
 
