@@ -112,6 +112,46 @@ def test_posterior_recovers_truth_and_covers_ninety_percent(synthetic):
         assert kstest(cal[f"{name}_quantile"], "uniform").pvalue > 0.01
 
 
+def test_effective_size_recovers_known_intra_cluster_correlation():
+    """Kish's n_eff = n / (1 + (m - 1) rho) with rho the one-way ANOVA
+    intra-class correlation. Oracle: values a_g + e with var(a) = 1 and
+    var(e) = 3 have rho = 1 / 4 exactly; 400 clusters of 10 estimate it to
+    about +-0.03 (the ANOVA estimator's sd ~ (1 - rho)(1 + (m-1) rho) sqrt(2 / (m (m-1) g))),
+    so +-0.1 never fails by chance. Independent values give rho ~ 0, n_eff ~ n;
+    identical values within a cluster give rho = 1, n_eff = number of clusters."""
+    rng = np.random.default_rng(5)
+    g, m = 400, 10
+    clusters = np.repeat(np.arange(g), m)
+    v = np.repeat(rng.standard_normal(g), m) + np.sqrt(3) * rng.standard_normal(g * m)
+    n_eff, rho = inf.effective_size(v, clusters)
+    assert rho == pytest.approx(0.25, abs=0.1)
+    assert n_eff == pytest.approx(g * m / (1 + (m - 1) * rho))
+    n_eff, rho = inf.effective_size(rng.standard_normal(g * m), clusters)
+    assert rho < 0.05 and n_eff > 0.7 * g * m
+    n_eff, rho = inf.effective_size(np.repeat(rng.standard_normal(g), m), clusters)
+    assert rho == 1.0 and n_eff == pytest.approx(g)
+    # every value its own cluster: nothing to correct
+    assert inf.effective_size(v[:50], np.arange(50)) == (50.0, 0.0)
+
+
+def test_calibration_summary_bands_widen_with_clustered_rows(synthetic):
+    """With a run column the summary judges coverage by the effective sample
+    size: rows copied 6 times within a run carry the information of one row,
+    so n_eff equals the number of runs and the band is that of the runs."""
+    from scipy.stats import binom
+
+    em, rng = synthetic
+    truths = LO + (HI - LO) * rng.random((30, 3))
+    X = family(truths) + SIGMA * rng.standard_normal((30, 6))
+    cal = inf.calibrate(em, np.repeat(truths, 6, axis=0), np.repeat(X, 6, axis=0), n_grid=16,
+                        runs=np.repeat(np.arange(30), 6))
+    s = inf.calibration_summary(cal).set_index("parameter")
+    for name in inf.PARAMS:
+        assert s.loc[name, "n"] == 180 and s.loc[name, "n_eff"] == pytest.approx(30)
+        assert s.loc[name, "band_eff_lo"] == binom.ppf(0.025, 30, 0.9) / 30
+        assert s.loc[name, "band_eff_lo"] < s.loc[name, "band_lo"]
+
+
 def test_validate_emulator_on_held_out_draws(synthetic):
     em, rng = synthetic
     theta = LO + (HI - LO) * rng.random((80, 3))

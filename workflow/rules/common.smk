@@ -6,7 +6,7 @@ import math
 from snakemake.exceptions import WorkflowError
 
 from scattermorph.errors import ParameterError
-from scattermorph.study import check_physics, record
+from scattermorph.study import calibration_table, check_physics, record
 
 NAME = config["study"]["name"]
 RESULTS = f"results/{NAME}"
@@ -21,6 +21,17 @@ except ParameterError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 
 SIM_IDS = list(SIMS["sim_id"])
+# Runs drawn from the inference prior (inference.calibration_runs): simulated
+# and measured like the sweep's, kept out of the study's dataset, and used
+# only to calibrate the inference (simulation-based calibration).
+CAL_SIMS = calibration_table(config)
+CAL_IDS = list(CAL_SIMS["sim_id"])
+
+
+def calibration_seed():
+    """Seed of the calibration runs' instrument noise: their own stream's
+    seed, so it never repeats the study dataset's draws."""
+    return int(CAL_SIMS["seed"].iloc[0]) if CAL_IDS else config["study"]["seed"]
 
 
 def canonical(section):
@@ -43,8 +54,10 @@ def learning_keys(*keys):
 
 
 def sim_record(wildcards):
-    """Parameter record of one simulation (a row of the simulation table)."""
-    return record(SIMS, wildcards.sim_id)
+    """Parameter record of one simulation (a row of the simulation table, or
+    of the calibration runs' table)."""
+    table = CAL_SIMS if wildcards.sim_id in CAL_IDS else SIMS
+    return record(table, wildcards.sim_id)
 
 
 def figure_outputs(name, caption, category, label):

@@ -49,6 +49,29 @@ rule assemble_dataset:
 TARGETS += [rules.assemble_dataset.output.table]
 
 
+rule assemble_calibration_set:
+    input:
+        measurements=expand(rules.measure_snapshots.output.measurements, sim_id=CAL_IDS),
+    output:
+        table=f"{RESULTS}/inference/calibration_set.csv",
+        curves=f"{RESULTS}/inference/calibration_set_sq.npz",
+        dropped=f"{RESULTS}/inference/calibration_set_dropped.csv",
+    log:
+        f"{LOGS}/assemble_calibration_set.log",
+    conda:
+        "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=table_mem_mb,
+        runtime=small_runtime,
+    params:
+        instrument=canonical(config["measurement"]["instrument"]),
+        seed=calibration_seed(),
+        max_length_fraction=config["measurement"]["max_length_fraction"],
+    script:
+        "../scripts/assemble_dataset.py"
+
+
 rule summarise_dataset:
     input:
         simulations=rules.index_snapshots.output.simulations,

@@ -3,7 +3,7 @@
 
 
 wildcard_constraints:
-    sim_id="|".join(SIM_IDS),
+    sim_id="|".join(SIM_IDS + CAL_IDS),
 
 
 rule simulate_microstructure:

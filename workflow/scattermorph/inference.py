@@ -21,9 +21,7 @@ curve alone. A run's deviation from the mean persists over its snapshots,
 which the GP takes as independent, so v(theta) alone is too small for a new
 run: each component's total variance is scaled by a factor kappa_j^2 >= 1
 from leave-one-run-out predictions of the training runs (the sigma-scaling of
-the study's models). On the 3D study (24 training, 24 held-out runs) this
-raised the held-out coverage of the 90 % intervals of the two leading
-components from 0.71 / 0.76 to 0.76 / 0.80 (kappa^2 = 1.28, 1.29): still short.
+the study's models).
 
 Posterior
 ---------
@@ -45,13 +43,17 @@ averaged over the posterior (law of total variance) and returned in
 Calibration
 -----------
 :func:`calibrate` is simulation-based calibration (Talts, Betancourt,
-Simpson, Vehtari & Gelman, arXiv:1804.06788, 2018) on held-out runs: the
-posterior quantile (rank) of each true parameter and the coverage of the 90 %
-intervals, plus an identifiability table (posterior width against the prior
-width, correlations). Caveat: SBC's uniformity theorem holds for truths drawn
-from the prior; the study's sweep points are a design, some on the prior's
-edges, where a central interval cannot cover: coverage is therefore measured
-with highest-posterior-density (HPD) intervals, which can.
+Simpson, Vehtari & Gelman, arXiv:1804.06788, 2018): the posterior quantile
+(rank) of each true parameter and the coverage of the 90 % intervals, plus an
+identifiability table (posterior width against the prior width,
+correlations). SBC's uniformity theorem holds for truths drawn from the
+prior: the study's calibration runs
+(:func:`scattermorph.study.calibration_table`) are drawn so, uniformly over
+the sweep's box in phi0, chi/chi_s and log t, whereas the sweep's own points
+sit on the prior's edges, where central intervals cannot cover and ranks pile
+up at 0 and 1. The snapshots of one run are correlated (they share its
+deviation from the emulator), so :func:`calibration_summary` judges coverage
+and rank histograms by Kish's effective sample size (:func:`effective_size`).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ __all__ = [
     "validate_emulator",
     "calibrate",
     "calibration_summary",
+    "effective_size",
     "split_by_simulation",
 ]
 
@@ -638,18 +641,33 @@ def validate_emulator(em: ScatteringEmulator, theta, X, level=0.90) -> dict:
             "coverage": float(inside.mean())}
 
 
-def calibrate(em: ScatteringEmulator, theta, X, *, n_grid=40, level=0.90) -> pd.DataFrame:
+def calibrate(em: ScatteringEmulator, theta, X, *, n_grid=40, level=0.90, runs=None) -> pd.DataFrame:
     """Simulation-based calibration on held-out rows.
 
     For each row, the grid posterior given its features; per parameter the
     posterior quantile of the truth (its normalised rank), whether the central
     and HPD ``level`` intervals cover it, and the width ratios.
 
+    Parameters
+    ----------
+    em : ScatteringEmulator
+    theta : array_like, shape (m, 3)
+        True parameters of the held-out rows.
+    X : array_like, shape (m, p)
+        Their features.
+    n_grid : int
+        Cells per parameter of the grid posterior.
+    level : float
+        Credible level of the intervals.
+    runs : array_like, shape (m,), optional
+        Simulation of each row, kept as column ``run`` (the clusters of
+        :func:`calibration_summary`'s effective sample size).
+
     Returns
     -------
     DataFrame
         One row per held-out row: ``<param>_true``, ``_quantile``, ``_covered_central``,
-        ``_covered_hpd``, ``_width_ratio``, ``_mean``, and ``corr_<a>_<b>``.
+        ``_covered_hpd``, ``_width_ratio``, ``_mean``, and ``corr_<a>_<b>`` (and ``run``).
     """
     theta = np.atleast_2d(np.asarray(theta, float))
     Z = em.transform(X)
@@ -668,33 +686,79 @@ def calibrate(em: ScatteringEmulator, theta, X, *, n_grid=40, level=0.90) -> pd.
         c = s["correlation"]
         row.update(corr_phi0_quench=c[0][1], corr_phi0_log10_t=c[0][2], corr_quench_log10_t=c[1][2])
         rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if runs is not None:
+        out.insert(0, "run", np.asarray(runs))
+    return out
+
+
+def effective_size(values, clusters) -> tuple[float, float]:
+    """Kish effective sample size of clustered values.
+
+    ``n_eff = n / (1 + (m - 1) rho)`` with m the mean cluster size and rho the
+    intra-cluster correlation from one-way ANOVA,
+    ``(MSB - MSW) / (MSB + (m - 1) MSW)``, clipped to [0, 1] (L. Kish,
+    *Survey Sampling*, Wiley 1965, sec. 5.4). The snapshots of one simulation
+    share its deviation from the emulator, so their posterior ranks are
+    correlated and carry less information than independent draws.
+
+    Parameters
+    ----------
+    values : array_like, shape (n,)
+    clusters : array_like, shape (n,)
+
+    Returns
+    -------
+    n_eff, rho : float
+    """
+    v = np.asarray(values, float)
+    c = np.asarray(clusters)
+    labels, inv, sizes = np.unique(c, return_inverse=True, return_counts=True)
+    n, g = v.size, labels.size
+    if g < 2 or g == n:
+        return float(n), 0.0
+    means = np.bincount(inv, weights=v) / sizes
+    msb = np.sum(sizes * (means - v.mean()) ** 2) / (g - 1)
+    msw = np.sum((v - means[inv]) ** 2) / (n - g)
+    m0 = (n - np.sum(sizes ** 2) / n) / (g - 1)  # ANOVA's mean cluster size for unequal sizes
+    rho = float(np.clip((msb - msw) / (msb + (m0 - 1) * msw), 0.0, 1.0)) if msb + msw > 0 else 0.0
+    return float(n / (1 + (sizes.mean() - 1) * rho)), rho
 
 
 def calibration_summary(cal: pd.DataFrame, level=0.90, n_bins=5) -> pd.DataFrame:
     """The identifiability / calibration table: one row per parameter.
 
     Columns: ``coverage_hpd``, ``coverage_central`` (fraction of held-out rows
-    covered), ``band_lo``/``band_hi`` (central 95 % binomial range of the
-    coverage of n independent nominal-``level`` intervals; held-out snapshots
-    of one run are correlated, so the real band is wider), ``rank_counts``
-    (histogram of the truth's posterior quantile in ``n_bins`` bins) and
-    ``rank_band`` (95 % binomial range of one bin's count under uniformity),
-    ``width_ratio`` and ``sd_ratio`` (medians: posterior over prior width),
-    ``rms_error`` (posterior mean - truth), ``n``.
+    covered); ``band_lo``/``band_hi``, the central 95 % binomial range of the
+    coverage of n independent nominal-``level`` intervals; with a ``run``
+    column, ``n_eff`` and ``icc`` (:func:`effective_size` of the truth's
+    posterior quantile clustered by run: snapshots of one run are correlated)
+    and ``band_eff_lo``/``band_eff_hi``, the same range for n_eff draws (the
+    band to judge by); ``rank_counts`` (histogram of the truth's posterior
+    quantile in ``n_bins`` bins) with ``rank_band`` and ``rank_band_eff``
+    (95 % range of one bin's count under uniformity, for n and for n_eff draws
+    scaled to n); ``width_ratio`` and ``sd_ratio`` (medians: posterior over
+    prior width), ``rms_error`` (posterior mean - truth), ``n``.
     """
     from scipy.stats import binom
 
     n = len(cal)
     rows = []
     for name in PARAMS:
-        counts = np.histogram(cal[f"{name}_quantile"].clip(0, 1), bins=n_bins, range=(0, 1))[0]
-        rows.append({"parameter": name, "n": n,
+        quant = cal[f"{name}_quantile"].clip(0, 1).to_numpy()
+        counts = np.histogram(quant, bins=n_bins, range=(0, 1))[0]
+        n_eff, icc = effective_size(quant, cal["run"]) if "run" in cal else (float(n), 0.0)
+        k = max(int(round(n_eff)), 1)
+        rows.append({"parameter": name, "n": n, "n_eff": n_eff, "icc": icc,
                      "coverage_hpd": float(cal[f"{name}_covered_hpd"].mean()),
                      "coverage_central": float(cal[f"{name}_covered_central"].mean()),
                      "band_lo": float(binom.ppf(0.025, n, level) / n), "band_hi": float(binom.ppf(0.975, n, level) / n),
+                     "band_eff_lo": float(binom.ppf(0.025, k, level) / k),
+                     "band_eff_hi": float(binom.ppf(0.975, k, level) / k),
                      "rank_counts": " ".join(str(int(c)) for c in counts),
                      "rank_band": f"{int(binom.ppf(0.025, n, 1 / n_bins))}-{int(binom.ppf(0.975, n, 1 / n_bins))}",
+                     "rank_band_eff": f"{int(binom.ppf(0.025, k, 1 / n_bins) * n / k)}-"
+                                      f"{int(np.ceil(binom.ppf(0.975, k, 1 / n_bins) * n / k))}",
                      "width_ratio": float(cal[f"{name}_width_ratio"].median()),
                      "sd_ratio": float(cal[f"{name}_sd_ratio"].median()),
                      "rms_error": float(np.sqrt(np.mean((cal[f"{name}_mean"] - cal[f"{name}_true"]) ** 2)))})

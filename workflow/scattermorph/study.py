@@ -21,6 +21,7 @@ from .solver import Grid, explicit_dt_limit
 
 __all__ = [
     "simulation_table",
+    "calibration_table",
     "check_physics",
     "unknown_key_hint",
     "snapshot_table",
@@ -93,6 +94,66 @@ def simulation_table(config: dict) -> pd.DataFrame:
     return table
 
 
+#: random stream of the calibration runs: ``SeedSequence([study.seed, CALIBRATION_STREAM, k])``
+#: (17: the issue that added them), disjoint from the sweep's ``SeedSequence([study.seed, sim_index])``
+CALIBRATION_STREAM = 17
+
+
+def calibration_table(config: dict) -> pd.DataFrame:
+    """Simulations drawn from the inference prior, for simulation-based calibration.
+
+    ``inference.calibration_runs`` runs (none without that key) with phi0 and
+    chi/chi_s drawn uniformly over the sweep's ranges (the prior of
+    :mod:`scattermorph.inference`) and their snapshot times shifted at random
+    on the sweep's log grid: the sweep's snapshots lie at
+    ``log t_min + j D`` (j = 0 .. n-1, D the log spacing); a calibration run's
+    n-1 snapshots lie at ``log t_min + (j + u) D`` (j = 0 .. n-2) with
+    u ~ U(0, 1) drawn per run, so its times are uniform over the sweep's
+    log-time range. Truths drawn from the prior are what the uniformity of
+    SBC ranks requires (Talts et al., arXiv:1804.06788); the sweep's own
+    points sit on the prior's edges, where ranks pile up by construction.
+
+    Returns
+    -------
+    DataFrame
+        Rows as :func:`simulation_table` (``replicate`` 0, ``sim_index`` the
+        run's position, ``seed`` from :data:`CALIBRATION_STREAM`), ids
+        ``<model>_cal<k>_p<phi0>[_q<quench>]``; empty without calibration runs.
+    """
+    n_runs = int((config.get("inference") or {}).get("calibration_runs", 0) or 0)
+    if n_runs == 0:
+        return simulation_table(config).iloc[0:0]
+    sim = config["simulation"]
+    t = sim["time"]
+    n = int(t["n_snapshots"])
+    if n < 3:
+        raise ParameterError(
+            f"inference.calibration_runs={n_runs} needs simulation.time.n_snapshots >= 3 "
+            f"(a calibration run has n_snapshots - 1 shifted snapshots), got {n}")
+    base = simulation_table(config).iloc[0].to_dict()
+    ss = np.random.SeedSequence([int(config["study"]["seed"]), CALIBRATION_STREAM])
+    seed_ss, draw_ss = ss.spawn(2)
+    rng = np.random.default_rng(draw_ss)
+    phi_lo, phi_hi = min(sim["sweep"]["phi0"]), max(sim["sweep"]["phi0"])
+    fh = sim["model"] == "flory_huggins"
+    q_lo, q_hi = (min(sim["sweep"]["quench"]), max(sim["sweep"]["quench"])) if fh else (np.nan, np.nan)
+    step = np.log(t["t_max"] / t["t_min"]) / (n - 1)
+    seed = int(seed_ss.generate_state(1)[0])
+    rows = []
+    for k in range(n_runs):
+        phi0, u = rng.uniform(phi_lo, phi_hi), rng.uniform()
+        quench = rng.uniform(q_lo, q_hi) if fh else float("nan")
+        tag = "fh" if fh else "ld"
+        qtag = f"_q{quench:.3f}" if fh else ""
+        rec = dict(base)
+        rec.update(sim_id=f"{tag}_cal{k:03d}_p{phi0:.4f}{qtag}", sim_index=k, seed=seed, replicate=0,
+                   phi0=float(phi0), quench=float(quench), dx=run_cell_size(sim, sim, phi0, quench),
+                   t_min=float(t["t_min"] * np.exp(u * step)),
+                   t_max=float(t["t_min"] * np.exp((n - 2 + u) * step)), n_snapshots=n - 1)
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
 def run_cell_size(section: dict, sim: dict, phi0, quench, *, key: str = "simulation") -> float:
     """Cell size (b) of one run: ``section["dx"]``, or the run's fastest-growing
     wavelength over ``section["cells_per_wavelength"]``
@@ -142,7 +203,8 @@ def record(table: pd.DataFrame, sim_id: str) -> dict:
 
 
 def check_physics(config: dict) -> pd.DataFrame:
-    """Build every model of the sweep and check it can run; return the table.
+    """Build every model of the sweep (and of the calibration runs,
+    :func:`calibration_table`) and check it can run; return the sweep's table.
 
     Raises
     ------
@@ -165,7 +227,7 @@ def check_physics(config: dict) -> pd.DataFrame:
         raise ParameterError(
             f"simulation.time.dt_max={t['dt_max']} must be >= simulation.time.dt={t['dt']}"
         )
-    for rec in table.to_dict("records"):
+    for rec in pd.concat([table, calibration_table(config)]).to_dict("records"):
         try:
             model = build_model(rec)
         except ParameterError as exc:
