@@ -89,8 +89,9 @@ def check_settings(*, n_grid, level, rank_bins) -> None:
     ParameterError
         Naming the setting, its value and the allowed range.
     """
-    if not (isinstance(n_grid, (int, np.integer)) and 4 <= n_grid <= 200):
-        raise ParameterError(f"inference.n_grid = {n_grid!r}: give an integer in [4, 200] (cells per parameter)")
+    if not (isinstance(n_grid, (int, np.integer)) and 4 <= n_grid <= 80):
+        raise ParameterError(f"inference.n_grid = {n_grid!r}: give an integer in [4, 80] "
+                             "(cells per parameter; the cost grows as n_grid^3)")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
         raise ParameterError(f"inference.level = {level!r}: give a credible level in (0, 1), e.g. 0.9")
     if not (isinstance(rank_bins, (int, np.integer)) and rank_bins >= 2):

@@ -266,9 +266,9 @@ def scattering_emulator_section(validation: pd.DataFrame, source: str, *, compon
                           f"{r.band_runs_lo:.2f}-{r.band_runs_hi:.2f}", "yes" if inside else "no"))
         lines += [""] + md_table(["component", "variance share", "kappa^2", f"{pct} coverage",
                                   "band (snapshots)", "band (runs)", "inside the runs' band"], crows)
-    note = (f"The PCA-GP emulator of the scale-free features of S(q) over (phi0, chi/chi_s, log10 t/tau) used "
-            f"by `scattermorph infer`, trained on the study's training runs, against every snapshot of its "
-            f"held-out runs; relative error of S q1^d / Q = median of |10^(emulated - true) - 1|. "
+    note = (f"The PCA-GP emulator of the scale-free features of S(q) over (phi0, chi/chi_s, log10 t/tau) that "
+            f"`scattermorph infer` uses, here trained on the study's training runs only, against every snapshot "
+            f"of its held-out runs; relative error of S q1^d / Q = median of |10^(emulated - true) - 1|. "
             f"Bands: 95 % binomial range of the coverage of calibrated {pct} intervals with the snapshots, or "
             f"the runs, as independent units (the snapshots of one run are correlated: the real range lies "
             f"between).")

@@ -1,4 +1,4 @@
-"""Rule plot_inference_identifiability: posterior mean against the truth per parameter (parity plot of the inverse problem)."""
+"""Rule plot_inference_identifiability: posterior mean against the truth (the inverse problem's parity plot)."""
 
 import sys
 
