@@ -191,6 +191,8 @@ class _FixedParameterView:
         return self._em.predict(theta)
 
     def __getattr__(self, name):  # transform, noise_cov, ...: the emulator's own
+        if name.startswith("_"):  # not set yet (copy, pickle): no recursion through self._em
+            raise AttributeError(name)
         return getattr(self._em, name)
 
 
