@@ -33,6 +33,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/learning.smk"
 include: "workflow/rules/foundations.smk"
 include: "workflow/rules/emulator.smk"
+include: "workflow/rules/inference.smk"
 include: "workflow/rules/classification.smk"
 
 

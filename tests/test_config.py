@@ -84,6 +84,8 @@ def _set(cfg, path, value):
         ("learning.models", ["gp_se", "svm"], r"learning\.models\[1\] = 'svm'.*one of 'gp_se'"),
         ("learning.test_fraction", 1.0, r"learning\.test_fraction = 1\.0.*range \(0, 1\)"),
         ("learning.features", ["raw"], r"learning\.features\[0\] = 'raw'.*one of 'log_sq'"),
+        ("inference.n_grid", 2, r"inference\.n_grid = 2.*range \[4, 80\]"),
+        ("inference.level", 1.0, r"inference\.level = 1\.0.*range \(0, 1\)"),
     ],
 )
 def test_schema_rejects_bad_values(path, value, match):

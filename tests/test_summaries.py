@@ -141,6 +141,50 @@ def test_emulator_summary_calibration_speedup_and_adaptive_ratio():
     assert _row(page, "held-out 95 % coverage")[1] == "1.00"
 
 
+def _inference_validation():
+    """Two components and the pooled row, as inference_study.validate_emulator writes them."""
+    nan = float("nan")
+    return pd.DataFrame({"component": ["2", "1", "pooled"], "explained_variance": [0.1, 0.8, 0.9],
+                         "variance_scale": [1.0, 1.25, nan], "coverage": [0.9, 0.7, 0.8],
+                         "band_lo": [0.8, 0.8, 0.85], "band_hi": [0.97, 0.97, 0.95],
+                         "band_runs_lo": [0.75, 0.75, 0.75], "band_runs_hi": [1.0, 1.0, 1.0],
+                         "median_rel_error_S": [nan, nan, 0.1234], "rms_log10": [nan, nan, 0.05],
+                         "n": 40, "n_runs": 8, "n_train_runs": 8, "level": 0.9,
+                         "noise_source": "replicates of the training runs"})
+
+
+def test_emulator_summary_quotes_the_scattering_emulator():
+    """With the inference stage's validation table, the emulator page gains a
+    short section (no per-component table) and keeps the rest unchanged."""
+    metrics, speed, adaptive = _emulator_tables()
+    kw = dict(metrics=metrics, speedup=speed, adaptive=adaptive,
+              sources={"metrics": "m", "speedup": "s", "adaptive": "a", "inference_validation": "iv.csv"})
+    before = S.emulator_summary(**kw)
+    page = S.emulator_summary(**kw, inference_validation=_inference_validation())
+    assert page.startswith(before.rstrip("\n"))  # the existing content first, unchanged
+    assert "## Emulator of the scattering curve" in page
+    assert _row(page, "median relative error of S q1^d / Q")[1] == "0.123"
+    assert _row(page, "held-out snapshots (runs)")[1] == "40 (8)"
+    assert _row(page, "coverage of the 90 % intervals, all components (band, runs independent)")[1] == (
+        "0.80 (0.75-1.00)")
+    assert "kappa^2" not in page.split("## Emulator of the scattering curve")[1]
+    assert "From `iv.csv`." in page
+
+
+def test_scattering_emulator_section_components_in_order():
+    lines = S.scattering_emulator_section(_inference_validation(), "v.csv")
+    page = "\n".join(lines)
+    assert _row(page, "principal components (variance held)")[1] == "2 (0.900)"
+    comps = [line.split("|")[1].strip() for line in page.split("| component |")[1].splitlines()[2:]
+             if line.startswith("| ")]
+    assert comps == ["1", "2"]  # numeric order whatever the row order
+    assert _row(page, "1")[1:] == ["0.800", "1.25", "0.70", "0.80-0.97", "0.75-1.00", "no"]  # 0.70 < 0.75
+    with pytest.raises(InputFileError, match=r"v.csv lacks the column\(s\) noise_source"):
+        S.scattering_emulator_section(_inference_validation().drop(columns="noise_source"), "v.csv")
+    with pytest.raises(InputFileError, match="0 pooled rows"):
+        S.scattering_emulator_section(_inference_validation().iloc[:2], "v.csv")
+
+
 def _biasvar():
     rows = []
     for model, loss, bias in (("knn", 0.3, 0.25), ("logistic", 0.2, 0.15)):

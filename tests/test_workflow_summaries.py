@@ -17,7 +17,7 @@ from scattermorph.cli import main
 pytestmark = pytest.mark.workflow
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("dataset", "learning", "classification", "foundations", "emulator")
+STAGES = ("dataset", "learning", "classification", "foundations", "emulator", "inference")
 
 
 def _summary(tiny_run, stage):
@@ -58,6 +58,32 @@ def test_foundations_summary_loo_agrees_to_rounding(tiny_run):
     assert len(rel) == 3 and max(rel) < 1e-6
 
 
+def test_inference_stage_on_the_tiny_study(tiny_run):
+    """The tiny 2D study (one quench depth, two replicates per point): one
+    calibration row per held-out snapshot of learning/split.csv, the quench
+    depth reported as fixed, the feature noise taken from all runs (the
+    training runs hold no replicate), and the emulator summary quoting the
+    scattering emulator's held-out error."""
+    res = tiny_run / "results/tiny"
+    split = pd.read_csv(res / "learning/split.csv")
+    data = pd.read_csv(res / "dataset.csv")
+    held = data[data["sim_id"].isin(split.loc[split["subset"] == "test", "sim_id"])]
+    cal = pd.read_csv(res / "inference/calibration.csv")
+    assert sorted(zip(cal["sim_id"], cal["snapshot"])) == sorted(zip(held["sim_id"], held["snapshot"]))
+    ident = pd.read_csv(res / "inference/identifiability.csv").set_index("parameter")
+    assert ident["inferred"].tolist() == [True, False, True]  # phi0, quench (one value), log10_t
+    assert ident.loc[["phi0", "log10_t"], "coverage_hpd"].between(0, 1).all()
+    val = pd.read_csv(res / "inference/emulator_validation.csv")
+    assert set(val["noise_source"]) == {"replicates of all runs (the training runs hold no replicates)"}
+    pooled = val[val["component"] == "pooled"].iloc[0]
+    page = _summary(tiny_run, "emulator")
+    assert f"| median relative error of S q1^d / Q | {pooled['median_rel_error_S']:.3f} |" in page
+    assert "| chi/chi_s | fixed |" in _summary(tiny_run, "inference")
+    doc = json.loads((res / "inference/example.json").read_text())
+    assert (doc["ids"]["sim_id"], doc["ids"]["snapshot"]) in set(zip(held["sim_id"], held["snapshot"]))
+    assert set(doc["functionals"]) == {"area_density", "perimeter_density", "euler_density"}
+
+
 def test_readme_blocks_sync_to_the_tiny_results(tiny_run, tmp_path, capsys):
     """A copy of the README whose blocks point at results/tiny/... is synced by
     `scattermorph readme` and then checks clean; editing a block is caught."""
@@ -85,6 +111,7 @@ def test_report_carries_the_summaries(tiny_run, tmp_path):
     res = snakemake("--configfile", str(TINY), "--report", str(report), cwd=tiny_run)
     assert res.returncode == 0, res.stderr[-3000:]
     page = report.read_text(errors="replace")
-    for label in ("foundations summary (numbers)", "emulator summary (numbers)"):
+    for label in ("foundations summary (numbers)", "emulator summary (numbers)", "inference summary (numbers)",
+                  "simulation-based calibration", "example posterior"):
         assert label in page
     assert page.count("summary.md") >= len(STAGES)

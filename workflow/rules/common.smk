@@ -571,3 +571,47 @@ def summary_label_tables(wildcards):
     if CLS_SECTIONS:
         tables["labels_sections"] = f"{CLS_DIR}/labels_sections.csv"
     return tables
+
+
+# --------------------------------------------------------------------------
+# Helpers of the inference stage (workflow/rules/inference.smk, issue 17).
+
+
+def inference_seed():
+    """Integer seed of the inference stage's GPs:
+    SeedSequence([study.seed, 17, 100]) (17 = issue number)."""
+    import numpy as np
+
+    ss = np.random.SeedSequence([int(config["study"]["seed"]), 17, 100])
+    return int(ss.generate_state(1)[0] % 2**31)
+
+
+def _inference_rows():
+    """(training, held-out) snapshots of the stage: the study's rows split by
+    learning.test_fraction (whole simulations)."""
+    n = _dataset_rows()
+    test = math.ceil(config["learning"]["test_fraction"] * n)
+    return n - test, test
+
+
+def inference_mem_mb(wildcards, attempt):
+    """Memory of calibrate_inference: scikit-learn (~200 MB) plus, on the
+    n_grid^3 posterior grid, the GP cross-covariances with the training rows
+    (two float64 m x n_train blocks) and the likelihood's k x k covariances
+    (four float64 m x 8 x 8 blocks, k <= 8 components). Measured max_rss on
+    the default study (288 training rows, 40^3 grid): 835 MB."""
+    m = config["inference"]["n_grid"] ** 3
+    n_train, _ = _inference_rows()
+    need = 200 + (2 * 8 * m * n_train + 4 * 8 * m * 64) / 1e6
+    return job_mem_mb(need, attempt)
+
+
+def inference_runtime(wildcards, attempt):
+    """Runtime (minutes) of calibrate_inference, measured on the default study
+    (2 loaded cores): fitting the emulators on 288 training snapshots 3-25 s
+    (GP fits ~n^3), the posteriors of 288 held-out snapshots on a 40^3 grid
+    28-44 s (linear in snapshots and grid cells); the whole job 47 s."""
+    n_train, n_test = _inference_rows()
+    fit = 25 / 60 * max(1.0, (n_train / 288) ** 3)
+    grid = 44 / 60 * (n_test / 288) * (config["inference"]["n_grid"] / 40) ** 3
+    return job_runtime(fit + grid, attempt)

@@ -230,6 +230,8 @@ rule summarise_emulator:
         speedup=rules.fit_emulator.output.speedup,
         adaptive=rules.run_adaptive_design.output.curve,
         ch1d=rules.emulate_ch1d.output.arrays,
+        # the inference stage's scattering emulator (inference.smk, included after this file)
+        inference_validation=f"{RESULTS}/inference/emulator_validation.csv",
     output:
         summary=report(
             f"{RESULTS}/emulator/summary.md",

@@ -28,6 +28,7 @@ __all__ = [
     "dataset_summary",
     "foundations_summary",
     "emulator_summary",
+    "scattering_emulator_section",
     "classification_summary",
 ]
 
@@ -216,8 +217,69 @@ def foundations_summary(*, optima: pd.DataFrame, loo_check: pd.DataFrame, shear_
     return "\n".join(lines) + "\n"
 
 
+def scattering_emulator_section(validation: pd.DataFrame, source: str, *, components: bool = True,
+                                title: str = "Scattering emulator on held-out runs") -> list[str]:
+    """Lines of a Markdown section on the inference stage's scattering emulator
+    (:mod:`scattermorph.inference_study`) checked on the held-out runs.
+
+    Parameters
+    ----------
+    validation : DataFrame
+        ``inference/emulator_validation.csv``: one row per principal component
+        (``component`` 1..k) and a ``pooled`` row; columns
+        ``explained_variance``, ``variance_scale``, ``coverage``, ``band_lo``,
+        ``band_hi``, ``band_runs_lo``, ``band_runs_hi``, ``median_rel_error_S``
+        and ``rms_log10`` (pooled row), ``n``, ``n_runs``, ``n_train_runs``,
+        ``level``, ``noise_source``.
+    source : str
+        Its path, as shown.
+    components : bool
+        Add the table of the components (coverage, bands, kappa^2).
+    title : str
+        The section's heading.
+    """
+    _need(validation, ["component", "explained_variance", "variance_scale", "coverage", "band_lo", "band_hi",
+                       "band_runs_lo", "band_runs_hi", "median_rel_error_S", "rms_log10", "n", "n_runs",
+                       "n_train_runs", "level", "noise_source"], source)
+    comp = validation["component"].astype(str)
+    pooled = validation[comp == "pooled"]
+    if len(pooled) != 1:
+        raise InputFileError(f"{source} has {len(pooled)} pooled rows, expected 1: rerun calibrate_inference")
+    p = pooled.iloc[0]
+    pct = f"{fmt(100 * float(p['level']), '.0f')} %"
+    rows = [("held-out snapshots (runs)", f"{int(p['n'])} ({int(p['n_runs'])})"),
+            ("training runs", int(p["n_train_runs"])),
+            ("principal components (variance held)", f"{int((comp != 'pooled').sum())} "
+                                                      f"({fmt(p['explained_variance'], '.3f')})"),
+            ("median relative error of S q1^d / Q", fmt(p["median_rel_error_S"], ".3f")),
+            ("RMS error of log10(S q1^d / Q)", fmt(p["rms_log10"], ".3f")),
+            (f"coverage of the {pct} intervals, all components (band, runs independent)",
+             f"{fmt(p['coverage'], '.2f')} ({p['band_runs_lo']:.2f}-{p['band_runs_hi']:.2f})"),
+            ("feature noise from", str(p["noise_source"]))]
+    lines = md_table(["quantity", "value"], rows)
+    if components:
+        crows = []
+        for r in validation[comp != "pooled"].sort_values("component", key=lambda s: s.astype(int)).itertuples():
+            inside = r.band_runs_lo <= r.coverage <= r.band_runs_hi
+            crows.append((r.component, fmt(r.explained_variance, ".3f"), fmt(r.variance_scale, ".2f"),
+                          fmt(r.coverage, ".2f"), f"{r.band_lo:.2f}-{r.band_hi:.2f}",
+                          f"{r.band_runs_lo:.2f}-{r.band_runs_hi:.2f}", "yes" if inside else "no"))
+        lines += [""] + md_table(["component", "variance share", "kappa^2", f"{pct} coverage",
+                                  "band (snapshots)", "band (runs)", "inside the runs' band"], crows)
+    note = (f"The PCA-GP emulator of the scale-free features of S(q) over (phi0, chi/chi_s, log10 t/tau) that "
+            f"`scattermorph infer` uses, here trained on the study's training runs only, against every snapshot "
+            f"of its held-out runs; relative error of S q1^d / Q = median of |10^(emulated - true) - 1|. "
+            f"Bands: 95 % binomial range of the coverage of calibrated {pct} intervals with the snapshots, or "
+            f"the runs, as independent units (the snapshots of one run are correlated: the real range lies "
+            f"between).")
+    if components:
+        note += " kappa^2: leave-one-run-out widening of each component's variance."
+    return _section(title, lines, _source(source), note=note)
+
+
 def emulator_summary(*, metrics: pd.DataFrame, speedup: pd.DataFrame, adaptive: pd.DataFrame,
-                     ch1d: dict | None = None, sources: dict) -> str:
+                     ch1d: dict | None = None, inference_validation: pd.DataFrame | None = None,
+                     sources: dict) -> str:
     """The emulators of the simulation in numbers.
 
     Parameters
@@ -234,8 +296,12 @@ def emulator_summary(*, metrics: pd.DataFrame, speedup: pd.DataFrame, adaptive: 
         ``output``, ``rmse_relative``.
     ch1d : dict, optional
         ``rmse_held_out``, ``coverage95_held_out`` of the 1D emulator.
+    inference_validation : DataFrame, optional
+        ``inference/emulator_validation.csv``: the scattering emulator of the
+        inference stage on held-out runs (:func:`scattering_emulator_section`,
+        without the per-component table).
     sources : dict
-        ``{"metrics", "speedup", "adaptive"[, "ch1d"]}`` paths.
+        ``{"metrics", "speedup", "adaptive"[, "ch1d"][, "inference_validation"]}`` paths.
     """
     _need(metrics, ["output", "n", "n_runs", "rmse_relative", "coverage95", "coverage_band_lo",
                     "coverage_band_hi", "z_std"], sources["metrics"])
@@ -277,6 +343,9 @@ def emulator_summary(*, metrics: pd.DataFrame, speedup: pd.DataFrame, adaptive: 
         lines += _section("1D Cahn-Hilliard emulator", md_table(["quantity", "value"], [
             ("held-out RMSE of phi", ch1d["rmse_held_out"]),
             ("held-out 95 % coverage", fmt(ch1d["coverage95_held_out"], ".2f"))]), _source(sources["ch1d"]))
+    if inference_validation is not None:
+        lines += scattering_emulator_section(inference_validation, sources["inference_validation"],
+                                             components=False, title="Emulator of the scattering curve")
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,192 @@
+"""Figures of the inference stage (:mod:`scattermorph.inference_study`).
+
+Every function only reads the tables and arrays the rule ``calibrate_inference``
+wrote and returns a :class:`matplotlib.figure.Figure`; the rule scripts save it
+with :func:`scattermorph.plotting.save_job_figure`.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .inference import PARAM_LABELS, PARAMS  # noqa: E402
+
+__all__ = ["plot_calibration", "plot_identifiability", "plot_example"]
+
+
+def _inferred(ident: pd.DataFrame) -> dict:
+    return dict(zip(ident["parameter"], ident["inferred"].astype(str).eq("True")))
+
+
+def _fixed_panel(ax, name):
+    ax.text(0.5, 0.5, f"{PARAM_LABELS[name]}\nfixed: one value\nin the training runs", ha="center",
+            va="center", transform=ax.transAxes, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_calibration(cal: pd.DataFrame, ident: pd.DataFrame):
+    """SBC rank histograms and interval coverage of the held-out posteriors.
+
+    Parameters
+    ----------
+    cal : DataFrame, one row per held-out snapshot
+        ``calibration.csv``: ``<param>_quantile`` (posterior quantile of the truth).
+    ident : DataFrame, one row per parameter
+        ``identifiability.csv``: ``rank_counts`` (its bins), ``rank_band``
+        ("lo-hi" counts), ``coverage_hpd``, ``coverage_central``, ``level``,
+        ``band_lo``/``band_hi`` (snapshots) and ``band_runs_lo``/``band_runs_hi`` (runs).
+
+    Returns
+    -------
+    matplotlib Figure
+        Top: one rank histogram per parameter (bars) with the 95 % range of a
+        bin's count under uniformity (grey band). Bottom: HPD and central
+        coverage per parameter against the nominal level (dashed), with the
+        binomial ranges over snapshots (dark) and runs (light).
+    """
+    inferred = _inferred(ident)
+    rows = ident.set_index("parameter")
+    fig = plt.figure(figsize=(11, 6.4), layout="constrained")
+    gs = fig.add_gridspec(2, 3)
+    for j, name in enumerate(PARAMS):
+        ax = fig.add_subplot(gs[0, j])
+        r = rows.loc[name]
+        if not inferred[name]:
+            _fixed_panel(ax, name)
+            continue
+        counts = np.array([int(c) for c in str(r["rank_counts"]).split()])
+        edges = np.linspace(0, 1, counts.size + 1)
+        lo, hi = (float(v) for v in str(r["rank_band"]).split("-"))
+        ax.axhspan(lo, hi, color="0.85", lw=0, label="95 % range if uniform")
+        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="C0", edgecolor="white",
+               label="held-out snapshots")
+        ax.axhline(counts.sum() / counts.size, color="0.3", lw=0.8, ls="--")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(f"posterior quantile of the true {PARAM_LABELS[name]}")
+        if j == 0:
+            ax.set_ylabel("snapshots")
+            ax.legend(fontsize=7, loc="upper center")
+    ax = fig.add_subplot(gs[1, :])
+    names = [n for n in PARAMS if inferred[n]]
+    x = np.arange(len(names))
+    level = float(ident["level"].iloc[0])
+    for i, name in enumerate(names):
+        r = rows.loc[name]
+        ax.fill_between([i - 0.35, i + 0.35], r["band_runs_lo"], r["band_runs_hi"], color="C0", alpha=0.12, lw=0,
+                        label="95 % range, runs independent" if i == 0 else None)
+        ax.fill_between([i - 0.35, i + 0.35], r["band_lo"], r["band_hi"], color="C0", alpha=0.3, lw=0,
+                        label="95 % range, snapshots independent" if i == 0 else None)
+        ax.plot(i - 0.1, r["coverage_hpd"], "o", color="C3", ms=7, label="HPD interval" if i == 0 else None)
+        ax.plot(i + 0.1, r["coverage_central"], "s", color="C2", ms=6, label="central interval" if i == 0 else None)
+    ax.axhline(level, color="k", ls="--", lw=1, label=f"nominal {level:.0%}")
+    ax.set_xticks(x, [PARAM_LABELS[n] for n in names])
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel(f"coverage of the {level:.0%} intervals")
+    ax.legend(fontsize=7, ncol=3, loc="lower left")
+    fig.suptitle(f"Simulation-based calibration on {len(cal)} held-out snapshots "
+                 f"({int(ident['n_runs'].iloc[0])} runs)")
+    return fig
+
+
+def plot_identifiability(cal: pd.DataFrame, ident: pd.DataFrame):
+    """The inverse problem's parity plot: posterior mean against the truth.
+
+    Parameters
+    ----------
+    cal : DataFrame
+        ``calibration.csv``: ``<param>_true``, ``_mean``, ``_sd_ratio``
+        (posterior sd / prior sd, the prior sd of a uniform box being width / sqrt(12)),
+        ``time_over_tau``.
+    ident : DataFrame
+        ``identifiability.csv``: ``prior_lo``, ``prior_hi``, ``width_ratio``, ``rms_error``.
+
+    Returns
+    -------
+    matplotlib Figure
+        One panel per parameter: posterior mean +- 1 posterior sd against the
+        truth (colour: log10 t/tau; the truths, which sit on the design's
+        values, spread by up to 2 % of the prior width so that replicates are
+        seen), the identity (dashed) and the prior box (grey frame). Title:
+        median 90 % width over the prior width and the RMS error of the mean.
+    """
+    inferred = _inferred(ident)
+    rows = ident.set_index("parameter")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2), layout="constrained")
+    rng = np.random.default_rng(0)  # the spread of the truths only: fixed, so the figure is reproducible
+    t = np.log10(cal["time_over_tau"].to_numpy(float))
+    sc = None
+    for ax, name in zip(axes, PARAMS):
+        if not inferred[name]:
+            _fixed_panel(ax, name)
+            continue
+        r = rows.loc[name]
+        lo, hi = float(r["prior_lo"]), float(r["prior_hi"])
+        truth = cal[f"{name}_true"].to_numpy(float)
+        mean = cal[f"{name}_mean"].to_numpy(float)
+        sd = cal[f"{name}_sd_ratio"].to_numpy(float) * (hi - lo) / np.sqrt(12)
+        x = truth + 0.02 * (hi - lo) * (rng.random(truth.size) - 0.5)
+        ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor="0.6", elinewidth=0.6, alpha=0.6, zorder=1)
+        sc = ax.scatter(x, mean, c=t, s=10, cmap="viridis", zorder=2)
+        pad = 0.05 * (hi - lo)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=0.8)
+        ax.add_patch(plt.Rectangle((lo, lo), hi - lo, hi - lo, fill=False, ec="0.5", lw=0.8))
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"true {PARAM_LABELS[name]}")
+        ax.set_ylabel(f"posterior mean {PARAM_LABELS[name]}")
+        ax.set_title(f"width ratio {r['width_ratio']:.2f}, RMS error {r['rms_error']:.3g}", fontsize=9)
+    if sc is not None:
+        fig.colorbar(sc, ax=list(axes), label="log10 t/tau", shrink=0.8)
+    return fig
+
+
+def plot_example(doc: dict, grid: dict):
+    """Corner plot and posterior-predictive curve of the example, with the truth.
+
+    Parameters
+    ----------
+    doc : dict
+        ``example.json`` (:func:`scattermorph.inference_study.example_posterior`).
+    grid : dict
+        ``example_posterior.npz``: ``axes``, ``weights``, ``lo``, ``hi``.
+
+    Returns
+    -------
+    matplotlib Figure
+        :func:`scattermorph.plotting.inference_figure` (pairwise and 1D
+        marginals with the central interval; the curve's features over the
+        posterior-predictive band) with the true parameters in red and the
+        snapshot in the title. A fixed parameter's axis is a point: its panels
+        are left empty.
+    """
+    import warnings
+
+    from .plotting import inference_figure
+
+    fixed = set(doc.get("fixed", []))
+    with warnings.catch_warnings():  # a fixed parameter's axis has zero width
+        warnings.simplefilter("ignore", UserWarning)
+        fig = inference_figure(grid, doc)
+    truth = [doc["posterior"]["params"][p]["truth"] for p in PARAMS]
+    corner = [(i, j) for i in range(3) for j in range(i + 1)]  # the order inference_figure adds them
+    for ax, (i, j) in zip(fig.axes, corner):
+        if PARAMS[i] in fixed or PARAMS[j] in fixed:
+            ax.cla()
+            ax.set_axis_off()
+            continue
+        if i == j:
+            ax.axvline(truth[j], color="C3", lw=1.2)
+        else:
+            ax.plot(truth[j], truth[i], "+", color="C3", ms=10, mew=1.5)
+    ids = doc["ids"]
+    fig.suptitle(f"{ids['sim_id']}, snapshot {ids['snapshot']} (t/tau = {ids['time_over_tau']:.3g}): "
+                 f"posterior on a {doc['n_grid']}^3 grid; red: the truth")
+    return fig

@@ -1,0 +1,18 @@
+"""Rule plot_inference_identifiability: posterior mean against the truth (the inverse problem's parity plot)."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+
+import _bootstrap  # noqa: E402,F401  (this checkout's library)
+
+import pandas as pd  # noqa: E402
+
+from scattermorph.plot_inference import plot_identifiability  # noqa: E402
+from scattermorph.plotting import save_job_figure  # noqa: E402
+
+fig = plot_identifiability(
+    pd.read_csv(snakemake.input.calibration),  # noqa: F821
+    pd.read_csv(snakemake.input.identifiability),  # noqa: F821
+)
+save_job_figure(fig, snakemake, __file__)  # noqa: F821
