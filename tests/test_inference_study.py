@@ -1,7 +1,7 @@
 """The inference stage's orchestration (scattermorph.inference_study) on a small
 synthetic study whose curves are a known smooth function of (phi0, chi/chi_s, t).
 
-Independent answers: the held-out snapshots and their ids against the split,
+Independent answers: the calibration snapshots and their ids against the input,
 counts and bands against their definitions (binomial quantiles from scipy), the
 example's choice against a hand-worked case and under shuffling, the posterior
 of a study with one quench depth against a direct grid computation, a JSON
@@ -33,64 +33,79 @@ def _curve(phi0, quench, t):
 
 
 def make_study(quenches=(1.15, 1.5), replicates=4, seed=3):
-    """(table, arrays, split): 4 compositions x quenches x replicates runs of 5
-    snapshots; replicates 0 and 3 train, 1 and 2 are held out (with 2
-    replicates: 0 trains, 1 is held out, so the training runs hold no replicates)."""
+    """(table, arrays): 4 compositions x quenches x replicates runs of 5 snapshots (t 5-60)."""
     rng = np.random.default_rng(seed)
-    rows, curves, split = [], [], []
+    rows, curves = [], []
     for phi0 in (0.2, 0.3, 0.4, 0.5):
         for quench in quenches:
             for rep in range(replicates):
                 sim = f"p{phi0}_q{quench}_r{rep}"
-                subset = "train" if rep in (0, 3) else "test"
-                split.append({"sim_id": sim, "phi0": phi0, "quench": quench, "replicate": rep, "subset": subset})
                 for k, t in enumerate(np.geomspace(5, 60, 5)):
-                    q1 = 0.3 * t ** (-1 / 3)
-                    rows.append(dict(sim_id=sim, snapshot=k, phi0=phi0, quench=quench, time_over_tau=t,
-                                     dimension=3, volume_density=phi0, surface_density=2.0 * q1,
-                                     mean_curvature_density=0.1 * q1 ** 2,
-                                     euler_density=-0.01 * q1 ** 3 * (1 + phi0)))
+                    rows.append(_row(sim, k, phi0, quench, t))
                     curves.append(_curve(phi0, quench, t) * np.exp(0.02 * rng.standard_normal(Q.size)))
-    return pd.DataFrame(rows), {"q": Q, "s_q": np.array(curves)}, pd.DataFrame(split)
+    return pd.DataFrame(rows), {"q": Q, "s_q": np.array(curves)}
+
+
+def _row(sim, k, phi0, quench, t):
+    q1 = 0.3 * t ** (-1 / 3)
+    return dict(sim_id=sim, snapshot=k, phi0=phi0, quench=quench, time_over_tau=t, dimension=3,
+                volume_density=phi0, surface_density=2.0 * q1, mean_curvature_density=0.1 * q1 ** 2,
+                euler_density=-0.01 * q1 ** 3 * (1 + phi0))
+
+
+def make_held(quenches=(1.15, 1.5), n_runs=12, seed=4):
+    """(table, arrays) of calibration runs drawn from the prior, as
+    scattermorph.study.calibration_table draws them: phi0 and quench uniform
+    over the study's range, 4 snapshots on the study's log-time grid shifted by
+    a uniform fraction of its spacing."""
+    rng = np.random.default_rng(seed)
+    step = np.log(60 / 5) / 4
+    rows, curves = [], []
+    for r in range(n_runs):
+        phi0, quench, u = rng.uniform(0.2, 0.5), rng.uniform(min(quenches), max(quenches)), rng.uniform()
+        for k in range(4):
+            t = 5 * np.exp((k + u) * step)
+            rows.append(_row(f"cal{r:03d}", k, phi0, quench, t))
+            curves.append(_curve(phi0, quench, t) * np.exp(0.02 * rng.standard_normal(Q.size)))
+    return pd.DataFrame(rows), {"q": Q, "s_q": np.array(curves)}
 
 
 @pytest.fixture(scope="module")
 def study():
-    return make_study()
+    return make_study() + make_held()
 
 
 @pytest.fixture(scope="module")
 def stage(study):
-    table, arrays, split = study
-    return S.run_stage(table, arrays, split, features=FEATURES, n_grid=N_GRID, level=0.9, rank_bins=4, seed=1)
+    return S.run_stage(*study, features=FEATURES, n_grid=N_GRID, level=0.9, rank_bins=4, seed=1)
 
 
 @pytest.fixture(scope="module")
 def one_quench():
     """One quench depth, two replicates (the shape of the tiny test studies)."""
-    table, arrays, split = make_study(quenches=(1.15,), replicates=2)
-    out = S.run_stage(table, arrays, split, features=FEATURES, n_grid=N_GRID, level=0.9, rank_bins=4, seed=1)
-    return (table, arrays, split), out
+    inputs = make_study(quenches=(1.15,), replicates=2) + make_held(quenches=(1.15,), n_runs=6)
+    return inputs, S.run_stage(*inputs, features=FEATURES, n_grid=N_GRID, level=0.9, rank_bins=4, seed=1)
 
 
-def test_calibration_table_has_every_held_out_snapshot(study, stage):
-    table, _, split = study
+def test_calibration_table_has_every_calibration_snapshot(study, stage):
+    _, _, held, _ = study
     cal = stage["calibration"]
-    held = table[table["sim_id"].isin(split.loc[split["subset"] == "test", "sim_id"])]
-    assert len(cal) == len(held) == 80
+    assert len(cal) == len(held) == 48 and len(stage["outside"]) == 0
     assert list(cal.columns[:3]) == ["sim_id", "snapshot", "time_over_tau"]
     assert sorted(zip(cal["sim_id"], cal["snapshot"])) == sorted(zip(held["sim_id"], held["snapshot"]))
     for name in inf.PARAMS:
         # a quantile is a sum of cell masses: 1 up to rounding (1 + 2e-16 is seen)
         assert cal[f"{name}_quantile"].between(-1e-12, 1 + 1e-12).all()
         assert cal[f"{name}_width_ratio"].between(0, 1).all()
-    # the truths are the held-out rows' own parameters
+        # the central interval holds the posterior median, inside the prior box
+        assert (cal[f"{name}_central_lo"] <= cal[f"{name}_central_hi"]).all()
+    # the truths are the calibration rows' own parameters
     assert np.allclose(np.sort(cal["log10_t_true"]), np.sort(np.log10(held["time_over_tau"])))
 
 
 def test_identifiability_counts_bands_and_correlations(stage):
     ident = stage["identifiability"].set_index("parameter")
-    n, n_runs = 80, 16
+    n, n_runs = 48, 12
     assert list(ident.index) == list(inf.PARAMS) and ident["inferred"].all()
     for name in inf.PARAMS:
         r = ident.loc[name]
@@ -101,6 +116,10 @@ def test_identifiability_counts_bands_and_correlations(stage):
         assert (r["band_runs_lo"], r["band_runs_hi"]) == (binom.ppf(0.025, n_runs, 0.9) / n_runs,
                                                           binom.ppf(0.975, n_runs, 0.9) / n_runs)
         assert r["n_runs"] == n_runs and r[f"corr_{name}"] == 1.0
+        # Kish's effective size of 12 runs of 4 snapshots lies between the runs and the snapshots
+        k = round(r["n_eff"])
+        assert n_runs <= r["n_eff"] <= n
+        assert (r["band_eff_lo"], r["band_eff_hi"]) == (binom.ppf(0.025, k, 0.9) / k, binom.ppf(0.975, k, 0.9) / k)
     corr = ident[[f"corr_{p}" for p in inf.PARAMS]].to_numpy()
     assert np.allclose(corr, corr.T) and np.all(np.abs(corr) <= 1)
     assert (ident["prior_lo"].tolist(), ident["prior_hi"].tolist()) == (
@@ -131,19 +150,23 @@ def test_emulator_validation_rows(stage):
     # 2 % multiplicative noise on a smooth family: the emulated S q1^d / Q is off by a few % at most (10 % bound)
     assert 0 < pooled["median_rel_error_S"] < 0.10
     assert pooled["noise_source"] == S.NOISE_TRAINING
-    assert (v["n"] == 80).all() and (v["n_runs"] == 16).all() and (v["n_train_runs"] == 16).all()
+    assert (v["n"] == 48).all() and (v["n_runs"] == 12).all() and (v["n_train_runs"] == 32).all()
 
 
 def test_example_is_the_snapshot_nearest_the_box_centre(study, stage):
-    """Box centre: phi0 0.35 (equidistant from 0.3 and 0.4), quench 1.325
-    (equidistant from both), log10 t at the middle snapshot (t = sqrt(5 x 60),
-    snapshot 2). Ties go to the first sim_id: p0.3_q1.15_r1."""
+    """The study's box: phi0 [0.2, 0.5], quench [1.15, 1.5], t [5, 60]; the
+    example is the calibration snapshot nearest its centre after mapping each
+    parameter onto [0, 1] (computed here directly)."""
+    _, _, held, _ = study
+    u = np.column_stack([(held["phi0"] - 0.2) / 0.3, (held["quench"] - 1.15) / 0.35,
+                         np.log(held["time_over_tau"] / 5) / np.log(12)])
+    best = held.iloc[int(np.argmin(np.linalg.norm(u - 0.5, axis=1)))]
     doc = stage["example"]
-    assert doc["ids"]["sim_id"] == "p0.3_q1.15_r1" and doc["ids"]["snapshot"] == 2
-    assert doc["posterior"]["params"]["phi0"]["truth"] == 0.3
+    assert (doc["ids"]["sim_id"], doc["ids"]["snapshot"]) == (best["sim_id"], best["snapshot"])
+    assert doc["posterior"]["params"]["phi0"]["truth"] == pytest.approx(best["phi0"])
     assert set(doc["functionals"]) == {"volume_density", "surface_density", "mean_curvature_density",
                                        "euler_density"}
-    assert doc["functionals"]["volume_density"]["true"] == 0.3
+    assert doc["functionals"]["volume_density"]["true"] == pytest.approx(best["phi0"])
     g = stage["grid"]
     assert g["weights"].shape == (N_GRID,) * 3 and g["weights"].sum() == pytest.approx(1)
 
@@ -176,29 +199,41 @@ def test_example_json_round_trip(stage, tmp_path):
     np.testing.assert_array_equal(grid["weights"], stage["grid"]["weights"])
 
 
-def test_one_quench_depth_is_fixed_and_noise_comes_from_all_runs(one_quench):
-    (_, _, _), out = one_quench
+def test_one_quench_depth_is_fixed(one_quench):
+    _, out = one_quench
     ident = out["identifiability"].set_index("parameter")
     assert not ident.loc["quench", "inferred"] and ident.loc[["phi0", "log10_t"], "inferred"].all()
-    assert np.isnan(ident.loc["quench", ["coverage_hpd", "width_ratio", "corr_phi0"]].astype(float)).all()
+    assert np.isnan(ident.loc["quench", ["coverage_hpd", "width_ratio", "corr_phi0", "n_eff"]].astype(float)).all()
     assert np.isnan(ident.loc["phi0", "corr_quench"]) and ident.loc["phi0", "rank_counts"] != "n/a"
     assert ident.loc["quench", "rank_counts"] == "n/a"
     cal = out["calibration"]
     assert (cal["quench_mean"] == 1.15).all() and cal["quench_quantile"].isna().all()
     assert cal["phi0_quantile"].between(-1e-12, 1 + 1e-12).all()  # 1 up to rounding, as above
-    assert (out["validation"]["noise_source"] == S.NOISE_ALL_RUNS).all()
+    assert (out["validation"]["noise_source"] == S.NOISE_TRAINING).all()
     assert out["example"]["fixed"] == ["quench"]
+
+
+def test_noise_from_all_runs_when_the_training_rows_hold_no_replicates():
+    """Fitting on one replicate of each point (the other held out): the feature
+    noise is the pooled replicate scatter of all the study's runs."""
+    table, arrays = make_study(quenches=(1.15,), replicates=2)
+    train = table["sim_id"].str.endswith("_r0").to_numpy()
+    cal, source = S.fit_study_calibration(table, arrays, train, features=FEATURES, seed=1)
+    assert source == S.NOISE_ALL_RUNS
+    X, _ = inf.study_features(Q, arrays["s_q"], 3, **cal.features)
+    direct, _ = inf.pooled_covariance(X, inf.replicate_groups(table))
+    C = cal.emulator.pca.components_
+    assert np.allclose(cal.emulator.noise_cov, C @ direct @ C.T)
 
 
 def test_fixed_parameter_view_gives_the_direct_posterior(one_quench):
     """With one quench depth, calibrate sees the emulator through a view with a
     flat unit-width quench axis: the phi0 and t posteriors must equal the
     direct grid posterior of the emulator itself (whose quench axis is a point)."""
-    (table, arrays, split), out = one_quench
-    train, test = inf.split_by_simulation(table, split)
-    cal_model, _ = S.fit_study_calibration(table, arrays, train, features=FEATURES, seed=1)
+    (table, arrays, held, harr), out = one_quench
+    cal_model, _ = S.fit_study_calibration(table, arrays, np.ones(len(table), bool), features=FEATURES, seed=1)
     em = cal_model.emulator
-    X, _ = inf.study_features(Q, arrays["s_q"][test], 3, **cal_model.features)
+    X, _ = inf.study_features(Q, harr["s_q"], 3, **cal_model.features)
     z = em.transform(X[:1])[0]
     post = inf.grid_posterior(lambda th: em.loglike(z, th), em.lo, em.hi, N_GRID)
     direct = inf.summarise_posterior(post, 0.9)["params"]
@@ -219,7 +254,8 @@ def test_summary_page_quotes_the_tables(stage, tmp_path):
     assert r["rank_counts"] in row
     for name in src.values():
         assert f"From `{name}`." in page
-    assert "Example: p0.3_q1.15_r1, snapshot 2" in page
+    ids = stage["example"]["ids"]
+    assert f"Example: {ids['sim_id']}, snapshot {ids['snapshot']}" in page
     # the files as the rule writes and reads them give the same page
     ident.to_csv(tmp_path / "i.csv", index=False)
     stage["validation"].to_csv(tmp_path / "v.csv", index=False)
@@ -234,8 +270,7 @@ def test_summary_of_a_fixed_parameter(one_quench):
     page = S.inference_summary(validation=out["validation"], identifiability=out["identifiability"],
                                example=out["example"], sources={"validation": "v", "identifiability": "i",
                                                                 "example": "e"})
-    assert "| chi/chi_s | fixed |" in page and "one value in the training runs" in page
-    assert S.NOISE_ALL_RUNS in page
+    assert "| chi/chi_s | fixed |" in page and "one value in the study" in page
 
 
 def test_figures_draw_from_the_files(stage, one_quench):
@@ -254,28 +289,37 @@ def test_figures_draw_from_the_files(stage, one_quench):
     (dict(rank_bins=1), r"inference\.rank_bins = 1: give an integer >= 2"),
 ])
 def test_bad_settings_refused(study, kw, match):
-    table, arrays, split = study
     settings = dict(n_grid=N_GRID, level=0.9, rank_bins=4) | kw
     with pytest.raises(ParameterError, match=match):
-        S.run_stage(table, arrays, split, features=FEATURES, **settings)
+        S.run_stage(*study, features=FEATURES, **settings)
 
 
 def test_bad_studies_refused(study):
-    table, arrays, split = study
-    with pytest.raises(ParameterError, match="does not name every simulation"):
-        S.run_stage(table, arrays, split.iloc[1:], features=FEATURES, n_grid=N_GRID)
-    with pytest.raises(ParameterError, match="holds out no simulation"):
-        S.run_stage(table, arrays, split.assign(subset="train"), features=FEATURES, n_grid=N_GRID)
-    with pytest.raises(InputFileError, match=r"learning/split.csv lacks the column\(s\) subset"):
-        S.run_stage(table, arrays, split.drop(columns="subset"), features=FEATURES, n_grid=N_GRID)
-    single = table[table["sim_id"].str.endswith(("_r0", "_r1"))]
-    one_each = single.drop_duplicates(["phi0", "quench", "time_over_tau"])  # no replicates anywhere
+    table, arrays, held, harr = study
+    with pytest.raises(ParameterError, match="the calibration set is empty: set inference.calibration_runs"):
+        S.run_stage(table, arrays, held.iloc[:0], {"q": Q, "s_q": harr["s_q"][:0]}, features=FEATURES,
+                    n_grid=N_GRID)
+    with pytest.raises(ParameterError, match="q grid differs from the study's"):
+        S.run_stage(table, arrays, held, {"q": 2 * Q, "s_q": harr["s_q"]}, features=FEATURES, n_grid=N_GRID)
+    with pytest.raises(InputFileError, match=r"inference/calibration_set.csv lacks the column\(s\) quench"):
+        S.run_stage(table, arrays, held.drop(columns="quench"), harr, features=FEATURES, n_grid=N_GRID)
+    one_each = table[table["sim_id"].str.endswith("_r0")]  # no replicates anywhere
     rows = one_each.index.to_numpy()
     with pytest.raises(ParameterError, match="the inference stage needs replicate runs: no replicate runs"):
-        S.run_stage(one_each.reset_index(drop=True), {"q": Q, "s_q": arrays["s_q"][rows]},
-                    split[split["sim_id"].isin(one_each["sim_id"])].assign(
-                        subset=lambda d: np.where(d["phi0"] < 0.35, "train", "test")),
+        S.run_stage(one_each.reset_index(drop=True), {"q": Q, "s_q": arrays["s_q"][rows]}, held, harr,
                     features=FEATURES, n_grid=N_GRID)
+
+
+def test_calibration_snapshots_outside_the_prior_box_are_left_out(study):
+    """A calibration snapshot beyond the study's range (here t > 60: the study
+    dropped its late snapshots, say) has no prior mass at its truth: it is
+    left out, named in ``outside``, and the rest are calibrated."""
+    table, arrays, held, harr = study
+    late = held.copy()
+    late.loc[0, "time_over_tau"] = 80.0
+    out = S.run_stage(table, arrays, late, harr, features=FEATURES, n_grid=N_GRID)
+    assert len(out["calibration"]) == len(held) - 1
+    assert out["outside"][["sim_id", "snapshot"]].values.tolist() == [[held.loc[0, "sim_id"], 0]]
 
 
 def test_bad_files_refused(stage, tmp_path):

@@ -164,7 +164,7 @@ def test_emulator_summary_quotes_the_scattering_emulator():
     assert page.startswith(before.rstrip("\n"))  # the existing content first, unchanged
     assert "## Emulator of the scattering curve" in page
     assert _row(page, "median relative error of S q1^d / Q")[1] == "0.123"
-    assert _row(page, "held-out snapshots (runs)")[1] == "40 (8)"
+    assert _row(page, "calibration snapshots (runs)")[1] == "40 (8)"
     assert _row(page, "coverage of the 90 % intervals, all components (band, runs independent)")[1] == (
         "0.80 (0.75-1.00)")
     assert "kappa^2" not in page.split("## Emulator of the scattering curve")[1]

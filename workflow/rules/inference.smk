@@ -1,16 +1,18 @@
 # Stage 6: the inverse problem (issue 17). The PCA-GP emulator of the
-# scale-free features (scattermorph.inference) is fitted on the study's
-# training runs (learning/split.csv); every snapshot of the held-out runs is a
-# curve with known (phi0, chi/chi_s, t/tau): emulator validation,
-# simulation-based calibration, identifiability and one example posterior.
-# The figures only read the compute rule's files.
+# scale-free features (scattermorph.inference) is fitted on every run of the
+# study (the model `scattermorph infer` uses) and checked on the calibration
+# runs, drawn from the prior (inference.calibration_runs; simulated and
+# measured by stages 1-2, assembled by assemble_calibration_set): emulator
+# validation, simulation-based calibration, identifiability and one example
+# posterior. The figures only read the compute rule's files.
 
 
 rule calibrate_inference:
     input:
         table=rules.assemble_dataset.output.table,
         curves=rules.assemble_dataset.output.curves,
-        split=rules.split_dataset.output.split,
+        held=rules.assemble_calibration_set.output.table,
+        held_curves=rules.assemble_calibration_set.output.curves,
     output:
         validation=f"{RESULTS}/inference/emulator_validation.csv",
         calibration=f"{RESULTS}/inference/calibration.csv",

@@ -667,7 +667,8 @@ def calibrate(em: ScatteringEmulator, theta, X, *, n_grid=40, level=0.90, runs=N
     -------
     DataFrame
         One row per held-out row: ``<param>_true``, ``_quantile``, ``_covered_central``,
-        ``_covered_hpd``, ``_width_ratio``, ``_mean``, and ``corr_<a>_<b>`` (and ``run``).
+        ``_covered_hpd``, ``_width_ratio``, ``_sd_ratio``, ``_mean``, ``_central_lo`` and
+        ``_central_hi`` (the central interval), and ``corr_<a>_<b>`` (and ``run``).
     """
     theta = np.atleast_2d(np.asarray(theta, float))
     Z = em.transform(X)
@@ -682,7 +683,8 @@ def calibrate(em: ScatteringEmulator, theta, X, *, n_grid=40, level=0.90, runs=N
         for name, r in s["params"].items():
             row.update({f"{name}_true": r["truth"], f"{name}_mean": r["mean"], f"{name}_quantile": r["quantile"],
                         f"{name}_covered_central": r["covered_central"], f"{name}_covered_hpd": r["covered_hpd"],
-                        f"{name}_width_ratio": r["width_ratio"], f"{name}_sd_ratio": r["sd_ratio"]})
+                        f"{name}_width_ratio": r["width_ratio"], f"{name}_sd_ratio": r["sd_ratio"],
+                        f"{name}_central_lo": r["central"][0], f"{name}_central_hi": r["central"][1]})
         c = s["correlation"]
         row.update(corr_phi0_quench=c[0][1], corr_phi0_log10_t=c[0][2], corr_quench_log10_t=c[1][2])
         rows.append(row)

@@ -1,32 +1,34 @@
-"""The inference stage of the study: the inverse problem checked on held-out runs.
+"""The inference stage of the study: the inverse problem checked on runs drawn from the prior.
 
 :mod:`scattermorph.inference` holds the methods (PCA-GP emulator of the
 scale-free features over theta = (phi0, chi/chi_s, log10 t/tau), grid
-posterior, simulation-based calibration); this module runs them on a study the
-way its other stages test their models: the emulator is fitted on the study's
-*training* runs (``learning/split.csv``) and every snapshot of the *held-out*
-runs is a test curve with known parameters.
+posterior, simulation-based calibration); this module runs them on a study:
+the emulators are fitted on every run of the study (the model
+``scattermorph infer`` uses) and every snapshot of the calibration runs
+(:func:`scattermorph.study.calibration_table`: other simulations whose
+parameters are drawn uniformly over the study's range) is a test curve with
+known parameters.
 
 * :func:`run_stage` fits, validates the emulator (:func:`validate_emulator`:
-  held-out relative error in S and interval coverage per principal component),
-  computes the posterior of every held-out snapshot (:func:`calibration_table`,
-  through :func:`scattermorph.inference.calibrate`), the per-parameter table
-  (:func:`identifiability_table`: coverage with its binomial bands, rank
-  histograms, width ratios, correlations) and one example posterior
-  (:func:`example_posterior`).
+  relative error in S and interval coverage per principal component on the
+  calibration runs), computes the posterior of every calibration snapshot
+  (:func:`calibration_table`, through :func:`scattermorph.inference.calibrate`),
+  the per-parameter table (:func:`identifiability_table`: coverage with its
+  binomial bands, rank histograms, width ratios, correlations) and one example
+  posterior (:func:`example_posterior`).
 * :func:`write_example` / :func:`read_example` store the example as JSON plus
   the grid posterior as ``.npz`` (for the corner plot).
 * :func:`inference_summary` writes the stage's Markdown page.
 
 Two situations of small studies are handled here rather than refused:
 
-* *No replicate runs among the training runs* (two replicates per sweep
-  point, half held out: ``config/2d.yaml``, the tiny test studies): the feature
-  noise is then the pooled replicate scatter of *all* the study's runs, held-out
-  ones included (the noise level only; their curves' means play no part in the
-  fit). The outputs say which (``noise_source``).
-* *A parameter with one value in the training runs* (one quench depth): it is
-  not inferred. Its prior is a point, so it is reported as ``fixed``; the
+* *No replicate runs among the training rows* (a caller fitting on part of a
+  study with two replicates per point, one held out): the feature noise is
+  then the pooled replicate scatter of *all* the study's runs (the noise level
+  only; the other runs' curves play no part in the fit). The outputs say
+  which (``noise_source``).
+* *A parameter with one value in the study* (one quench depth): it is not
+  inferred. Its prior is a point, so it is reported as ``fixed``; the
   calibration sees the emulator through a view that gives the parameter a flat
   unit-width axis (the likelihood does not depend on it), and its columns are
   left empty (NaN).
@@ -68,13 +70,14 @@ __all__ = [
 ]
 
 #: ``noise_source`` of the outputs: where the feature noise was estimated
-NOISE_TRAINING = "replicates of the training runs"
+NOISE_TRAINING = "replicates of the training runs"  # with run_stage: every run of the study
 NOISE_ALL_RUNS = "replicates of all runs (the training runs hold no replicates)"
 
 #: identifying columns of a held-out snapshot in the calibration table
 ID_COLUMNS = ("sim_id", "snapshot", "time_over_tau")
 #: per-parameter columns of :func:`scattermorph.inference.calibrate` that a fixed parameter leaves empty
-_PER_PARAM = ("mean", "quantile", "covered_central", "covered_hpd", "width_ratio", "sd_ratio")
+_PER_PARAM = ("mean", "quantile", "covered_central", "covered_hpd", "width_ratio", "sd_ratio", "central_lo",
+              "central_hi")
 _PAIRS = (("phi0", "quench"), ("phi0", "log10_t"), ("quench", "log10_t"))
 
 
@@ -169,7 +172,7 @@ def fit_study_calibration(table, arrays, train, *, features, seed=0, source=None
 
 
 def fixed_parameters(em) -> np.ndarray:
-    """Which parameters take one value in the training runs, shape (3,) of bool."""
+    """Which parameters take one value in the training runs (the prior box), shape (3,) of bool."""
     return np.asarray(em.hi, float) <= np.asarray(em.lo, float)
 
 
@@ -319,7 +322,10 @@ def identifiability_table(cal: pd.DataFrame, *, lo, hi, level=0.90, rank_bins=5)
         ``rms_error``, ``n``) plus ``label``, ``inferred`` (False: fixed),
         ``prior_lo``/``prior_hi``, ``level``, ``n_runs`` and
         ``band_runs_lo``/``band_runs_hi`` (binomial range over the held-out
-        runs), ``corr_<param>`` (median over snapshots of the posterior
+        runs: the widest the clustering can make it), ``n_eff``, ``icc``,
+        ``band_eff_lo``/``band_eff_hi`` and ``rank_band_eff`` (the same ranges for
+        Kish's effective sample size of the snapshots clustered by run,
+        :func:`scattermorph.inference.effective_size`: the band to judge by), ``corr_<param>`` (median over snapshots of the posterior
         correlation with each parameter; 1 on the diagonal). A fixed
         parameter's coverage, rank, width and correlation cells are empty.
     """
@@ -332,7 +338,7 @@ def identifiability_table(cal: pd.DataFrame, *, lo, hi, level=0.90, rank_bins=5)
     for j in np.flatnonzero(fixed):  # calibration_summary needs numbers; these rows are blanked below
         for col in _PER_PARAM[1:]:
             filled[f"{inf.PARAMS[j]}_{col}"] = 0.0
-    summ = inf.calibration_summary(filled, level=level, n_bins=rank_bins)
+    summ = inf.calibration_summary(filled.assign(run=filled["sim_id"]), level=level, n_bins=rank_bins)
     n_runs = int(cal["sim_id"].nunique())
     runs_band = _band(n_runs, level)
     summ.insert(1, "label", [inf.PARAM_LABELS[p] for p in inf.PARAMS])
@@ -351,7 +357,8 @@ def identifiability_table(cal: pd.DataFrame, *, lo, hi, level=0.90, rank_bins=5)
     blank = ["coverage_hpd", "coverage_central", "width_ratio", "sd_ratio", "rms_error"]
     for j in np.flatnonzero(fixed):
         summ.loc[j, blank] = np.nan
-        summ.loc[j, ["rank_counts", "rank_band"]] = "n/a"
+        summ.loc[j, ["rank_counts", "rank_band", "rank_band_eff"]] = "n/a"
+        summ.loc[j, ["n_eff", "icc", "band_eff_lo", "band_eff_hi"]] = np.nan
         for a in inf.PARAMS:
             summ.loc[j, f"corr_{a}"] = np.nan
             summ.loc[inf.PARAMS.index(a), f"corr_{inf.PARAMS[j]}"] = np.nan
@@ -513,16 +520,23 @@ def read_example(json_path, npz_path):
 # --------------------------------------------------------------------------
 # the stage
 # --------------------------------------------------------------------------
-def run_stage(table, arrays, split, *, features, n_grid=40, level=0.90, rank_bins=5, seed=0, log=None):
+def run_stage(table, arrays, held, held_arrays, *, features, n_grid=40, level=0.90, rank_bins=5, seed=0,
+              log=None):
     """Everything the rule ``calibrate_inference`` writes.
+
+    The emulators are fitted on every snapshot of the study (the model
+    ``scattermorph infer`` uses) and checked on the calibration runs, drawn
+    from the prior (:func:`scattermorph.study.calibration_table`): other
+    simulations, other seeds, parameters between the sweep's points.
 
     Parameters
     ----------
     table, arrays
         The study dataset (:func:`scattermorph.measure.load_dataset`): n rows,
         ``s_q`` shape (n, B).
-    split : DataFrame
-        ``learning/split.csv`` (``sim_id``, ``subset`` = train / test).
+    held, held_arrays
+        The calibration runs' dataset (``inference/calibration_set.csv`` and
+        ``_sq.npz``): m rows, ``s_q`` shape (m, B) on the same q grid.
     features : dict
         ``learning.feature_grid`` (``n_points``, ``x_range``).
     n_grid, level, rank_bins
@@ -537,40 +551,55 @@ def run_stage(table, arrays, split, *, features, n_grid=40, level=0.90, rank_bin
         ``validation`` (:func:`validate_emulator`), ``calibration``
         (:func:`calibration_table`), ``identifiability``
         (:func:`identifiability_table`), ``example`` and ``grid``
-        (:func:`example_posterior`).
+        (:func:`example_posterior`), ``outside`` (calibration snapshots
+        outside the prior box, left out: their ids).
     """
     import time
 
     check_settings(n_grid=n_grid, level=level, rank_bins=rank_bins)
     say = log or (lambda _: None)
-    _need(table, ["sim_id", "snapshot", "phi0", "quench", "time_over_tau"], "dataset.csv")
-    _need(split, ["sim_id", "subset"], "learning/split.csv")
-    train, test = inf.split_by_simulation(table, split)
-    if not test.any():
-        raise ParameterError("the study's split holds out no simulation: nothing to calibrate on "
-                             "(learning.test_fraction)")
+    cols = ["sim_id", "snapshot", "phi0", "quench", "time_over_tau"]
+    _need(table, cols, "dataset.csv")
+    _need(held, cols, "inference/calibration_set.csv")
+    if len(held) == 0:
+        raise ParameterError("the calibration set is empty: set inference.calibration_runs >= 2")
+    if not np.allclose(np.asarray(held_arrays["q"], float), np.asarray(arrays["q"], float), rtol=1e-12):
+        raise ParameterError("the calibration set's q grid differs from the study's: rerun both with one "
+                             "measurement section")
     t0 = time.perf_counter()
-    cal_model, noise_source = fit_study_calibration(table, arrays, train, features=features, seed=seed,
+    everything = np.ones(len(table), bool)
+    cal_model, noise_source = fit_study_calibration(table, arrays, everything, features=features, seed=seed,
                                                     source="study")
     em = cal_model.emulator
-    say(f"fitted the emulators on {int(train.sum())} training snapshots ({table[train]['sim_id'].nunique()} runs) "
+    say(f"fitted the emulators on {len(table)} snapshots ({table['sim_id'].nunique()} runs) "
         f"in {time.perf_counter() - t0:.1f} s: {em.k} components; noise from {noise_source}")
-    held = table[test].reset_index(drop=True)
-    theta = inf.study_parameters(held)
-    X, _ = inf.study_features(arrays["q"], arrays["s_q"][test], cal_model.ndim, **cal_model.features)
+    theta_all = inf.study_parameters(held)
+    fixed = fixed_parameters(em)
+    tol = 1e-9 * np.maximum(np.abs(em.hi), 1.0)
+    inside = np.all(((theta_all >= em.lo - tol) & (theta_all <= em.hi + tol)) | fixed, axis=1)
+    outside = held.loc[~inside, list(ID_COLUMNS)].reset_index(drop=True)
+    if not inside.any():
+        raise ParameterError("no calibration snapshot lies inside the study's parameter box")
+    if (~inside).any():
+        say(f"left out {int((~inside).sum())} calibration snapshot(s) outside the prior box (the study's range)")
+    held = held[inside].reset_index(drop=True)
+    theta = theta_all[inside]
+    X, _ = inf.study_features(held_arrays["q"], np.asarray(held_arrays["s_q"])[inside], cal_model.ndim,
+                              **cal_model.features)
     validation = validate_emulator(em, theta, X, held["sim_id"].to_numpy(), level=level, noise_source=noise_source,
-                                   n_train_runs=table[train]["sim_id"].nunique())
+                                   n_train_runs=table["sim_id"].nunique())
     t0 = time.perf_counter()
     cal = calibration_table(em, theta, X, held, n_grid=n_grid, level=level)
-    say(f"posteriors of {len(held)} held-out snapshots on a {n_grid}^3 grid in {time.perf_counter() - t0:.1f} s")
+    say(f"posteriors of {len(held)} calibration snapshots on a {n_grid}^3 grid in {time.perf_counter() - t0:.1f} s")
     ident = identifiability_table(cal, lo=em.lo, hi=em.hi, level=level, rank_bins=rank_bins)
     i = choose_example(theta, held["sim_id"], held["snapshot"], em.lo, em.hi)
     row = held.iloc[i]
     funcs = {name: row[name] for name in cal_model.functionals.targets}
-    doc, grid = example_posterior(cal_model, arrays["q"], arrays["s_q"][np.flatnonzero(test)[i]],
+    doc, grid = example_posterior(cal_model, held_arrays["q"], np.asarray(held_arrays["s_q"])[np.flatnonzero(inside)[i]],
                                   dict(zip(inf.PARAMS, theta[i])), funcs,
                                   {k: row[k] for k in ID_COLUMNS}, n_grid=n_grid, level=level)
-    return {"validation": validation, "calibration": cal, "identifiability": ident, "example": doc, "grid": grid}
+    return {"validation": validation, "calibration": cal, "identifiability": ident, "example": doc, "grid": grid,
+            "outside": outside}
 
 
 # --------------------------------------------------------------------------
@@ -610,7 +639,7 @@ def inference_summary(*, validation: pd.DataFrame, identifiability: pd.DataFrame
 
     _need(identifiability, ["parameter", "label", "inferred", "n", "n_runs", "level", "coverage_hpd",
                             "coverage_central", "band_lo", "band_hi", "band_runs_lo", "band_runs_hi",
-                            "rank_counts", "rank_band", "width_ratio", "sd_ratio", "rms_error", "prior_lo",
+                            "n_eff", "band_eff_lo", "band_eff_hi", "rank_counts", "rank_band", "rank_band_eff", "width_ratio", "sd_ratio", "rms_error", "prior_lo",
                             "prior_hi"] + [f"corr_{p}" for p in inf.PARAMS], sources["identifiability"])
     ident = identifiability.set_index("parameter").reindex(list(inf.PARAMS))
     if ident["label"].isna().any():
@@ -625,21 +654,24 @@ def inference_summary(*, validation: pd.DataFrame, identifiability: pd.DataFrame
         if not inferred[name]:
             crows.append((r["label"], "fixed", "", "", "", "", ""))
             continue
-        inside = r["band_runs_lo"] <= r["coverage_hpd"] <= r["band_runs_hi"]
+        inside = r["band_eff_lo"] <= r["coverage_hpd"] <= r["band_eff_hi"]
         crows.append((r["label"], fmt(r["coverage_hpd"], ".2f"), fmt(r["coverage_central"], ".2f"),
-                      f"{r['band_lo']:.2f}-{r['band_hi']:.2f}", f"{r['band_runs_lo']:.2f}-{r['band_runs_hi']:.2f}",
-                      "yes" if inside else "no", f"{r['rank_counts']} (band {r['rank_band']})"))
-    note = (f"Posterior of each of the {int(first['n'])} snapshots of the {int(first['n_runs'])} held-out runs "
-            f"(uniform prior over the training runs' range, grid posterior). Coverage: fraction of truths inside "
-            f"the highest-density (HPD) or central {pct} interval; bands as above. SBC ranks: counts of the "
-            f"truth's posterior quantile per bin (low to high) and the 95 % binomial range of one bin under "
-            f"uniformity. The sweep points sit on the prior's edges, where central intervals cannot cover and "
-            f"ranks pile up at 0 and 1 by construction (SBC's uniformity holds for truths drawn from the prior).")
+                      f"{r['band_lo']:.2f}-{r['band_hi']:.2f}",
+                      f"{r['band_eff_lo']:.2f}-{r['band_eff_hi']:.2f} (n_eff {fmt(r['n_eff'], '.0f')})",
+                      "yes" if inside else "no", f"{r['rank_counts']} (band {r['rank_band_eff']})"))
+    note = (f"Posterior of each of the {int(first['n'])} snapshots of the {int(first['n_runs'])} calibration runs, "
+            f"whose phi0, chi/chi_s and log t are drawn uniformly over the study's range (the prior), with the "
+            f"emulator trained on every run of the study. Coverage: fraction of truths inside the highest-density "
+            f"(HPD) or central {pct} interval. Bands: central 95 % binomial range of the coverage for independent "
+            f"snapshots, and for Kish's effective sample size n_eff (the snapshots of one run share its deviation "
+            f"from the emulator; n_eff from their rank's intra-run correlation): judge by the latter. SBC ranks: "
+            f"counts of the truth's posterior quantile per bin (low to high) and the 95 % range of one bin under "
+            f"uniformity for n_eff draws (Talts et al. 2018).")
     if (~inferred).any():
-        note += (" fixed: the parameter has one value in the training runs, so it is not inferred.")
-    lines += _section("Calibration on the held-out snapshots",
+        note += (" fixed: the parameter has one value in the study, so it is not inferred.")
+    lines += _section("Calibration on runs drawn from the prior",
                       md_table(["parameter", f"HPD {pct} coverage", f"central {pct} coverage", "band (snapshots)",
-                                "band (runs)", "HPD inside the runs' band", "SBC rank counts"], crows),
+                                "band (effective n)", "HPD inside the effective band", "SBC rank counts"], crows),
                       f"From `{sources['identifiability']}`.", note=note)
     irows = []
     for name, r in ident.iterrows():
@@ -655,7 +687,7 @@ def inference_summary(*, validation: pd.DataFrame, identifiability: pd.DataFrame
                       md_table(["parameter", "prior range", f"{pct} width / prior width", "sd / prior sd",
                                 "RMS error of the mean", "median posterior correlation", "identified"], irows),
                       f"From `{sources['identifiability']}`.",
-                      note="Medians over the held-out snapshots. Identified: the central interval is under half the "
+                      note="Medians over the calibration snapshots. Identified: the central interval is under half the "
                            "prior's width (weakly: under 0.8).")
     ids = example["ids"]
     post = example["posterior"]["params"]
@@ -676,6 +708,6 @@ def inference_summary(*, validation: pd.DataFrame, identifiability: pd.DataFrame
                  erows) + [""]
         + md_table(["Minkowski density (b^-p)", "truth", "posterior mean +- std", "z"], frows),
         f"From `{sources['example']}`.",
-        note="The held-out snapshot nearest the centre of the prior box; its densities are implied by the "
+        note="The calibration snapshot nearest the centre of the prior box; its densities are implied by the "
              "posterior through one GP per density (z = (truth - mean) / std).")
     return "\n".join(lines) + "\n"

@@ -38,17 +38,20 @@ def plot_calibration(cal: pd.DataFrame, ident: pd.DataFrame):
     cal : DataFrame, one row per held-out snapshot
         ``calibration.csv``: ``<param>_quantile`` (posterior quantile of the truth).
     ident : DataFrame, one row per parameter
-        ``identifiability.csv``: ``rank_counts`` (its bins), ``rank_band``
-        ("lo-hi" counts), ``coverage_hpd``, ``coverage_central``, ``level``,
-        ``band_lo``/``band_hi`` (snapshots) and ``band_runs_lo``/``band_runs_hi`` (runs).
+        ``identifiability.csv``: ``rank_counts`` (its bins), ``rank_band`` and
+        ``rank_band_eff`` ("lo-hi" counts), ``coverage_hpd``, ``coverage_central``, ``level``,
+        ``band_lo``/``band_hi`` (snapshots independent) and ``band_eff_lo``/``band_eff_hi``
+        (Kish's effective sample size).
 
     Returns
     -------
     matplotlib Figure
         Top: one rank histogram per parameter (bars) with the 95 % range of a
-        bin's count under uniformity (grey band). Bottom: HPD and central
+        bin's count under uniformity for the effective sample size (light grey)
+        and for independent snapshots (dark grey). Bottom: HPD and central
         coverage per parameter against the nominal level (dashed), with the
-        binomial ranges over snapshots (dark) and runs (light).
+        binomial ranges for independent snapshots (dark) and the effective
+        sample size (light).
     """
     inferred = _inferred(ident)
     rows = ident.set_index("parameter")
@@ -62,10 +65,12 @@ def plot_calibration(cal: pd.DataFrame, ident: pd.DataFrame):
             continue
         counts = np.array([int(c) for c in str(r["rank_counts"]).split()])
         edges = np.linspace(0, 1, counts.size + 1)
+        lo, hi = (float(v) for v in str(r["rank_band_eff"]).split("-"))
+        ax.axhspan(lo, hi, color="0.9", lw=0, label="95 % range if uniform (effective n)")
         lo, hi = (float(v) for v in str(r["rank_band"]).split("-"))
-        ax.axhspan(lo, hi, color="0.85", lw=0, label="95 % range if uniform")
+        ax.axhspan(lo, hi, color="0.75", lw=0, label="95 % range if uniform (snapshots independent)")
         ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="C0", edgecolor="white",
-               label="held-out snapshots")
+               label="calibration snapshots", alpha=0.85)
         ax.axhline(counts.sum() / counts.size, color="0.3", lw=0.8, ls="--")
         ax.set_xlim(0, 1)
         ax.set_xlabel(f"posterior quantile of the true {PARAM_LABELS[name]}")
@@ -78,8 +83,8 @@ def plot_calibration(cal: pd.DataFrame, ident: pd.DataFrame):
     level = float(ident["level"].iloc[0])
     for i, name in enumerate(names):
         r = rows.loc[name]
-        ax.fill_between([i - 0.35, i + 0.35], r["band_runs_lo"], r["band_runs_hi"], color="C0", alpha=0.12, lw=0,
-                        label="95 % range, runs independent" if i == 0 else None)
+        ax.fill_between([i - 0.35, i + 0.35], r["band_eff_lo"], r["band_eff_hi"], color="C0", alpha=0.12, lw=0,
+                        label="95 % range, effective n" if i == 0 else None)
         ax.fill_between([i - 0.35, i + 0.35], r["band_lo"], r["band_hi"], color="C0", alpha=0.3, lw=0,
                         label="95 % range, snapshots independent" if i == 0 else None)
         ax.plot(i - 0.1, r["coverage_hpd"], "o", color="C3", ms=7, label="HPD interval" if i == 0 else None)
@@ -90,7 +95,7 @@ def plot_calibration(cal: pd.DataFrame, ident: pd.DataFrame):
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel(f"coverage of the {level:.0%} intervals")
     ax.legend(fontsize=7, ncol=3, loc="lower left")
-    fig.suptitle(f"Simulation-based calibration on {len(cal)} held-out snapshots "
+    fig.suptitle(f"Simulation-based calibration on {len(cal)} snapshots of runs drawn from the prior "
                  f"({int(ident['n_runs'].iloc[0])} runs)")
     return fig
 
@@ -101,25 +106,23 @@ def plot_identifiability(cal: pd.DataFrame, ident: pd.DataFrame):
     Parameters
     ----------
     cal : DataFrame
-        ``calibration.csv``: ``<param>_true``, ``_mean``, ``_sd_ratio``
-        (posterior sd / prior sd, the prior sd of a uniform box being width / sqrt(12)),
-        ``time_over_tau``.
+        ``calibration.csv``: ``<param>_true``, ``_mean``, ``_central_lo``,
+        ``_central_hi`` (the central credible interval), ``time_over_tau``.
     ident : DataFrame
-        ``identifiability.csv``: ``prior_lo``, ``prior_hi``, ``width_ratio``, ``rms_error``.
+        ``identifiability.csv``: ``prior_lo``, ``prior_hi``, ``width_ratio``,
+        ``rms_error``, ``coverage_central``, ``level``.
 
     Returns
     -------
     matplotlib Figure
-        One panel per parameter: posterior mean +- 1 posterior sd against the
-        truth (colour: log10 t/tau; the truths, which sit on the design's
-        values, spread by up to 2 % of the prior width so that replicates are
-        seen), the identity (dashed) and the prior box (grey frame). Title:
-        median 90 % width over the prior width and the RMS error of the mean.
+        One panel per parameter: posterior mean and central credible interval
+        against the truth (colour: log10 t/tau), the identity (dashed) and the
+        prior box (grey frame). Title: median interval width over the prior
+        width, the RMS error of the mean and the central coverage.
     """
     inferred = _inferred(ident)
     rows = ident.set_index("parameter")
     fig, axes = plt.subplots(1, 3, figsize=(12, 4.2), layout="constrained")
-    rng = np.random.default_rng(0)  # the spread of the truths only: fixed, so the figure is reproducible
     t = np.log10(cal["time_over_tau"].to_numpy(float))
     sc = None
     for ax, name in zip(axes, PARAMS):
@@ -130,10 +133,11 @@ def plot_identifiability(cal: pd.DataFrame, ident: pd.DataFrame):
         lo, hi = float(r["prior_lo"]), float(r["prior_hi"])
         truth = cal[f"{name}_true"].to_numpy(float)
         mean = cal[f"{name}_mean"].to_numpy(float)
-        sd = cal[f"{name}_sd_ratio"].to_numpy(float) * (hi - lo) / np.sqrt(12)
-        x = truth + 0.02 * (hi - lo) * (rng.random(truth.size) - 0.5)
-        ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor="0.6", elinewidth=0.6, alpha=0.6, zorder=1)
-        sc = ax.scatter(x, mean, c=t, s=10, cmap="viridis", zorder=2)
+        err = np.vstack([mean - cal[f"{name}_central_lo"].to_numpy(float),
+                         cal[f"{name}_central_hi"].to_numpy(float) - mean])
+        ax.errorbar(truth, mean, yerr=np.clip(err, 0, None), fmt="none", ecolor="0.6", elinewidth=0.6, alpha=0.5,
+                    zorder=1)
+        sc = ax.scatter(truth, mean, c=t, s=10, cmap="viridis", zorder=2)
         pad = 0.05 * (hi - lo)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=0.8)
         ax.add_patch(plt.Rectangle((lo, lo), hi - lo, hi - lo, fill=False, ec="0.5", lw=0.8))
@@ -142,7 +146,8 @@ def plot_identifiability(cal: pd.DataFrame, ident: pd.DataFrame):
         ax.set_aspect("equal")
         ax.set_xlabel(f"true {PARAM_LABELS[name]}")
         ax.set_ylabel(f"posterior mean {PARAM_LABELS[name]}")
-        ax.set_title(f"width ratio {r['width_ratio']:.2f}, RMS error {r['rms_error']:.3g}", fontsize=9)
+        ax.set_title(f"width ratio {r['width_ratio']:.2f}, RMS error {r['rms_error']:.3g}, "
+                     f"central coverage {r['coverage_central']:.2f}", fontsize=9)
     if sc is not None:
         fig.colorbar(sc, ax=list(axes), label="log10 t/tau", shrink=0.8)
     return fig

@@ -220,7 +220,7 @@ def foundations_summary(*, optima: pd.DataFrame, loo_check: pd.DataFrame, shear_
 def scattering_emulator_section(validation: pd.DataFrame, source: str, *, components: bool = True,
                                 title: str = "Scattering emulator on held-out runs") -> list[str]:
     """Lines of a Markdown section on the inference stage's scattering emulator
-    (:mod:`scattermorph.inference_study`) checked on the held-out runs.
+    (:mod:`scattermorph.inference_study`) checked on the calibration runs.
 
     Parameters
     ----------
@@ -247,7 +247,7 @@ def scattering_emulator_section(validation: pd.DataFrame, source: str, *, compon
         raise InputFileError(f"{source} has {len(pooled)} pooled rows, expected 1: rerun calibrate_inference")
     p = pooled.iloc[0]
     pct = f"{fmt(100 * float(p['level']), '.0f')} %"
-    rows = [("held-out snapshots (runs)", f"{int(p['n'])} ({int(p['n_runs'])})"),
+    rows = [("calibration snapshots (runs)", f"{int(p['n'])} ({int(p['n_runs'])})"),
             ("training runs", int(p["n_train_runs"])),
             ("principal components (variance held)", f"{int((comp != 'pooled').sum())} "
                                                       f"({fmt(p['explained_variance'], '.3f')})"),
@@ -267,8 +267,8 @@ def scattering_emulator_section(validation: pd.DataFrame, source: str, *, compon
         lines += [""] + md_table(["component", "variance share", "kappa^2", f"{pct} coverage",
                                   "band (snapshots)", "band (runs)", "inside the runs' band"], crows)
     note = (f"The PCA-GP emulator of the scale-free features of S(q) over (phi0, chi/chi_s, log10 t/tau) that "
-            f"`scattermorph infer` uses, here trained on the study's training runs only, against every snapshot "
-            f"of its held-out runs; relative error of S q1^d / Q = median of |10^(emulated - true) - 1|. "
+            f"`scattermorph infer` uses, trained on every run of the study, against every snapshot of the "
+            f"calibration runs (parameters drawn uniformly over the study's range); relative error of S q1^d / Q = median of |10^(emulated - true) - 1|. "
             f"Bands: 95 % binomial range of the coverage of calibrated {pct} intervals with the snapshots, or "
             f"the runs, as independent units (the snapshots of one run are correlated: the real range lies "
             f"between).")

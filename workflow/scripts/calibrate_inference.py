@@ -1,14 +1,12 @@
-"""Rule calibrate_inference: fit the scattering emulator on the training runs,
-validate it and compute the posterior of every held-out snapshot, the
-calibration / identifiability table and one example posterior."""
+"""Rule calibrate_inference: fit the scattering emulator on the study's runs,
+validate it and compute the posterior of every snapshot of the calibration
+runs, the calibration / identifiability table and one example posterior."""
 
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
-
-import pandas as pd  # noqa: E402
 
 from scattermorph.inference_study import run_stage, write_example  # noqa: E402
 from scattermorph.measure import load_dataset  # noqa: E402
@@ -17,7 +15,8 @@ from scattermorph.simulate import atomic_write  # noqa: E402
 sm = snakemake  # noqa: F821
 settings = sm.params.inference
 table, arrays = load_dataset(sm.input.table, sm.input.curves)
-out = run_stage(table, arrays, pd.read_csv(sm.input.split), features=sm.params.feature_grid,
+held, held_arrays = load_dataset(sm.input.held, sm.input.held_curves)
+out = run_stage(table, arrays, held, held_arrays, features=sm.params.feature_grid,
                 n_grid=settings["n_grid"], level=settings["level"], rank_bins=settings["rank_bins"],
                 seed=sm.params.seed, log=lambda line: print(line, file=sys.stderr))
 o = sm.output
