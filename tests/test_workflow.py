@@ -116,18 +116,20 @@ def test_bad_config_refused_before_any_job(tmp_path, key, value, text):
 
 
 def test_same_numbers_whatever_cores(tiny_run, tmp_path):
-    """The tiny study at --cores 1 reproduces the --cores 2 arrays bit for bit:
-    every draw comes from SeedSequence([study seed, simulation index]) and each
-    simulation runs single-threaded with deterministic FFT plans."""
+    """The tiny study at --cores 1 reproduces the --cores 2 arrays bit for bit,
+    the sweep's runs and the inference stage's calibration runs alike: every
+    draw comes from SeedSequence([study seed, simulation index]) (the
+    calibration runs: from their own stream) and each simulation runs
+    single-threaded with deterministic FFT plans."""
     from scattermorph.simulate import load_simulation
 
     res = snakemake(
         "--configfile", str(ROOT / "config/tiny.yaml"), "--cores", "1",
-        f"{'results/tiny/snapshots.csv'}", cwd=tmp_path,
+        "results/tiny/snapshots.csv", "results/tiny/inference/calibration_set.csv", cwd=tmp_path,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     files = sorted((tiny_run / "results/tiny/simulations").glob("*.npz"))
-    assert files
+    assert files and any("_cal" in f.name for f in files)
     for a in files:
         phi_a, t_a, _ = load_simulation(a)
         phi_b, t_b, _ = load_simulation(tmp_path / "results/tiny/simulations" / a.name)
@@ -135,6 +137,8 @@ def test_same_numbers_whatever_cores(tiny_run, tmp_path):
     cols = ["sim_id", "snapshot", "time", "characteristic_length", "phi_mean"]
     a = pd.read_csv(tiny_run / "results/tiny/snapshots.csv")[cols]
     b = pd.read_csv(tmp_path / "results/tiny/snapshots.csv")[cols]
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    a, b = (pd.read_csv(r / "results/tiny/inference/calibration_set.csv") for r in (tiny_run, tmp_path))
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 

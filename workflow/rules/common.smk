@@ -587,11 +587,13 @@ def inference_seed():
 
 
 def _inference_rows():
-    """(training, held-out) snapshots of the stage: the study's rows split by
-    learning.test_fraction (whole simulations)."""
-    n = _dataset_rows()
-    test = math.ceil(config["learning"]["test_fraction"] * n)
-    return n - test, test
+    """(training, calibration) snapshots of the stage: every row of the
+    study's dataset, and inference.calibration_runs runs of n_snapshots - 1
+    snapshots (scattermorph.study.calibration_table)."""
+    n_cal = config["inference"]["calibration_runs"] * (
+        config["simulation"]["time"]["n_snapshots"] - 1
+    )
+    return _dataset_rows(), n_cal
 
 
 def inference_mem_mb(wildcards, attempt):
@@ -599,7 +601,7 @@ def inference_mem_mb(wildcards, attempt):
     n_grid^3 posterior grid, the GP cross-covariances with the training rows
     (two float64 m x n_train blocks) and the likelihood's k x k covariances
     (four float64 m x 8 x 8 blocks, k <= 8 components). Measured max_rss on
-    the default study (288 training rows, 40^3 grid): 835 MB."""
+    the default study (576 training rows, 40^3 grid): 845 MB."""
     m = config["inference"]["n_grid"] ** 3
     n_train, _ = _inference_rows()
     need = 200 + (2 * 8 * m * n_train + 4 * 8 * m * 64) / 1e6
@@ -608,10 +610,10 @@ def inference_mem_mb(wildcards, attempt):
 
 def inference_runtime(wildcards, attempt):
     """Runtime (minutes) of calibrate_inference, measured on the default study
-    (2 loaded cores): fitting the emulators on 288 training snapshots 3-25 s
-    (GP fits ~n^3), the posteriors of 288 held-out snapshots on a 40^3 grid
-    28-44 s (linear in snapshots and grid cells); the whole job 47 s."""
+    (2 loaded cores): fitting the emulators on 576 snapshots 13 s (GP fits
+    ~n^3), the posteriors of 528 calibration snapshots on a 40^3 grid 55 s
+    (linear in snapshots and grid cells); the whole job 86 s."""
     n_train, n_test = _inference_rows()
-    fit = 25 / 60 * max(1.0, (n_train / 288) ** 3)
-    grid = 44 / 60 * (n_test / 288) * (config["inference"]["n_grid"] / 40) ** 3
+    fit = 13 / 60 * max(1.0, (n_train / 576) ** 3)
+    grid = 55 / 60 * (n_test / 528) * (config["inference"]["n_grid"] / 40) ** 3
     return job_runtime(fit + grid, attempt)

@@ -69,8 +69,9 @@ def plot_calibration(cal: pd.DataFrame, ident: pd.DataFrame):
         ax.axhspan(lo, hi, color="0.9", lw=0, label="95 % range if uniform (effective n)")
         lo, hi = (float(v) for v in str(r["rank_band"]).split("-"))
         ax.axhspan(lo, hi, color="0.75", lw=0, label="95 % range if uniform (snapshots independent)")
-        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="C0", edgecolor="white",
-               label="calibration snapshots", alpha=0.85)
+        # translucent bars with an outline: the bands stay visible behind them
+        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="C0", alpha=0.35, lw=0)
+        ax.stairs(counts, edges, color="C0", lw=1.5, label="calibration snapshots")
         ax.axhline(counts.sum() / counts.size, color="0.3", lw=0.8, ls="--")
         ax.set_xlim(0, 1)
         ax.set_xlabel(f"posterior quantile of the true {PARAM_LABELS[name]}")
@@ -92,7 +93,8 @@ def plot_calibration(cal: pd.DataFrame, ident: pd.DataFrame):
     ax.axhline(level, color="k", ls="--", lw=1, label=f"nominal {level:.0%}")
     ax.set_xticks(x, [PARAM_LABELS[n] for n in names])
     ax.set_xlim(-0.6, len(names) - 0.4)
-    ax.set_ylim(-0.02, 1.02)
+    shown = [rows.loc[n, c] for n in names for c in ("coverage_hpd", "coverage_central", "band_eff_lo", "band_lo")]
+    ax.set_ylim(min(0.5, np.nanmin(np.asarray(shown, float)) - 0.05), 1.02)
     ax.set_ylabel(f"coverage of the {level:.0%} intervals")
     ax.legend(fontsize=7, ncol=3, loc="lower left")
     fig.suptitle(f"Simulation-based calibration on {len(cal)} snapshots of runs drawn from the prior "
@@ -146,7 +148,7 @@ def plot_identifiability(cal: pd.DataFrame, ident: pd.DataFrame):
         ax.set_aspect("equal")
         ax.set_xlabel(f"true {PARAM_LABELS[name]}")
         ax.set_ylabel(f"posterior mean {PARAM_LABELS[name]}")
-        ax.set_title(f"width ratio {r['width_ratio']:.2f}, RMS error {r['rms_error']:.3g}, "
+        ax.set_title(f"width ratio {r['width_ratio']:.2f}, RMS error {r['rms_error']:.3g}\n"
                      f"central coverage {r['coverage_central']:.2f}", fontsize=9)
     if sc is not None:
         fig.colorbar(sc, ax=list(axes), label="log10 t/tau", shrink=0.8)
