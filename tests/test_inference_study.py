@@ -226,10 +226,10 @@ def test_noise_from_all_runs_when_the_training_rows_hold_no_replicates():
     assert np.allclose(cal.emulator.noise_cov, C @ direct @ C.T)
 
 
-def test_fixed_parameter_view_gives_the_direct_posterior(one_quench):
-    """With one quench depth, calibrate sees the emulator through a view with a
-    flat unit-width quench axis: the phi0 and t posteriors must equal the
-    direct grid posterior of the emulator itself (whose quench axis is a point)."""
+def test_fixed_parameter_gives_the_direct_posterior(one_quench):
+    """With one quench depth the prior's quench axis is a point (a degenerate
+    grid axis): the calibration's phi0 and t posteriors must equal the direct
+    grid posterior of the emulator itself."""
     (table, arrays, held, harr), out = one_quench
     cal_model, _ = S.fit_study_calibration(table, arrays, np.ones(len(table), bool), features=FEATURES, seed=1)
     em = cal_model.emulator

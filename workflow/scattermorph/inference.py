@@ -525,7 +525,10 @@ def grid_posterior(loglike, lo, hi, n=40):
 
 
 def _cdf(mass, lo, hi, x):
-    """CDF at x of a piecewise-constant density with cell masses ``mass`` over [lo, hi]."""
+    """CDF at x of a piecewise-constant density with cell masses ``mass`` over [lo, hi]
+    (a point mass at lo when hi == lo: a parameter with one value in the study)."""
+    if hi <= lo:
+        return 1.0 if x >= lo else 0.0
     n = mass.size
     u = np.clip((x - lo) / (hi - lo) * n, 0, n)
     i = min(int(u), n - 1)

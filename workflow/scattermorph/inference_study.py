@@ -28,9 +28,8 @@ Two situations of small studies are handled here rather than refused:
   only; the other runs' curves play no part in the fit). The outputs say
   which (``noise_source``).
 * *A parameter with one value in the study* (one quench depth): it is not
-  inferred. Its prior is a point, so it is reported as ``fixed``; the
-  calibration sees the emulator through a view that gives the parameter a flat
-  unit-width axis (the likelihood does not depend on it), and its columns are
+  inferred. Its prior is a point (a degenerate grid axis, on which the
+  likelihood is constant), so it is reported as ``fixed`` and its columns are
   left empty (NaN).
 
 References
@@ -176,29 +175,6 @@ def fixed_parameters(em) -> np.ndarray:
     return np.asarray(em.hi, float) <= np.asarray(em.lo, float)
 
 
-class _FixedParameterView:
-    """The emulator as :func:`scattermorph.inference.calibrate` sees it when a
-    parameter is fixed: that parameter gets the prior [value, value + 1] and the
-    emulator is evaluated at its one value, so the likelihood is flat along it
-    (its SBC columns are meaningless and are blanked by the caller)."""
-
-    def __init__(self, em, fixed):
-        self._em, self._fixed = em, np.asarray(fixed, bool)
-        self.lo = np.asarray(em.lo, float).copy()
-        self.hi = np.asarray(em.hi, float).copy()
-        self.hi[self._fixed] = self.lo[self._fixed] + 1.0
-
-    def predict(self, theta):
-        theta = np.array(theta, float, copy=True)
-        theta[:, self._fixed] = self._em.lo[self._fixed]
-        return self._em.predict(theta)
-
-    def __getattr__(self, name):  # transform, noise_cov, ...: the emulator's own
-        if name.startswith("_"):  # not set yet (copy, pickle): no recursion through self._em
-            raise AttributeError(name)
-        return getattr(self._em, name)
-
-
 # --------------------------------------------------------------------------
 # validation and calibration
 # --------------------------------------------------------------------------
@@ -286,8 +262,7 @@ def calibration_table(em, theta, X, ids: pd.DataFrame, *, n_grid=40, level=0.90)
     if len(ids) != np.atleast_2d(theta).shape[0]:
         raise ParameterError(f"{len(ids)} ids for {np.atleast_2d(theta).shape[0]} held-out rows")
     fixed = fixed_parameters(em)
-    cal = inf.calibrate(_FixedParameterView(em, fixed) if fixed.any() else em, theta, X,
-                        n_grid=n_grid, level=level)
+    cal = inf.calibrate(em, theta, X, n_grid=n_grid, level=level)
     for j in np.flatnonzero(fixed):
         name = inf.PARAMS[j]
         cal[f"{name}_mean"] = cal[f"{name}_true"]
