@@ -747,6 +747,8 @@ def calibration_summary(cal: pd.DataFrame, level=0.90, n_bins=5) -> pd.DataFrame
     """
     from scipy.stats import binom
 
+    from .emulator import coverage_band
+
     n = len(cal)
     rows = []
     for name in PARAMS:
@@ -754,12 +756,11 @@ def calibration_summary(cal: pd.DataFrame, level=0.90, n_bins=5) -> pd.DataFrame
         counts = np.histogram(quant, bins=n_bins, range=(0, 1))[0]
         n_eff, icc = effective_size(quant, cal["run"]) if "run" in cal else (float(n), 0.0)
         k = max(int(round(n_eff)), 1)
+        (band_lo, band_hi), (eff_lo, eff_hi) = coverage_band(n, level, level=0.95), coverage_band(k, level, level=0.95)
         rows.append({"parameter": name, "n": n, "n_eff": n_eff, "icc": icc,
                      "coverage_hpd": float(cal[f"{name}_covered_hpd"].mean()),
                      "coverage_central": float(cal[f"{name}_covered_central"].mean()),
-                     "band_lo": float(binom.ppf(0.025, n, level) / n), "band_hi": float(binom.ppf(0.975, n, level) / n),
-                     "band_eff_lo": float(binom.ppf(0.025, k, level) / k),
-                     "band_eff_hi": float(binom.ppf(0.975, k, level) / k),
+                     "band_lo": band_lo, "band_hi": band_hi, "band_eff_lo": eff_lo, "band_eff_hi": eff_hi,
                      "rank_counts": " ".join(str(int(c)) for c in counts),
                      "rank_band": f"{int(binom.ppf(0.025, n, 1 / n_bins))}-{int(binom.ppf(0.975, n, 1 / n_bins))}",
                      "rank_band_eff": f"{int(binom.ppf(0.025, k, 1 / n_bins) * n / k)}-"

@@ -179,12 +179,13 @@ def fixed_parameters(em) -> np.ndarray:
 # validation and calibration
 # --------------------------------------------------------------------------
 def _band(n, level):
-    """Central 95 % range of the coverage of ``n`` independent nominal-``level`` intervals."""
-    from scipy.stats import binom
+    """Central 95 % range of the coverage of ``n`` independent nominal-``level``
+    intervals (:func:`scattermorph.emulator.coverage_band`); NaN for no intervals."""
+    from .emulator import coverage_band
 
     if n <= 0:
         return float("nan"), float("nan")
-    return float(binom.ppf(0.025, n, level) / n), float(binom.ppf(0.975, n, level) / n)
+    return coverage_band(int(n), level, level=0.95)
 
 
 def validate_emulator(em, theta, X, runs, *, level=0.90, noise_source=NOISE_TRAINING, n_train_runs=None):
