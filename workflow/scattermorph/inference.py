@@ -82,7 +82,6 @@ __all__ = [
     "calibrate",
     "calibration_summary",
     "effective_size",
-    "split_by_simulation",
 ]
 
 #: the calibrated parameters: volume fraction, quench depth chi/chi_s, log10 of the age t/tau
@@ -196,34 +195,6 @@ def pooled_covariance(Z, groups) -> tuple[np.ndarray, int]:
             "no replicate runs (two runs at the same phi0, quench and time): the feature noise cannot be "
             "estimated; give noise_cov explicitly or run the study with replicates >= 2")
     return S / dof, dof
-
-
-def split_by_simulation(table: pd.DataFrame, study_split=None, *, test_fraction=0.5, seed=0):
-    """Train/test masks holding out whole simulations.
-
-    Parameters
-    ----------
-    table : DataFrame
-        With ``sim_id`` (and phi0, quench for the stratification).
-    study_split : DataFrame, optional
-        The study's ``learning/split.csv`` (columns sim_id, subset): used when given.
-    test_fraction, seed
-        Otherwise :func:`scattermorph.learn.grouped_split`, stratified by sweep point.
-
-    Returns
-    -------
-    train, test : ndarray of bool, shape (n,)
-    """
-    from .learn import grouped_split
-
-    if study_split is not None:
-        sub = dict(zip(study_split["sim_id"], study_split["subset"]))
-        s = table["sim_id"].map(sub)
-        if s.isna().any():
-            raise ParameterError("the study's split does not name every simulation of the dataset")
-        return (s == "train").to_numpy(), (s == "test").to_numpy()
-    strata = (table["phi0"].astype(str) + "_" + table["quench"].astype(str)).to_numpy()
-    return grouped_split(table["sim_id"].to_numpy(), test_fraction, seed, strata=strata)
 
 
 # --------------------------------------------------------------------------
@@ -853,7 +824,7 @@ def density_columns(table: pd.DataFrame, ndim: int) -> list[str]:
 
 
 def load_study(study_dir):
-    """(table, arrays, split or None, feature spec) of a study folder ``results/<study>``."""
+    """(table, arrays, feature spec) of a study folder ``results/<study>``."""
     from pathlib import Path
 
     from .errors import InputFileError
@@ -866,8 +837,6 @@ def load_study(study_dir):
             raise InputFileError(f"{p}: no such file; run the study first (snakemake) or give --study DIR "
                                  "holding dataset.csv and dataset_sq.npz")
     table, arrays = load_dataset(tab, arr)
-    split_path = d / "learning" / "split.csv"
-    split = pd.read_csv(split_path) if split_path.is_file() else None
     features = dict(DEFAULT_FEATURES)
     model_path = d / "models" / "scale_free_gp.npz"
     if model_path.is_file():  # the feature grid the study's scale-free model was trained on
@@ -875,7 +844,7 @@ def load_study(study_dir):
 
         f = load_model(model_path).features
         features = {"n_points": int(f["n_points"]), "x_range": tuple(float(v) for v in f["x_range"])}
-    return table, arrays, split, features
+    return table, arrays, features
 
 
 def fit_calibration(table, arrays, features=None, rows=None, *, source=None, seed=0,
@@ -931,7 +900,7 @@ def study_calibration(study_dir, *, cache_dir=None, log=None) -> StudyCalibratio
     from .provenance import sha256_file
     from .simulate import atomic_write
 
-    table, arrays, _, features = load_study(study_dir)
+    table, arrays, features = load_study(study_dir)
     d = Path(study_dir)
     key = hashlib.sha256(json.dumps([CACHE_VERSION, sha256_file(d / "dataset.csv"),
                                      sha256_file(d / "dataset_sq.npz"), features["n_points"],

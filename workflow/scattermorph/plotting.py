@@ -515,8 +515,8 @@ def inference_figure(post, result):
                 ax.axvspan(lo, hi, color="C0", alpha=0.15, lw=0)
                 ax.set_yticks([])
             else:
-                m = w.sum(axis=3 - i - j)  # the remaining axis
-                ax.pcolormesh(axes[j], axes[i], m.T if j < i else m, cmap="Blues", shading="nearest")
+                m = w.sum(axis=3 - i - j)  # shape (n_j, n_i): the two remaining axes, j < i
+                ax.pcolormesh(axes[j], axes[i], m.T, cmap="Blues", shading="nearest")
             ax.set_xlim(post["lo"][j], post["hi"][j])
             if i == 2:
                 ax.set_xlabel(PARAM_LABELS[PARAMS[j]])
