@@ -603,9 +603,9 @@ def validate_emulator(em: ScatteringEmulator, theta, X, level=0.90) -> dict:
     from scipy.stats import norm
 
     X = np.atleast_2d(np.asarray(X, float))
-    Xp, _ = em.predict_features(theta)
     z = em.transform(X)
     m, v = em.predict(theta)
+    Xp = em.pca.inverse_transform(m)  # the emulated mean curves (predict_features' mean)
     s = np.sqrt(v + np.diag(em.noise_cov)[None])
     inside = np.abs(z - m) <= norm.ppf(0.5 + level / 2) * s
     return {"n": int(X.shape[0]), "level": level,

@@ -24,7 +24,7 @@ def _inferred(ident: pd.DataFrame) -> dict:
 
 
 def _fixed_panel(ax, name):
-    ax.text(0.5, 0.5, f"{PARAM_LABELS[name]}\nfixed: one value\nin the training runs", ha="center",
+    ax.text(0.5, 0.5, f"{PARAM_LABELS[name]}\nfixed: one value\nin the study", ha="center",
             va="center", transform=ax.transAxes, color="0.4")
     ax.set_xticks([])
     ax.set_yticks([])
