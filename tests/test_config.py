@@ -86,6 +86,7 @@ def _set(cfg, path, value):
         ("learning.features", ["raw"], r"learning\.features\[0\] = 'raw'.*one of 'log_sq'"),
         ("inference.n_grid", 2, r"inference\.n_grid = 2.*range \[4, 80\]"),
         ("inference.level", 1.0, r"inference\.level = 1\.0.*range \(0, 1\)"),
+        ("inference.calibration_runs", 1, r"inference\.calibration_runs = 1.*range \[2, 1000\]"),
     ],
 )
 def test_schema_rejects_bad_values(path, value, match):
@@ -196,6 +197,11 @@ def test_calibration_runs_are_drawn_from_the_prior():
     sweep_keys = set(zip(simulation_table(cfg)["seed"], simulation_table(cfg)["sim_index"]))
     assert not sweep_keys & set(zip(table["seed"], table["sim_index"]))
     assert calibration_table(copy.deepcopy(cfg)).equals(table)  # a pure function of the config
+    # a calibration run keeps n_snapshots - 1 shifted snapshots: fewer than 3 cannot be shifted
+    few = _set(copy.deepcopy(cfg), "simulation.time.n_snapshots", 2)
+    with pytest.raises(ParameterError, match=r"inference\.calibration_runs=400 needs "
+                                             r"simulation\.time\.n_snapshots >= 3.*got 2"):
+        calibration_table(few)
     # check_physics builds them too (they lie inside the sweep's hull, so they
     # pass where the sweep passes) and returns the sweep's table alone
     assert check_physics(cfg).equals(simulation_table(cfg))
