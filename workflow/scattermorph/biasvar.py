@@ -71,7 +71,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from .errors import ParameterError
+from scattermorph.errors import ParameterError
 
 __all__ = [
     "vote_fractions",

@@ -78,9 +78,9 @@ from collections import deque
 import numpy as np
 from scipy import ndimage
 
-from .errors import ParameterError
-from .minkowski import minkowski, threshold
-from .partial import (
+from scattermorph.errors import ParameterError
+from scattermorph.minkowski import minkowski, threshold
+from scattermorph.partial import (
     binarise_visible,
     masked_two_point,
     view_frame,
@@ -164,7 +164,7 @@ def rng_for(seed, *keys) -> np.random.Generator:
 def view_ndim(kind) -> int:
     """Dimension of the frame a view kind's features are computed on: 3
     for the sub-volume kinds, 2 for windows, pixels and sections."""
-    from .partial import VIEW_KINDS, VOLUME_KINDS
+    from scattermorph.partial import VIEW_KINDS, VOLUME_KINDS
 
     if kind not in VIEW_KINDS:
         raise ParameterError(f"view kind {kind!r} is unknown: choose one of {VIEW_KINDS}")
@@ -585,7 +585,7 @@ def check_classification(config) -> None:
     ParameterError
         Naming the key, the value and the fix.
     """
-    from .partial import VOLUME_KINDS
+    from scattermorph.partial import VOLUME_KINDS
 
     c = config["classification"]
     dim = int(config["study"]["dimension"])
@@ -671,7 +671,7 @@ def section_structures(config):
 
     import pandas as pd
 
-    from .study import check_physics
+    from scattermorph.study import check_physics
 
     c = config["classification"]["sections"]
     src = c["source"]
@@ -717,7 +717,7 @@ def grf_structures(section_cfg, seed, index):
     :func:`scattermorph.reference.gaussian_random_field` (peaked spectrum),
     drawn from ``SeedSequence([seed, STAGE, 7, index])``.
     """
-    from .reference import gaussian_random_field
+    from scattermorph.reference import gaussian_random_field
 
     g = section_cfg["grf"]
     n = int(section_cfg["grid"])
@@ -771,7 +771,7 @@ def view_dataset(items, kind, fractions, per_snapshot, *, seed, kind_index, spac
     """
     import pandas as pd
 
-    from .partial import draw_view, random_section
+    from scattermorph.partial import draw_view, random_section
 
     rows, raws, phys = [], [], []
     for gi, group, snap, image, *own in items:
@@ -902,7 +902,7 @@ def label_table(paths, *, level="mean"):
     """
     import pandas as pd
 
-    from .simulate import load_simulation
+    from scattermorph.simulate import load_simulation
 
     rows = []
     for path in paths:
@@ -947,8 +947,8 @@ def build_features(paths, labels, *, kind, settings, seed, level, connectivity=N
         ``rows`` (DataFrame, :func:`view_dataset` columns plus ``y``,
         ``test``, ``phi0``), ``raw``, ``physics`` (2D arrays), ``kind``.
     """
-    from .partial import VIEW_KINDS
-    from .simulate import load_simulation
+    from scattermorph.partial import VIEW_KINDS
+    from scattermorph.simulate import load_simulation
 
     section = kind.startswith("section_")
     per = settings["sections"]["per_snapshot"] if section else settings["views"]["per_snapshot"]
@@ -985,7 +985,7 @@ def build_features(paths, labels, *, kind, settings, seed, level, connectivity=N
 
 def save_features(path, data) -> None:
     """Write :func:`build_features` output to one ``.npz`` (atomically)."""
-    from .simulate import atomic_write
+    from scattermorph.simulate import atomic_write
 
     rows = data["rows"]
     arrays = {f"row_{c}": rows[c].to_numpy() for c in rows.columns}
@@ -1098,7 +1098,7 @@ def complexity_job(data, *, batch, settings, seed, source_index):
 
 def save_predictions(path, out) -> None:
     """Write a bootstrap batch (:func:`bootstrap_job`) to ``.npz`` atomically."""
-    from .simulate import atomic_write
+    from scattermorph.simulate import atomic_write
 
     def write(tmp):
         with open(tmp, "wb") as fh:
@@ -1121,7 +1121,7 @@ def decompose_predictions(paths, *, confidence=0.95):
     """
     import pandas as pd
 
-    from .biasvar import brier_decomposition, class_conditional_errors, domingos, kohavi_wolpert
+    from scattermorph.biasvar import brier_decomposition, class_conditional_errors, domingos, kohavi_wolpert
 
     parts = {}
     for path in paths:

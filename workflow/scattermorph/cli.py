@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputFileError, ParameterError
+from scattermorph.errors import InputFileError, ParameterError
 
 __all__ = ["main", "read_image", "characterise"]
 
@@ -102,7 +102,7 @@ def binarise(img: np.ndarray, threshold=None) -> tuple[np.ndarray, float | None]
     else needs ``threshold`` ("mean", "equal_volume" or a number); the
     foreground is ``img > level``.
     """
-    from .minkowski import threshold as cut
+    from scattermorph.minkowski import threshold as cut
 
     if img.dtype != bool and not np.all(np.isfinite(img)):
         n = int(np.size(img) - np.isfinite(img).sum())
@@ -152,8 +152,8 @@ def characterise(img, *, pixel_size=1.0, threshold=None, periodic=True, connecti
         log grid from 2 pi / box to pi / pixel_size; ``characteristic_length``,
         ``invariant``).
     """
-    from . import scattering as sc
-    from .minkowski import minkowski
+    from scattermorph import scattering as sc
+    from scattermorph.minkowski import minkowski
 
     if not (np.isfinite(pixel_size) and pixel_size > 0):
         raise ParameterError(f"--pixel-size {pixel_size!r} must be a positive length")
@@ -216,7 +216,7 @@ def _cmd_characterise(args) -> int:
 
 
 def _cmd_audit(args) -> int:
-    from .provenance import audit
+    from scattermorph.provenance import audit
 
     notes = []
     paths = args.paths or (["results"] + (["models"] if Path("models").is_dir() else []))
@@ -263,7 +263,7 @@ def _model_for(base, curve, args, models):
     """The model for one curve: the base model, or the base model refitted on training
     curves smeared with the curve's relative resolution (``--resolution``, else the file's
     dQ over the feature window); ``models`` caches them by rounded dQ/q for this run."""
-    from .modelio import curve_resolution, resolution_model, round_resolution
+    from scattermorph.modelio import curve_resolution, resolution_model, round_resolution
 
     window = None
     if args.resolution is not None:
@@ -342,8 +342,8 @@ def _results_table(results):
 
 def about_text(model, path, *, shipped=False) -> str:
     """``scattermorph predict --about``: what a model file is and where it came from."""
-    from .modelio import domain_text, training_domain
-    from .provenance import sha256_file
+    from scattermorph.modelio import domain_text, training_domain
+    from scattermorph.provenance import sha256_file
 
     prov, t = model.provenance, model.training
     size = path.stat().st_size
@@ -377,8 +377,8 @@ def about_text(model, path, *, shipped=False) -> str:
 
 
 def _cmd_predict(args) -> int:
-    from .curves import read_curve, read_curves
-    from .modelio import domain_text, load_model, load_shipped_model
+    from scattermorph.curves import read_curve, read_curves
+    from scattermorph.modelio import domain_text, load_model, load_shipped_model
 
     if args.resolution is not None and not (0 <= args.resolution < 1):
         raise ParameterError(f"--resolution {args.resolution:g}: give the relative resolution dQ/q in [0, 1), "
@@ -418,7 +418,7 @@ def _cmd_predict(args) -> int:
                    intensity_unit=curve.intensity_unit, resolution=_resolution_info(curve, used))
         results.append((curve, pred, out))
     if args.plot is not None:
-        from .plotting import predict_figure, save_figure
+        from scattermorph.plotting import predict_figure, save_figure
 
         curve, pred, out = results[0]
         used = models.get(round((out["resolution"] or {}).get("relative_used") or 0.0, 6))
@@ -460,8 +460,8 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_infer(args) -> int:
-    from .curves import read_curve
-    from .inference import PARAM_LABELS, study_calibration
+    from scattermorph.curves import read_curve
+    from scattermorph.inference import PARAM_LABELS, study_calibration
 
     if not 8 <= args.grid <= 80:
         raise ParameterError(f"--grid {args.grid}: give 8 to 80 cells per parameter (default 32)")
@@ -475,7 +475,7 @@ def _cmd_infer(args) -> int:
                n_components=cal.emulator.k, grid_cells_per_parameter=args.grid,
                warnings=list(curve.warnings))
     if args.plot is not None:
-        from .plotting import inference_figure, save_figure
+        from scattermorph.plotting import inference_figure, save_figure
 
         save_figure(inference_figure(post, res), args.plot)
     if args.json is not None:
@@ -504,8 +504,8 @@ def _cmd_infer(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from .curves import read_table
-    from .modelio import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, cv_text, model_summary, save_model, train_model
+    from scattermorph.curves import read_table
+    from scattermorph.modelio import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, cv_text, model_summary, save_model, train_model
 
     if args.cv_repeats < 0:
         raise ParameterError(f"--cv-repeats {args.cv_repeats}: give 0 (no cross-validation) or more splits")
@@ -539,7 +539,7 @@ def _cmd_train(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from scattermorph import __version__
 
     parser = argparse.ArgumentParser(
         prog="scattermorph",
@@ -673,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--plot", metavar="OUT.png", default=None,
                      help="corner plot of the posterior and the posterior-predictive feature curve over the data's")
     inf.set_defaults(func=_cmd_infer)
-    from .learn import GP_KERNELS
+    from scattermorph.learn import GP_KERNELS
 
     tr = sub.add_parser(
         "train",
@@ -745,8 +745,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_readme(args) -> int:
-    from .readme import HAND_EDITED, STALE, check, sync
-    from .simulate import atomic_write
+    from scattermorph.readme import HAND_EDITED, STALE, check, sync
+    from scattermorph.simulate import atomic_write
 
     path = Path(args.readme)
     if not path.is_file():

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .errors import ParameterError
+from scattermorph.errors import ParameterError
 
 __all__ = ["ConfigError", "validate", "load_schema"]
 

@@ -68,7 +68,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputFileError
+from scattermorph.errors import InputFileError
 
 __all__ = ["MIN_POINTS", "Q_UNITS", "Curve", "read_curve", "read_curves", "read_table", "check_curve", "normalise_q_unit",
            "length_unit", "density_unit"]
@@ -808,7 +808,7 @@ def read_table(path, ndim, *, q_unit="1/b"):
     """
     import pandas as pd
 
-    from .measure import FUNCTIONALS
+    from scattermorph.measure import FUNCTIONALS
 
     path = Path(path)
     normalise_q_unit(q_unit)

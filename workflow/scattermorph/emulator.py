@@ -46,7 +46,7 @@ import time as _time
 import numpy as np
 import pandas as pd
 
-from .errors import ParameterError
+from scattermorph.errors import ParameterError
 
 __all__ = [
     "STREAM",
@@ -135,7 +135,7 @@ def emulator_record(config: dict, *, phi0: float, quench: float, index: int, sim
     snapshot times; its random streams come from ``SeedSequence([s, index])``
     with ``s`` drawn from this stage's stream, disjoint from the main study's.
     """
-    from .study import simulation_table
+    from scattermorph.study import simulation_table
 
     emu = config["emulator"]
     base = simulation_table(config).iloc[0].to_dict()
@@ -156,14 +156,14 @@ def emulator_dx(config: dict, *, phi0: float, quench: float) -> float:
     """Cell size (b) of an emulator run: ``emulator.dx``, or the run's
     fastest-growing wavelength over ``emulator.cells_per_wavelength``
     (:func:`scattermorph.study.run_cell_size`)."""
-    from .study import run_cell_size
+    from scattermorph.study import run_cell_size
 
     return run_cell_size(config["emulator"], config["simulation"], phi0, quench, key="emulator")
 
 
 def output_columns(ndim: int) -> list[str]:
     """Emulated outputs: the first-moment length and the Minkowski densities."""
-    from .measure import FUNCTIONALS
+    from scattermorph.measure import FUNCTIONALS
 
     return ["L_first_moment", *FUNCTIONALS[ndim]]
 
@@ -182,9 +182,9 @@ def run_design_point(rec: dict, measurement: dict, *, log=None) -> pd.DataFrame:
         ``time_over_tau``, the outputs of :func:`output_columns`, and the
         run's ``sim_seconds`` (solver wall time) and ``measure_seconds``.
     """
-    from .measure import measure_field
-    from .scattering import q_grid
-    from .simulate import run_simulation
+    from scattermorph.measure import measure_field
+    from scattermorph.scattering import q_grid
+    from scattermorph.simulate import run_simulation
 
     snaps, meta = run_simulation(rec)
     q = measurement["q"]
@@ -593,7 +593,7 @@ def ch1d_emulation(ch: dict, config: dict):
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
-    from .model import make_model
+    from scattermorph.model import make_model
 
     sim = config["simulation"]
     base = make_model("flory_huggins", N=float(sim["N"]), chi=0.0, phi0=float(ch["phi0"]),
@@ -654,7 +654,7 @@ def check_emulator(config: dict) -> pd.DataFrame:
     ParameterError
         Naming the key, the value and the allowed range.
     """
-    from .simulate import build_model
+    from scattermorph.simulate import build_model
 
     emu = config["emulator"]
     t = emu["time"]

@@ -38,9 +38,9 @@ from scipy import stats
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold
 
-from . import learn
-from .errors import ParameterError
-from .summaries import md_table
+from scattermorph import learn
+from scattermorph.errors import ParameterError
+from scattermorph.summaries import md_table
 
 __all__ = [
     "FEATURE_KINDS",
@@ -168,7 +168,7 @@ def load_stage(table_path, curves_path, learning, *, split_path=None, selection_
     configured kind without a selection), ``train``, ``test`` (bool masks;
     all rows train without a split).
     """
-    from .measure import load_dataset
+    from scattermorph.measure import load_dataset
 
     table, arrays = load_dataset(table_path, curves_path)
     ndim = int(table["dimension"].iloc[0])
@@ -229,7 +229,7 @@ def build_features(kind, table, arrays, ndim, *, intensity="i_q", n_points=32, x
         return X, None
     if kind == "scale_free":
         # the definition of the saved models (q1 over the curve's own window)
-        from .modelio import scale_free_windowed
+        from scattermorph.modelio import scale_free_windowed
 
         return scale_free_windowed(q, s, ndim, n_points=n_points, x_range=x_range)
     raise ParameterError(f"unknown input kind {kind!r}: choose one of {FEATURE_KINDS}")
@@ -643,8 +643,8 @@ def robustness(table, arrays, train, test, *, selection, ndim, learning, setting
     pandas.DataFrame: setting, resolution, counts, background, training,
         functional, features, model and the test metrics.
     """
-    from .resolution import smear_pinhole
-    from .scattering import apply_instrument
+    from scattermorph.resolution import smear_pinhole
+    from scattermorph.scattering import apply_instrument
 
     rows = []
     rng = np.random.default_rng(seed)
@@ -1003,7 +1003,7 @@ def coverage_band_lines(selected, n_runs, bands) -> list[str]:
     functional whose recalibrated coverage misses the target range, whether
     it lies inside that sampling range.
     """
-    from .emulator import coverage_band
+    from scattermorph.emulator import coverage_band
 
     b95 = coverage_band(int(n_runs), 0.95, level=0.95)
     b68 = coverage_band(int(n_runs), 0.68, level=0.95)

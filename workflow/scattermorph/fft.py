@@ -33,7 +33,7 @@ import threading
 import numpy as np
 import scipy.fft as sfft
 
-from .errors import ParameterError
+from scattermorph.errors import ParameterError
 
 try:  # pragma: no cover - availability depends on the install
     import pyfftw

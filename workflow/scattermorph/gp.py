@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import cho_factor, cho_solve
 
-from .errors import InputFileError, ParameterError
+from scattermorph.errors import InputFileError, ParameterError
 
 __all__ = [
     "save_npz",
@@ -714,7 +714,7 @@ def hyperparameter_study(data: pd.DataFrame, *, output_scaling, noise, length_ra
 
 def save_npz(path, arrays: dict) -> None:
     """Write ``arrays`` to an uncompressed ``.npz`` at ``path`` atomically."""
-    from .simulate import atomic_write
+    from scattermorph.simulate import atomic_write
 
     def write(tmp):
         with open(tmp, "wb") as fh:

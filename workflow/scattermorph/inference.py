@@ -66,7 +66,7 @@ from sklearn.decomposition import PCA
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-from .errors import ParameterError
+from scattermorph.errors import ParameterError
 
 __all__ = [
     "PARAMS",
@@ -141,7 +141,7 @@ def study_features(q, s_q, ndim, *, n_points=32, x_range=(0.3, 3.0)):
     q1 : ndarray, shape (n,)
         Windowed first-moment wavenumber (units of q).
     """
-    from .modelio import scale_free_windowed
+    from scattermorph.modelio import scale_free_windowed
 
     return scale_free_windowed(q, np.atleast_2d(s_q), ndim, n_points=n_points, x_range=tuple(x_range))
 
@@ -434,7 +434,7 @@ class FunctionalEmulator:
 
     def fit(self, theta, values, q1, box, hyper=None):
         """``values`` shape (n, t) in the simulation's unit; ``q1`` shape (n,) in the same unit."""
-        from .learn import scale_free_targets
+        from scattermorph.learn import scale_free_targets
 
         self.box = box
         U = box(theta)
@@ -718,7 +718,7 @@ def calibration_summary(cal: pd.DataFrame, level=0.90, n_bins=5) -> pd.DataFrame
     """
     from scipy.stats import binom
 
-    from .emulator import coverage_band
+    from scattermorph.emulator import coverage_band
 
     n = len(cal)
     rows = []
@@ -780,7 +780,7 @@ class StudyCalibration:
             ``features`` (x grid, the curve's, posterior-predictive mean and
             5/95 % band), ``grid`` (the raw posterior, not JSON).
         """
-        from .learn import from_scale_free
+        from scattermorph.learn import from_scale_free
 
         X, q1 = study_features(q, np.asarray(intensity, float)[None], self.ndim, **self.features)
         em = self.emulator
@@ -794,7 +794,7 @@ class StudyCalibration:
         f_mean = wk @ fm
         f_std = np.sqrt(np.maximum(wk @ (fs ** 2 + fm ** 2) - f_mean ** 2, 0))
         funcs = {}
-        from .learn import density_power
+        from scattermorph.learn import density_power
 
         for j, name in enumerate(self.functionals.targets):
             funcs[name] = {"mean": float(from_scale_free(f_mean[j], q1[0], name, self.ndim)),
@@ -827,8 +827,8 @@ def load_study(study_dir):
     """(table, arrays, feature spec) of a study folder ``results/<study>``."""
     from pathlib import Path
 
-    from .errors import InputFileError
-    from .measure import load_dataset
+    from scattermorph.errors import InputFileError
+    from scattermorph.measure import load_dataset
 
     d = Path(study_dir)
     tab, arr = d / "dataset.csv", d / "dataset_sq.npz"
@@ -840,7 +840,7 @@ def load_study(study_dir):
     features = dict(DEFAULT_FEATURES)
     model_path = d / "models" / "scale_free_gp.npz"
     if model_path.is_file():  # the feature grid the study's scale-free model was trained on
-        from .modelio import load_model
+        from scattermorph.modelio import load_model
 
         f = load_model(model_path).features
         features = {"n_points": int(f["n_points"]), "x_range": tuple(float(v) for v in f["x_range"])}
@@ -896,9 +896,9 @@ def study_calibration(study_dir, *, cache_dir=None, log=None) -> StudyCalibratio
     import json
     from pathlib import Path
 
-    from .modelio import default_cache_dir
-    from .provenance import sha256_file
-    from .simulate import atomic_write
+    from scattermorph.modelio import default_cache_dir
+    from scattermorph.provenance import sha256_file
+    from scattermorph.simulate import atomic_write
 
     table, arrays, features = load_study(study_dir)
     d = Path(study_dir)

@@ -48,8 +48,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import inference as inf
-from .errors import InputFileError, ParameterError
+from scattermorph import inference as inf
+from scattermorph.errors import InputFileError, ParameterError
 
 __all__ = [
     "NOISE_TRAINING",
@@ -181,7 +181,7 @@ def fixed_parameters(em) -> np.ndarray:
 def _band(n, level):
     """Central 95 % range of the coverage of ``n`` independent nominal-``level``
     intervals (:func:`scattermorph.emulator.coverage_band`); NaN for no intervals."""
-    from .emulator import coverage_band
+    from scattermorph.emulator import coverage_band
 
     if n <= 0:
         return float("nan"), float("nan")
@@ -451,7 +451,7 @@ def _plain(value):
 def write_example(doc: dict, grid: dict, json_path, npz_path) -> None:
     """Write the example (JSON, NaN as null) and its grid posterior (``.npz``:
     ``axis_<param>``, ``weights``, ``lo``, ``hi``), each atomically."""
-    from .simulate import atomic_write
+    from scattermorph.simulate import atomic_write
 
     text = json.dumps(_plain(doc), indent=1, sort_keys=True, allow_nan=False)
     atomic_write(json_path, lambda tmp: Path(tmp).write_text(text + "\n"))
@@ -582,7 +582,7 @@ def run_stage(table, arrays, held, held_arrays, *, features, n_grid=40, level=0.
 # the summary page
 # --------------------------------------------------------------------------
 def _interval(pair, spec=".3g"):
-    from .summaries import fmt
+    from scattermorph.summaries import fmt
 
     return f"[{fmt(pair[0], spec)}, {fmt(pair[1], spec)}]"
 
@@ -611,7 +611,7 @@ def inference_summary(*, validation: pd.DataFrame, identifiability: pd.DataFrame
         posterior correlations); the example's intervals and implied densities
         against the truth.
     """
-    from .summaries import _section, fmt, md_table, scattering_emulator_section
+    from scattermorph.summaries import _section, fmt, md_table, scattering_emulator_section
 
     _need(identifiability, ["parameter", "label", "inferred", "n", "n_runs", "level", "coverage_hpd",
                             "coverage_central", "band_lo", "band_hi", "band_runs_lo", "band_runs_hi",

@@ -47,7 +47,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .errors import ParameterError
+from scattermorph.errors import ParameterError
 
 __all__ = [
     "GP_KERNELS",

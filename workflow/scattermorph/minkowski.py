@@ -184,7 +184,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from .errors import ParameterError
+from scattermorph.errors import ParameterError
 
 __all__ = [
     "minkowski",

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from .errors import ParameterError
+from scattermorph.errors import ParameterError
 
 __all__ = ["FloryHugginsDeGennes", "Landau", "make_model", "GRADIENT_MODES"]
 

@@ -108,9 +108,9 @@ from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .curves import Curve, check_curve, density_unit, normalise_q_unit
-from .errors import InputFileError, ParameterError
-from .learn import (
+from scattermorph.curves import Curve, check_curve, density_unit, normalise_q_unit
+from scattermorph.errors import InputFileError, ParameterError
+from scattermorph.learn import (
     GP_KERNELS,
     SCALINGS,
     FeatureScaler,
@@ -863,7 +863,7 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
     -------
     FunctionalModel
     """
-    from .measure import FUNCTIONALS
+    from scattermorph.measure import FUNCTIONALS
 
     if ndim not in (2, 3):
         raise ParameterError(f"ndim must be 2 or 3, got {ndim!r}")
@@ -962,8 +962,8 @@ def _checksum(arrays: dict, meta: dict) -> str:
 
 
 def _provenance(metadata: dict | None) -> dict:
-    from . import __version__
-    from .provenance import LIB_DIR, _git, _versions, sha256_file
+    from scattermorph import __version__
+    from scattermorph.provenance import LIB_DIR, _git, _versions, sha256_file
 
     extra = dict(metadata or {})
     prov = {}
@@ -1012,7 +1012,7 @@ def save_model(path, model: FunctionalModel, metadata=None, *, curves=True) -> d
     dict
         The metadata written (``meta`` JSON of the file).
     """
-    from .simulate import atomic_write
+    from scattermorph.simulate import atomic_write
 
     arrays = {"X": model.X, "Y": model.Y, "scaler_mean": model.domain["scaler_mean"],
               "scaler_scale": model.domain["scaler_scale"], "grid": model.grid,
@@ -1107,7 +1107,7 @@ def load_model(path) -> FunctionalModel:
         _fail(path, f"unknown feature kind {kind!r} (known: {FEATURE_KINDS})")
     if ndim not in (2, 3):
         _fail(path, f"ndim {ndim!r} is not 2 or 3")
-    from .measure import FUNCTIONALS
+    from scattermorph.measure import FUNCTIONALS
 
     unknown = [t for t in targets if t not in FUNCTIONALS[ndim]]
     if unknown or not targets or set(specs) != set(targets):
@@ -1201,8 +1201,8 @@ def cross_validate(q, s_q, table, ndim, targets=None, *, groups=None, n_repeats=
         z by ``z_rms`` (``coverage_68_cal``, ``coverage_95_cal``, ``z_std_cal``:
         in-sample, on the same predictions), ``n_test`` and ``protocol``.
     """
-    from .learn import grouped_labels, paper_splits
-    from .measure import FUNCTIONALS
+    from scattermorph.learn import grouped_labels, paper_splits
+    from scattermorph.measure import FUNCTIONALS
 
     targets = list(FUNCTIONALS[ndim] if targets is None else targets)
     s_q = np.atleast_2d(np.asarray(s_q, dtype=float))
@@ -1442,7 +1442,7 @@ def smeared_model(model: FunctionalModel, resolution, *, log=None) -> Functional
         The model has no training curves (a file written before they were
         stored, or with ``curves=False``).
     """
-    from .resolution import smear_pinhole
+    from scattermorph.resolution import smear_pinhole
 
     if model.curves is None:
         raise ParameterError("this model file holds no training curves, so it cannot be refitted for the "
@@ -1594,7 +1594,7 @@ def training_domain(model: FunctionalModel, q_unit=None) -> dict:
         ``q_unit``, or None when the units cannot be converted: the
         simulations' unit 1/b has no size in metres).
     """
-    from .curves import Q_UNITS
+    from scattermorph.curves import Q_UNITS
 
     dom = dict(model.training.get("study_domain") or {})
     train_unit = model.features["q_unit"]
@@ -1684,7 +1684,7 @@ def ship_model(source, target, *, max_bytes=SHIPPED_MAX_BYTES) -> FunctionalMode
     """
     import shutil
 
-    from .simulate import atomic_write
+    from scattermorph.simulate import atomic_write
 
     source = Path(source)
     model = load_model(source)

@@ -85,8 +85,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sfft
 
-from .errors import ParameterError
-from .minkowski import _check_connectivity, _corners, _tables
+from scattermorph.errors import ParameterError
+from scattermorph.minkowski import _check_connectivity, _corners, _tables
 
 __all__ = [
     "VIEW_KINDS",

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .inference import PARAM_LABELS, PARAMS  # noqa: E402
+from scattermorph.inference import PARAM_LABELS, PARAMS  # noqa: E402
 
 __all__ = ["plot_calibration", "plot_identifiability", "plot_example"]
 
@@ -176,7 +176,7 @@ def plot_example(doc: dict, grid: dict):
     """
     import warnings
 
-    from .plotting import inference_figure
+    from scattermorph.plotting import inference_figure
 
     fixed = set(doc.get("fixed", []))
     with warnings.catch_warnings():  # a fixed parameter's axis has zero width

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .evaluation import calibration_curve  # noqa: E402
+from scattermorph.evaluation import calibration_curve  # noqa: E402
 
 __all__ = [
     "LABELS",
@@ -126,7 +126,7 @@ def plot_calibration(test_predictions, cv_predictions=None, targets=None):
     :data:`scattermorph.evaluation.CALIBRATION_TARGETS`) as grey bars. Right:
     standardised residuals of the test rows after recalibration.
     """
-    from .evaluation import CALIBRATION_TARGETS
+    from scattermorph.evaluation import CALIBRATION_TARGETS
 
     targets = dict(CALIBRATION_TARGETS, **(targets or {}))
     levels = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.683, 0.8, 0.9, 0.95, 0.99])

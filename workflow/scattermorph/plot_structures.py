@@ -40,7 +40,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker as mticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .errors import ParameterError  # noqa: E402
+from scattermorph.errors import ParameterError  # noqa: E402
 
 __all__ = [
     "SECTION_PLANES",
@@ -226,7 +226,7 @@ def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", max_cel
     """
     from skimage.measure import marching_cubes
 
-    from .minkowski import threshold
+    from scattermorph.minkowski import threshold
 
     f = _check3d(field).astype(float)
     dx = _check_dx(dx)
@@ -535,7 +535,7 @@ def plot_sections(field, dx: float, *, level="mean", title: str | None = None):
         Binarisation rule whose level is drawn as a contour (None: none).
     title : str, optional
     """
-    from .minkowski import threshold
+    from scattermorph.minkowski import threshold
 
     f = _check3d(field)
     fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.0), layout="constrained")
@@ -636,7 +636,7 @@ def plot_motivating_pair_3d(images, q, curves, rows, dx, labels, *, level="mean"
     max_cells : int
         See :func:`isosurface_mesh`.
     """
-    from .plotting import functional_columns
+    from scattermorph.plotting import functional_columns
 
     cols = functional_columns(3)
     units = {"volume_density": "", "surface_density": r" $b^{-1}$",
@@ -704,8 +704,8 @@ def plot_coarsening_3d(fields, times, series, dx: float, *, level="mean",
     max_cells, max_faces : int
         See :func:`isosurface_mesh` (smaller than elsewhere: many small panels).
     """
-    from .minkowski import threshold
-    from .plotting import plot_length_series
+    from scattermorph.minkowski import threshold
+    from scattermorph.plotting import plot_length_series
 
     n = len(fields)
     if n == 0:

@@ -33,7 +33,7 @@ CMAP = "RdBu_r"
 def _field_image(ax, field, dx):
     field = np.asarray(field)
     if field.ndim != 2:  # 3D fields: scattermorph.plot_structures (sections and isosurfaces)
-        from .errors import ParameterError
+        from scattermorph.errors import ParameterError
 
         raise ParameterError(f"field of shape {field.shape}: the image panels draw 2D fields; "
                              "draw 3D fields with scattermorph.plot_structures")
@@ -74,7 +74,7 @@ def plot_gallery(fields, titles, dx: float, *, ncols: int | None = None, suptitl
         Binarisation rule of the study (3D: where the interface is drawn).
     """
     if np.asarray(fields[0]).ndim == 3:
-        from .plot_structures import plot_gallery_3d
+        from scattermorph.plot_structures import plot_gallery_3d
 
         return plot_gallery_3d(fields, titles, dx, level=level, ncols=ncols, suptitle=suptitle)
     n = len(fields)
@@ -122,7 +122,7 @@ def plot_coarsening(fields, times, series, dx: float, *, title: str | None = Non
         Binarisation rule of the study (3D: where the interface is drawn).
     """
     if np.asarray(fields[0]).ndim == 3:
-        from .plot_structures import plot_coarsening_3d
+        from scattermorph.plot_structures import plot_coarsening_3d
 
         return plot_coarsening_3d(fields, times, series, dx, level=level, title=title)
     n = len(fields)
@@ -200,8 +200,8 @@ def _save_one(fig, path, dpi, provenance) -> None:
     import json
     import warnings
 
-    from .provenance import PDF_KEY, PNG_KEY, sha256_file, write_sidecar
-    from .simulate import atomic_write
+    from scattermorph.provenance import PDF_KEY, PNG_KEY, sha256_file, write_sidecar
+    from scattermorph.simulate import atomic_write
 
     suffix = str(path).rsplit(".", 1)[-1].lower()
     meta = None
@@ -241,7 +241,7 @@ def save_job_figure(fig, smk, script) -> None:
     script : path
         The rule's script (``__file__``).
     """
-    from .provenance import from_snakemake
+    from scattermorph.provenance import from_snakemake
 
     save_figure(fig, smk.output.figure, dpi=smk.params.dpi, provenance=from_snakemake(smk, script),
                 pdf=smk.output.pdf)
@@ -293,7 +293,7 @@ def plot_motivating_pair(images, q, curves, rows, dx: float, labels, *, level="m
     """
     ndim = np.asarray(images[0]).ndim
     if ndim == 3:
-        from .plot_structures import plot_motivating_pair_3d
+        from scattermorph.plot_structures import plot_motivating_pair_3d
 
         return plot_motivating_pair_3d(images, q, curves, rows, dx, labels, level=level)
     cols = functional_columns(ndim)
@@ -500,7 +500,7 @@ def inference_figure(post, result):
         log10(S q1^d / Q) against x = q/q1 over the posterior-predictive mean and
         5-95 % band.
     """
-    from .inference import PARAM_LABELS, PARAMS
+    from scattermorph.inference import PARAM_LABELS, PARAMS
 
     fig = plt.figure(figsize=(11, 6.2), layout="constrained")
     gs = fig.add_gridspec(3, 5)

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .classify import CLASS_NAMES  # noqa: E402
+from scattermorph.classify import CLASS_NAMES  # noqa: E402
 
 __all__ = ["plot_biasvar_vs_fraction", "plot_class_errors", "plot_complexity_tradeoff"]
 

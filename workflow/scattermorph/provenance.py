@@ -204,7 +204,7 @@ def record_outputs(smk, script, outputs=None) -> list[Path]:
 def write_sidecar(path, side: dict) -> Path:
     """Write ``side`` (file name, its sha256, the record) as the JSON sidecar
     of ``path``, atomically; returns the sidecar's path."""
-    from .simulate import atomic_write
+    from scattermorph.simulate import atomic_write
 
     text = json.dumps(side, indent=1, sort_keys=True)
 
@@ -360,7 +360,7 @@ def _check_params(files: list[Path], sides: dict, configfile=None, snakefile=Non
     Returns (problems, notes): ``(file, STALE line naming the changed keys)``
     pairs, and notes for files whose parameters could not be checked.
     """
-    from .jobparams import current_params
+    from scattermorph.jobparams import current_params
 
     snakefile = Path(snakefile) if snakefile else LIB_DIR.parents[1] / "Snakefile"
     groups: dict = {}
@@ -400,8 +400,8 @@ def _check_shipped_model(path: Path, problems: list[str], notes) -> list[str]:
     Its recorded inputs live in the study's results/, which a fresh checkout
     does not have: a *missing* input or script is a note (not checked), a
     present but changed one stays a STALE problem."""
-    from .errors import InputFileError
-    from .modelio import load_model
+    from scattermorph.errors import InputFileError
+    from scattermorph.modelio import load_model
 
     out = []
     for line in problems:

@@ -73,8 +73,8 @@ import numpy as np
 import scipy.fft as sfft
 from scipy.special import ndtr
 
-from .errors import ParameterError
-from .fft import rfft_mode_weights, rfft_wavevectors
+from scattermorph.errors import ParameterError
+from scattermorph.fft import rfft_mode_weights, rfft_wavevectors
 
 __all__ = [
     "boolean_model",

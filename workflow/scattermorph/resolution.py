@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from .errors import ParameterError
+from scattermorph.errors import ParameterError
 
 __all__ = ["PINHOLE_N_SIGMA", "bin_edges", "pinhole_weights", "smear_pinhole"]
 

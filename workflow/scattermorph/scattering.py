@@ -34,8 +34,8 @@ import numba
 import numpy as np
 import scipy.fft as sfft
 
-from .errors import ParameterError
-from .fft import rfft_mode_weights, rfft_wavevectors
+from scattermorph.errors import ParameterError
+from scattermorph.fft import rfft_mode_weights, rfft_wavevectors
 
 __all__ = [
     "structure_factor",
@@ -375,7 +375,7 @@ def apply_instrument(q, s_q, *, rng=None, q_window=None, resolution=0.0,
     if resolution < 0:
         raise ParameterError(f"resolution={resolution} must be >= 0")
     if resolution > 0:
-        from .resolution import smear_pinhole
+        from scattermorph.resolution import smear_pinhole
 
         i_q = smear_pinhole(q, i_q, resolution * q)
     if background < 0:

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .errors import InputFileError, ParameterError
-from .model import make_model
-from .scattering import characteristic_length
-from .solver import ExplicitEuler, Grid, SemiImplicitSpectral, initial_condition, integrate
+from scattermorph import __version__
+from scattermorph.errors import InputFileError, ParameterError
+from scattermorph.model import make_model
+from scattermorph.scattering import characteristic_length
+from scattermorph.solver import ExplicitEuler, Grid, SemiImplicitSpectral, initial_condition, integrate
 
 __all__ = [
     "build_model",

@@ -55,8 +55,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from .errors import ParameterError, SimulationError
-from .fft import FFTPair, rfft_mode_weights, rfft_shape, rfft_wavevectors
+from scattermorph.errors import ParameterError, SimulationError
+from scattermorph.fft import FFTPair, rfft_mode_weights, rfft_shape, rfft_wavevectors
 
 __all__ = [
     "Grid",

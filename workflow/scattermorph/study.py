@@ -15,9 +15,9 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from .errors import ParameterError
-from .simulate import MAX_DT_MAX_OVER_TAU, MAX_DT_OVER_TAU, build_model, cell_size
-from .solver import Grid, explicit_dt_limit
+from scattermorph.errors import ParameterError
+from scattermorph.simulate import MAX_DT_MAX_OVER_TAU, MAX_DT_OVER_TAU, build_model, cell_size
+from scattermorph.solver import Grid, explicit_dt_limit
 
 __all__ = [
     "simulation_table",
@@ -443,7 +443,7 @@ def reference_structures(ref: dict, seed: int, ndim: int):
         analytic mean densities (Miles 1976 for the Boolean model; the
         Gaussian kinematic formula, Adler & Taylor 2007, for level cuts).
     """
-    from . import reference as rf
+    from scattermorph import reference as rf
 
     shape = (int(ref["grid"]),) * ndim
     dx = float(ref["dx"])

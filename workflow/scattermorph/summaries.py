@@ -382,7 +382,7 @@ def classification_summary(*, biasvar: pd.DataFrame, labels: dict, sources: dict
         bias and net variance; the class-conditional errors of the same
         models.
     """
-    from .classify import LABEL_CRITERIA, MIN_CLASS_SHARE, class_balance
+    from scattermorph.classify import LABEL_CRITERIA, MIN_CLASS_SHARE, class_balance
 
     if label not in LABEL_CRITERIA:
         raise InputFileError(f"label={label!r}: choose one of {sorted(LABEL_CRITERIA)}")
