@@ -49,8 +49,8 @@ import numba  # noqa: E402
 
 from scattermorph.measure import measure_field  # noqa: E402
 from scattermorph.scattering import q_grid  # noqa: E402
-from scattermorph.simulate import SELECTIVE_THETA, build_model, initial_condition  # noqa: E402
-from scattermorph.solver import Grid, SemiImplicitSpectral  # noqa: E402
+from scattermorph.sim.run import SELECTIVE_THETA, build_model, initial_condition  # noqa: E402
+from scattermorph.sim.steppers import Grid, SemiImplicitSpectral  # noqa: E402
 from scattermorph.summaries import fmt, md_table  # noqa: E402
 
 
@@ -126,8 +126,8 @@ def sweep_steps(cfg, steps_from, steps_grid, steps_dimension=2):
     import pandas as pd
 
     from scattermorph.errors import SimulationError
-    from scattermorph.simulate import run_simulation
-    from scattermorph.study import simulation_table
+    from scattermorph.sim.run import run_simulation
+    from scattermorph.sim.sweep import simulation_table
 
     table = simulation_table(cfg)
     known = {}

@@ -55,7 +55,7 @@ from scattermorph import learn
 from scattermorph.errors import SimulationError
 from scattermorph.measure import FUNCTIONALS, measure_simulation
 from scattermorph.scattering import q_grid
-from scattermorph.simulate import run_simulation
+from scattermorph.sim.run import run_simulation
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -64,7 +64,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # data
 # --------------------------------------------------------------------------
 def record(shape, phi0, quench, t_max, n_snapshots, *, seed=7, index=0, accuracy=0.25):
-    """A parameter record for :func:`scattermorph.simulate.run_simulation`."""
+    """A parameter record for :func:`scattermorph.sim.run.run_simulation`."""
     return dict(sim_id=f"bench_{len(shape)}d_p{phi0:.3f}_q{quench:.2f}_s{seed}_{index}", sim_index=index,
                 seed=seed, replicate=0, model="flory_huggins", N=100.0, quench=float(quench),
                 phi0=float(phi0), gradient="de_gennes", kappa=1.0, noise=1e-4, shape=tuple(shape), dx=2.0,

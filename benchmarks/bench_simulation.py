@@ -58,11 +58,11 @@ except ImportError:  # running from a source tree without the editable install
     sys.path.insert(0, str(HERE.parent / "workflow"))
     import scattermorph
 
-from scattermorph import solver as S
+from scattermorph.sim import steppers as S
 from scattermorph.fft import HAVE_FFTW, FFTPair, rfft_shape
-from scattermorph.model import FloryHugginsDeGennes, Landau
+from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
 from scattermorph.scattering import characteristic_length
-from scattermorph.simulate import SELECTIVE_THETA
+from scattermorph.sim.run import SELECTIVE_THETA
 
 try:
     import pyfftw
@@ -393,7 +393,7 @@ def _pass_timers(shape):
                 if not hasattr(st, a)]
     if missing:
         raise RuntimeError(
-            f"section 2b: scattermorph.solver no longer has {missing}; update "
+            f"section 2b: scattermorph.sim.steppers no longer has {missing}; update "
             "benchmarks/bench_simulation.py (_pass_timers) to the new internals"
         )
     cshape = rfft_shape(shape)
@@ -530,7 +530,7 @@ def bench_kernels(shapes, cfg) -> None:
             "ratio = step / (pairs x best FFTPair('fftw') pair); target of the issue: <= 2.",
             "FH = FloryHugginsDeGennes(N=100, chi=0.04, phi0=0.5) (quench 2), Landau(phi0=0.5, kappa=1);",
             "initial_condition amplitude 0.01, dt = 0.02 tau, dx = 2.",
-            "RNG floor = the solver's counter-based normals (scattermorph.solver._standard_normals) for the",
+            "RNG floor = the solver's counter-based normals (scattermorph.sim.steppers._standard_normals) for the",
             "2 * prod(rfft_shape) values one noisy step draws (inside its update pass); 'ratio w/o RNG'",
             "subtracts it.",
         ],
@@ -593,7 +593,7 @@ def bench_kernels(shapes, cfg) -> None:
         ["pass"] + [shape_str(s) for s in shapes],
         rows,
         notes=[
-            "Passes are the numba kernels of scattermorph.solver called on their own (out of place, 1 thread);",
+            "Passes are the numba kernels of scattermorph.sim.steppers called on their own (out of place, 1 thread);",
             "a noisy step draws its normals inside the update pass (row by row), so 'update (noise drawn",
             "inside)' includes them; 'draw noise to array' is the same numbers written out (tests, diagnostics).",
             "'sum of parts' adds the FFT pairs and passes one step runs; measured - sum = Python overhead",
@@ -939,7 +939,7 @@ N_REPLICATES = 4
 def _sweep_table(config_path: Path, grid: int | None):
     import yaml
 
-    from scattermorph.study import simulation_table
+    from scattermorph.sim.sweep import simulation_table
 
     with open(config_path) as fh:
         config = yaml.safe_load(fh)
@@ -951,7 +951,7 @@ def _sweep_table(config_path: Path, grid: int | None):
 
 def _run_record(rec: dict, **over):
     """run_simulation on a copy of ``rec`` with ``over``; (snaps, steps, wall s)."""
-    from scattermorph.simulate import run_simulation
+    from scattermorph.sim.run import run_simulation
 
     p = dict(rec)
     p.update(over)

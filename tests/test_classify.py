@@ -374,7 +374,7 @@ def test_subvolume_stage_end_to_end(tmp_path):
         save_features,
         save_predictions,
     )
-    from scattermorph.simulate import save_simulation
+    from scattermorph.sim.run import save_simulation
     from scattermorph.summaries import classification_summary
 
     n = 16

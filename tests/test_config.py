@@ -11,7 +11,7 @@ import yaml
 
 from scattermorph.config import ConfigError, validate
 from scattermorph.errors import ParameterError
-from scattermorph.study import check_physics, simulation_table
+from scattermorph.sim.sweep import check_physics, simulation_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -173,7 +173,7 @@ def test_calibration_runs_are_drawn_from_the_prior():
     sweep's log-time range), own seeds, and every run checked like the sweep's."""
     from scipy.stats import kstest
 
-    from scattermorph.study import calibration_table
+    from scattermorph.sim.sweep import calibration_table
 
     cfg = load("config.yaml")
     cfg.setdefault("inference", {})["calibration_runs"] = 400

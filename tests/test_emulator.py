@@ -9,7 +9,7 @@ import yaml
 
 from scattermorph import emulator as em
 from scattermorph.errors import ParameterError
-from scattermorph.model import make_model
+from scattermorph.sim.free_energy import make_model
 
 from _workflow import ROOT
 
@@ -48,7 +48,7 @@ def test_check_emulator_refuses_a_small_box():
 def test_cells_per_wavelength_sizes_each_emulator_run():
     """emulator.cells_per_wavelength = n: each run's cell is lambda_m / n, so
     its box holds grid / n wavelengths at every design point (the linear
-    theory's lambda_m, scattermorph.model), and dx must then be null."""
+    theory's lambda_m, scattermorph.sim.free_energy), and dx must then be null."""
     cfg = yaml.safe_load((ROOT / "config/tiny.yaml").read_text())
     cfg["emulator"].update(dx=None, cells_per_wavelength=8)
     em.check_emulator(cfg)

@@ -55,7 +55,7 @@ def _row(sim, k, phi0, quench, t):
 
 def make_held(quenches=(1.15, 1.5), n_runs=12, seed=4):
     """(table, arrays) of calibration runs drawn from the prior, as
-    scattermorph.study.calibration_table draws them: phi0 and quench uniform
+    scattermorph.sim.sweep.calibration_table draws them: phi0 and quench uniform
     over the study's range, 4 snapshots on the study's log-time grid shifted by
     a uniform fraction of its spacing."""
     rng = np.random.default_rng(seed)

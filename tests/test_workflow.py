@@ -69,7 +69,7 @@ def test_rerun_is_a_no_op(tiny_run):
 
 
 def test_simulation_files_self_describing(tiny_run):
-    from scattermorph.simulate import load_simulation
+    from scattermorph.sim.run import load_simulation
 
     path = next((tiny_run / "results/tiny/simulations").glob("*.npz"))
     phi, times, meta = load_simulation(path)
@@ -121,7 +121,7 @@ def test_same_numbers_whatever_cores(tiny_run, tmp_path):
     draw comes from SeedSequence([study seed, simulation index]) (the
     calibration runs: from their own stream) and each simulation runs
     single-threaded with deterministic FFT plans."""
-    from scattermorph.simulate import load_simulation
+    from scattermorph.sim.run import load_simulation
 
     res = snakemake(
         "--configfile", str(ROOT / "config/tiny.yaml"), "--cores", "1",
@@ -357,7 +357,7 @@ def test_interrupted_run_resumes_and_finishes_identically(tiny_run, tmp_path):
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=120)
-    from scattermorph.simulate import load_simulation
+    from scattermorph.sim.run import load_simulation
 
     before = {}
     for p in sims.glob("*.npz"):  # every file with a final name is complete

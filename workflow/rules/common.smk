@@ -6,7 +6,7 @@ import math
 from snakemake.exceptions import WorkflowError
 
 from scattermorph.errors import ParameterError
-from scattermorph.study import calibration_table, check_physics, record
+from scattermorph.sim.sweep import calibration_table, check_physics, record
 
 NAME = config["study"]["name"]
 RESULTS = f"results/{NAME}"
@@ -589,7 +589,7 @@ def inference_seed():
 def _inference_rows():
     """(training, calibration) snapshots of the stage: every row of the
     study's dataset, and inference.calibration_runs runs of n_snapshots - 1
-    snapshots (scattermorph.study.calibration_table)."""
+    snapshots (scattermorph.sim.sweep.calibration_table)."""
     n_cal = config["inference"]["calibration_runs"] * (
         config["simulation"]["time"]["n_snapshots"] - 1
     )

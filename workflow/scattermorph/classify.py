@@ -654,7 +654,7 @@ def section_structures(config):
     ``source: chc``: 3D Cahn-Hilliard-Cook runs of the study's model at
     ``sections.phi0`` x ``replicates``, one quench, ``sections.grid`` cells,
     snapshots from ``t_min`` to ``t_max`` tau; their records come from
-    :func:`scattermorph.study.simulation_table` of a derived configuration
+    :func:`scattermorph.sim.sweep.simulation_table` of a derived configuration
     whose seed is ``seed_for(study.seed, 6)`` (streams disjoint from the
     study's). ``source: grf``: one Gaussian random field per replicate, its
     "snapshots" being level cuts at ``grf.levels``. ``source: study``: the
@@ -665,13 +665,13 @@ def section_structures(config):
     pandas.DataFrame
         Columns ``struct_id``, ``index``, ``phi0``, ``source`` and, for chc
         and study, the simulation record columns (checked by
-        :func:`scattermorph.study.check_physics`).
+        :func:`scattermorph.sim.sweep.check_physics`).
     """
     import copy
 
     import pandas as pd
 
-    from scattermorph.study import check_physics
+    from scattermorph.sim.sweep import check_physics
 
     c = config["classification"]["sections"]
     src = c["source"]
@@ -902,7 +902,7 @@ def label_table(paths, *, level="mean"):
     """
     import pandas as pd
 
-    from scattermorph.simulate import load_simulation
+    from scattermorph.sim.run import load_simulation
 
     rows = []
     for path in paths:
@@ -927,7 +927,7 @@ def build_features(paths, labels, *, kind, settings, seed, level, connectivity=N
     Parameters
     ----------
     paths : sequence of str
-        Structure files (:func:`scattermorph.simulate.load_simulation`).
+        Structure files (:func:`scattermorph.sim.run.load_simulation`).
     labels : pandas.DataFrame
         From :func:`label_table` for the same files.
     kind : str
@@ -948,7 +948,7 @@ def build_features(paths, labels, *, kind, settings, seed, level, connectivity=N
         ``test``, ``phi0``), ``raw``, ``physics`` (2D arrays), ``kind``.
     """
     from scattermorph.partial import VIEW_KINDS
-    from scattermorph.simulate import load_simulation
+    from scattermorph.sim.run import load_simulation
 
     section = kind.startswith("section_")
     per = settings["sections"]["per_snapshot"] if section else settings["views"]["per_snapshot"]
@@ -985,7 +985,7 @@ def build_features(paths, labels, *, kind, settings, seed, level, connectivity=N
 
 def save_features(path, data) -> None:
     """Write :func:`build_features` output to one ``.npz`` (atomically)."""
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     rows = data["rows"]
     arrays = {f"row_{c}": rows[c].to_numpy() for c in rows.columns}
@@ -1098,7 +1098,7 @@ def complexity_job(data, *, batch, settings, seed, source_index):
 
 def save_predictions(path, out) -> None:
     """Write a bootstrap batch (:func:`bootstrap_job`) to ``.npz`` atomically."""
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     def write(tmp):
         with open(tmp, "wb") as fh:

@@ -746,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_readme(args) -> int:
     from scattermorph.readme import HAND_EDITED, STALE, check, sync
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     path = Path(args.readme)
     if not path.is_file():

@@ -4,7 +4,7 @@ An emulator is a cheap statistical model of an expensive simulator: trained on
 a space-filling design of runs, it predicts the simulator's outputs at new
 parameters with an uncertainty (Sacks et al. 1989; Kennedy & O'Hagan 2001).
 Here the simulator is the Cahn-Hilliard-Cook run of
-:func:`scattermorph.simulate.run_simulation` followed by the measurements of
+:func:`scattermorph.sim.run.run_simulation` followed by the measurements of
 :func:`scattermorph.measure.measure_field`; the inputs are the mean
 composition ``phi0``, the quench depth ``chi / chi_s`` and the time (in units
 of the linear growth time tau); the outputs are the characteristic length and
@@ -129,13 +129,13 @@ def design_table(emu: dict, seed: int) -> pd.DataFrame:
 
 
 def emulator_record(config: dict, *, phi0: float, quench: float, index: int, sim_id: str) -> dict:
-    """Parameter record of one emulator run (see :func:`scattermorph.simulate.run_simulation`).
+    """Parameter record of one emulator run (see :func:`scattermorph.sim.run.run_simulation`).
 
     The study's ``simulation`` section with the emulator's grid, cell size and
     snapshot times; its random streams come from ``SeedSequence([s, index])``
     with ``s`` drawn from this stage's stream, disjoint from the main study's.
     """
-    from scattermorph.study import simulation_table
+    from scattermorph.sim.sweep import simulation_table
 
     emu = config["emulator"]
     base = simulation_table(config).iloc[0].to_dict()
@@ -155,8 +155,8 @@ def emulator_record(config: dict, *, phi0: float, quench: float, index: int, sim
 def emulator_dx(config: dict, *, phi0: float, quench: float) -> float:
     """Cell size (b) of an emulator run: ``emulator.dx``, or the run's
     fastest-growing wavelength over ``emulator.cells_per_wavelength``
-    (:func:`scattermorph.study.run_cell_size`)."""
-    from scattermorph.study import run_cell_size
+    (:func:`scattermorph.sim.sweep.run_cell_size`)."""
+    from scattermorph.sim.sweep import run_cell_size
 
     return run_cell_size(config["emulator"], config["simulation"], phi0, quench, key="emulator")
 
@@ -184,7 +184,7 @@ def run_design_point(rec: dict, measurement: dict, *, log=None) -> pd.DataFrame:
     """
     from scattermorph.measure import measure_field
     from scattermorph.scattering import q_grid
-    from scattermorph.simulate import run_simulation
+    from scattermorph.sim.run import run_simulation
 
     snaps, meta = run_simulation(rec)
     q = measurement["q"]
@@ -593,7 +593,7 @@ def ch1d_emulation(ch: dict, config: dict):
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
-    from scattermorph.model import make_model
+    from scattermorph.sim.free_energy import make_model
 
     sim = config["simulation"]
     base = make_model("flory_huggins", N=float(sim["N"]), chi=0.0, phi0=float(ch["phi0"]),
@@ -654,7 +654,7 @@ def check_emulator(config: dict) -> pd.DataFrame:
     ParameterError
         Naming the key, the value and the allowed range.
     """
-    from scattermorph.simulate import build_model
+    from scattermorph.sim.run import build_model
 
     emu = config["emulator"]
     t = emu["time"]

@@ -19,7 +19,7 @@ Two back ends give the same transform (unnormalised forward, ``r2c``; inverse
 ``threads`` (default 1) threads per transform of at least
 ``FFT_THREADS_MIN_SIZE`` points (2^18: 64^3, 512^2; smaller ones run on one).
 The result does not depend on the count for the shapes the tests check
-(tests/test_solver.py compares 1, 2 and 3 threads bit for bit, 2D and 3D):
+(tests/sim/test_steppers.py compares 1, 2 and 3 threads bit for bit, 2D and 3D):
 FFTW's threaded plans split the loops over the independent 1D transforms
 among the threads, each transform computed by the same codelets; pocketfft's
 workers likewise split over 1D transforms. This is measured, not promised by

@@ -714,7 +714,7 @@ def hyperparameter_study(data: pd.DataFrame, *, output_scaling, noise, length_ra
 
 def save_npz(path, arrays: dict) -> None:
     """Write ``arrays`` to an uncompressed ``.npz`` at ``path`` atomically."""
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     def write(tmp):
         with open(tmp, "wb") as fh:

@@ -48,7 +48,7 @@ Simpson, Vehtari & Gelman, arXiv:1804.06788, 2018): the posterior quantile
 identifiability table (posterior width against the prior width,
 correlations). SBC's uniformity theorem holds for truths drawn from the
 prior: the study's calibration runs
-(:func:`scattermorph.study.calibration_table`) are drawn so, uniformly over
+(:func:`scattermorph.sim.sweep.calibration_table`) are drawn so, uniformly over
 the sweep's box in phi0, chi/chi_s and log t, whereas the sweep's own points
 sit on the prior's edges, where central intervals cannot cover and ranks pile
 up at 0 and 1. The snapshots of one run are correlated (they share its
@@ -898,7 +898,7 @@ def study_calibration(study_dir, *, cache_dir=None, log=None) -> StudyCalibratio
 
     from scattermorph.modelio import default_cache_dir
     from scattermorph.provenance import sha256_file
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     table, arrays, features = load_study(study_dir)
     d = Path(study_dir)

@@ -5,7 +5,7 @@ scale-free features over theta = (phi0, chi/chi_s, log10 t/tau), grid
 posterior, simulation-based calibration); this module runs them on a study:
 the emulators are fitted on every run of the study (the model
 ``scattermorph infer`` uses) and every snapshot of the calibration runs
-(:func:`scattermorph.study.calibration_table`: other simulations whose
+(:func:`scattermorph.sim.sweep.calibration_table`: other simulations whose
 parameters are drawn uniformly over the study's range) is a test curve with
 known parameters.
 
@@ -451,7 +451,7 @@ def _plain(value):
 def write_example(doc: dict, grid: dict, json_path, npz_path) -> None:
     """Write the example (JSON, NaN as null) and its grid posterior (``.npz``:
     ``axis_<param>``, ``weights``, ``lo``, ``hi``), each atomically."""
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     text = json.dumps(_plain(doc), indent=1, sort_keys=True, allow_nan=False)
     atomic_write(json_path, lambda tmp: Path(tmp).write_text(text + "\n"))
@@ -502,7 +502,7 @@ def run_stage(table, arrays, held, held_arrays, *, features, n_grid=40, level=0.
 
     The emulators are fitted on every snapshot of the study (the model
     ``scattermorph infer`` uses) and checked on the calibration runs, drawn
-    from the prior (:func:`scattermorph.study.calibration_table`): other
+    from the prior (:func:`scattermorph.sim.sweep.calibration_table`): other
     simulations, other seeds, parameters between the sweep's points.
 
     Parameters

@@ -13,7 +13,7 @@ import pandas as pd
 from scattermorph import scattering as sc
 from scattermorph.errors import ParameterError
 from scattermorph.minkowski import minkowski, threshold
-from scattermorph.study import snapshot_ids
+from scattermorph.sim.sweep import snapshot_ids
 
 __all__ = [
     "FUNCTIONALS",
@@ -152,7 +152,7 @@ def _arrays_to_table(z) -> pd.DataFrame:
 
 def save_measurements(path, table: pd.DataFrame, s_q, counts, q_edges, q_centres) -> None:
     """Write one simulation's measurements (``.npz``, atomic)."""
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     def write(tmp):
         with open(tmp, "wb") as fh:

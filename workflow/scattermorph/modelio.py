@@ -1012,7 +1012,7 @@ def save_model(path, model: FunctionalModel, metadata=None, *, curves=True) -> d
     dict
         The metadata written (``meta`` JSON of the file).
     """
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     arrays = {"X": model.X, "Y": model.Y, "scaler_mean": model.domain["scaler_mean"],
               "scaler_scale": model.domain["scaler_scale"], "grid": model.grid,
@@ -1684,7 +1684,7 @@ def ship_model(source, target, *, max_bytes=SHIPPED_MAX_BYTES) -> FunctionalMode
     """
     import shutil
 
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     source = Path(source)
     model = load_model(source)

@@ -201,7 +201,7 @@ def _save_one(fig, path, dpi, provenance) -> None:
     import warnings
 
     from scattermorph.provenance import PDF_KEY, PNG_KEY, sha256_file, write_sidecar
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     suffix = str(path).rsplit(".", 1)[-1].lower()
     meta = None

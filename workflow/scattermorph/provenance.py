@@ -204,7 +204,7 @@ def record_outputs(smk, script, outputs=None) -> list[Path]:
 def write_sidecar(path, side: dict) -> Path:
     """Write ``side`` (file name, its sha256, the record) as the JSON sidecar
     of ``path``, atomically; returns the sidecar's path."""
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     text = json.dumps(side, indent=1, sort_keys=True)
 

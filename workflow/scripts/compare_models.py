@@ -10,7 +10,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import pandas as pd  # noqa: E402
 
 from scattermorph.evaluation import select_models, summarise_cv  # noqa: E402
-from scattermorph.simulate import atomic_write  # noqa: E402
+from scattermorph.sim.run import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 metrics = pd.concat([pd.read_csv(p) for p in sm.input.metrics], ignore_index=True)

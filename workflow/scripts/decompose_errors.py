@@ -9,7 +9,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from scattermorph.classify import decompose_predictions  # noqa: E402
-from scattermorph.simulate import atomic_write  # noqa: E402
+from scattermorph.sim.run import atomic_write  # noqa: E402
 
 p = snakemake.params  # noqa: F821
 table = decompose_predictions(snakemake.input.predictions, confidence=p.confidence)  # noqa: F821

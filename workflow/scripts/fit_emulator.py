@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 
 from scattermorph import emulator as em  # noqa: E402
 from scattermorph.gp import save_npz  # noqa: E402
-from scattermorph.simulate import atomic_write  # noqa: E402
+from scattermorph.sim.run import atomic_write  # noqa: E402
 
 emu = snakemake.params.emulator  # noqa: F821
 runs = pd.concat([pd.read_csv(p) for p in snakemake.input.batches], ignore_index=True)  # noqa: F821

@@ -6,8 +6,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.simulate import atomic_write, read_metadata  # noqa: E402
-from scattermorph.study import simulation_summary, snapshot_table  # noqa: E402
+from scattermorph.sim.run import atomic_write, read_metadata  # noqa: E402
+from scattermorph.sim.sweep import simulation_summary, snapshot_table  # noqa: E402
 
 metas = [read_metadata(path) for path in snakemake.input.sims]  # noqa: F821
 snaps = snapshot_table(metas)

@@ -8,8 +8,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.simulate import atomic_write  # noqa: E402
-from scattermorph.study import reference_structures  # noqa: E402
+from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph.sim.sweep import reference_structures  # noqa: E402
 
 arrays, expected = reference_structures(
     snakemake.params.reference,  # noqa: F821

@@ -8,7 +8,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from scattermorph.classify import grf_structures  # noqa: E402
-from scattermorph.simulate import run_simulation, save_simulation  # noqa: E402
+from scattermorph.sim.run import run_simulation, save_simulation  # noqa: E402
 
 rec = snakemake.params.record  # noqa: F821
 if rec["source"] == "grf":

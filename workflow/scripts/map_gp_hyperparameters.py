@@ -9,7 +9,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from scattermorph.gp import hyperparameter_study, load_treloar  # noqa: E402
 from scattermorph.gp import save_npz  # noqa: E402
-from scattermorph.simulate import atomic_write  # noqa: E402
+from scattermorph.sim.run import atomic_write  # noqa: E402
 
 cfg = snakemake.params.foundations  # noqa: F821
 g = cfg["grid"]

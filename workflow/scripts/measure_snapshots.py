@@ -10,7 +10,7 @@ import numba  # noqa: E402
 
 from scattermorph.measure import measure_simulation, save_measurements  # noqa: E402
 from scattermorph.scattering import q_grid  # noqa: E402
-from scattermorph.simulate import load_simulation  # noqa: E402
+from scattermorph.sim.run import load_simulation  # noqa: E402
 
 # the compiled Minkowski pass uses the job's cores only (a cluster node may have more)
 numba.set_num_threads(min(snakemake.threads, numba.config.NUMBA_NUM_THREADS))  # noqa: F821

@@ -12,7 +12,7 @@ from scattermorph import plot_learning as pl  # noqa: E402
 from scattermorph.plotting import save_job_figure  # noqa: E402
 
 sm = snakemake  # noqa: F821
-from scattermorph.simulate import atomic_write  # noqa: E402
+from scattermorph.sim.run import atomic_write  # noqa: E402
 
 comparison = pd.read_csv(sm.input.comparison)
 page = pl.comparison_html(comparison, pd.read_csv(sm.input.selection))

@@ -16,7 +16,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 from scattermorph.errors import ParameterError  # noqa: E402
 from scattermorph.measure import load_dataset, select_motivating_pair  # noqa: E402
 from scattermorph.plotting import plot_motivating_pair, save_job_figure  # noqa: E402
-from scattermorph.simulate import load_simulation  # noqa: E402
+from scattermorph.sim.run import load_simulation  # noqa: E402
 
 table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)  # noqa: F821
 labels = pd.read_csv(snakemake.input.labels)  # noqa: F821

@@ -10,7 +10,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import pandas as pd  # noqa: E402
 
 from scattermorph.emulator import adaptive_vs_random  # noqa: E402
-from scattermorph.simulate import atomic_write  # noqa: E402
+from scattermorph.sim.run import atomic_write  # noqa: E402
 
 config = snakemake.config  # noqa: F821
 runs = pd.read_csv(snakemake.input.runs)  # noqa: F821

@@ -9,7 +9,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import pandas as pd  # noqa: E402
 
 from scattermorph.emulator import emulator_record, run_design_point  # noqa: E402
-from scattermorph.simulate import atomic_write  # noqa: E402
+from scattermorph.sim.run import atomic_write  # noqa: E402
 
 config = snakemake.config  # noqa: F821
 rows = snakemake.params.rows  # noqa: F821

@@ -6,7 +6,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.simulate import run_simulation, save_simulation  # noqa: E402
+from scattermorph.sim.run import run_simulation, save_simulation  # noqa: E402
 
 record = dict(snakemake.params.record)  # noqa: F821
 out = snakemake.output.sim  # noqa: F821

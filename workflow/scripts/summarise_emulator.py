@@ -9,7 +9,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from scattermorph.simulate import atomic_write  # noqa: E402
+from scattermorph.sim.run import atomic_write  # noqa: E402
 from scattermorph.summaries import emulator_summary  # noqa: E402
 
 sm = snakemake  # noqa: F821

@@ -11,7 +11,7 @@ import json  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from scattermorph.inference_study import inference_summary  # noqa: E402
-from scattermorph.simulate import atomic_write  # noqa: E402
+from scattermorph.sim.run import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 page = inference_summary(validation=pd.read_csv(sm.input.validation),

@@ -1,7 +1,7 @@
 """Free-energy models of a phase-separating binary mixture.
 
 A model is only the right-hand side of the Cahn-Hilliard-Cook equation and its
-parameters; the time steppers live in :mod:`scattermorph.solver`.
+parameters; the time steppers live in :mod:`scattermorph.sim.steppers`.
 
 All quantities are dimensionless. For the polymer blend the length unit is the
 statistical segment length ``b``, the energy unit ``k_B T`` per lattice site of

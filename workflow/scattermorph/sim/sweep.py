@@ -2,7 +2,7 @@
 
 The config's ``simulation`` section describes a sweep; :func:`simulation_table`
 expands it into one row per simulation, each row a complete parameter record
-for :func:`scattermorph.simulate.run_simulation`. :func:`check_physics` builds
+for :func:`scattermorph.sim.run.run_simulation`. :func:`check_physics` builds
 every model of the sweep before any job runs and raises
 :class:`~scattermorph.errors.ParameterError` naming the first bad value.
 """
@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from scattermorph.errors import ParameterError
-from scattermorph.simulate import MAX_DT_MAX_OVER_TAU, MAX_DT_OVER_TAU, build_model, cell_size
-from scattermorph.solver import Grid, explicit_dt_limit
+from scattermorph.sim.run import MAX_DT_MAX_OVER_TAU, MAX_DT_OVER_TAU, build_model, cell_size
+from scattermorph.sim.steppers import Grid, explicit_dt_limit
 
 __all__ = [
     "simulation_table",
@@ -157,7 +157,7 @@ def calibration_table(config: dict) -> pd.DataFrame:
 def run_cell_size(section: dict, sim: dict, phi0, quench, *, key: str = "simulation") -> float:
     """Cell size (b) of one run: ``section["dx"]``, or the run's fastest-growing
     wavelength over ``section["cells_per_wavelength"]``
-    (:func:`scattermorph.simulate.cell_size`).
+    (:func:`scattermorph.sim.run.cell_size`).
 
     Parameters
     ----------

@@ -14,7 +14,7 @@ from scipy.optimize import fsolve, minimize
 from scipy.special import expit, logit
 
 from scattermorph.errors import ParameterError
-from scattermorph.model import FloryHugginsDeGennes, Landau, make_model
+from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau, make_model
 
 FH_CASES = [
     # (N, quench chi/chi_s, phi0, gradient)

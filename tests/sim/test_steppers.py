@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from scattermorph.errors import ParameterError, SimulationError
-from scattermorph.model import FloryHugginsDeGennes, Landau
-from scattermorph.solver import (
+from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
+from scattermorph.sim.steppers import (
     ExplicitEuler,
     Grid,
     SemiImplicitSpectral,
@@ -919,7 +919,7 @@ def test_order_is_validated():
 # ---------------------------------------------------------------------------
 # 9. threads, determinism and the counter-based noise generator
 # ---------------------------------------------------------------------------
-from scattermorph import solver as _solver  # noqa: E402  (internals under test)
+from scattermorph.sim import steppers as _solver  # noqa: E402  (internals under test)
 from scattermorph.fft import FFTPair  # noqa: E402
 
 
@@ -1169,7 +1169,7 @@ def test_step_adds_the_drawn_noise():
 # the study's scheme: scale-selective stabiliser, bulk-phase step rate,
 # safeguarded steps (issue 13)
 # ---------------------------------------------------------------------------
-from scattermorph.solver import StepController, admissible_range, bulk_stiffness  # noqa: E402
+from scattermorph.sim.steppers import StepController, admissible_range, bulk_stiffness  # noqa: E402
 
 
 def test_bulk_stiffness_is_that_of_the_coexisting_phases():

@@ -1,7 +1,7 @@
 """Run one Cahn-Hilliard-Cook simulation from a parameter record and store it.
 
 A *parameter record* is a flat dict (one row of the study's simulation table,
-see :func:`scattermorph.study.simulation_table`) with the keys documented in
+see :func:`scattermorph.sim.sweep.simulation_table`) with the keys documented in
 :func:`run_simulation`. A run writes one compressed ``.npz`` holding every
 snapshot plus a JSON metadata record (parameters, seed, times, steps, wall time,
 package versions), written atomically: the file with the final name appears
@@ -24,9 +24,9 @@ import numpy as np
 
 from scattermorph import __version__
 from scattermorph.errors import InputFileError, ParameterError
-from scattermorph.model import make_model
+from scattermorph.sim.free_energy import make_model
 from scattermorph.scattering import characteristic_length
-from scattermorph.solver import ExplicitEuler, Grid, SemiImplicitSpectral, initial_condition, integrate
+from scattermorph.sim.steppers import ExplicitEuler, Grid, SemiImplicitSpectral, initial_condition, integrate
 
 __all__ = [
     "build_model",
@@ -45,7 +45,7 @@ __all__ = [
 #: mode's update by 1 + x (x = dt/tau; 1 + x/2 for the de Gennes split), so
 #: its per-step factor is 1 + x/(1 + x) instead of exp(x): after the ~5 tau of
 #: linear growth its amplitude is within 25 % of exp(5) for x <= 0.04
-#: (tests/test_simulate.py checks this for every model).
+#: (tests/sim/test_run.py checks this for every model).
 MAX_DT_OVER_TAU = 0.04
 #: theta of the scale-selective stabiliser (``SemiImplicitSpectral(selective=)``):
 #: the stabiliser of a mode is scaled by z / (z + theta), z = dt K^2 L, so it is
@@ -53,7 +53,7 @@ MAX_DT_OVER_TAU = 0.04
 #: falls off as z^2 at the domain scale, where the explicit step is accurate.
 SELECTIVE_THETA = 1.0
 #: largest step cap dt_max, in units of tau: uncapped growth of the step biases
-#: late coarsening (see scattermorph.solver.step_schedule).
+#: late coarsening (see scattermorph.sim.steppers.step_schedule).
 MAX_DT_MAX_OVER_TAU = 1.0
 
 

@@ -131,7 +131,7 @@ class Grid:
 # that run the compiled kernels without the GIL. Pointwise results do not
 # depend on who computes them, and every sum is taken per chunk and the
 # partial sums added in chunk order, so a step gives bit-identical fields
-# whatever the thread count (tests/test_solver.py). A pool of blocking
+# whatever the thread count (tests/sim/test_steppers.py). A pool of blocking
 # threads rather than numba's prange: on the OpenMP layer prange threads
 # spin-wait, and on a machine whose cores are busy with other jobs a parallel
 # call then takes 5-10x longer than one thread (measured for the Minkowski
@@ -762,7 +762,7 @@ class SemiImplicitSpectral:
         are bit-identical whatever the count: the passes work on fixed
         chunks, sums are added in chunk order, the noise is a counter-based
         stream, and FFTW's threaded FFTW_ESTIMATE plans gave bit-identical
-        transforms for every shape tested (tests/test_solver.py,
+        transforms for every shape tested (tests/sim/test_steppers.py,
         tests/test_fft.py).
     """
 
@@ -1205,7 +1205,7 @@ def step_schedule(times, dt, *, dt_growth=0.0, dt_max=None):
     scheme's error at the domain scale grows with the step, and uncapped
     growth biases late coarsening (measured exponent 0.25-0.31 instead of
     1/3 for dt_growth 0.02-0.002, Landau 2D); ``dt_max <= tau`` keeps it at
-    0.34 (tests/test_solver.py), and the study configs use that cap.
+    0.34 (tests/sim/test_steppers.py), and the study configs use that cap.
 
     Returns
     -------

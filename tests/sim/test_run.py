@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import scattermorph.simulate as simulate
+import scattermorph.sim.run as simulate
 from scattermorph.errors import InputFileError, ParameterError, SimulationError
-from scattermorph.model import FloryHugginsDeGennes, Landau
-from scattermorph.simulate import (
+from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
+from scattermorph.sim.run import (
     MAX_DT_OVER_TAU,
     atomic_write,
     build_model,
@@ -21,7 +21,7 @@ from scattermorph.simulate import (
     save_simulation,
     snapshot_times,
 )
-from scattermorph.solver import Grid, SemiImplicitSpectral
+from scattermorph.sim.steppers import Grid, SemiImplicitSpectral
 
 
 
@@ -272,7 +272,7 @@ def test_atomic_write_gives_usual_permissions(tmp_path):
     import os
     import stat
 
-    from scattermorph.simulate import atomic_write
+    from scattermorph.sim.run import atomic_write
 
     old = os.umask(0o022)
     try:

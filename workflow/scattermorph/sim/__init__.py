@@ -1,0 +1,7 @@
+"""Stage 1: Cahn-Hilliard-Cook simulations of a binary polymer blend.
+
+``free_energy``: the Flory-Huggins-de Gennes and Landau free energies and their
+linear theory; ``steppers``: the semi-implicit spectral and explicit Euler
+schemes, their step control and Cook noise; ``run``: one simulation with its
+snapshots and file; ``sweep``: the study's table of runs and its checks.
+"""
