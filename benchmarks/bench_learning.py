@@ -10,7 +10,7 @@ Builds its own data with the library (no study results needed):
 
 S(q) is binned on a linear q grid from 2 pi / box to pi / dx (like the issue's
 127 linearly spaced bins) and the Minkowski densities are measured on the
-field cut at its mean (``scattermorph.measure.measure_simulation``, exactly the
+field cut at its mean (``scattermorph.measure.snapshots.measure_simulation``, exactly the
 study's measurement).
 
 Compared, on the same splits:
@@ -53,8 +53,8 @@ import pandas as pd
 
 from scattermorph import learn
 from scattermorph.errors import SimulationError
-from scattermorph.measure import FUNCTIONALS, measure_simulation
-from scattermorph.scattering import q_grid
+from scattermorph.measure.snapshots import FUNCTIONALS, measure_simulation
+from scattermorph.measure.scattering import q_grid
 from scattermorph.sim.run import run_simulation
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -7,7 +7,7 @@ Usage::
     python benchmarks/bench_scattering.py [--quick]
 
 Prints, per image size, the best time of (a) the real FFT alone, (b)
-``scattermorph.scattering.radial_profile`` (FFT + one compiled binning pass,
+``scattermorph.measure.scattering.radial_profile`` (FFT + one compiled binning pass,
 the bin plan cached per shape), (c) the numpy baseline, and the ratios
 ``(b) / (a)`` (target: close to 1, "one FFT plus one binning pass") and
 ``(c) / (b)``. Results agree to round-off (checked). Never asserts on time.
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import scipy.fft as sfft
 
-from scattermorph import scattering as sc
+from scattermorph.measure import scattering as sc
 
 
 def best(fn, repeats):

@@ -61,7 +61,7 @@ except ImportError:  # running from a source tree without the editable install
 from scattermorph.sim import steppers as S
 from scattermorph.fft import HAVE_FFTW, FFTPair, rfft_shape
 from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
-from scattermorph.scattering import characteristic_length
+from scattermorph.measure.scattering import characteristic_length
 from scattermorph.sim.run import SELECTIVE_THETA
 
 try:
@@ -964,7 +964,7 @@ def _run_record(rec: dict, **over):
 def _observables(snaps, dx: float) -> np.ndarray:
     """(T, 4): characteristic length and the three Minkowski densities of each
     snapshot (cut at its mean, periodic), as the measurement stage does."""
-    from scattermorph.minkowski import minkowski_batch, threshold
+    from scattermorph.measure.minkowski import minkowski_batch, threshold
 
     binary = np.stack([threshold(f.astype(float), "mean") for f in snaps])
     m = minkowski_batch(binary, spacing=dx, periodic=True)

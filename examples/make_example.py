@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scattermorph.measure import FUNCTIONALS, load_dataset
+from scattermorph.measure.snapshots import FUNCTIONALS, load_dataset
 from scattermorph.learn import density_power
 
 HERE = Path(__file__).resolve().parent

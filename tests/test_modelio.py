@@ -338,8 +338,8 @@ def _two_phase_series(n=24, dx=2.0, n_snapshots=37, seed=1):
     phi > 1/2 come from the library's own measurement (measure_field), the
     snapshots from one seeded noise field, so consecutive snapshots are
     correlated as in a simulation. 37 snapshots of 24^3 take < 1 s."""
-    from scattermorph.measure import measure_field
-    from scattermorph.scattering import q_grid
+    from scattermorph.measure.snapshots import measure_field
+    from scattermorph.measure.scattering import q_grid
 
     rng = np.random.default_rng(seed)
     k = 2 * np.pi * np.fft.fftfreq(n, dx)
@@ -369,7 +369,7 @@ def test_train_default_is_at_least_as_good_as_the_paper_gp_on_a_3d_series():
     points per split the medians of two equally good models differ by about
     that much)."""
     from scattermorph.learn import features_log_sq, make_paper_gp, paper_splits
-    from scattermorph.measure import FUNCTIONALS
+    from scattermorph.measure.snapshots import FUNCTIONALS
 
     q, s_q, table = _two_phase_series()
     names = FUNCTIONALS[3]
@@ -575,7 +575,7 @@ def test_training_curves_round_trip_and_files_without_them_still_load(model, sav
 
 
 def test_smeared_model_is_the_fit_on_smeared_training_curves(model):
-    from scattermorph.resolution import smear_pinhole
+    from scattermorph.sas.resolution import smear_pinhole
 
     s_q, table = dataset(60, 1)  # the fixture's training set
     ref = mio.fit_models(Q, smear_pinhole(Q, s_q, 0.1 * Q), table, 2, NAMES, restarts=0, random_state=0)
@@ -591,7 +591,7 @@ def test_resolution_aware_model_is_better_on_smeared_curves(model):
     """Test curves smeared at 20 %: the model refitted on smeared training curves
     must predict them better than the model trained on ideal curves (the point
     of item 2), and about as well as the ideal model predicts ideal curves."""
-    from scattermorph.resolution import smear_pinhole
+    from scattermorph.sas.resolution import smear_pinhole
 
     s_q, table = dataset(30, 2)
     smeared = smear_pinhole(Q, s_q, 0.2 * Q)

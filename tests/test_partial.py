@@ -8,7 +8,7 @@ import pytest
 
 from scattermorph.classify import view_features
 from scattermorph.errors import ParameterError
-from scattermorph.minkowski import configuration_histogram, minkowski
+from scattermorph.measure.minkowski import configuration_histogram, minkowski
 from scattermorph.partial import (
     MAX_ASPECT,
     binarise_visible,
@@ -20,7 +20,7 @@ from scattermorph.partial import (
     visible_minkowski_densities,
     window_shape,
 )
-from scattermorph.scattering import structure_factor
+from scattermorph.measure.scattering import structure_factor
 
 FRACTIONS = [0.001, 0.01, 0.0137, 0.05, 0.1, 0.25, 0.5, 0.77, 0.999, 1.0]
 SHAPES = [(64, 64), (128, 128), (48, 80), (17, 23)]
@@ -177,7 +177,7 @@ def test_masked_two_point_brute_force(periodic, rng):
 
 def test_two_point_is_the_transform_of_the_structure_factor(rng):
     """Full periodic view: S2(r) - p^2 is the autocovariance of the phase
-    indicator, i.e. the inverse FFT of S(k) of scattermorph.scattering."""
+    indicator, i.e. the inverse FFT of S(k) of scattermorph.measure.scattering."""
     binary = rng.random((32, 32)) < 0.35
     s2, _ = masked_two_point(binary, np.ones_like(binary), True, [0.5, 1.2], spacing=1.0)
     s, _, _ = structure_factor(binary.astype(float), 1.0)

@@ -132,8 +132,8 @@ def test_readme_nxcansas_round_trip_runs(tmp_path, monkeypatch, capsys):
 
     import numpy as np
 
-    from scattermorph.curves import read_curve
-    from scattermorph.resolution import smear_pinhole
+    from scattermorph.sas.curves import read_curve
+    from scattermorph.sas.resolution import smear_pinhole
 
     text = (ROOT / "README.md").read_text()
     section = text[text.index("**An NXcanSAS round trip.**"):]

@@ -44,7 +44,7 @@ def test_tiny_study_outputs(tiny_run):
     assert len(sims) == nsims
     # the dataset: one row per snapshot, one S(q) curve per row, every
     # functional measured, on the config's q grid
-    from scattermorph.measure import FUNCTIONALS, load_dataset
+    from scattermorph.measure.snapshots import FUNCTIONALS, load_dataset
 
     table, arrays = load_dataset(res / "dataset.csv", res / "dataset_sq.npz")
     assert len(table) == nsims * nsnap

@@ -79,7 +79,7 @@ import numpy as np
 from scipy import ndimage
 
 from scattermorph.errors import ParameterError
-from scattermorph.minkowski import minkowski, threshold
+from scattermorph.measure.minkowski import minkowski, threshold
 from scattermorph.partial import (
     binarise_visible,
     masked_two_point,
@@ -235,7 +235,7 @@ def structure_labels(field, *, level="mean") -> dict:
     field : (ny, nx) or (nz, ny, nx) ndarray of float
         Composition field of the whole (periodic) structure.
     level : {"mean", "equal_volume"} or float
-        Binarisation rule (:func:`scattermorph.minkowski.threshold`).
+        Binarisation rule (:func:`scattermorph.measure.minkowski.threshold`).
 
     Returns
     -------
@@ -714,10 +714,10 @@ def grf_structures(section_cfg, seed, index):
     Returns a (L, n, n, n) float32 stack ``f - u_l`` (so the structure is
     ``> 0``; the composition field of a level cut), one per level ``u_l``
     of ``grf.levels``, and a metadata dict. The field comes from
-    :func:`scattermorph.reference.gaussian_random_field` (peaked spectrum),
+    :func:`scattermorph.measure.reference.gaussian_random_field` (peaked spectrum),
     drawn from ``SeedSequence([seed, STAGE, 7, index])``.
     """
-    from scattermorph.reference import gaussian_random_field
+    from scattermorph.measure.reference import gaussian_random_field
 
     g = section_cfg["grf"]
     n = int(section_cfg["grid"])

@@ -102,7 +102,7 @@ def binarise(img: np.ndarray, threshold=None) -> tuple[np.ndarray, float | None]
     else needs ``threshold`` ("mean", "equal_volume" or a number); the
     foreground is ``img > level``.
     """
-    from scattermorph.minkowski import threshold as cut
+    from scattermorph.measure.minkowski import threshold as cut
 
     if img.dtype != bool and not np.all(np.isfinite(img)):
         n = int(np.size(img) - np.isfinite(img).sum())
@@ -152,8 +152,8 @@ def characterise(img, *, pixel_size=1.0, threshold=None, periodic=True, connecti
         log grid from 2 pi / box to pi / pixel_size; ``characteristic_length``,
         ``invariant``).
     """
-    from scattermorph import scattering as sc
-    from scattermorph.minkowski import minkowski
+    from scattermorph.measure import scattering as sc
+    from scattermorph.measure.minkowski import minkowski
 
     if not (np.isfinite(pixel_size) and pixel_size > 0):
         raise ParameterError(f"--pixel-size {pixel_size!r} must be a positive length")
@@ -377,7 +377,7 @@ def about_text(model, path, *, shipped=False) -> str:
 
 
 def _cmd_predict(args) -> int:
-    from scattermorph.curves import read_curve, read_curves
+    from scattermorph.sas.curves import read_curve, read_curves
     from scattermorph.modelio import domain_text, load_model, load_shipped_model
 
     if args.resolution is not None and not (0 <= args.resolution < 1):
@@ -460,7 +460,7 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_infer(args) -> int:
-    from scattermorph.curves import read_curve
+    from scattermorph.sas.curves import read_curve
     from scattermorph.inference import PARAM_LABELS, study_calibration
 
     if not 8 <= args.grid <= 80:
@@ -504,7 +504,7 @@ def _cmd_infer(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from scattermorph.curves import read_table
+    from scattermorph.sas.curves import read_table
     from scattermorph.modelio import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, cv_text, model_summary, save_model, train_model
 
     if args.cv_repeats < 0:

@@ -5,7 +5,7 @@ a space-filling design of runs, it predicts the simulator's outputs at new
 parameters with an uncertainty (Sacks et al. 1989; Kennedy & O'Hagan 2001).
 Here the simulator is the Cahn-Hilliard-Cook run of
 :func:`scattermorph.sim.run.run_simulation` followed by the measurements of
-:func:`scattermorph.measure.measure_field`; the inputs are the mean
+:func:`scattermorph.measure.snapshots.measure_field`; the inputs are the mean
 composition ``phi0``, the quench depth ``chi / chi_s`` and the time (in units
 of the linear growth time tau); the outputs are the characteristic length and
 the Minkowski densities of the snapshot.
@@ -163,7 +163,7 @@ def emulator_dx(config: dict, *, phi0: float, quench: float) -> float:
 
 def output_columns(ndim: int) -> list[str]:
     """Emulated outputs: the first-moment length and the Minkowski densities."""
-    from scattermorph.measure import FUNCTIONALS
+    from scattermorph.measure.snapshots import FUNCTIONALS
 
     return ["L_first_moment", *FUNCTIONALS[ndim]]
 
@@ -182,8 +182,8 @@ def run_design_point(rec: dict, measurement: dict, *, log=None) -> pd.DataFrame:
         ``time_over_tau``, the outputs of :func:`output_columns`, and the
         run's ``sim_seconds`` (solver wall time) and ``measure_seconds``.
     """
-    from scattermorph.measure import measure_field
-    from scattermorph.scattering import q_grid
+    from scattermorph.measure.snapshots import measure_field
+    from scattermorph.measure.scattering import q_grid
     from scattermorph.sim.run import run_simulation
 
     snaps, meta = run_simulation(rec)

@@ -168,7 +168,7 @@ def load_stage(table_path, curves_path, learning, *, split_path=None, selection_
     configured kind without a selection), ``train``, ``test`` (bool masks;
     all rows train without a split).
     """
-    from scattermorph.measure import load_dataset
+    from scattermorph.measure.snapshots import load_dataset
 
     table, arrays = load_dataset(table_path, curves_path)
     ndim = int(table["dimension"].iloc[0])
@@ -627,12 +627,12 @@ def robustness(table, arrays, train, test, *, selection, ndim, learning, setting
 
     For each instrument setting (resolution dq/q, counts per unit intensity
     or None for no counting noise, background;
-    :func:`scattermorph.scattering.apply_instrument`) the test curves are
+    :func:`scattermorph.measure.scattering.apply_instrument`) the test curves are
     degraded (noise drawn from ``seed``), the inputs rebuilt, and the
     selected models scored twice: fitted on the ideal training curves
     (``training`` = ``"ideal"``) and, for a setting with a resolution, refitted
     on the training curves smeared with that resolution
-    (:func:`scattermorph.resolution.smear_pinhole`; no noise, no background:
+    (:func:`scattermorph.sas.resolution.smear_pinhole`; no noise, no background:
     ``training`` = ``"smeared"``), which is what ``scattermorph predict`` does
     with a curve's dQ. The first row (``setting`` -1) is the ideal test set for
     reference. For the ``log_sq`` input, bins lost to noise (zero counts) in
@@ -643,8 +643,8 @@ def robustness(table, arrays, train, test, *, selection, ndim, learning, setting
     pandas.DataFrame: setting, resolution, counts, background, training,
         functional, features, model and the test metrics.
     """
-    from scattermorph.resolution import smear_pinhole
-    from scattermorph.scattering import apply_instrument
+    from scattermorph.sas.resolution import smear_pinhole
+    from scattermorph.measure.scattering import apply_instrument
 
     rows = []
     rng = np.random.default_rng(seed)
@@ -926,7 +926,7 @@ def baseline_selection(comparison, functionals):
 def physics_estimates(table, ndim):
     """Estimators without learning: invariant -> volume fraction, Porod ->
     perimeter/surface density (columns written by the measurement stage;
-    see :mod:`scattermorph.scattering`). Returns {functional: estimate}."""
+    see :mod:`scattermorph.measure.scattering`). Returns {functional: estimate}."""
     area = "area_density" if ndim == 2 else "volume_density"
     surf = "perimeter_density" if ndim == 2 else "surface_density"
     out = {}

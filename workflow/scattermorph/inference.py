@@ -828,7 +828,7 @@ def load_study(study_dir):
     from pathlib import Path
 
     from scattermorph.errors import InputFileError
-    from scattermorph.measure import load_dataset
+    from scattermorph.measure.snapshots import load_dataset
 
     d = Path(study_dir)
     tab, arr = d / "dataset.csv", d / "dataset_sq.npz"
@@ -854,7 +854,7 @@ def fit_calibration(table, arrays, features=None, rows=None, *, source=None, see
     Parameters
     ----------
     table, arrays
-        From :func:`scattermorph.measure.load_dataset`.
+        From :func:`scattermorph.measure.snapshots.load_dataset`.
     features : dict, optional
         ``n_points``, ``x_range`` (default the study's 32 points over q/q1 in [0.3, 3]).
     rows : array_like of bool, shape (n,), optional

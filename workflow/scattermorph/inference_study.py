@@ -508,7 +508,7 @@ def run_stage(table, arrays, held, held_arrays, *, features, n_grid=40, level=0.
     Parameters
     ----------
     table, arrays
-        The study dataset (:func:`scattermorph.measure.load_dataset`): n rows,
+        The study dataset (:func:`scattermorph.measure.snapshots.load_dataset`): n rows,
         ``s_q`` shape (n, B).
     held, held_arrays
         The calibration runs' dataset (``inference/calibration_set.csv`` and

@@ -67,7 +67,7 @@ Resolution
 A measured curve is smeared by the instrument's q resolution. For a curve
 that states its dQ (or a given relative dQ/q), :func:`resolution_model`
 smears the training curves with the same relative resolution
-(:mod:`scattermorph.resolution`, the pinhole Gaussian of sasmodels), rebuilds
+(:mod:`scattermorph.sas.resolution`, the pinhole Gaussian of sasmodels), rebuilds
 their features and refits the GPs; the refitted model is cached per
 (model sha256, dQ/q rounded to :data:`RESOLUTION_STEP`).
 
@@ -108,7 +108,7 @@ from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from scattermorph.curves import Curve, check_curve, density_unit, normalise_q_unit
+from scattermorph.sas.curves import Curve, check_curve, density_unit, normalise_q_unit
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.learn import (
     GP_KERNELS,
@@ -598,7 +598,7 @@ class FunctionalModel:
         ----------
         q, intensity : array_like, shape (n,)
             The curve (any intensity scale for scale_free models); or pass a
-            :class:`~scattermorph.curves.Curve` as ``q``.
+            :class:`~scattermorph.sas.curves.Curve` as ``q``.
         error : array_like, shape (n,), optional
             Uncertainty dI; propagated by ``n_draws`` Monte Carlo draws of
             log-normal noise (log I +- dI/I), seeded by ``random_state``.
@@ -618,7 +618,7 @@ class FunctionalModel:
         Raises
         ------
         InputFileError
-            Malformed curve (see :func:`scattermorph.curves.check_curve`),
+            Malformed curve (see :func:`scattermorph.sas.curves.check_curve`),
             wrong q unit for a log_sq model, too narrow a q range.
         """
         if isinstance(q, Curve):
@@ -828,7 +828,7 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         length unit of q (q in 1/L, densities in L^-p).
     ndim : {2, 3}
     targets : sequence of str, optional
-        Density columns to learn (default ``scattermorph.measure.FUNCTIONALS[ndim]``).
+        Density columns to learn (default ``scattermorph.measure.snapshots.FUNCTIONALS[ndim]``).
     kernel, ard, restarts, random_state, noise, scaling
         Passed to :func:`scattermorph.learn.make_gp`. ``kernel="paper"`` is
         the exact model of Jones & Clarke (2021),
@@ -863,7 +863,7 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
     -------
     FunctionalModel
     """
-    from scattermorph.measure import FUNCTIONALS
+    from scattermorph.measure.snapshots import FUNCTIONALS
 
     if ndim not in (2, 3):
         raise ParameterError(f"ndim must be 2 or 3, got {ndim!r}")
@@ -1107,7 +1107,7 @@ def load_model(path) -> FunctionalModel:
         _fail(path, f"unknown feature kind {kind!r} (known: {FEATURE_KINDS})")
     if ndim not in (2, 3):
         _fail(path, f"ndim {ndim!r} is not 2 or 3")
-    from scattermorph.measure import FUNCTIONALS
+    from scattermorph.measure.snapshots import FUNCTIONALS
 
     unknown = [t for t in targets if t not in FUNCTIONALS[ndim]]
     if unknown or not targets or set(specs) != set(targets):
@@ -1202,7 +1202,7 @@ def cross_validate(q, s_q, table, ndim, targets=None, *, groups=None, n_repeats=
         in-sample, on the same predictions), ``n_test`` and ``protocol``.
     """
     from scattermorph.learn import grouped_labels, paper_splits
-    from scattermorph.measure import FUNCTIONALS
+    from scattermorph.measure.snapshots import FUNCTIONALS
 
     targets = list(FUNCTIONALS[ndim] if targets is None else targets)
     s_q = np.atleast_2d(np.asarray(s_q, dtype=float))
@@ -1429,7 +1429,7 @@ def smeared_model(model: FunctionalModel, resolution, *, log=None) -> Functional
     """The model refitted on its training curves smeared with a relative resolution.
 
     Every training curve is smeared with a pinhole Gaussian of standard
-    deviation ``dQ = resolution * q`` (:func:`scattermorph.resolution.smear_pinhole`,
+    deviation ``dQ = resolution * q`` (:func:`scattermorph.sas.resolution.smear_pinhole`,
     sasmodels' scheme), its features rebuilt, and one GP per density fitted
     again with the model's own options (kernel, ARD, restarts, seed, feature
     grid): the hyper-parameters are re-optimised, the training domain and its
@@ -1442,7 +1442,7 @@ def smeared_model(model: FunctionalModel, resolution, *, log=None) -> Functional
         The model has no training curves (a file written before they were
         stored, or with ``curves=False``).
     """
-    from scattermorph.resolution import smear_pinhole
+    from scattermorph.sas.resolution import smear_pinhole
 
     if model.curves is None:
         raise ParameterError("this model file holds no training curves, so it cannot be refitted for the "
@@ -1469,7 +1469,7 @@ def smeared_model(model: FunctionalModel, resolution, *, log=None) -> Functional
         new.training["calibration"] = dict(new.training["calibration"],
                                            note="carried over from the ideal-curve model")
     new.training["resolution"] = {
-        "relative": r, "scheme": "pinhole Gaussian dQ = relative * q (scattermorph.resolution.smear_pinhole, "
+        "relative": r, "scheme": "pinhole Gaussian dQ = relative * q (scattermorph.sas.resolution.smear_pinhole, "
                                  "as sasmodels.resolution.pinhole_resolution)",
         "parent_sha256": model.checksum}
     new.curves = None
@@ -1594,7 +1594,7 @@ def training_domain(model: FunctionalModel, q_unit=None) -> dict:
         ``q_unit``, or None when the units cannot be converted: the
         simulations' unit 1/b has no size in metres).
     """
-    from scattermorph.curves import Q_UNITS
+    from scattermorph.sas.curves import Q_UNITS
 
     dom = dict(model.training.get("study_domain") or {})
     train_unit = model.features["q_unit"]

@@ -35,7 +35,7 @@ Statistics of the visible part that need no more than what is visible:
 
 * :func:`binarise_visible`: the two-phase image of the visible pixels, cut at a
   level computed **from the visible pixels only** ("mean" or "equal_volume"
-  rule of :func:`scattermorph.minkowski.threshold`, or a fixed composition);
+  rule of :func:`scattermorph.measure.minkowski.threshold`, or a fixed composition);
 * :func:`visible_configurations`: the histogram of ``2 x 2`` (3D:
   ``2 x 2 x 2``) configurations whose pixels (voxels) are all visible, from
   which the Minkowski densities follow as for a periodic image
@@ -86,7 +86,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from scattermorph.errors import ParameterError
-from scattermorph.minkowski import _check_connectivity, _corners, _tables
+from scattermorph.measure.minkowski import _check_connectivity, _corners, _tables
 
 __all__ = [
     "VIEW_KINDS",
@@ -416,7 +416,7 @@ def binarise_visible(frame, mask, level="mean"):
 
 def _corner_views(a, periodic):
     """``a[x + c]`` for every window corner ``c`` (bit order of
-    :func:`scattermorph.minkowski.configuration_histogram`), as views of
+    :func:`scattermorph.measure.minkowski.configuration_histogram`), as views of
     one array: on the torus (one wrapped copy) or the interior (open)."""
     corners = _corners(a.ndim)
     if periodic:
@@ -431,7 +431,7 @@ def visible_configurations(binary, mask, periodic):
     """Histogram of the ``2 x 2`` (``2 x 2 x 2``) configurations whose
     pixels (voxels) are all visible.
 
-    Codes follow :func:`scattermorph.minkowski.configuration_histogram`: bit
+    Codes follow :func:`scattermorph.measure.minkowski.configuration_histogram`: bit
     ``b`` is the corner at offset ``(dy, dx) = (b & 1, b >> 1)`` in 2D and
     ``(dz, dy, dx) = ((b >> 1) & 1, b & 1, b >> 2)`` in 3D.
 
@@ -472,11 +472,11 @@ def visible_minkowski_densities(binary, mask, periodic, *, spacing=1.0, connecti
     ``surface_density`` (length^-1), ``mean_curvature_density`` (integral
     of the mean curvature per volume, length^-2) and ``euler_density``
     (length^-3). Each is the configuration weights of
-    :mod:`scattermorph.minkowski` summed over the visible ``2 x 2`` /
+    :mod:`scattermorph.measure.minkowski` summed over the visible ``2 x 2`` /
     ``2 x 2 x 2`` windows, divided by their number (each window stands for
     one cell of area / volume; the local estimator of Ohser & Muecklich
     2000, ch. 5); NaN when no window is complete. For a fully visible
-    periodic frame this equals :func:`scattermorph.minkowski.minkowski`
+    periodic frame this equals :func:`scattermorph.measure.minkowski.minkowski`
     exactly.
 
     Parameters

@@ -9,7 +9,7 @@ with handles. The figures of a 3D study therefore show each structure twice:
   (volume fraction 0 to 1) and the binarisation level as a contour;
 * :func:`isosurface_mesh` / :func:`draw_isosurface`: the interface between
   the phases at the study's binarisation level
-  (:func:`scattermorph.minkowski.threshold`), from
+  (:func:`scattermorph.measure.minkowski.threshold`), from
   :func:`skimage.measure.marching_cubes`, drawn with matplotlib's
   :class:`~mpl_toolkits.mplot3d.art3d.Poly3DCollection` and Lambert shading.
 
@@ -175,7 +175,7 @@ def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", max_cel
                     max_faces: int = 60_000, periodic: bool = True, caps: bool = True):
     """Triangle mesh of the interface of a 3D binarised structure.
 
-    The field is cut at the study's level (:func:`scattermorph.minkowski.threshold`
+    The field is cut at the study's level (:func:`scattermorph.measure.minkowski.threshold`
     of the full-resolution field) and the interface of the shown phase is
     found by :func:`skimage.measure.marching_cubes` (linear interpolation
     along the grid edges). To keep the drawing light (at most ``max_faces``
@@ -193,7 +193,7 @@ def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", max_cel
     dx : float
         Cell size (b).
     level : {"mean", "equal_volume"} or float
-        Binarisation rule of :func:`scattermorph.minkowski.threshold`.
+        Binarisation rule of :func:`scattermorph.measure.minkowski.threshold`.
     phase : {"minority", "rich", "poor"}
         The phase whose domains the surface encloses: the one with the
         smaller volume fraction (the domains that are droplets or a
@@ -226,7 +226,7 @@ def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", max_cel
     """
     from skimage.measure import marching_cubes
 
-    from scattermorph.minkowski import threshold
+    from scattermorph.measure.minkowski import threshold
 
     f = _check3d(field).astype(float)
     dx = _check_dx(dx)
@@ -472,7 +472,7 @@ def structure_panel(fig, field, dx: float, *, rect=(0.0, 0.0, 1.0, 1.0), level="
     rect : (x0, y0, width, height)
         Where the panel goes, in figure fractions.
     level : {"mean", "equal_volume"} or float
-        Binarisation rule (:func:`scattermorph.minkowski.threshold`).
+        Binarisation rule (:func:`scattermorph.measure.minkowski.threshold`).
     title : str, optional
         Title above the isosurface (a second line names the shown phase).
     color : colour, optional
@@ -535,7 +535,7 @@ def plot_sections(field, dx: float, *, level="mean", title: str | None = None):
         Binarisation rule whose level is drawn as a contour (None: none).
     title : str, optional
     """
-    from scattermorph.minkowski import threshold
+    from scattermorph.measure.minkowski import threshold
 
     f = _check3d(field)
     fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.0), layout="constrained")
@@ -704,7 +704,7 @@ def plot_coarsening_3d(fields, times, series, dx: float, *, level="mean",
     max_cells, max_faces : int
         See :func:`isosurface_mesh` (smaller than elsewhere: many small panels).
     """
-    from scattermorph.minkowski import threshold
+    from scattermorph.measure.minkowski import threshold
     from scattermorph.plotting import plot_length_series
 
     n = len(fields)

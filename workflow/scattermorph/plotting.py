@@ -430,7 +430,7 @@ def predict_figure(curve, prediction, model):
 
     Parameters
     ----------
-    curve : scattermorph.curves.Curve
+    curve : scattermorph.sas.curves.Curve
     prediction : scattermorph.modelio.Prediction
     model : scattermorph.modelio.FunctionalModel
         The model the prediction came from (its feature window).

@@ -8,7 +8,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.measure import add_instrument, assemble_dataset  # noqa: E402
+from scattermorph.measure.snapshots import add_instrument, assemble_dataset  # noqa: E402
 from scattermorph.sim.run import atomic_write  # noqa: E402
 
 table, arrays, dropped = assemble_dataset(

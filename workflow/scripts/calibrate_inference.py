@@ -9,7 +9,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from scattermorph.inference_study import run_stage, write_example  # noqa: E402
-from scattermorph.measure import load_dataset  # noqa: E402
+from scattermorph.measure.snapshots import load_dataset  # noqa: E402
 from scattermorph.sim.run import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821

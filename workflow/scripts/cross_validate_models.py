@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from scattermorph import evaluation as ev  # noqa: E402
-from scattermorph.measure import FUNCTIONALS, load_dataset  # noqa: E402
+from scattermorph.measure.snapshots import FUNCTIONALS, load_dataset  # noqa: E402
 from scattermorph.sim.run import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821

@@ -8,8 +8,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import numba  # noqa: E402
 
-from scattermorph.measure import measure_simulation, save_measurements  # noqa: E402
-from scattermorph.scattering import q_grid  # noqa: E402
+from scattermorph.measure.snapshots import measure_simulation, save_measurements  # noqa: E402
+from scattermorph.measure.scattering import q_grid  # noqa: E402
 from scattermorph.sim.run import load_simulation  # noqa: E402
 
 # the compiled Minkowski pass uses the job's cores only (a cluster node may have more)

@@ -1,7 +1,7 @@
 """Rule plot_motivating_pair: droplets vs co-continuous with the same S(q) peak.
 
 The pair is chosen from the dataset and the study's connectivity labels
-(scattermorph.measure.select_motivating_pair); 3D structures are drawn as
+(scattermorph.measure.snapshots.select_motivating_pair); 3D structures are drawn as
 shaded interfaces over their mid-planes (scattermorph.plot_structures).
 """
 
@@ -14,7 +14,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from scattermorph.errors import ParameterError  # noqa: E402
-from scattermorph.measure import load_dataset, select_motivating_pair  # noqa: E402
+from scattermorph.measure.snapshots import load_dataset, select_motivating_pair  # noqa: E402
 from scattermorph.plotting import plot_motivating_pair, save_job_figure  # noqa: E402
 from scattermorph.sim.run import load_simulation  # noqa: E402
 

@@ -6,7 +6,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.measure import load_dataset  # noqa: E402
+from scattermorph.measure.snapshots import load_dataset  # noqa: E402
 from scattermorph.plotting import plot_scaling_collapse, save_job_figure  # noqa: E402
 
 table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)  # noqa: F821

@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from scattermorph.evaluation import export_kernel, stage_seed  # noqa: E402
-from scattermorph.measure import load_dataset  # noqa: E402
+from scattermorph.measure.snapshots import load_dataset  # noqa: E402
 from scattermorph.modelio import fit_models, save_model, study_domain  # noqa: E402
 
 sm = snakemake  # noqa: F821

@@ -135,7 +135,7 @@ class Grid:
 # threads rather than numba's prange: on the OpenMP layer prange threads
 # spin-wait, and on a machine whose cores are busy with other jobs a parallel
 # call then takes 5-10x longer than one thread (measured for the Minkowski
-# histograms, scattermorph.minkowski); groups of chunks are handed out one at
+# histograms, scattermorph.measure.minkowski); groups of chunks are handed out one at
 # a time, so a thread that gets no core does not hold the others up.
 _CHUNK = 1 << 15  # real cells per chunk
 _CHUNK_MODES = 1 << 14  # Fourier modes per chunk (whole rows of the last axis)

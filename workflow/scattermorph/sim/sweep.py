@@ -443,7 +443,7 @@ def reference_structures(ref: dict, seed: int, ndim: int):
         analytic mean densities (Miles 1976 for the Boolean model; the
         Gaussian kinematic formula, Adler & Taylor 2007, for level cuts).
     """
-    from scattermorph import reference as rf
+    from scattermorph.measure import reference as rf
 
     shape = (int(ref["grid"]),) * ndim
     dx = float(ref["dx"])

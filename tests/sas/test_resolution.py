@@ -1,11 +1,11 @@
-"""Pinhole resolution smearing (scattermorph.resolution) against closed forms."""
+"""Pinhole resolution smearing (scattermorph.sas.resolution) against closed forms."""
 
 import numpy as np
 import pytest
 
-from scattermorph import scattering as sc
+from scattermorph.measure import scattering as sc
 from scattermorph.errors import ParameterError
-from scattermorph.resolution import bin_edges, pinhole_weights, smear_pinhole
+from scattermorph.sas.resolution import bin_edges, pinhole_weights, smear_pinhole
 
 
 def _gauss(q, q0, s):

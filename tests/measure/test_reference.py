@@ -1,4 +1,4 @@
-"""Tests of scattermorph.reference: Boolean models and Gaussian random fields.
+"""Tests of scattermorph.measure.reference: Boolean models and Gaussian random fields.
 
 Statistical checks average a few independent realisations (fixed seeds) and
 compare the mean with the analytic expectation within ``Z`` standard errors,
@@ -20,7 +20,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from scipy.special import ndtr
 
-from scattermorph import reference as ref
+from scattermorph.measure import reference as ref
 from scattermorph.errors import ParameterError
 
 Z = 5.0  # standard errors allowed in statistical comparisons (see module docstring)

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from scattermorph import reference as rf
-from scattermorph import scattering as sc
+from scattermorph.measure import reference as rf
+from scattermorph.measure import scattering as sc
 from scattermorph.errors import ParameterError
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scattermorph import scattering as sc
+from scattermorph.measure import scattering as sc
 from scattermorph.errors import ParameterError
-from scattermorph.minkowski import minkowski, threshold
+from scattermorph.measure.minkowski import minkowski, threshold
 from scattermorph.sim.sweep import snapshot_ids
 
 __all__ = [
@@ -50,13 +50,13 @@ def measure_field(phi, dx: float, *, q_edges, q_centres=None, level="mean", peri
     q_centres : (B,) ndarray, optional
         Nominal bin centres (default: geometric means of the edges).
     level : {"mean", "equal_volume"} or float
-        Binarisation threshold (see :func:`scattermorph.minkowski.threshold`).
+        Binarisation threshold (see :func:`scattermorph.measure.minkowski.threshold`).
     periodic, connectivity
-        Passed to :func:`scattermorph.minkowski.minkowski`.
+        Passed to :func:`scattermorph.measure.minkowski.minkowski`.
     porod_window : (lo, hi), optional
         q window of the Porod estimate; skipped if None.
     porod_method : {"ruland", "plateau"}
-        See :func:`scattermorph.scattering.porod_constant`.
+        See :func:`scattermorph.measure.scattering.porod_constant`.
     contrast : float
         Composition difference between the phases, used by the invariant and
         Porod estimators (the binodal difference for a simulation).
@@ -240,7 +240,7 @@ def add_instrument(arrays: dict, instrument: dict, *, seed: int) -> dict:
     """Add ``i_q`` and ``sigma_q``: the curves as an instrument would record them.
 
     With ``instrument["enabled"]`` false, ``i_q`` is ``s_q`` and ``sigma_q`` is
-    zero. Otherwise :func:`scattermorph.scattering.apply_instrument` is applied
+    zero. Otherwise :func:`scattermorph.measure.scattering.apply_instrument` is applied
     to every curve, the counting noise drawn from
     ``SeedSequence([seed, 2**32 - 2])`` row by row (deterministic).
     """

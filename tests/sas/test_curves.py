@@ -5,7 +5,7 @@ usual layouts are read exactly."""
 import numpy as np
 import pytest
 
-from scattermorph.curves import (
+from scattermorph.sas.curves import (
     MIN_POINTS,
     check_curve,
     density_unit,
@@ -220,7 +220,7 @@ def test_table_needs_a_density_of_its_dimension(tmp_path):
 # NXcanSAS, canSAS 1D XML and NIST files (issue 16)
 # --------------------------------------------------------------------------
 h5py = pytest.importorskip("h5py")
-SASDATA = __import__("pathlib").Path(__file__).resolve().parent / "data" / "sasdata"
+SASDATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "sasdata"
 XML_33837 = SASDATA / "33837rear_1D_1.75_16.5_CanSAS1D.xml"
 H5_33837 = SASDATA / "33837rear_1D_1.75_16.5_NXcanSAS_v3.h5"
 

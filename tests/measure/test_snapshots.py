@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scattermorph import measure as ms
-from scattermorph import reference as rf
-from scattermorph import scattering as sc
+from scattermorph.measure import snapshots as ms
+from scattermorph.measure import reference as rf
+from scattermorph.measure import scattering as sc
 from scattermorph.errors import ParameterError
-from scattermorph.minkowski import minkowski
+from scattermorph.measure.minkowski import minkowski
 
 
 def test_measure_field_on_a_sharp_structure(rng):

@@ -1,4 +1,4 @@
-"""Tests of scattermorph.minkowski: Minkowski functionals of binary images.
+"""Tests of scattermorph.measure.minkowski: Minkowski functionals of binary images.
 
 Every expected value comes from an independent source: analytic geometry
 (discs, balls, tori, digital squares and cubes), topology (Euler
@@ -6,7 +6,7 @@ characteristics of shells, tori, links, and the complement relations on the
 torus), scikit-image's ``euler_number`` and connected-component labelling
 with scipy, a plain-numpy configuration histogram, and the analytic mean
 densities of Boolean models and Gaussian-random-field excursion sets
-(:mod:`scattermorph.reference`).
+(:mod:`scattermorph.measure.reference`).
 
 Statistical checks compare the mean over a few independent realisations
 (fixed seeds) with the analytic expectation within ``Z`` standard errors, the
@@ -27,8 +27,8 @@ import pytest
 from scipy import ndimage
 from skimage.measure import euler_number
 
-from scattermorph import minkowski as mk
-from scattermorph import reference as ref
+from scattermorph.measure import minkowski as mk
+from scattermorph.measure import reference as ref
 from scattermorph.errors import ParameterError
 
 Z = 5.0  # standard errors allowed in statistical comparisons (module docstring)

@@ -788,7 +788,7 @@ def read_table(path, ndim, *, q_unit="1/b"):
     Format: CSV (``#`` lines are comments) with a header row. Columns named
     ``q=<value>`` hold I(q) at that q (the common q grid, in ``q_unit``; an
     empty cell is a missing point); columns named like the densities of
-    ``scattermorph.measure.FUNCTIONALS[ndim]`` (2D: ``area_density``,
+    ``scattermorph.measure.snapshots.FUNCTIONALS[ndim]`` (2D: ``area_density``,
     ``perimeter_density``, ``euler_density``; 3D: ``volume_density``,
     ``surface_density``, ``mean_curvature_density``, ``euler_density``) are
     the targets, in the length unit of q (q in 1/L, densities in L^-p); an
@@ -808,7 +808,7 @@ def read_table(path, ndim, *, q_unit="1/b"):
     """
     import pandas as pd
 
-    from scattermorph.measure import FUNCTIONALS
+    from scattermorph.measure.snapshots import FUNCTIONALS
 
     path = Path(path)
     normalise_q_unit(q_unit)

@@ -355,7 +355,7 @@ def apply_instrument(q, s_q, *, rng=None, q_window=None, resolution=0.0,
     resolution : float
         Relative Gaussian resolution ``sigma_q / q`` (e.g. 0.05 for a 5 % dq/q
         SANS set-up): pinhole smearing as in sasmodels,
-        :func:`scattermorph.resolution.smear_pinhole` (Pedersen, Posselt &
+        :func:`scattermorph.sas.resolution.smear_pinhole` (Pedersen, Posselt &
         Mortensen, J. Appl. Cryst. 23, 321, 1990).
     counts : float, optional
         Expected counts in a bin of unit intensity: the intensity becomes
@@ -375,7 +375,7 @@ def apply_instrument(q, s_q, *, rng=None, q_window=None, resolution=0.0,
     if resolution < 0:
         raise ParameterError(f"resolution={resolution} must be >= 0")
     if resolution > 0:
-        from scattermorph.resolution import smear_pinhole
+        from scattermorph.sas.resolution import smear_pinhole
 
         i_q = smear_pinhole(q, i_q, resolution * q)
     if background < 0:

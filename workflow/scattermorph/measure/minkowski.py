@@ -22,8 +22,8 @@ Conventions
 * Densities ``<key>_density`` are per unit area / volume of the image box
   (``prod(shape) * spacing**ndim``): ``area_density`` / ``volume_density`` is
   the area / volume fraction, ``euler_density`` has units length^-ndim.
-  These match the keys of :func:`scattermorph.reference.boolean_model_expected`
-  and :func:`scattermorph.reference.grf_excursion_expected` (``area_fraction``
+  These match the keys of :func:`scattermorph.measure.reference.boolean_model_expected`
+  and :func:`scattermorph.measure.reference.grf_excursion_expected` (``area_fraction``
   there is ``area_density`` here).
 * Voxels are cubes of side ``spacing``; a voxel of the image is "in" ``X``
   when ``image`` is ``True`` there. Lengths are in the units of ``spacing``.
@@ -100,7 +100,7 @@ Estimators and their accuracy
   ``M = 2 pi sum_i c_i (a / |v_i|) sum_planes chi_i``. *Discretised*, like
   the surface area (-7.3 % for an axis-aligned cube).
 
-Measured accuracy (tests/test_minkowski.py): digitised discs / balls of
+Measured accuracy (tests/measure/test_minkowski.py): digitised discs / balls of
 radius ``R`` voxels, random sub-voxel centres: area, perimeter, volume,
 surface and ``M`` within ``0.3 / R`` (relative; e.g. perimeter 0.15 % at
 ``R = 50``, ``M`` 0.5 % at ``R = 20``). Excursion sets of Gaussian random
@@ -225,7 +225,7 @@ _S2 = np.uint64(2)
 
 if sys.byteorder != "little":  # pragma: no cover - numba targets are LE
     raise ImportError(
-        "scattermorph.minkowski packs bytes into 64-bit words and needs a "
+        "scattermorph.measure.minkowski packs bytes into 64-bit words and needs a "
         "little-endian machine"
     )
 
@@ -562,12 +562,12 @@ def _check_image(image, *, what="image", batch=False) -> np.ndarray:
                 f"{what} has dtype {image.dtype} and contains NaN values: the "
                 "Minkowski functionals need a boolean (two-phase) image; remove "
                 "the NaNs from the field, then threshold it, e.g. "
-                "scattermorph.minkowski.threshold(field, level='equal_volume')"
+                "scattermorph.measure.minkowski.threshold(field, level='equal_volume')"
             )
         raise ParameterError(
             f"{what} has dtype {image.dtype}, but a boolean (bool) array is "
             "needed (True = the phase to measure): threshold the field first, "
-            "e.g. scattermorph.minkowski.threshold(field, level='equal_volume'"
+            "e.g. scattermorph.measure.minkowski.threshold(field, level='equal_volume'"
             " | 'mean' | value) or `field > level`"
         )
     if image.ndim not in allowed:

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from scattermorph import scattering as sc
-from scattermorph.minkowski import minkowski
+from scattermorph.measure import scattering as sc
+from scattermorph.measure.minkowski import minkowski
 
 
 def _structure(shape, seed):
