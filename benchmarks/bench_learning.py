@@ -17,9 +17,9 @@ Compared, on the same splits:
 
 (a) ``plain``: the paper's model, scikit-learn
     ``ConstantKernel * RBF + WhiteKernel`` on raw log10 S, ``normalize_y=True``,
-    2 optimiser restarts (:func:`scattermorph.learn.make_paper_gp` when the
+    2 optimiser restarts (:func:`scattermorph.learn.estimators.make_paper_gp` when the
     library has it, else built here identically);
-(b) ``train`` default (:func:`scattermorph.modelio.fit_models` with the CLI's
+(b) ``train`` default (:func:`scattermorph.predict.fit.fit_models` with the CLI's
     defaults, predictions through ``predict_curves``);
 (c) one change at a time away from the *old* train default (scale-free
     features, per-feature standardisation, squared exponential, restarts 1):
@@ -51,10 +51,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scattermorph import learn
 from scattermorph.errors import SimulationError
-from scattermorph.measure.snapshots import FUNCTIONALS, measure_simulation
+from scattermorph.learn.estimators import make_gp, make_paper_gp
+from scattermorph.learn.features import curve_moments, features_log_sq, from_scale_free, scale_free_targets
+from scattermorph.learn.splits import grouped_labels, paper_splits
 from scattermorph.measure.scattering import q_grid
+from scattermorph.measure.snapshots import FUNCTIONALS, measure_simulation
 from scattermorph.sim.run import run_simulation
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -148,10 +150,10 @@ def features(kind, q, s_q, ndim, values, names):
     Returns ``X``, ``Y`` (model space) and ``back(mu, sd, rows)``, which maps
     model-space predictions of ``rows`` back to densities.
     """
-    from scattermorph.modelio import _featurise, window_curve
+    from scattermorph.learn.features import _featurise, window_curve
 
     if kind in ("log_sq", "log_sq_interp32"):
-        X, mask = learn.features_log_sq(q, s_q)
+        X, mask = features_log_sq(q, s_q)
         if kind == "log_sq_interp32":  # 32 log-spaced points over the same q range (grid ablation)
             qk = q[mask]
             grid = np.geomspace(qk[0], qk[-1], 32)
@@ -163,23 +165,23 @@ def features(kind, q, s_q, ndim, values, names):
         logQ = np.empty(len(X))
         for i, row in enumerate(s_q):
             qw, sw, _ = window_curve(q, row, ndim, (0.3, 5.0))
-            logQ[i] = np.log10(learn.curve_moments(qw, sw[None], ndim)[0][0])
+            logQ[i] = np.log10(curve_moments(qw, sw[None], ndim)[0][0])
         X = X + logQ[:, None]
     elif kind != "scale_free":
         raise ValueError(f"unknown feature kind {kind!r}")
-    Y = np.column_stack([learn.scale_free_targets(values[:, j], q1, n, ndim) for j, n in enumerate(names)])
+    Y = np.column_stack([scale_free_targets(values[:, j], q1, n, ndim) for j, n in enumerate(names)])
 
     def back(mu, sd, rows):
-        return (np.column_stack([learn.from_scale_free(mu[:, j], q1[rows], n, ndim) for j, n in enumerate(names)]),
-                np.column_stack([learn.from_scale_free(sd[:, j], q1[rows], n, ndim) for j, n in enumerate(names)]))
+        return (np.column_stack([from_scale_free(mu[:, j], q1[rows], n, ndim) for j, n in enumerate(names)]),
+                np.column_stack([from_scale_free(sd[:, j], q1[rows], n, ndim) for j, n in enumerate(names)]))
     return X, Y, back
 
 
 def _gp_variant(scaling="feature", restarts=1, bounds="library", noise_floor=None, normalize_y=True, seed=0):
-    """``learn.make_gp`` (squared exponential) with one setting changed."""
+    """``make_gp`` (squared exponential) with one setting changed."""
     from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-    pipe = learn.make_gp("squared_exponential", restarts=restarts, random_state=seed, scaling=scaling)
+    pipe = make_gp("squared_exponential", restarts=restarts, random_state=seed, scaling=scaling)
     gp = pipe.named_steps["gp"]
     if bounds == "sklearn":  # scikit-learn's defaults: start 1, bounds (1e-5, 1e5) everywhere
         gp.set_params(kernel=ConstantKernel() * RBF() + WhiteKernel())
@@ -192,7 +194,7 @@ def _gp_variant(scaling="feature", restarts=1, bounds="library", noise_floor=Non
 
 #: the ablation: label -> (feature kind, model factory(seed)); "old default" is train's default before issue 15
 VARIANTS = {
-    "plain GP (paper): raw log10 S, no scaling, C*RBF+White, 2 restarts": ("log_sq", lambda s: learn.make_paper_gp(2, s)),
+    "plain GP (paper): raw log10 S, no scaling, C*RBF+White, 2 restarts": ("log_sq", lambda s: make_paper_gp(2, s)),
     "old train default: scale_free, per-feature standardisation, restarts 1": ("scale_free", lambda s: _gp_variant(seed=s)),
     "  - global scaling instead of per-feature": ("scale_free", lambda s: _gp_variant("global", seed=s)),
     "  - no input scaling": ("scale_free", lambda s: _gp_variant("none", seed=s)),
@@ -244,7 +246,7 @@ def _crosses_zero(values):
 
 def train_default_factory():
     """Predictions of ``scattermorph train`` with its current defaults (fit_models + predict_curves)."""
-    from scattermorph.modelio import fit_models
+    from scattermorph.predict.fit import fit_models
 
     def run(q, s_q, table, ndim, names, train, test, groups=None):
         with warnings.catch_warnings():
@@ -260,7 +262,7 @@ def paper_protocol(table, q, s_q, ndim, *, n_repeats, variants, include_train=Tr
     """Median and IQR over random 30/7 splits of each variant's relative RMSE (one series)."""
     names = FUNCTIONALS[ndim]
     values = table[names].to_numpy(dtype=float)
-    splits = [(tr, te) for _, tr, te in learn.paper_splits(table, n_repeats, 30, 7, rng=seed)]
+    splits = [(tr, te) for _, tr, te in paper_splits(table, n_repeats, 30, 7, rng=seed)]
     rows = {}
     cache = {}
     for label, (kind, factory) in variants.items():
@@ -295,7 +297,7 @@ def grouped_cv(table, q, s_q, ndim, *, variants, n_splits=4, seed=0):
     names = FUNCTIONALS[ndim]
     values = table[names].to_numpy(dtype=float)
     groups = table["sim_id"].to_numpy()
-    labels = learn.grouped_labels(groups, seed)
+    labels = grouped_labels(groups, seed)
     from sklearn.model_selection import GroupKFold
 
     folds = list(GroupKFold(n_splits).split(values, values, labels))
@@ -344,12 +346,12 @@ def heldout_ablation(table, q, s_q, ndim, *, n_splits=4, seed=0, variants=None):
     the raw GP std and (rows with calibrate) of the recalibrated std."""
     from sklearn.model_selection import GroupKFold
 
-    from scattermorph.modelio import train_model
+    from scattermorph.predict.fit import train_model
 
     names = FUNCTIONALS[ndim]
     values = table[names].to_numpy(dtype=float)
     groups = table["sim_id"].to_numpy()
-    folds = list(GroupKFold(n_splits).split(values, values, learn.grouped_labels(groups, seed)))
+    folds = list(GroupKFold(n_splits).split(values, values, grouped_labels(groups, seed)))
     frame = table[names].reset_index(drop=True)
     rows = {}
     for label, opts in (variants or HELDOUT).items():
@@ -367,7 +369,7 @@ def heldout_ablation(table, q, s_q, ndim, *, n_splits=4, seed=0, variants=None):
                                            groups=groups[tr], calibrate=calibrate, cv_repeats=0, restarts=1,
                                            **opts)
                 else:  # the shared-length-scale ablation: fit_models directly
-                    from scattermorph.modelio import fit_models
+                    from scattermorph.predict.fit import fit_models
                     model = fit_models(q, s_q[tr], frame.iloc[tr].reset_index(drop=True), ndim, names,
                                        groups=groups[tr], restarts=1, scale_length=scale_length, **opts)
             chosen.append(model.kind)

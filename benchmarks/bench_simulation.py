@@ -58,10 +58,10 @@ except ImportError:  # running from a source tree without the editable install
     sys.path.insert(0, str(HERE.parent / "workflow"))
     import scattermorph
 
-from scattermorph.sim import steppers as S
 from scattermorph.fft import HAVE_FFTW, FFTPair, rfft_shape
-from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
 from scattermorph.measure.scattering import characteristic_length
+from scattermorph.sim import steppers as S
+from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
 from scattermorph.sim.run import SELECTIVE_THETA
 
 try:

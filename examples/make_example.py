@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from scattermorph.measure.snapshots import FUNCTIONALS, load_dataset
-from scattermorph.learn import density_power
+from scattermorph.learn.features import density_power
 
 HERE = Path(__file__).resolve().parent
 SEGMENT_A = 6.5  # statistical segment length b in Angstrom (polystyrene-like)

@@ -347,7 +347,6 @@ def test_stage_checks_of_3d_views():
 
 def test_schema_accepts_the_3d_kinds():
     from _workflow import ROOT
-
     from scattermorph.config import ConfigError, validate
 
     schema = ROOT / "workflow/schemas/config.schema.yaml"

@@ -178,7 +178,7 @@ def _peaked(m, qp, q=_QT):
 def small_model(tmp_path_factory):
     """A model trained through the CLI on a small synthetic table (2D family
     of peaked curves whose scale-free densities depend on the tail exponent m;
-    see tests/test_modelio.py). --features scale_free: the tests below apply it to
+    see tests/predict/test_model.py). --features scale_free: the tests below apply it to
     curves in other q units and intensity scales, which only the shape-only input allows."""
     rng = np.random.default_rng(3)
     wd = tmp_path_factory.mktemp("cli_model")
@@ -202,7 +202,7 @@ def _curve_file(path, q, i, di=None):
 
 
 def test_train_writes_a_loadable_model(small_model, capsys):
-    from scattermorph.modelio import load_model
+    from scattermorph.predict.modelfile import load_model
 
     m = load_model(small_model)
     assert m.targets == ["area_density", "perimeter_density"] and m.kind == "scale_free"
@@ -330,7 +330,7 @@ def test_train_prints_cross_validated_errors_and_coverage(tmp_path, capsys):
     assert code == 0, err
     assert "cross-validated (2 random splits of 30 train / 7 test" in out
     assert "cov 95%" in out and "area_density" in out
-    from scattermorph.modelio import load_model
+    from scattermorph.predict.modelfile import load_model
 
     cv = load_model(tmp_path / "m.npz").training["cross_validation"]
     assert 0 <= cv["area_density"]["coverage_95"] <= 1
@@ -352,7 +352,7 @@ def test_train_recalibrates_and_absolute_models_refuse_other_units(tmp_path, cap
     """The default recalibrates the std by the RMS of the cross-validated z
     (stored, printed); a model that reads the absolute scale refuses a curve in
     another q unit with exit status 2 and names the fix (--features scale_free)."""
-    from scattermorph.modelio import load_model
+    from scattermorph.predict.modelfile import load_model
 
     table = _family_table(tmp_path / "t.csv")
     code, out, err = run(capsys, "train", table, "--out", tmp_path / "m.npz", "--dimension", "2",
@@ -377,7 +377,7 @@ def test_train_paper_baseline(tmp_path, capsys):
     code, out, err = run(capsys, "train", table, "--out", tmp_path / "m.npz", "--dimension", "2",
                          "--kernel", "paper", "--features", "log_sq", "--cv-repeats", "0")
     assert code == 0, err
-    from scattermorph.modelio import load_model
+    from scattermorph.predict.modelfile import load_model
 
     m = load_model(tmp_path / "m.npz")
     assert m.training["kernel"] == "paper" and m.training["scaling"] == "none" and m.kind == "log_sq"
@@ -542,7 +542,7 @@ def test_predict_bad_resolution_exit_2(small_model, tmp_path, capsys, value):
 
 
 def test_predict_with_a_model_without_training_curves(small_model, tmp_path, capsys):
-    from scattermorph.modelio import load_model, save_model
+    from scattermorph.predict.modelfile import load_model, save_model
 
     bare = tmp_path / "bare.npz"
     save_model(bare, load_model(small_model), curves=False)
@@ -580,7 +580,7 @@ def test_the_repository_ships_a_small_valid_model_with_its_provenance(capsys, mo
     from pathlib import Path
 
     from scattermorph.measure.snapshots import FUNCTIONALS
-    from scattermorph.modelio import SHIPPED_MAX_BYTES, load_shipped_model, shipped_model_path
+    from scattermorph.predict.modelfile import SHIPPED_MAX_BYTES, load_shipped_model, shipped_model_path
 
     monkeypatch.delenv("SCATTERMORPH_MODEL", raising=False)
     path = shipped_model_path()

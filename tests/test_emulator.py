@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from _workflow import ROOT
 from scattermorph import emulator as em
 from scattermorph.errors import ParameterError
 from scattermorph.sim.free_energy import make_model
-
-from _workflow import ROOT
 
 CONFIG = yaml.safe_load((ROOT / "config/2d.yaml").read_text())  # fixed cell size dx
 

@@ -214,7 +214,7 @@ def test_infer_cli_end_to_end(study, tmp_path, capsys):
     assert p["phi0"]["hpd"][0] <= 0.3 <= p["phi0"]["hpd"][1]
     assert p["log10_t"]["hpd"][0] <= 1.0 <= p["log10_t"]["hpd"][1]
     # the length scale is read in the curve's own unit: 7 x the windowed q1 of the same curve in 1/b
-    from scattermorph.modelio import window_curve
+    from scattermorph.learn.features import window_curve
 
     q = np.logspace(-2.3, 0.3, 96)
     q1_b = window_curve(q, _curve(q, 0.3, 1.15, 10.0), 3, (0.3, 3.0))[2]

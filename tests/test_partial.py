@@ -9,6 +9,7 @@ import pytest
 from scattermorph.classify import view_features
 from scattermorph.errors import ParameterError
 from scattermorph.measure.minkowski import configuration_histogram, minkowski
+from scattermorph.measure.scattering import structure_factor
 from scattermorph.partial import (
     MAX_ASPECT,
     binarise_visible,
@@ -20,7 +21,6 @@ from scattermorph.partial import (
     visible_minkowski_densities,
     window_shape,
 )
-from scattermorph.measure.scattering import structure_factor
 
 FRACTIONS = [0.001, 0.01, 0.0137, 0.05, 0.1, 0.25, 0.5, 0.77, 0.999, 1.0]
 SHAPES = [(64, 64), (128, 128), (48, 80), (17, 23)]

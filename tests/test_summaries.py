@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scattermorph.summaries import fmt
-
 from scattermorph import summaries as S
 from scattermorph.errors import InputFileError
+from scattermorph.summaries import fmt
 
 
 def _row(page, first_cell):

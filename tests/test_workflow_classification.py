@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
 from _workflow import ROOT, TINY, snakemake, tiny_config_with
 
 pytestmark = pytest.mark.workflow

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _workflow import TINY, snakemake
 
+from _workflow import TINY, snakemake
 from scattermorph import readme as R
 from scattermorph.cli import main
 

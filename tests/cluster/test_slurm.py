@@ -13,7 +13,6 @@ import re
 import subprocess
 
 import pytest
-
 from compare_runs import compare_runs, result_files
 from local_slurm import LocalSlurm, ensure_packages, why_not_here
 from slurm_check import run_killed_jobs, run_tiny_on_slurm

@@ -27,9 +27,9 @@ import pytest
 from scipy import ndimage
 from skimage.measure import euler_number
 
+from scattermorph.errors import ParameterError
 from scattermorph.measure import minkowski as mk
 from scattermorph.measure import reference as ref
-from scattermorph.errors import ParameterError
 
 Z = 5.0  # standard errors allowed in statistical comparisons (module docstring)
 

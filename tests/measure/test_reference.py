@@ -20,8 +20,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from scipy.special import ndtr
 
-from scattermorph.measure import reference as ref
 from scattermorph.errors import ParameterError
+from scattermorph.measure import reference as ref
 
 Z = 5.0  # standard errors allowed in statistical comparisons (see module docstring)
 

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
+from scattermorph.errors import ParameterError
 from scattermorph.measure import reference as rf
 from scattermorph.measure import scattering as sc
-from scattermorph.errors import ParameterError
 
 
 @pytest.mark.parametrize("shape, dx", [((64, 48), 1.0), ((32, 32, 16), 0.7)])

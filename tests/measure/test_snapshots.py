@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scattermorph.measure import snapshots as ms
+from scattermorph.errors import ParameterError
 from scattermorph.measure import reference as rf
 from scattermorph.measure import scattering as sc
-from scattermorph.errors import ParameterError
+from scattermorph.measure import snapshots as ms
 from scattermorph.measure.minkowski import minkowski
 
 

@@ -5,6 +5,7 @@ usual layouts are read exactly."""
 import numpy as np
 import pytest
 
+from scattermorph.errors import InputFileError
 from scattermorph.sas.curves import (
     MIN_POINTS,
     check_curve,
@@ -14,7 +15,6 @@ from scattermorph.sas.curves import (
     read_curves,
     read_table,
 )
-from scattermorph.errors import InputFileError
 
 Q = np.geomspace(0.01, 0.5, 20)
 I = 1e3 * (Q / 0.05) ** 2 / (1 + (Q / 0.05) ** 5)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from scattermorph.measure import scattering as sc
 from scattermorph.errors import ParameterError
+from scattermorph.measure import scattering as sc
 from scattermorph.sas.resolution import bin_edges, pinhole_weights, smear_pinhole
 
 

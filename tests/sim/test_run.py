@@ -3,7 +3,6 @@
 import json
 import math
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,6 @@ from scattermorph.sim.run import (
     snapshot_times,
 )
 from scattermorph.sim.steppers import Grid, SemiImplicitSpectral
-
 
 
 def mode_field(model, shape, modes, amp):

@@ -919,8 +919,8 @@ def test_order_is_validated():
 # ---------------------------------------------------------------------------
 # 9. threads, determinism and the counter-based noise generator
 # ---------------------------------------------------------------------------
-from scattermorph.sim import steppers as _solver  # noqa: E402  (internals under test)
 from scattermorph.fft import FFTPair  # noqa: E402
+from scattermorph.sim import steppers as _solver  # noqa: E402  (internals under test)
 
 
 @pytest.fixture

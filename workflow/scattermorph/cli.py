@@ -263,7 +263,7 @@ def _model_for(base, curve, args, models):
     """The model for one curve: the base model, or the base model refitted on training
     curves smeared with the curve's relative resolution (``--resolution``, else the file's
     dQ over the feature window); ``models`` caches them by rounded dQ/q for this run."""
-    from scattermorph.modelio import curve_resolution, resolution_model, round_resolution
+    from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
 
     window = None
     if args.resolution is not None:
@@ -342,7 +342,7 @@ def _results_table(results):
 
 def about_text(model, path, *, shipped=False) -> str:
     """``scattermorph predict --about``: what a model file is and where it came from."""
-    from scattermorph.modelio import domain_text, training_domain
+    from scattermorph.predict.model import domain_text, training_domain
     from scattermorph.provenance import sha256_file
 
     prov, t = model.provenance, model.training
@@ -377,8 +377,9 @@ def about_text(model, path, *, shipped=False) -> str:
 
 
 def _cmd_predict(args) -> int:
+    from scattermorph.predict.model import domain_text
+    from scattermorph.predict.modelfile import load_model, load_shipped_model
     from scattermorph.sas.curves import read_curve, read_curves
-    from scattermorph.modelio import domain_text, load_model, load_shipped_model
 
     if args.resolution is not None and not (0 <= args.resolution < 1):
         raise ParameterError(f"--resolution {args.resolution:g}: give the relative resolution dQ/q in [0, 1), "
@@ -460,8 +461,8 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_infer(args) -> int:
-    from scattermorph.sas.curves import read_curve
     from scattermorph.inference import PARAM_LABELS, study_calibration
+    from scattermorph.sas.curves import read_curve
 
     if not 8 <= args.grid <= 80:
         raise ParameterError(f"--grid {args.grid}: give 8 to 80 cells per parameter (default 32)")
@@ -504,8 +505,10 @@ def _cmd_infer(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    from scattermorph.predict.fit import cv_text, train_model
+    from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT
+    from scattermorph.predict.modelfile import model_summary, save_model
     from scattermorph.sas.curves import read_table
-    from scattermorph.modelio import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, cv_text, model_summary, save_model, train_model
 
     if args.cv_repeats < 0:
         raise ParameterError(f"--cv-repeats {args.cv_repeats}: give 0 (no cross-validation) or more splits")
@@ -673,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--plot", metavar="OUT.png", default=None,
                      help="corner plot of the posterior and the posterior-predictive feature curve over the data's")
     inf.set_defaults(func=_cmd_infer)
-    from scattermorph.learn import GP_KERNELS
+    from scattermorph.learn.estimators import GP_KERNELS
 
     tr = sub.add_parser(
         "train",

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from scattermorph.errors import ParameterError
+from scattermorph.learn.metrics import coverage_band
 
 __all__ = [
     "STREAM",
@@ -182,8 +183,8 @@ def run_design_point(rec: dict, measurement: dict, *, log=None) -> pd.DataFrame:
         ``time_over_tau``, the outputs of :func:`output_columns`, and the
         run's ``sim_seconds`` (solver wall time) and ``measure_seconds``.
     """
-    from scattermorph.measure.snapshots import measure_field
     from scattermorph.measure.scattering import q_grid
+    from scattermorph.measure.snapshots import measure_field
     from scattermorph.sim.run import run_simulation
 
     snaps, meta = run_simulation(rec)
@@ -313,15 +314,6 @@ class EmulatorSet:
                          "noise_variance": k.k2.noise_level,
                          "log_marginal_likelihood": gp.log_marginal_likelihood_value_})
         return pd.DataFrame(rows)
-
-
-def coverage_band(n: int, nominal: float = 0.95, level: float = 0.99):
-    """Central ``level`` binomial interval of the coverage of ``n`` independent
-    nominal-``nominal`` intervals (fractions)."""
-    from scipy.stats import binom
-
-    a = (1 - level) / 2
-    return float(binom.ppf(a, n, nominal) / n), float(binom.ppf(1 - a, n, nominal) / n)
 
 
 def validate_emulators(em: EmulatorSet, test: pd.DataFrame):

@@ -7,7 +7,7 @@ Emulator of the scattering
 --------------------------
 The input of the study's user-facing models, the scale-free features of a
 curve (log10 S q1^d / Q on a grid of x = q/q1, each curve cut to its own q1
-window: :func:`scattermorph.modelio.scale_free_windowed`), is reduced to a few
+window: :func:`scattermorph.learn.features.scale_free_windowed`), is reduced to a few
 principal components (scikit-learn PCA) and each component is emulated by a
 scikit-learn :class:`~sklearn.gaussian_process.GaussianProcessRegressor` as a
 function of theta = (phi0, chi/chi_s, log10 t/tau), the PCA-GP emulator of
@@ -36,7 +36,7 @@ highest-density intervals, mean and correlations are sums over the grid.
 Scale-free features remove q1, so the *absolute* length scale 2 pi / q1 (in
 the curve's unit) is reported alongside, not inferred. The Minkowski
 densities implied by the posterior come from a GP per functional from theta
-to the scale-free density (value / q1^p, :func:`scattermorph.learn.scale_free_targets`)
+to the scale-free density (value / q1^p, :func:`scattermorph.learn.features.scale_free_targets`)
 averaged over the posterior (law of total variance) and returned in
 (unit of q)^p with the curve's q1.
 
@@ -123,7 +123,7 @@ def study_ndim(table: pd.DataFrame) -> int:
 def study_features(q, s_q, ndim, *, n_points=32, x_range=(0.3, 3.0)):
     """Scale-free features of curves (the study's ``scale_free`` input).
 
-    A thin wrapper of :func:`scattermorph.modelio.scale_free_windowed` (the
+    A thin wrapper of :func:`scattermorph.learn.features.scale_free_windowed` (the
     exact definition the saved models and ``predict`` use).
 
     Parameters
@@ -141,7 +141,7 @@ def study_features(q, s_q, ndim, *, n_points=32, x_range=(0.3, 3.0)):
     q1 : ndarray, shape (n,)
         Windowed first-moment wavenumber (units of q).
     """
-    from scattermorph.modelio import scale_free_windowed
+    from scattermorph.learn.features import scale_free_windowed
 
     return scale_free_windowed(q, np.atleast_2d(s_q), ndim, n_points=n_points, x_range=tuple(x_range))
 
@@ -332,7 +332,7 @@ class ScatteringEmulator:
         squared standardised error of the left-out snapshots says by how much
         the predictive variance of a *new run* is too small (a run's deviation
         persists over its snapshots, which the GP takes as independent). The
-        sigma-scaling of the study's models (:func:`scattermorph.modelio.sigma_scale_factors`)
+        sigma-scaling of the study's models (:func:`scattermorph.predict.fit.sigma_scale_factors`)
         applied to the emulator.
         """
         r2 = np.empty_like(Z)
@@ -434,7 +434,7 @@ class FunctionalEmulator:
 
     def fit(self, theta, values, q1, box, hyper=None):
         """``values`` shape (n, t) in the simulation's unit; ``q1`` shape (n,) in the same unit."""
-        from scattermorph.learn import scale_free_targets
+        from scattermorph.learn.features import scale_free_targets
 
         self.box = box
         U = box(theta)
@@ -718,7 +718,7 @@ def calibration_summary(cal: pd.DataFrame, level=0.90, n_bins=5) -> pd.DataFrame
     """
     from scipy.stats import binom
 
-    from scattermorph.emulator import coverage_band
+    from scattermorph.learn.metrics import coverage_band
 
     n = len(cal)
     rows = []
@@ -780,7 +780,7 @@ class StudyCalibration:
             ``features`` (x grid, the curve's, posterior-predictive mean and
             5/95 % band), ``grid`` (the raw posterior, not JSON).
         """
-        from scattermorph.learn import from_scale_free
+        from scattermorph.learn.features import from_scale_free
 
         X, q1 = study_features(q, np.asarray(intensity, float)[None], self.ndim, **self.features)
         em = self.emulator
@@ -794,7 +794,7 @@ class StudyCalibration:
         f_mean = wk @ fm
         f_std = np.sqrt(np.maximum(wk @ (fs ** 2 + fm ** 2) - f_mean ** 2, 0))
         funcs = {}
-        from scattermorph.learn import density_power
+        from scattermorph.learn.features import density_power
 
         for j, name in enumerate(self.functionals.targets):
             funcs[name] = {"mean": float(from_scale_free(f_mean[j], q1[0], name, self.ndim)),
@@ -840,7 +840,7 @@ def load_study(study_dir):
     features = dict(DEFAULT_FEATURES)
     model_path = d / "models" / "scale_free_gp.npz"
     if model_path.is_file():  # the feature grid the study's scale-free model was trained on
-        from scattermorph.modelio import load_model
+        from scattermorph.predict.modelfile import load_model
 
         f = load_model(model_path).features
         features = {"n_points": int(f["n_points"]), "x_range": tuple(float(v) for v in f["x_range"])}
@@ -888,7 +888,7 @@ def study_calibration(study_dir, *, cache_dir=None, log=None) -> StudyCalibratio
 
     The GP hyper-parameters are cached (JSON, keyed by the sha256 of the
     study's dataset files and the feature grid) in ``cache_dir`` (default
-    :func:`scattermorph.modelio.default_cache_dir`): a cached fit is rebuilt
+    :func:`scattermorph.predict.smearing.default_cache_dir`): a cached fit is rebuilt
     with one Cholesky factorisation per GP, no optimiser. The study folder
     itself is only read.
     """
@@ -896,7 +896,7 @@ def study_calibration(study_dir, *, cache_dir=None, log=None) -> StudyCalibratio
     import json
     from pathlib import Path
 
-    from scattermorph.modelio import default_cache_dir
+    from scattermorph.predict.smearing import default_cache_dir
     from scattermorph.provenance import sha256_file
     from scattermorph.sim.run import atomic_write
 

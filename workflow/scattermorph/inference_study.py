@@ -180,8 +180,8 @@ def fixed_parameters(em) -> np.ndarray:
 # --------------------------------------------------------------------------
 def _band(n, level):
     """Central 95 % range of the coverage of ``n`` independent nominal-``level``
-    intervals (:func:`scattermorph.emulator.coverage_band`); NaN for no intervals."""
-    from scattermorph.emulator import coverage_band
+    intervals (:func:`scattermorph.learn.metrics.coverage_band`); NaN for no intervals."""
+    from scattermorph.learn.metrics import coverage_band
 
     if n <= 0:
         return float("nan"), float("nan")

@@ -1,5 +1,5 @@
 """Figures of the learning stage (issue 4). They only read the tables that the
-learning rules write (:mod:`scattermorph.evaluation`); each returns a
+learning rules write (:mod:`scattermorph.learn.protocols`); each returns a
 :class:`matplotlib.figure.Figure` that the caller saves with
 :func:`scattermorph.plotting.save_figure`.
 """
@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from scattermorph.evaluation import calibration_curve  # noqa: E402
+from scattermorph.learn.protocols import calibration_curve  # noqa: E402
 
 __all__ = [
     "LABELS",
@@ -123,10 +123,10 @@ def plot_calibration(test_predictions, cv_predictions=None, targets=None):
     ``test_predictions``; the panel says so when the column is absent).
     Both: the target bands of the 68 % and 95 % coverage (``targets``: dict
     with ``coverage_68`` and ``coverage_95`` (lo, hi); default
-    :data:`scattermorph.evaluation.CALIBRATION_TARGETS`) as grey bars. Right:
+    :data:`scattermorph.learn.protocols.CALIBRATION_TARGETS`) as grey bars. Right:
     standardised residuals of the test rows after recalibration.
     """
-    from scattermorph.evaluation import CALIBRATION_TARGETS
+    from scattermorph.learn.protocols import CALIBRATION_TARGETS
 
     targets = dict(CALIBRATION_TARGETS, **(targets or {}))
     levels = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.683, 0.8, 0.9, 0.95, 0.99])

@@ -431,8 +431,8 @@ def predict_figure(curve, prediction, model):
     Parameters
     ----------
     curve : scattermorph.sas.curves.Curve
-    prediction : scattermorph.modelio.Prediction
-    model : scattermorph.modelio.FunctionalModel
+    prediction : scattermorph.predict.model.Prediction
+    model : scattermorph.predict.model.FunctionalModel
         The model the prediction came from (its feature window).
 
     Returns

@@ -396,12 +396,12 @@ def _check_params(files: list[Path], sides: dict, configfile=None, snakefile=Non
 
 def _check_shipped_model(path: Path, problems: list[str], notes) -> list[str]:
     """A shipped model (``models/*.npz``): its own sha256 checksum must hold
-    (:func:`scattermorph.modelio.load_model`), on top of the sidecar checks.
+    (:func:`scattermorph.predict.modelfile.load_model`), on top of the sidecar checks.
     Its recorded inputs live in the study's results/, which a fresh checkout
     does not have: a *missing* input or script is a note (not checked), a
     present but changed one stays a STALE problem."""
     from scattermorph.errors import InputFileError
-    from scattermorph.modelio import load_model
+    from scattermorph.predict.modelfile import load_model
 
     out = []
     for line in problems:

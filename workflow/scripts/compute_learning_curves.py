@@ -8,7 +8,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from scattermorph import evaluation as ev  # noqa: E402
+from scattermorph.learn import protocols as ev  # noqa: E402
 from scattermorph.sim.run import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821

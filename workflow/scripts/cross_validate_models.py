@@ -10,7 +10,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from scattermorph import evaluation as ev  # noqa: E402
+from scattermorph.learn import protocols as ev  # noqa: E402
 from scattermorph.measure.snapshots import FUNCTIONALS, load_dataset  # noqa: E402
 from scattermorph.sim.run import atomic_write  # noqa: E402
 

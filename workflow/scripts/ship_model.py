@@ -9,7 +9,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.modelio import ship_model  # noqa: E402
+from scattermorph.predict.modelfile import ship_model  # noqa: E402
 
 sm = snakemake  # noqa: F821
 model = ship_model(sm.input.model, sm.output.model, max_bytes=sm.params.max_bytes)

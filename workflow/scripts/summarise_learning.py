@@ -8,7 +8,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.evaluation import summary_markdown  # noqa: E402
+from scattermorph.learn.protocols import summary_markdown  # noqa: E402
 from scattermorph.sim.run import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821

@@ -11,7 +11,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from scattermorph import evaluation as ev  # noqa: E402
+from scattermorph.learn import protocols as ev  # noqa: E402
 from scattermorph.sim.run import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
@@ -19,7 +19,7 @@ learning = sm.params.learning
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.learn import regression_metrics  # noqa: E402
+from scattermorph.learn.metrics import regression_metrics  # noqa: E402
 
 st = ev.load_stage(sm.input.table, sm.input.curves, learning, split_path=sm.input.split,
                    selection_path=sm.input.selection)

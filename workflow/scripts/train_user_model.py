@@ -13,9 +13,10 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from scattermorph.evaluation import export_kernel, stage_seed  # noqa: E402
+from scattermorph.learn.protocols import export_kernel, stage_seed  # noqa: E402
 from scattermorph.measure.snapshots import load_dataset  # noqa: E402
-from scattermorph.modelio import fit_models, save_model, study_domain  # noqa: E402
+from scattermorph.predict.fit import fit_models  # noqa: E402
+from scattermorph.predict.modelfile import save_model, study_domain
 
 sm = snakemake  # noqa: F821
 learning = sm.params.learning

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scattermorph.measure import scattering as sc
 from scattermorph.errors import ParameterError
+from scattermorph.measure import scattering as sc
 from scattermorph.measure.minkowski import minkowski, threshold
 from scattermorph.sim.sweep import snapshot_ids
 

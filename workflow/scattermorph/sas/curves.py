@@ -51,12 +51,12 @@ Decisions (each one documented where it is enforced):
   and suggesting to crop the q range or redo the subtraction. A *zero*
   intensity is a legitimate measurement (an empty detector bin at high q) but
   has no logarithm: such points are dropped with a warning that says how many
-  and where (the features use log I, see :mod:`scattermorph.learn`).
+  and where (the features use log I, see :mod:`scattermorph.learn.estimators`).
 * **dI** (optional) must be finite and non-negative; it feeds the propagation
   of the measurement noise into the predictions.
 * **dQ** (optional) must be finite and non-negative (zero means "no
   resolution stated"); ``scattermorph predict`` refits its model for the
-  curve's dQ/q (:func:`scattermorph.modelio.resolution_model`).
+  curve's dQ/q (:func:`scattermorph.predict.smearing.resolution_model`).
 * At least :data:`MIN_POINTS` points must remain.
 """
 

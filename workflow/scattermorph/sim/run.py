@@ -24,8 +24,8 @@ import numpy as np
 
 from scattermorph import __version__
 from scattermorph.errors import InputFileError, ParameterError
-from scattermorph.sim.free_energy import make_model
 from scattermorph.measure.scattering import characteristic_length
+from scattermorph.sim.free_energy import make_model
 from scattermorph.sim.steppers import ExplicitEuler, Grid, SemiImplicitSpectral, initial_condition, integrate
 
 __all__ = [

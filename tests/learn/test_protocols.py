@@ -1,4 +1,4 @@
-"""Tests of scattermorph.evaluation: the learning protocols.
+"""Tests of scattermorph.learn.protocols: the learning protocols.
 
 Synthetic datasets with a known answer stand in for the study's data: a
 "simulation" is a group of rows sharing a parameter, the target is a smooth
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scattermorph import evaluation as ev
 from scattermorph.errors import ParameterError
+from scattermorph.learn import protocols as ev
 
 
 def synthetic(rng, n_sims=12, per_sim=6, noise=0.0):
@@ -200,7 +200,7 @@ def test_unknown_model_and_input_are_refused():
 def test_gp_paper_is_the_plain_sklearn_gp():
     """The study's baseline row: Jones & Clarke's exact GP (default kernel
     bounds and starts, unscaled inputs, normalize_y, 2 restarts)."""
-    from scattermorph import evaluation as ev
+    from scattermorph.learn import protocols as ev
 
     assert "gp_paper" in ev.MODELS and ev.is_gp("gp_paper") and not ev.is_joint("gp_paper")
     gp = ev.make_model("gp_paper", 5, restarts=0, seed=3).named_steps["gp"]
@@ -289,7 +289,7 @@ def test_baseline_is_the_paper_gp_on_the_papers_input():
 def test_holdout_test_recalibrates_with_the_given_factor(rng):
     """y_std_cal is the factor times y_std, and the *_cal metrics are those
     of learn.regression_metrics on it (computed independently here)."""
-    from scattermorph.learn import regression_metrics
+    from scattermorph.learn.metrics import regression_metrics
 
     table, X = synthetic(rng, noise=0.02)
     split = ev.split_by_simulation(table, 0.5, 0)

@@ -1,6 +1,6 @@
 """Protocols that evaluate the learning of Minkowski functionals from S(q).
 
-Everything here is built from :mod:`scattermorph.learn` (features, scikit-learn
+Everything here is built from :mod:`scattermorph.learn.estimators` (features, scikit-learn
 models, splits, metrics) and answers one question each:
 
 * :func:`cross_validate` - grouped K-fold cross-validation of one (input,
@@ -38,8 +38,11 @@ from scipy import stats
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold
 
-from scattermorph import learn
 from scattermorph.errors import ParameterError
+from scattermorph.learn.estimators import make_baseline, make_gp, make_paper_gp
+from scattermorph.learn.features import features_dimensionless, features_log_sq, from_scale_free, scale_free_targets
+from scattermorph.learn.metrics import regression_metrics
+from scattermorph.learn.splits import grouped_labels, grouped_split, paper_splits
 from scattermorph.summaries import md_table
 
 __all__ = [
@@ -75,7 +78,7 @@ __all__ = [
 
 FEATURE_KINDS = ("log_sq", "dimensionless", "scale_free")
 
-#: GP models: name -> (kernel of learn.make_gp, ARD, joint (all functionals at once))
+#: GP models: name -> (kernel of make_gp, ARD, joint (all functionals at once))
 _GP = {
     "gp_se": ("squared_exponential", False, False),
     "gp_rq": ("rational_quadratic", False, False),
@@ -87,7 +90,7 @@ _GP = {
     "gp_m52_joint": ("matern52", False, True),
 }
 _BASELINES = ("ridge", "kernel_ridge", "random_forest", "gradient_boosting")
-#: the exact GP of Jones & Clarke (2021), a baseline (learn.make_paper_gp)
+#: the exact GP of Jones & Clarke (2021), a baseline (make_paper_gp)
 PAPER_GP = "gp_paper"
 MODELS = tuple(_GP) + (PAPER_GP,) + _BASELINES
 
@@ -105,26 +108,26 @@ def is_joint(name):
 def make_model(name, n_features, *, restarts=2, seed=0):
     """An unfitted scikit-learn model by name.
 
-    ``gp_*``: :func:`scattermorph.learn.make_gp` with the paper's kernels
+    ``gp_*``: :func:`scattermorph.learn.estimators.make_gp` with the paper's kernels
     (se: squared exponential, rq: rational quadratic, m52: Matern 5/2, exp:
     exponential = Matern 1/2), a white-noise term, ``_ard`` with one length
     scale per input, ``_joint`` one GP (shared kernel) for all functionals;
     ``ridge``, ``kernel_ridge``, ``random_forest``:
-    :func:`scattermorph.learn.make_baseline`; ``gradient_boosting``:
+    :func:`scattermorph.learn.estimators.make_baseline`; ``gradient_boosting``:
     HistGradientBoostingRegressor (default settings, seeded); ``gp_paper``:
-    :func:`scattermorph.learn.make_paper_gp`, the exact model of Jones &
+    :func:`scattermorph.learn.estimators.make_paper_gp`, the exact model of Jones &
     Clarke (2021) on unscaled inputs with their 2 restarts (``restarts`` does
     not apply), the baseline the other GPs must reach.
     """
     if name == PAPER_GP:
-        return learn.make_paper_gp(2, random_state=seed)
+        return make_paper_gp(2, random_state=seed)
     if name in _GP:
         kernel, ard, _ = _GP[name]
-        return learn.make_gp(kernel, ard=ard, n_features=n_features, restarts=restarts, random_state=seed)
+        return make_gp(kernel, ard=ard, n_features=n_features, restarts=restarts, random_state=seed)
     if name == "gradient_boosting":
         return HistGradientBoostingRegressor(random_state=int(seed))
     if name in _BASELINES:
-        return learn.make_baseline(name, random_state=seed)
+        return make_baseline(name, random_state=seed)
     raise ParameterError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
 
 
@@ -195,7 +198,7 @@ def build_features(kind, table, arrays, ndim, *, intensity="i_q", n_points=32, x
         plus log10 q1, q1 = 2 pi / L1 from the field's first-moment length
         (column ``L_first_moment``). ``scale_free``: log10(S q1^d / Q) on a
         q/q1 grid with Q and q1 from the binned curve itself, over the window
-        [x_lo, x_hi] q1 of its own q1 (:func:`scattermorph.modelio.window_curve`;
+        [x_lo, x_hi] q1 of its own q1 (:func:`scattermorph.learn.features.window_curve`;
         unit- and scale-free; the input of the models users apply to
         measured data).
     table : pandas.DataFrame
@@ -221,29 +224,29 @@ def build_features(kind, table, arrays, ndim, *, intensity="i_q", n_points=32, x
     s[~(s > 0)] = np.nan  # zero counts of a noisy curve: no information on log S
     if kind == "log_sq":
         counts = arrays.get("counts")
-        X, _ = learn.features_log_sq(q, s, counts)
+        X, _ = features_log_sq(q, s, counts)
         return X, None
     if kind == "dimensionless":
-        X, _ = learn.features_dimensionless(q, s, table["L_first_moment"].to_numpy(), ndim,
+        X, _ = features_dimensionless(q, s, table["L_first_moment"].to_numpy(), ndim,
                                             n_points=n_points, x_range=x_range, outside="edge")
         return X, None
     if kind == "scale_free":
         # the definition of the saved models (q1 over the curve's own window)
-        from scattermorph.modelio import scale_free_windowed
+        from scattermorph.learn.features import scale_free_windowed
 
         return scale_free_windowed(q, s, ndim, n_points=n_points, x_range=x_range)
     raise ParameterError(f"unknown input kind {kind!r}: choose one of {FEATURE_KINDS}")
 
 
 def _to_model(y, q1, name, ndim):
-    return y if q1 is None else learn.scale_free_targets(y, q1, name, ndim)
+    return y if q1 is None else scale_free_targets(y, q1, name, ndim)
 
 
 def _from_model(mu, sd, q1, name, ndim):
     if q1 is None:
         return mu, sd
-    mu = learn.from_scale_free(mu, q1, name, ndim)
-    sd = None if sd is None else learn.from_scale_free(sd, q1, name, ndim)
+    mu = from_scale_free(mu, q1, name, ndim)
+    sd = None if sd is None else from_scale_free(sd, q1, name, ndim)
     return mu, sd
 
 
@@ -288,7 +291,7 @@ def _fit_one(model, X, y, q1, train, test, name, ndim, *, restarts, seed):
 
 def _metrics(y, mu, sd):
     ok_sd = sd is not None and np.all(np.isfinite(sd))
-    return learn.regression_metrics(y, mu, np.maximum(sd, np.finfo(float).tiny) if ok_sd else None)
+    return regression_metrics(y, mu, np.maximum(sd, np.finfo(float).tiny) if ok_sd else None)
 
 
 # --------------------------------------------------------------------------
@@ -307,12 +310,12 @@ def split_by_simulation(table, test_fraction, seed):
     ("train"/"test"), and the run's ``phi0``, ``quench``, ``replicate`` and
     number of snapshots. The split is stratified by sweep point (phi0,
     quench): each point sends its share of runs to each side (see
-    :func:`scattermorph.learn.grouped_split`).
+    :func:`scattermorph.learn.splits.grouped_split`).
     """
     sims = table.groupby("sim_id", sort=True).agg(
         phi0=("phi0", "first"), quench=("quench", "first"), replicate=("replicate", "first"),
         snapshots=("snapshot", "size")).reset_index()
-    train, test = learn.grouped_split(table["sim_id"].to_numpy(), test_fraction, rng=seed,
+    train, test = grouped_split(table["sim_id"].to_numpy(), test_fraction, rng=seed,
                                       strata=sweep_point(table).to_numpy())
     test_ids = set(table.loc[test, "sim_id"])
     sims["subset"] = np.where(sims["sim_id"].isin(test_ids), "test", "train")
@@ -334,7 +337,7 @@ def grouped_folds(table, n_splits, seed):
     test (:func:`split_by_simulation`, stratified alike) measures; the
     sigma-scaling factors taken from these folds then describe the test's
     errors. Otherwise (one run per point) GroupKFold on a seeded permutation
-    of the simulation labels, as :func:`scattermorph.learn.evaluate_grouped`.
+    of the simulation labels, as :func:`scattermorph.learn.metrics.evaluate_grouped`.
 
     Parameters
     ----------
@@ -360,7 +363,7 @@ def grouped_folds(table, n_splits, seed):
                     fold_of[sim] = k % n_splits
                     k += 1
             return np.array([fold_of[g] for g in groups])
-    labels = learn.grouped_labels(groups, seed)
+    labels = grouped_labels(groups, seed)
     folds = np.empty(groups.size, dtype=int)
     for fold, (_, te) in enumerate(GroupKFold(n_splits).split(groups, groups=labels)):
         folds[te] = fold
@@ -601,7 +604,7 @@ def extrapolation(table, features, *, selection, ndim, column, split, restarts=2
 
         in_idx = np.flatnonzero(inside)
         if np.unique(sid[in_idx]).size >= 2:
-            labels = learn.grouped_labels(sid[in_idx], seed)
+            labels = grouped_labels(sid[in_idx], seed)
             for tr_i, te_i in GroupKFold(2).split(in_idx, groups=labels):
                 tr = np.zeros(len(table), bool)
                 te = np.zeros(len(table), bool)
@@ -643,8 +646,8 @@ def robustness(table, arrays, train, test, *, selection, ndim, learning, setting
     pandas.DataFrame: setting, resolution, counts, background, training,
         functional, features, model and the test metrics.
     """
-    from scattermorph.sas.resolution import smear_pinhole
     from scattermorph.measure.scattering import apply_instrument
+    from scattermorph.sas.resolution import smear_pinhole
 
     rows = []
     rng = np.random.default_rng(seed)
@@ -780,7 +783,7 @@ def paper_protocol(table, X, q1, *, functionals, ndim, kernels, series, n_repeat
     """Random splits within single time series (Jones & Clarke 2021).
 
     For each series and kernel, ``n_repeats`` random splits of its snapshots
-    (:func:`scattermorph.learn.paper_splits`); one GP per functional on the
+    (:func:`scattermorph.learn.splits.paper_splits`); one GP per functional on the
     paper's isotropic kernel, scored by relative RMSE on the ``n_test``
     snapshots of the same run. The paper reported the best split; the
     median is the fairer summary and both are kept.
@@ -796,7 +799,7 @@ def paper_protocol(table, X, q1, *, functionals, ndim, kernels, series, n_repeat
     for kname in kernels:
         model = {"squared_exponential": "gp_se", "rational_quadratic": "gp_rq",
                  "matern52": "gp_m52", "exponential": "gp_exp"}[kname]
-        splits = learn.paper_splits(table, n_repeats=n_repeats, n_train=n_train, n_test=n_test,
+        splits = paper_splits(table, n_repeats=n_repeats, n_train=n_train, n_test=n_test,
                                     rng=seed, sim_ids=series)
         counter = {}
         for s_id, tr, te in splits:
@@ -849,7 +852,7 @@ def sigma_scale_factor(y_true, y_pred, y_std):
     Laves et al. 2020) multiplies every predictive std by one factor s;
     maximising the Gaussian likelihood of residuals r_i with std s sigma_i
     gives s^2 = mean((r_i / sigma_i)^2), the rule of
-    :func:`scattermorph.modelio.sigma_scale_factors`. Fitted on out-of-fold
+    :func:`scattermorph.predict.fit.sigma_scale_factors`. Fitted on out-of-fold
     predictions of whole held-out simulations, it is the factor for new
     simulations. Stds are floored at the smallest positive float as in the
     metrics.
@@ -899,7 +902,7 @@ def calibration_factors(cv_predictions, selection):
 
 
 def baseline_selection(comparison, functionals):
-    """The paper's exact GP (``gp_paper``, :func:`scattermorph.learn.make_paper_gp`)
+    """The paper's exact GP (``gp_paper``, :func:`scattermorph.learn.estimators.make_paper_gp`)
     per functional, scored on the held-out simulations beside the chosen
     model: on ``log_sq`` (log10 S on the q grid, the paper's input) where
     the study computes it, else on its best cross-validated input. Empty
@@ -946,7 +949,7 @@ def export_kernel(comparison):
 
     Returns
     -------
-    (kernel name of :func:`scattermorph.learn.make_gp`, ard)
+    (kernel name of :func:`scattermorph.learn.estimators.make_gp`, ard)
     """
     c = comparison[(comparison["features"] == "scale_free") & comparison["model"].isin(
         [m for m in _GP if not is_joint(m)])]
@@ -1003,7 +1006,7 @@ def coverage_band_lines(selected, n_runs, bands) -> list[str]:
     functional whose recalibrated coverage misses the target range, whether
     it lies inside that sampling range.
     """
-    from scattermorph.emulator import coverage_band
+    from scattermorph.learn.metrics import coverage_band
 
     b95 = coverage_band(int(n_runs), 0.95, level=0.95)
     b68 = coverage_band(int(n_runs), 0.68, level=0.95)

@@ -17,9 +17,20 @@ import json
 import numpy as np
 import pytest
 
-from scattermorph import modelio as mio
 from scattermorph.errors import InputFileError, ParameterError
-from scattermorph.learn import density_power
+from scattermorph.learn.features import density_power, window_curve
+from scattermorph.predict.fit import cross_validate, fit_models, sigma_scale_factors, train_model
+from scattermorph.predict.model import FunctionalModel, training_domain
+from scattermorph.predict.modelfile import (
+    _ARRAYS,
+    _CURVE_ARRAYS,
+    FORMAT,
+    FORMAT_VERSION,
+    _checksum,
+    load_model,
+    save_model,
+)
+from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution, smeared_model
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -48,7 +59,7 @@ def dataset(n, seed):
 @pytest.fixture(scope="module")
 def model():
     s_q, table = dataset(60, 1)
-    return mio.fit_models(Q, s_q, table, 2, NAMES, restarts=0, random_state=0)
+    return fit_models(Q, s_q, table, 2, NAMES, restarts=0, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +67,7 @@ def saved(model, tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "model.npz"
     data = path.with_name("data.csv")
     data.write_text("a,b\n1,2\n")
-    mio.save_model(path, model, {"dataset": [data], "config": {"learn": {"kernel": "x"}}, "rule": "r"})
+    save_model(path, model, {"dataset": [data], "config": {"learn": {"kernel": "x"}}, "rule": "r"})
     return path
 
 
@@ -82,7 +93,7 @@ def test_recovers_held_out_members_within_their_uncertainty(model):
 # save / load
 # --------------------------------------------------------------------------
 def test_round_trip_reproduces_predictions_exactly(model, saved):
-    loaded = mio.load_model(saved)
+    loaded = load_model(saved)
     s_q, _ = dataset(10, 3)
     a, b = model.predict_curves(Q, s_q), loaded.predict_curves(Q, s_q)
     # the loaded GP is the same computation (same theta, X, y, no optimiser):
@@ -101,7 +112,7 @@ def test_file_is_inspectable_without_pickle(saved):
     with np.load(saved, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"][()]))
         assert z["X"].shape == (60, 32)
-    assert meta["format"] == mio.FORMAT and meta["format_version"] == mio.FORMAT_VERSION
+    assert meta["format"] == FORMAT and meta["format_version"] == FORMAT_VERSION
     assert meta["features"]["kind"] == "scale_free" and meta["targets"] == NAMES
     spec = meta["models"]["euler_density"]
     assert spec["kernel"] == "squared_exponential" and len(spec["theta"]) == len(spec["bounds"]) == 3
@@ -120,7 +131,7 @@ def _rewrite(src, dst, *, arrays=None, meta=None, drop=(), fix_checksum=True, ra
     for k, f in (arrays or {}).items():
         data[k] = f(data[k])
     if fix_checksum:
-        m["checksum"] = mio._checksum({k: data[k] for k in mio._ARRAYS + mio._CURVE_ARRAYS
+        m["checksum"] = _checksum({k: data[k] for k in _ARRAYS + _CURVE_ARRAYS
                                        if k in data and k not in drop}, m)
     data["meta"] = np.array(json.dumps(m))
     for k in drop:
@@ -169,16 +180,16 @@ def test_tampered_or_invalid_file_is_refused(saved, tmp_path, case):
     kwargs, match = TAMPER[case]
     bad = _rewrite(saved, tmp_path / "bad.npz", **kwargs)
     with pytest.raises(InputFileError, match=match):
-        mio.load_model(bad)
+        load_model(bad)
 
 
 def test_not_a_model_file(tmp_path):
     junk = tmp_path / "junk.npz"
     junk.write_text("hello")
     with pytest.raises(InputFileError, match="cannot be read as a scattermorph model"):
-        mio.load_model(junk)
+        load_model(junk)
     with pytest.raises(InputFileError, match="no such model file"):
-        mio.load_model(tmp_path / "absent.npz")
+        load_model(tmp_path / "absent.npz")
 
 
 # --------------------------------------------------------------------------
@@ -275,10 +286,10 @@ def test_bad_curve_arrays(model):
 
 def test_window_makes_q1_independent_of_the_measured_range():
     s = family(3.75, 0.1)
-    *_, q1_full = mio.window_curve(Q, s, 2, (0.3, 5.0))
+    *_, q1_full = window_curve(Q, s, 2, (0.3, 5.0))
     cut = Q < 1.0  # a measurement ending 5x lower in q
-    *_, q1_cut = mio.window_curve(Q[cut], s[cut], 2, (0.3, 5.0))
-    from scattermorph.learn import curve_moments
+    *_, q1_cut = window_curve(Q[cut], s[cut], 2, (0.3, 5.0))
+    from scattermorph.learn.features import curve_moments
 
     _, raw_full = curve_moments(Q, s[None], 2)
     _, raw_cut = curve_moments(Q[cut], s[None, cut], 2)
@@ -296,7 +307,7 @@ def test_window_makes_q1_independent_of_the_measured_range():
 # --------------------------------------------------------------------------
 def test_log_sq_model_needs_training_units():
     s_q, table = dataset(30, 4)
-    m = mio.fit_models(Q, s_q, table, 2, ["area_density"], feature_kind="log_sq", restarts=0)
+    m = fit_models(Q, s_q, table, 2, ["area_density"], feature_kind="log_sq", restarts=0)
     s = family(3.75, 0.1)
     res = m.predict(Q, s, q_unit="1/b")
     assert res.table.loc[0, "unit"] == "1"
@@ -316,14 +327,14 @@ def test_log_sq_model_needs_training_units():
 def test_fit_models_rejects_bad_options(kwargs, match):
     s_q, table = dataset(8, 5)
     with pytest.raises(ParameterError, match=match):
-        mio.fit_models(Q, s_q, table, 2, kwargs.pop("targets", NAMES), restarts=0, **kwargs)
+        fit_models(Q, s_q, table, 2, kwargs.pop("targets", NAMES), restarts=0, **kwargs)
 
 
 def test_fit_models_rejects_missing_targets():
     s_q, table = dataset(8, 5)
     table["euler_density"][2] = np.nan
     with pytest.raises(ParameterError, match="must be finite"):
-        mio.fit_models(Q, s_q, table, 2, NAMES, restarts=0)
+        fit_models(Q, s_q, table, 2, NAMES, restarts=0)
 
 
 # --------------------------------------------------------------------------
@@ -338,8 +349,8 @@ def _two_phase_series(n=24, dx=2.0, n_snapshots=37, seed=1):
     phi > 1/2 come from the library's own measurement (measure_field), the
     snapshots from one seeded noise field, so consecutive snapshots are
     correlated as in a simulation. 37 snapshots of 24^3 take < 1 s."""
-    from scattermorph.measure.snapshots import measure_field
     from scattermorph.measure.scattering import q_grid
+    from scattermorph.measure.snapshots import measure_field
 
     rng = np.random.default_rng(seed)
     k = 2 * np.pi * np.fft.fftfreq(n, dx)
@@ -368,7 +379,9 @@ def test_train_default_is_at_least_as_good_as_the_paper_gp_on_a_3d_series():
     half the plain GP's inter-quartile range over the splits (with 7 test
     points per split the medians of two equally good models differ by about
     that much)."""
-    from scattermorph.learn import features_log_sq, make_paper_gp, paper_splits
+    from scattermorph.learn.estimators import make_paper_gp
+    from scattermorph.learn.features import features_log_sq
+    from scattermorph.learn.splits import paper_splits
     from scattermorph.measure.snapshots import FUNCTIONALS
 
     q, s_q, table = _two_phase_series()
@@ -379,7 +392,7 @@ def test_train_default_is_at_least_as_good_as_the_paper_gp_on_a_3d_series():
     for _, tr, te in paper_splits(table, 10, 30, 7, rng=0):
         mu = np.column_stack([make_paper_gp(2, 0).fit(X[tr], values[tr, j]).predict(X[te]) for j in range(4)])
         plain.append(np.sqrt(np.mean(((values[te] - mu) / values[te]) ** 2, axis=0)))
-        model = mio.fit_models(q, s_q[tr], table.iloc[tr].reset_index(drop=True), 3, names, restarts=1)
+        model = fit_models(q, s_q[tr], table.iloc[tr].reset_index(drop=True), 3, names, restarts=1)
         mu = model.predict_curves(q, s_q[te])[names].to_numpy()
         default.append(np.sqrt(np.mean(((values[te] - mu) / values[te]) ** 2, axis=0)))
     plain, default = np.array(plain), np.array(default)
@@ -394,7 +407,7 @@ def test_global_scaling_keeps_the_features_relative_weights():
     in the raw input); 'feature' is StandardScaler; 'none' the identity."""
     from sklearn.preprocessing import StandardScaler
 
-    from scattermorph.learn import FeatureScaler
+    from scattermorph.learn.estimators import FeatureScaler
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20, 5)) * np.array([10.0, 1.0, 1.0, 0.1, 0.1])
@@ -420,48 +433,48 @@ def test_paper_kernel_is_the_plain_sklearn_gp_and_round_trips(tmp_path):
 
     s_q, table = dataset(30, 4)
     q = Q
-    model = mio.fit_models(q, s_q, table, 2, NAMES, kernel="paper", feature_kind="log_sq")
+    model = fit_models(q, s_q, table, 2, NAMES, kernel="paper", feature_kind="log_sq")
     X = model.X
     ref = GaussianProcessRegressor(ConstantKernel() * RBF() + WhiteKernel(), normalize_y=True,
                                    n_restarts_optimizer=2, random_state=0).fit(X, table["area_density"])
     np.testing.assert_allclose(model.pipelines["area_density"].predict(X[:5]), ref.predict(X[:5]), rtol=1e-10)
     assert model.specs["area_density"]["scaling"] == "none" and model.training["kernel"] == "paper"
-    mio.save_model(tmp_path / "p.npz", model)
-    loaded = mio.load_model(tmp_path / "p.npz")
+    save_model(tmp_path / "p.npz", model)
+    loaded = load_model(tmp_path / "p.npz")
     np.testing.assert_array_equal(loaded.predict_features(X[:5])["mean"], model.predict_features(X[:5])["mean"])
 
 
 def test_cross_validate_reports_errors_and_coverage():
     s_q, table = dataset(40, 5)
     q = Q
-    cv = mio.cross_validate(q, s_q, table, 2, NAMES, n_repeats=3, restarts=0)
+    cv = cross_validate(q, s_q, table, 2, NAMES, n_repeats=3, restarts=0)
     assert list(cv["target"]) == NAMES and cv["protocol"].iloc[0].startswith("3 random splits of 30 train / 7 test")
     assert np.all((cv["coverage_95"] >= 0) & (cv["coverage_95"] <= 1)) and np.all(cv["rmse_over_sd"] > 0)
     assert np.isnan(cv.set_index("target").loc["euler_density", "relative_rmse"])  # changes sign: no relative error
-    grouped = mio.cross_validate(q, s_q, table, 2, NAMES, groups=np.arange(40) // 4, restarts=0)
+    grouped = cross_validate(q, s_q, table, 2, NAMES, groups=np.arange(40) // 4, restarts=0)
     assert grouped["protocol"].iloc[0].startswith("grouped 5-fold") and grouped["n_test"].iloc[0] == 40
     with pytest.raises(ParameterError, match="at least 2 groups"):
-        mio.cross_validate(q, s_q, table, 2, NAMES, groups=np.zeros(40), restarts=0)
+        cross_validate(q, s_q, table, 2, NAMES, groups=np.zeros(40), restarts=0)
 
 
 def test_one_group_is_refused_with_the_fix():
     s_q, table = dataset(10, 6)
     q = Q
     with pytest.raises(ParameterError, match=r"got 1 \('g'\).*pass groups=None"):
-        mio.fit_models(q, s_q, table, 2, NAMES, groups=["g"] * 10, restarts=0)
+        fit_models(q, s_q, table, 2, NAMES, groups=["g"] * 10, restarts=0)
 
 
 def test_scale_free_invariant_adds_the_absolute_invariant_and_round_trips(tmp_path):
     """The extra last column is log10 of the windowed invariant, so scaling
     S by 10 shifts it by exactly 1 (rounding only) and leaves the shape columns."""
     s_q, table = dataset(20, 7)
-    model = mio.fit_models(Q, s_q, table, 2, NAMES, restarts=0, feature_kind="scale_free_invariant")
+    model = fit_models(Q, s_q, table, 2, NAMES, restarts=0, feature_kind="scale_free_invariant")
     X, *_ = model.featurise(Q, s_q[:3])
     X10, *_ = model.featurise(Q, 10 * s_q[:3])
     np.testing.assert_allclose(X10[:, -1] - X[:, -1], 1.0, rtol=0, atol=1e-10)
     np.testing.assert_allclose(X10[:, :-1], X[:, :-1], rtol=0, atol=1e-10)
-    mio.save_model(tmp_path / "i.npz", model)
-    loaded = mio.load_model(tmp_path / "i.npz")
+    save_model(tmp_path / "i.npz", model)
+    loaded = load_model(tmp_path / "i.npz")
     np.testing.assert_array_equal(loaded.predict_curves(Q, s_q[:3]).to_numpy(),
                                   model.predict_curves(Q, s_q[:3]).to_numpy())
 
@@ -473,7 +486,7 @@ def test_grouped_rbf_is_the_tied_anisotropic_rbf_with_the_analytic_gradient():
     ~1e-10 relative, hence the 1e-7 tolerance)."""
     from sklearn.gaussian_process.kernels import RBF
 
-    from scattermorph.learn import GroupedRBF
+    from scattermorph.learn.estimators import GroupedRBF
 
     X = np.random.default_rng(0).normal(size=(7, 4))
     k = GroupedRBF((0, 0, 0, 1), [0.7, 2.5])
@@ -496,7 +509,7 @@ def test_scale_free_absolute_has_own_length_scales_and_round_trips(tmp_path):
     length scale to the shape bins and one to the two scale columns; the saved
     file reloads to identical predictions."""
     s_q, table = dataset(20, 7)
-    model = mio.fit_models(Q, s_q, table, 2, NAMES, restarts=0, feature_kind="scale_free_absolute")
+    model = fit_models(Q, s_q, table, 2, NAMES, restarts=0, feature_kind="scale_free_absolute")
     X, *_ = model.featurise(Q, s_q[:3])
     X10, *_ = model.featurise(Q, 10 * s_q[:3])
     np.testing.assert_allclose(X10[:, -2] - X[:, -2], 1.0, rtol=0, atol=1e-10)
@@ -505,8 +518,8 @@ def test_scale_free_absolute_has_own_length_scales_and_round_trips(tmp_path):
     np.testing.assert_allclose(Xq[:, -1] - X[:, -1], 1.0, rtol=0, atol=1e-9)
     spec = model.specs["area_density"]
     assert spec["length_groups"] == [0] * 32 + [1, 1] and len(spec["hyperparameters"]["length_scale"]) == 2
-    mio.save_model(tmp_path / "a.npz", model)
-    loaded = mio.load_model(tmp_path / "a.npz")
+    save_model(tmp_path / "a.npz", model)
+    loaded = load_model(tmp_path / "a.npz")
     np.testing.assert_allclose(loaded.predict_curves(Q, s_q[:3]).to_numpy(float),
                                model.predict_curves(Q, s_q[:3]).to_numpy(float), rtol=1e-10, atol=0)
 
@@ -516,25 +529,25 @@ def test_sigma_scaling_multiplies_the_std_by_the_rms_z_and_is_saved(tmp_path):
     (recomputed here from the stored cross-validation), predictions carry
     std = factor x the GP's std, and the factor survives save/load."""
     s_q, table = dataset(40, 5)
-    model, cv = mio.train_model(Q, s_q, table, 2, NAMES, feature_kind="scale_free", restarts=0,
+    model, cv = train_model(Q, s_q, table, 2, NAMES, feature_kind="scale_free", restarts=0,
                                 cv_repeats=3, groups=np.arange(40) // 4)
     f = model.training["calibration"]["factor"]
     for r in cv.itertuples():
         assert f[r.target] == r.z_rms
-    raw = mio.FunctionalModel(**{k: getattr(model, k) for k in ("features", "grid", "targets", "X", "Y",
+    raw = FunctionalModel(**{k: getattr(model, k) for k in ("features", "grid", "targets", "X", "Y",
                                                                   "pipelines", "specs", "domain")},
                               training={k: v for k, v in model.training.items() if k != "calibration"})
     a, b = model.predict_curves(Q, s_q[:4]), raw.predict_curves(Q, s_q[:4])
     for t in NAMES:
         np.testing.assert_allclose(a[f"{t}_std"], f[t] * b[f"{t}_std"], rtol=1e-12)
         np.testing.assert_array_equal(a[t], b[t])
-    mio.save_model(tmp_path / "c.npz", model)
-    np.testing.assert_array_equal(mio.load_model(tmp_path / "c.npz").calibration_factors, model.calibration_factors)
+    save_model(tmp_path / "c.npz", model)
+    np.testing.assert_array_equal(load_model(tmp_path / "c.npz").calibration_factors, model.calibration_factors)
     import pandas as pd
 
     z = pd.DataFrame({"target": ["x"], "z_rms": [0.0]})
     with pytest.raises(ParameterError, match="cannot recalibrate"):
-        mio.sigma_scale_factors(z)
+        sigma_scale_factors(z)
 
 
 @pytest.mark.parametrize("kernel", ["rational_quadratic", "matern52", "exponential"])
@@ -544,9 +557,9 @@ def test_every_kernel_round_trips(tmp_path, kernel):
     (alpha, length scale), which scikit-learn orders by name: a file that read
     them in the other order was refused when the study's user model chose it."""
     s_q, table = dataset(30, 5)
-    model = mio.fit_models(Q, s_q, table, 2, NAMES, kernel=kernel, feature_kind="scale_free")
-    mio.save_model(tmp_path / "k.npz", model)
-    loaded = mio.load_model(tmp_path / "k.npz")
+    model = fit_models(Q, s_q, table, 2, NAMES, kernel=kernel, feature_kind="scale_free")
+    save_model(tmp_path / "k.npz", model)
+    loaded = load_model(tmp_path / "k.npz")
     X = model.X[:5]
     np.testing.assert_array_equal(loaded.predict_features(X)["mean"], model.predict_features(X)["mean"])
 
@@ -555,31 +568,31 @@ def test_every_kernel_round_trips(tmp_path, kernel):
 # training curves in the file; resolution-aware refits (issue 16, item 2)
 # --------------------------------------------------------------------------
 def test_training_curves_round_trip_and_files_without_them_still_load(model, saved, tmp_path):
-    loaded = mio.load_model(saved)
+    loaded = load_model(saved)
     np.testing.assert_array_equal(loaded.curves["q"], Q)
     np.testing.assert_array_equal(loaded.curves["s_q"], model.curves["s_q"])
     np.testing.assert_array_equal(loaded.curves["values"], model.curves["values"])
     assert loaded.curves["groups"] is None and loaded.checksum == json.loads(
         str(np.load(saved, allow_pickle=False)["meta"][()]))["checksum"]
     bare = tmp_path / "bare.npz"
-    mio.save_model(bare, model, curves=False)
+    save_model(bare, model, curves=False)
     with np.load(bare, allow_pickle=False) as z:
-        assert not set(mio._CURVE_ARRAYS) & set(z.files)
-    assert mio.load_model(bare).curves is None
+        assert not set(_CURVE_ARRAYS) & set(z.files)
+    assert load_model(bare).curves is None
     # a file of the format before the training curves (version 1) still loads
-    v1 = _rewrite(saved, tmp_path / "v1.npz", meta=_edit(["format_version"], 1), drop=mio._CURVE_ARRAYS[:3])
-    assert mio.load_model(v1).curves is None
+    v1 = _rewrite(saved, tmp_path / "v1.npz", meta=_edit(["format_version"], 1), drop=_CURVE_ARRAYS[:3])
+    assert load_model(v1).curves is None
     bad = _rewrite(saved, tmp_path / "bad.npz", arrays={"train_s_q": lambda a: a[:-1]})
     with pytest.raises(InputFileError, match="training curves of shapes"):
-        mio.load_model(bad)
+        load_model(bad)
 
 
 def test_smeared_model_is_the_fit_on_smeared_training_curves(model):
     from scattermorph.sas.resolution import smear_pinhole
 
     s_q, table = dataset(60, 1)  # the fixture's training set
-    ref = mio.fit_models(Q, smear_pinhole(Q, s_q, 0.1 * Q), table, 2, NAMES, restarts=0, random_state=0)
-    sm = mio.smeared_model(model, 0.1)
+    ref = fit_models(Q, smear_pinhole(Q, s_q, 0.1 * Q), table, 2, NAMES, restarts=0, random_state=0)
+    sm = smeared_model(model, 0.1)
     test, _ = dataset(8, 4)
     a, b = ref.predict_curves(Q, test), sm.predict_curves(Q, test)
     for k in NAMES:  # the same fit: equal to round-off
@@ -595,7 +608,7 @@ def test_resolution_aware_model_is_better_on_smeared_curves(model):
 
     s_q, table = dataset(30, 2)
     smeared = smear_pinhole(Q, s_q, 0.2 * Q)
-    sm = mio.smeared_model(model, 0.2)
+    sm = smeared_model(model, 0.2)
 
     def r2(pred, k):
         return 1 - np.sum((pred[k] - table[k]) ** 2) / np.sum((table[k] - table[k].mean()) ** 2)
@@ -610,59 +623,59 @@ def test_resolution_aware_model_is_better_on_smeared_curves(model):
 
 
 def test_resolution_model_is_cached_by_model_hash_and_rounded_resolution(saved, tmp_path):
-    loaded = mio.load_model(saved)
+    loaded = load_model(saved)
     cache = tmp_path / "cache"
-    m1, i1 = mio.resolution_model(loaded, 0.101, cache_dir=cache)
+    m1, i1 = resolution_model(loaded, 0.101, cache_dir=cache)
     path = cache / f"{loaded.checksum[:16]}_dq0.100.npz"
     assert i1["refit"] and i1["relative"] == 0.1 and i1["cache"] == str(path) and path.is_file()
-    m2, i2 = mio.resolution_model(loaded, 0.099, cache_dir=cache)  # rounds to the same 0.100
+    m2, i2 = resolution_model(loaded, 0.099, cache_dir=cache)  # rounds to the same 0.100
     assert not i2["refit"] and i2["cache"] == str(path)
     test, _ = dataset(5, 5)
     np.testing.assert_allclose(m2.predict_curves(Q, test)["euler_density"],
                                m1.predict_curves(Q, test)["euler_density"], rtol=1e-10)
-    same, i0 = mio.resolution_model(loaded, 0.002, cache_dir=cache)  # rounds to 0: the model itself
+    same, i0 = resolution_model(loaded, 0.002, cache_dir=cache)  # rounds to 0: the model itself
     assert same is loaded and not i0["refit"]
     path.write_bytes(b"PK\x03\x04damaged")
-    _, i3 = mio.resolution_model(loaded, 0.1, cache_dir=cache)
-    assert i3["refit"] and "unusable" in i3["note"] and mio.load_model(path).training["resolution"]["relative"] == 0.1
+    _, i3 = resolution_model(loaded, 0.1, cache_dir=cache)
+    assert i3["refit"] and "unusable" in i3["note"] and load_model(path).training["resolution"]["relative"] == 0.1
     blocked = tmp_path / "file_not_dir"
     blocked.write_text("x")
-    m4, i4 = mio.resolution_model(loaded, 0.1, cache_dir=blocked)
+    m4, i4 = resolution_model(loaded, 0.1, cache_dir=blocked)
     assert i4["refit"] and "could not cache" in i4["note"] and m4.training["resolution"]["relative"] == 0.1
 
 
 def test_a_model_without_training_curves_cannot_be_refitted(model, tmp_path):
     bare = tmp_path / "bare.npz"
-    mio.save_model(bare, model, curves=False)
+    save_model(bare, model, curves=False)
     with pytest.raises(ParameterError, match="holds no training curves"):
-        mio.resolution_model(mio.load_model(bare), 0.1, cache_dir=tmp_path)
+        resolution_model(load_model(bare), 0.1, cache_dir=tmp_path)
     for bad in (-0.1, 1.0, float("nan")):
         with pytest.raises(ParameterError, match="must be in"):
-            mio.round_resolution(bad)
+            round_resolution(bad)
 
 
 def test_curve_resolution_is_the_median_over_the_feature_window(model):
     s = family(3.7, 0.1)
-    _, _, q1 = mio.window_curve(Q, s, 2, (0.3, 5.0))
+    _, _, q1 = window_curve(Q, s, 2, (0.3, 5.0))
     inside = (Q >= 0.3 * q1) & (Q <= 5 * q1)
     dq = np.where(inside, 0.05, 0.3) * Q  # a worse resolution only outside the window 0.3-5 q1
-    res = mio.curve_resolution(model, Q, dq, s)
+    res = curve_resolution(model, Q, dq, s)
     assert res["median"] == pytest.approx(0.05, rel=1e-12) and res["max"] == pytest.approx(0.05, rel=1e-12)
     assert np.median(dq / Q) == 0.3  # over the whole curve the median would be 0.3
-    assert mio.curve_resolution(model, Q, np.zeros_like(Q), s) is None
-    assert mio.curve_resolution(model, Q, None, s) is None
+    assert curve_resolution(model, Q, np.zeros_like(Q), s) is None
+    assert curve_resolution(model, Q, None, s) is None
 
 
 def test_training_domain_converts_q1_to_the_curve_unit():
     s_q, table = dataset(20, 6)
-    m = mio.fit_models(Q, s_q, table, 2, NAMES, restarts=0, random_state=0, q_unit="1/A")
-    dom = mio.training_domain(m, "1/nm")
+    m = fit_models(Q, s_q, table, 2, NAMES, restarts=0, random_state=0, q_unit="1/A")
+    dom = training_domain(m, "1/nm")
     _, q1, _, _ = m.featurise(Q, s_q)
     # 1 1/A = 10 1/nm
     np.testing.assert_allclose(dom["q1_in_unit"], [10 * q1.min(), 10 * q1.max()], rtol=1e-12)
-    assert mio.training_domain(m, "1/A")["q1_in_unit"] == dom["q1"]
-    lattice = mio.fit_models(Q, s_q, table, 2, NAMES, restarts=0, random_state=0, q_unit="1/b")
-    assert mio.training_domain(lattice, "1/A")["q1_in_unit"] is None  # 1/b has no size in metres
+    assert training_domain(m, "1/A")["q1_in_unit"] == dom["q1"]
+    lattice = fit_models(Q, s_q, table, 2, NAMES, restarts=0, random_state=0, q_unit="1/b")
+    assert training_domain(lattice, "1/A")["q1_in_unit"] is None  # 1/b has no size in metres
     # a curve whose q1 lies outside the training range is flagged (in the curve's unit)
     pred = m.predict(Q / 10, family(3.7, 0.01), q_unit="1/A")  # q1 ten times below the training range
     assert pred.info["q1_in_training_range"] is False
