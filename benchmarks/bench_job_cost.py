@@ -47,11 +47,11 @@ sys.path.insert(0, str(ROOT / "workflow"))
 
 import numba  # noqa: E402
 
+from scattermorph._markdown import fmt, md_table  # noqa: E402
 from scattermorph.measure.scattering import q_grid  # noqa: E402
 from scattermorph.measure.snapshots import measure_field  # noqa: E402
 from scattermorph.sim.run import SELECTIVE_THETA, build_model, initial_condition  # noqa: E402
 from scattermorph.sim.steppers import Grid, SemiImplicitSpectral  # noqa: E402
-from scattermorph.summaries import fmt, md_table  # noqa: E402
 
 
 def record(shape):

@@ -52,11 +52,12 @@ import numpy as np
 import pandas as pd
 
 from scattermorph.errors import SimulationError
+from scattermorph.functionals import FUNCTIONALS
 from scattermorph.learn.estimators import make_gp, make_paper_gp
 from scattermorph.learn.features import curve_moments, features_log_sq, from_scale_free, scale_free_targets
 from scattermorph.learn.splits import grouped_labels, paper_splits
 from scattermorph.measure.scattering import q_grid
-from scattermorph.measure.snapshots import FUNCTIONALS, measure_simulation
+from scattermorph.measure.snapshots import measure_simulation
 from scattermorph.sim.run import run_simulation
 
 RESULTS = Path(__file__).resolve().parent / "results"

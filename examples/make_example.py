@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scattermorph.measure.snapshots import FUNCTIONALS, load_dataset
+from scattermorph.measure.snapshots import load_dataset
+from scattermorph.functionals import FUNCTIONALS
 from scattermorph.learn.features import density_power
 
 HERE = Path(__file__).resolve().parent

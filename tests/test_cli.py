@@ -579,7 +579,7 @@ def test_predict_without_model_uses_the_shipped_one_and_about_describes_it(small
 def test_the_repository_ships_a_small_valid_model_with_its_provenance(capsys, monkeypatch):
     from pathlib import Path
 
-    from scattermorph.measure.snapshots import FUNCTIONALS
+    from scattermorph.functionals import FUNCTIONALS
     from scattermorph.predict.modelfile import SHIPPED_MAX_BYTES, load_shipped_model, shipped_model_path
 
     monkeypatch.delenv("SCATTERMORPH_MODEL", raising=False)
@@ -601,7 +601,7 @@ def test_audit_checks_the_shipped_model(small_model, tmp_path, capsys, monkeypat
     import shutil
     from pathlib import Path
 
-    from scattermorph.provenance import build_record, sha256_file, write_sidecar
+    from scattermorph.provenance.records import build_record, sha256_file, write_sidecar
 
     models = tmp_path / "models"
     models.mkdir()

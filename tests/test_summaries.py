@@ -1,4 +1,4 @@
-"""Stage summaries (scattermorph.summaries): small hand-made tables whose
+"""Stage summaries (scattermorph.measure.summary, gp.summary, classify.summary; helpers in scattermorph._markdown): small hand-made tables whose
 right numbers can be stated, the file names, determinism and row-order
 independence."""
 
@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scattermorph import summaries as S
+from scattermorph._markdown import fmt, md_table
+from scattermorph.classify.summary import classification_summary
 from scattermorph.errors import InputFileError
-from scattermorph.summaries import fmt
+from scattermorph.gp.summary import emulator_summary, foundations_summary, scattering_emulator_section
+from scattermorph.measure.summary import dataset_summary
 
 
 def _row(page, first_cell):
@@ -26,11 +28,11 @@ def _row(page, first_cell):
     (0.123456, ".3g", "0.123"), (1234.5, ".3g", "1.23e+03"), (-0.0001, ".2f", "0"), ("gp_se", ".3g", "gp_se"),
 ])
 def test_fmt_fixed_formats(value, spec, text):
-    assert S.fmt(value, spec) == text
+    assert fmt(value, spec) == text
 
 
 def test_md_table_shape():
-    lines = S.md_table(["a", "b"], [("x", 0.5), ("y", 2)])
+    lines = md_table(["a", "b"], [("x", 0.5), ("y", 2)])
     assert lines == ["| a | b |", "| --- | --- |", "| x | 0.5 |", "| y | 2 |"]
 
 
@@ -50,7 +52,7 @@ SRC = {"simulations": "results/x/simulations.csv", "dataset": "results/x/dataset
 
 def test_dataset_summary_counts_and_ranges():
     sims, ds = _dataset()
-    page = S.dataset_summary(simulations=sims, dataset=ds, sources=SRC)
+    page = dataset_summary(simulations=sims, dataset=ds, sources=SRC)
     assert _row(page, "simulations")[1] == "3"
     assert _row(page, "snapshots (dataset rows)")[1] == "6"
     assert _row(page, "snapshots per simulation")[1] == "2"
@@ -70,28 +72,28 @@ def test_dataset_summary_counts_the_dropped_snapshots():
     ds = ds.assign(grid=64, dx=2.0, L_first_moment=[10, 20, 10, 30, 12, 16])
     none = pd.DataFrame(columns=["sim_id", "snapshot", "time_over_tau", "L_first_moment", "box",
                                  "L_over_box"])
-    page = S.dataset_summary(simulations=sims, dataset=ds, sources=SRC, dropped=none)
+    page = dataset_summary(simulations=sims, dataset=ds, sources=SRC, dropped=none)
     assert _row(page, "snapshots dropped (L_first_moment > max_length_fraction x box)")[1] == "0"
     assert _row(page, "largest L_first_moment / box of the kept snapshots")[1] == fmt(30 / 128)
     two = pd.DataFrame({"sim_id": ["b", "b"], "snapshot": [2, 3], "time_over_tau": [80, 100],
                         "L_first_moment": [40, 45], "box": 128.0, "L_over_box": [40 / 128, 45 / 128]})
-    page = S.dataset_summary(simulations=sims, dataset=ds, sources=SRC, dropped=two)
+    page = dataset_summary(simulations=sims, dataset=ds, sources=SRC, dropped=two)
     assert _row(page, "snapshots dropped (L_first_moment > max_length_fraction x box)")[1] == (
         "2 (b from t/tau = 80)")
 
 
 def test_dataset_summary_is_deterministic_and_order_free(rng):
     sims, ds = _dataset()
-    page = S.dataset_summary(simulations=sims, dataset=ds, sources=SRC)
-    shuffled = S.dataset_summary(simulations=sims.sample(frac=1, random_state=1),
+    page = dataset_summary(simulations=sims, dataset=ds, sources=SRC)
+    shuffled = dataset_summary(simulations=sims.sample(frac=1, random_state=1),
                                  dataset=ds.iloc[rng.permutation(len(ds))], sources=SRC)
-    assert page == shuffled == S.dataset_summary(simulations=sims, dataset=ds, sources=SRC)
+    assert page == shuffled == dataset_summary(simulations=sims, dataset=ds, sources=SRC)
 
 
 def test_missing_column_names_file_and_column():
     sims, ds = _dataset()
     with pytest.raises(InputFileError, match=r"simulations.csv lacks the column\(s\) steps"):
-        S.dataset_summary(simulations=sims.drop(columns="steps"), dataset=ds, sources=SRC)
+        dataset_summary(simulations=sims.drop(columns="steps"), dataset=ds, sources=SRC)
 
 
 def test_foundations_summary_relative_loo_error_and_modulus():
@@ -101,7 +103,7 @@ def test_foundations_summary_relative_loo_error_and_modulus():
                            "value": [47.0, 2.9], "on_grid_edge": [False, True]})
     loo = pd.DataFrame({"quantity": ["mean", "variance"], "max_abs_difference": [1e-12, 0.0],
                         "max_abs_value": [2.0, 0.5]})
-    page = S.foundations_summary(optima=optima, loo_check=loo, shear_modulus=0.3912, shear_modulus_se=0.0123,
+    page = foundations_summary(optima=optima, loo_check=loo, shear_modulus=0.3912, shear_modulus_se=0.0123,
                                  sources={"optima": "o.csv", "loo_check": "l.csv", "tutorial": "t.npz"})
     assert _row(page, "mean")[1:] == ["1e-12", "2", "5e-13"]  # relative = 1e-12 / 2
     assert _row(page, "variance")[3] == "0"
@@ -128,7 +130,7 @@ def _emulator_tables():
 
 def test_emulator_summary_calibration_speedup_and_adaptive_ratio():
     metrics, speed, adaptive = _emulator_tables()
-    page = S.emulator_summary(metrics=metrics, speedup=speed, adaptive=adaptive,
+    page = emulator_summary(metrics=metrics, speedup=speed, adaptive=adaptive,
                               ch1d={"rmse_held_out": 0.05, "coverage95_held_out": 1.0},
                               sources={"metrics": "m", "speedup": "s", "adaptive": "a", "ch1d": "c"})
     assert _row(page, "a")[4:7] == ["0.50", "0.80-1.00", "no"]  # 0.5 outside the band
@@ -158,8 +160,8 @@ def test_emulator_summary_quotes_the_scattering_emulator():
     metrics, speed, adaptive = _emulator_tables()
     kw = dict(metrics=metrics, speedup=speed, adaptive=adaptive,
               sources={"metrics": "m", "speedup": "s", "adaptive": "a", "inference_validation": "iv.csv"})
-    before = S.emulator_summary(**kw)
-    page = S.emulator_summary(**kw, inference_validation=_inference_validation())
+    before = emulator_summary(**kw)
+    page = emulator_summary(**kw, inference_validation=_inference_validation())
     assert page.startswith(before.rstrip("\n"))  # the existing content first, unchanged
     assert "## Emulator of the scattering curve" in page
     assert _row(page, "median relative error of S q1^d / Q")[1] == "0.123"
@@ -171,7 +173,7 @@ def test_emulator_summary_quotes_the_scattering_emulator():
 
 
 def test_scattering_emulator_section_components_in_order():
-    lines = S.scattering_emulator_section(_inference_validation(), "v.csv")
+    lines = scattering_emulator_section(_inference_validation(), "v.csv")
     page = "\n".join(lines)
     assert _row(page, "principal components (variance held)")[1] == "2 (0.900)"
     comps = [line.split("|")[1].strip() for line in page.split("| component |")[1].splitlines()[2:]
@@ -179,9 +181,9 @@ def test_scattering_emulator_section_components_in_order():
     assert comps == ["1", "2"]  # numeric order whatever the row order
     assert _row(page, "1")[1:] == ["0.800", "1.25", "0.70", "0.80-0.97", "0.75-1.00", "no"]  # 0.70 < 0.75
     with pytest.raises(InputFileError, match=r"v.csv lacks the column\(s\) noise_source"):
-        S.scattering_emulator_section(_inference_validation().drop(columns="noise_source"), "v.csv")
+        scattering_emulator_section(_inference_validation().drop(columns="noise_source"), "v.csv")
     with pytest.raises(InputFileError, match="0 pooled rows"):
-        S.scattering_emulator_section(_inference_validation().iloc[:2], "v.csv")
+        scattering_emulator_section(_inference_validation().iloc[:2], "v.csv")
 
 
 def _biasvar():
@@ -198,7 +200,7 @@ def _biasvar():
 
 def test_classification_summary_picks_lowest_loss_per_fraction():
     labels = pd.DataFrame({"label_percolation": [1, 0, 0, 1], "labels_agree": [True, True, False, True]})
-    page = S.classification_summary(biasvar=_biasvar(), labels={"study": labels},
+    page = classification_summary(biasvar=_biasvar(), labels={"study": labels},
                                     sources={"biasvar": "bv.csv", "study": "ls.csv"})
     # structures, percolating, Euler (column absent), agreement, minority share
     assert _row(page, "study")[1:] == ["4", "2", "n/a", "0.750", "0.50"]
@@ -209,7 +211,7 @@ def test_classification_summary_picks_lowest_loss_per_fraction():
     assert bv_rows == ["| window | physics | 0.1 | logistic | 0.182 | 0.136 | 0.045 | 0.75 |",
                        "| window | physics | 1 | logistic | 0.100 | 0.075 | 0.025 | 0.75 |"]
     assert "0.100 (0.050-0.200) | 0.400 (0.300-0.500) | 0.001" in page
-    assert page == S.classification_summary(biasvar=_biasvar().iloc[::-1], labels={"study": labels},
+    assert page == classification_summary(biasvar=_biasvar().iloc[::-1], labels={"study": labels},
                                             sources={"biasvar": "bv.csv", "study": "ls.csv"})
 
 
@@ -221,17 +223,17 @@ def test_classification_summary_names_the_label_and_warns_on_imbalance():
     labels = pd.DataFrame({"label_percolation": [1] * 10, "label_euler": [1] * 6 + [0] * 4,
                            "labels_agree": [True] * 6 + [False] * 4})
     kw = dict(biasvar=_biasvar(), labels={"study": labels}, sources={"biasvar": "bv.csv", "study": "ls.csv"})
-    page = S.classification_summary(**kw)
+    page = classification_summary(**kw)
     assert _row(page, "study")[1:] == ["10", "10", "6", "0.600", "0.00"]
     warn = [line for line in page.splitlines() if line.startswith("**Warning**")]
     assert warn == ["**Warning**: study: the minority class under the percolation label is 0.00 of the "
                     "structures, below 0.30; the euler label gives 0.40: set classification.label: euler."]
-    page = S.classification_summary(**kw, label="euler")
+    page = classification_summary(**kw, label="euler")
     assert "Label used: **euler**" in page and "Aksimentiev & Holyst" in page
     assert _row(page, "study")[-1] == "0.40" and "**Warning**" not in page
     # neither label balanced: the fix is more structures
     labels["label_euler"] = 1
-    page = S.classification_summary(**kw, label="euler")
+    page = classification_summary(**kw, label="euler")
     assert "neither label is balanced" in page
     with pytest.raises(InputFileError, match="label='genus'"):
-        S.classification_summary(**kw, label="genus")
+        classification_summary(**kw, label="genus")

@@ -44,7 +44,8 @@ def test_tiny_study_outputs(tiny_run):
     assert len(sims) == nsims
     # the dataset: one row per snapshot, one S(q) curve per row, every
     # functional measured, on the config's q grid
-    from scattermorph.measure.snapshots import FUNCTIONALS, load_dataset
+    from scattermorph.functionals import FUNCTIONALS
+    from scattermorph.measure.snapshots import load_dataset
 
     table, arrays = load_dataset(res / "dataset.csv", res / "dataset_sq.npz")
     assert len(table) == nsims * nsnap
@@ -160,7 +161,8 @@ def test_blow_up_leaves_no_output(tmp_path):
 def test_figures_carry_provenance_and_audit_clean(tiny_run):
     """Every figure has its record embedded and in a sidecar naming its rule
     and inputs; `scattermorph audit` finds nothing stale or tampered."""
-    from scattermorph.provenance import audit, read_embedded, sidecar_path
+    from scattermorph.audit import audit
+    from scattermorph.provenance.records import read_embedded, sidecar_path
 
     figs = sorted((tiny_run / "results/tiny/figures").glob("*.png"))
     assert {f"results/tiny/figures/{f.name}" for f in figs} >= set(EARLY_FIGURES)
@@ -183,8 +185,8 @@ def test_audit_names_the_changed_config_key_and_what_it_makes_stale(tiny_run, tm
     audit --configfile` reports the measurement files STALE naming the key and
     both values, everything made from them STALE through its inputs, and no
     simulation (which does not read that setting)."""
+    from scattermorph.audit import audit
     from scattermorph.cli import main
-    from scattermorph.provenance import audit
 
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(tiny_config_with("measurement.porod.q_max", 0.9)))
@@ -324,7 +326,7 @@ def test_rerun_gives_identical_tables_and_arrays(tiny_run, tmp_path):
     from PIL import Image
     from pypdf import PdfReader
 
-    from scattermorph.provenance import read_embedded
+    from scattermorph.provenance.records import read_embedded
 
     figures = sorted((base / "figures").glob("*.png"))
     assert figures

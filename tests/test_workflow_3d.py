@@ -88,7 +88,7 @@ def test_inference_stage_in_3d(tiny3d_run):
 
 
 def test_every_figure_is_drawn_and_audit_is_clean(tiny3d_run):
-    from scattermorph.provenance import audit
+    from scattermorph.audit import audit
 
     figs = sorted((tiny3d_run / "results/tiny3d/figures").glob("*.png"))
     names = {f.stem for f in figs}

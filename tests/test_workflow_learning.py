@@ -123,7 +123,7 @@ def test_editing_a_target_leaves_the_cross_validation_current(tiny_run, tmp_path
     params: changing a target (which only the held-out check reads) marks no
     cross-validation file stale by its parameters (FINDINGS: it used to mark
     all of them, and rerun them)."""
-    from scattermorph.provenance import audit
+    from scattermorph.audit import audit
 
     cfg = yaml.safe_load(TINY.read_text())
     old = cfg["learning"]["targets"]["r2"]["perimeter_density"]

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from _workflow import TINY, snakemake
-from scattermorph import readme as R
 from scattermorph.cli import main
+from scattermorph.provenance import readme as R
 
 pytestmark = pytest.mark.workflow
 

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from scattermorph.errors import ParameterError
+from scattermorph.functionals import FUNCTIONALS
 from scattermorph.measure import reference as rf
 from scattermorph.measure import scattering as sc
 from scattermorph.measure import snapshots as ms
@@ -57,7 +58,7 @@ def test_measure_simulation_rows_and_curves(rng):
     assert list(table["snapshot"]) == [0, 1, 2]
     assert np.allclose(table["time_over_tau"], np.array(_meta(stack)["times"]) / 2.0)
     assert np.allclose(table["contrast"], 0.8)
-    for col in ms.FUNCTIONALS[2] + ["L_first_moment", "invariant", "perimeter_density_porod"]:
+    for col in FUNCTIONALS[2] + ["L_first_moment", "invariant", "perimeter_density_porod"]:
         assert table[col].notna().all(), col
     # "mean" threshold: the binary phase fraction follows the field
     assert np.all((table["area_density"] > 0.3) & (table["area_density"] < 0.7))

@@ -379,10 +379,10 @@ def test_train_default_is_at_least_as_good_as_the_paper_gp_on_a_3d_series():
     half the plain GP's inter-quartile range over the splits (with 7 test
     points per split the medians of two equally good models differ by about
     that much)."""
+    from scattermorph.functionals import FUNCTIONALS
     from scattermorph.learn.estimators import make_paper_gp
     from scattermorph.learn.features import features_log_sq
     from scattermorph.learn.splits import paper_splits
-    from scattermorph.measure.snapshots import FUNCTIONALS
 
     q, s_q, table = _two_phase_series()
     names = FUNCTIONALS[3]

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import scattermorph.sim.run as simulate
+from scattermorph._io import atomic_write
 from scattermorph.errors import InputFileError, ParameterError, SimulationError
 from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
 from scattermorph.sim.run import (
     MAX_DT_OVER_TAU,
-    atomic_write,
     build_model,
     load_simulation,
     run_simulation,
@@ -270,7 +270,7 @@ def test_atomic_write_gives_usual_permissions(tmp_path):
     import os
     import stat
 
-    from scattermorph.sim.run import atomic_write
+    from scattermorph._io import atomic_write
 
     old = os.umask(0o022)
     try:

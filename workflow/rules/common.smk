@@ -63,7 +63,7 @@ def sim_record(wildcards):
 def figure_outputs(name, caption, category, label):
     """Outputs of a figure rule: the PNG (a report item with its caption), a
     PDF copy, and the provenance sidecar of each (the record is also embedded
-    in both files; scattermorph.plotting.save_job_figure writes all four)."""
+    in both files; scattermorph.plots.save.save_job_figure writes all four)."""
     png = f"{RESULTS}/figures/{name}.png"
     pdf = f"{RESULTS}/figures/{name}.pdf"
     return {
@@ -222,7 +222,7 @@ def structure_figure_mem_mb(wildcards, attempt):
     motivating pair): as figure_mem_mb, plus in 3D matplotlib's 3D drawing
     (~150 MB) and ~50 MB per shaded isosurface (at most 60,000 triangles
     each, ~80 MB per 1e5 triangles: max RSS of 4-6 surfaces of 64^3 and 96^3
-    fields, scattermorph.plot_structures); the gallery draws one per
+    fields, scattermorph.plots.structures); the gallery draws one per
     composition, the coarsening figure 5."""
     need = 100 + (4 * _cells() * _snapshots() + 8 * _cells()) / 1e6
     if config["study"]["dimension"] == 3:
@@ -349,7 +349,7 @@ def foundations_seed():
     return int(ss.generate_state(1)[0] % 2**31)
 
 
-from scattermorph.emulator import check_emulator
+from scattermorph.gp.emulator import check_emulator
 
 try:
     EMU_DESIGN = check_emulator(config)
@@ -410,7 +410,7 @@ def emulator_mem_mb(wildcards, attempt):
 # Helpers of the classification stage (workflow/rules/classification.smk):
 # its config checks, the 3D structures of the section views, resources.
 
-from scattermorph.classify import check_classification, section_structures
+from scattermorph.classify.classifiers import check_classification, section_structures
 
 CLS = config["classification"]
 CLS_DIR = f"{RESULTS}/classification"

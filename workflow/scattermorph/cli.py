@@ -34,7 +34,25 @@ from pathlib import Path
 
 import numpy as np
 
+from scattermorph import __version__
+from scattermorph._io import atomic_write
+from scattermorph.audit import audit
 from scattermorph.errors import InputFileError, ParameterError
+from scattermorph.infer.posterior import PARAM_LABELS, study_calibration
+from scattermorph.learn.estimators import GP_KERNELS
+from scattermorph.measure import scattering as sc
+from scattermorph.measure.minkowski import minkowski
+from scattermorph.measure.minkowski import threshold as cut
+from scattermorph.plots.inference import inference_figure
+from scattermorph.plots.predict import predict_figure
+from scattermorph.plots.save import save_figure
+from scattermorph.predict.fit import cv_text, train_model
+from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, domain_text, training_domain
+from scattermorph.predict.modelfile import load_model, load_shipped_model, model_summary, save_model
+from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
+from scattermorph.provenance.readme import HAND_EDITED, STALE, check, sync
+from scattermorph.provenance.records import sha256_file
+from scattermorph.sas.curves import read_curve, read_curves, read_table
 
 __all__ = ["main", "read_image", "characterise"]
 
@@ -102,7 +120,6 @@ def binarise(img: np.ndarray, threshold=None) -> tuple[np.ndarray, float | None]
     else needs ``threshold`` ("mean", "equal_volume" or a number); the
     foreground is ``img > level``.
     """
-    from scattermorph.measure.minkowski import threshold as cut
 
     if img.dtype != bool and not np.all(np.isfinite(img)):
         n = int(np.size(img) - np.isfinite(img).sum())
@@ -152,8 +169,6 @@ def characterise(img, *, pixel_size=1.0, threshold=None, periodic=True, connecti
         log grid from 2 pi / box to pi / pixel_size; ``characteristic_length``,
         ``invariant``).
     """
-    from scattermorph.measure import scattering as sc
-    from scattermorph.measure.minkowski import minkowski
 
     if not (np.isfinite(pixel_size) and pixel_size > 0):
         raise ParameterError(f"--pixel-size {pixel_size!r} must be a positive length")
@@ -216,7 +231,6 @@ def _cmd_characterise(args) -> int:
 
 
 def _cmd_audit(args) -> int:
-    from scattermorph.provenance import audit
 
     notes = []
     paths = args.paths or (["results"] + (["models"] if Path("models").is_dir() else []))
@@ -263,7 +277,6 @@ def _model_for(base, curve, args, models):
     """The model for one curve: the base model, or the base model refitted on training
     curves smeared with the curve's relative resolution (``--resolution``, else the file's
     dQ over the feature window); ``models`` caches them by rounded dQ/q for this run."""
-    from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
 
     window = None
     if args.resolution is not None:
@@ -342,8 +355,6 @@ def _results_table(results):
 
 def about_text(model, path, *, shipped=False) -> str:
     """``scattermorph predict --about``: what a model file is and where it came from."""
-    from scattermorph.predict.model import domain_text, training_domain
-    from scattermorph.provenance import sha256_file
 
     prov, t = model.provenance, model.training
     size = path.stat().st_size
@@ -377,9 +388,6 @@ def about_text(model, path, *, shipped=False) -> str:
 
 
 def _cmd_predict(args) -> int:
-    from scattermorph.predict.model import domain_text
-    from scattermorph.predict.modelfile import load_model, load_shipped_model
-    from scattermorph.sas.curves import read_curve, read_curves
 
     if args.resolution is not None and not (0 <= args.resolution < 1):
         raise ParameterError(f"--resolution {args.resolution:g}: give the relative resolution dQ/q in [0, 1), "
@@ -419,7 +427,6 @@ def _cmd_predict(args) -> int:
                    intensity_unit=curve.intensity_unit, resolution=_resolution_info(curve, used))
         results.append((curve, pred, out))
     if args.plot is not None:
-        from scattermorph.plotting import predict_figure, save_figure
 
         curve, pred, out = results[0]
         used = models.get(round((out["resolution"] or {}).get("relative_used") or 0.0, 6))
@@ -461,8 +468,6 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_infer(args) -> int:
-    from scattermorph.inference import PARAM_LABELS, study_calibration
-    from scattermorph.sas.curves import read_curve
 
     if not 8 <= args.grid <= 80:
         raise ParameterError(f"--grid {args.grid}: give 8 to 80 cells per parameter (default 32)")
@@ -476,7 +481,6 @@ def _cmd_infer(args) -> int:
                n_components=cal.emulator.k, grid_cells_per_parameter=args.grid,
                warnings=list(curve.warnings))
     if args.plot is not None:
-        from scattermorph.plotting import inference_figure, save_figure
 
         save_figure(inference_figure(post, res), args.plot)
     if args.json is not None:
@@ -505,10 +509,6 @@ def _cmd_infer(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from scattermorph.predict.fit import cv_text, train_model
-    from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT
-    from scattermorph.predict.modelfile import model_summary, save_model
-    from scattermorph.sas.curves import read_table
 
     if args.cv_repeats < 0:
         raise ParameterError(f"--cv-repeats {args.cv_repeats}: give 0 (no cross-validation) or more splits")
@@ -542,7 +542,6 @@ def _cmd_train(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from scattermorph import __version__
 
     parser = argparse.ArgumentParser(
         prog="scattermorph",
@@ -676,7 +675,6 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--plot", metavar="OUT.png", default=None,
                      help="corner plot of the posterior and the posterior-predictive feature curve over the data's")
     inf.set_defaults(func=_cmd_infer)
-    from scattermorph.learn.estimators import GP_KERNELS
 
     tr = sub.add_parser(
         "train",
@@ -748,8 +746,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_readme(args) -> int:
-    from scattermorph.readme import HAND_EDITED, STALE, check, sync
-    from scattermorph.sim.run import atomic_write
 
     path = Path(args.readme)
     if not path.is_file():

@@ -9,7 +9,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from scattermorph.measure.snapshots import add_instrument, assemble_dataset  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 table, arrays, dropped = assemble_dataset(
     snakemake.input.measurements, max_length_fraction=snakemake.params.max_length_fraction  # noqa: F821
@@ -28,6 +28,6 @@ atomic_write(snakemake.output.dropped, lambda tmp: dropped.to_csv(tmp, index=Fal
 print(f"{len(table)} snapshots x {arrays['q'].size} q bins; {len(dropped)} dropped "
       f"(L_first_moment > {snakemake.params.max_length_fraction} x box)", file=sys.stderr)  # noqa: F821
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

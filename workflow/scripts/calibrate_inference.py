@@ -8,9 +8,9 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.inference_study import run_stage, write_example  # noqa: E402
+from scattermorph.infer.stage import run_stage, write_example  # noqa: E402
 from scattermorph.measure.snapshots import load_dataset  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 settings = sm.params.inference
@@ -26,6 +26,6 @@ atomic_write(o.identifiability, lambda tmp: out["identifiability"].to_csv(tmp, i
 write_example(out["example"], out["grid"], o.example, o.grid)
 print(out["identifiability"].to_string(), file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(sm, __file__)  # provenance sidecar of every output

@@ -10,7 +10,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import pandas as pd  # noqa: E402
 
 from scattermorph.learn.protocols import select_models, summarise_cv  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 metrics = pd.concat([pd.read_csv(p) for p in sm.input.metrics], ignore_index=True)
@@ -22,6 +22,6 @@ atomic_write(sm.output.comparison, lambda tmp: summary.to_csv(tmp, index=False))
 atomic_write(sm.output.selection, lambda tmp: selection.to_csv(tmp, index=False))
 print(selection.to_string(), file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -9,7 +9,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from scattermorph.learn import protocols as ev  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 learning = sm.params.learning
@@ -25,6 +25,6 @@ with threadpool_limits(sm.threads):
 atomic_write(sm.output.curves, lambda tmp: curves.to_csv(tmp, index=False))
 print(curves.groupby(["functional", "n_sims"])["r2"].mean().to_string(), file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

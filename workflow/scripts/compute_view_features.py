@@ -10,7 +10,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.classify import build_features, save_features  # noqa: E402
+from scattermorph.classify.classifiers import build_features, save_features  # noqa: E402
 
 p = snakemake.params  # noqa: F821
 labels = pd.read_csv(snakemake.input.labels)  # noqa: F821
@@ -28,6 +28,6 @@ save_features(snakemake.output.features, data)  # noqa: F821
 rows = data["rows"]
 print(f"{len(rows)} views, {int(rows['test'].sum())} in test, classes {rows['y'].value_counts().to_dict()}", file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

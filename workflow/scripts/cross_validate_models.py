@@ -11,8 +11,9 @@ import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from scattermorph.learn import protocols as ev  # noqa: E402
-from scattermorph.measure.snapshots import FUNCTIONALS, load_dataset  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph.measure.snapshots import load_dataset  # noqa: E402
+from scattermorph.functionals import FUNCTIONALS
+from scattermorph._io import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 learning = sm.params.learning
@@ -31,6 +32,6 @@ atomic_write(sm.output.metrics, lambda tmp: metrics.assign(features=kind, model=
 atomic_write(sm.output.predictions, lambda tmp: preds.assign(features=kind, model=model).to_csv(tmp, index=False))
 print(metrics.groupby("functional")[["r2", "fit_seconds"]].mean().to_string(), file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

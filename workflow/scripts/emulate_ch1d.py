@@ -8,8 +8,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import numpy as np  # noqa: E402
 
-from scattermorph.emulator import ch1d_emulation  # noqa: E402
-from scattermorph.gp import save_npz  # noqa: E402
+from scattermorph.gp.emulator import ch1d_emulation  # noqa: E402
+from scattermorph.gp.tutorial import save_npz  # noqa: E402
 
 out = ch1d_emulation(snakemake.params.ch1d, snakemake.config)  # noqa: F821
 test = ~out["train"]
@@ -20,6 +20,6 @@ print(f"length scales (x in b, log t) = {out['length_scales']}; held-out max |er
       f"predict {out['predict_seconds']:.3g} s", file=sys.stderr)
 save_npz(snakemake.output.arrays, out)  # noqa: F821
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -11,8 +11,9 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from scattermorph.learn import protocols as ev  # noqa: E402
 from scattermorph.learn.estimators import GP_KERNELS  # noqa: E402
-from scattermorph.measure.snapshots import FUNCTIONALS, load_dataset  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph.measure.snapshots import load_dataset  # noqa: E402
+from scattermorph.functionals import FUNCTIONALS
+from scattermorph._io import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 learning = sm.params.learning
@@ -28,6 +29,6 @@ with threadpool_limits(sm.threads):
 atomic_write(sm.output.splits, lambda tmp: out.to_csv(tmp, index=False))
 print(out.groupby(["kernel", "functional"])["relative_rmse"].agg(["min", "median"]).to_string(), file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -10,9 +10,9 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from scattermorph import emulator as em  # noqa: E402
-from scattermorph.gp import save_npz  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph.gp import emulator as em  # noqa: E402
+from scattermorph.gp.tutorial import save_npz  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 emu = snakemake.params.emulator  # noqa: F821
 runs = pd.concat([pd.read_csv(p) for p in snakemake.input.batches], ignore_index=True)  # noqa: F821
@@ -49,6 +49,6 @@ atomic_write(o.hyperparameters, lambda tmp: hyper.to_csv(tmp, index=False))
 atomic_write(o.runs, lambda tmp: runs.to_csv(tmp, index=False))
 save_npz(o.surface, surf)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

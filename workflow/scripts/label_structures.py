@@ -8,8 +8,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.classify import MIN_CLASS_SHARE, class_balance, label_table  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph.classify.classifiers import MIN_CLASS_SHARE, class_balance, label_table  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 table = label_table(snakemake.input.sims, level=snakemake.params.level)  # noqa: F821
 atomic_write(snakemake.output.table, lambda tmp: table.to_csv(tmp, index=False))  # noqa: F821
@@ -23,6 +23,6 @@ for name in ("percolation", "euler"):
         print(f"WARNING: minority class under the {name} label is {share:.2f} of the structures "
               f"(< {MIN_CLASS_SHARE}); the summary repeats this for the label used", file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.classify import grf_structures  # noqa: E402
+from scattermorph.classify.classifiers import grf_structures  # noqa: E402
 from scattermorph.sim.run import run_simulation, save_simulation  # noqa: E402
 
 rec = snakemake.params.record  # noqa: F821
@@ -22,6 +22,6 @@ else:
 save_simulation(snakemake.output.structure, snaps, meta)  # noqa: F821
 print(f"{rec['struct_id']}: {snaps.shape}", file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

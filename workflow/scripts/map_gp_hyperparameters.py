@@ -7,9 +7,9 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 
-from scattermorph.gp import hyperparameter_study, load_treloar  # noqa: E402
-from scattermorph.gp import save_npz  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph.gp.tutorial import hyperparameter_study, load_treloar  # noqa: E402
+from scattermorph.gp.tutorial import save_npz  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 cfg = snakemake.params.foundations  # noqa: F821
 g = cfg["grid"]
@@ -30,6 +30,6 @@ save_npz(snakemake.output.maps, maps)  # noqa: F821
 atomic_write(snakemake.output.optima, lambda tmp: optima.to_csv(tmp, index=False))  # noqa: F821
 atomic_write(snakemake.output.check, lambda tmp: check.to_csv(tmp, index=False))  # noqa: F821
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -32,6 +32,6 @@ table, s_q, counts = measure_simulation(
 )
 save_measurements(snakemake.output.measurements, table, s_q, counts, edges, centres)  # noqa: F821
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -8,8 +8,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.plotting import save_job_figure  # noqa: E402
-from scattermorph.plotting_classification import plot_biasvar_vs_fraction  # noqa: E402
+from scattermorph.plots.save import save_job_figure  # noqa: E402
+from scattermorph.plots.classification import plot_biasvar_vs_fraction  # noqa: E402
 
 table = pd.read_csv(snakemake.input.table)  # noqa: F821
 fig = plot_biasvar_vs_fraction(table)

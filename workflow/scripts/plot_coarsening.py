@@ -10,7 +10,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.plotting import plot_coarsening, save_job_figure  # noqa: E402
+from scattermorph.plots.morphology import plot_coarsening  # noqa: E402
+from scattermorph.plots.save import save_job_figure
 from scattermorph.sim.run import load_simulation  # noqa: E402
 
 table = pd.read_csv(snakemake.input.table)  # noqa: F821

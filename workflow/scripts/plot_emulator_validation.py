@@ -8,8 +8,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.gp_figures import plot_emulator_validation  # noqa: E402
-from scattermorph.plotting import save_job_figure  # noqa: E402
+from scattermorph.plots.gp import plot_emulator_validation  # noqa: E402
+from scattermorph.plots.save import save_job_figure  # noqa: E402
 
 fig = plot_emulator_validation(
     pd.read_csv(snakemake.input.predictions),  # noqa: F821

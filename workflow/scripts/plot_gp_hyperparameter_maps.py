@@ -9,8 +9,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from scattermorph.gp_figures import plot_hyperparameter_maps  # noqa: E402
-from scattermorph.plotting import save_job_figure  # noqa: E402
+from scattermorph.plots.gp import plot_hyperparameter_maps  # noqa: E402
+from scattermorph.plots.save import save_job_figure  # noqa: E402
 
 maps = dict(np.load(snakemake.input.maps))  # noqa: F821
 optima = pd.read_csv(snakemake.input.optima)  # noqa: F821

@@ -8,8 +8,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.plot_inference import plot_calibration  # noqa: E402
-from scattermorph.plotting import save_job_figure  # noqa: E402
+from scattermorph.plots.inference import plot_calibration  # noqa: E402
+from scattermorph.plots.save import save_job_figure  # noqa: E402
 
 fig = plot_calibration(
     pd.read_csv(snakemake.input.calibration),  # noqa: F821

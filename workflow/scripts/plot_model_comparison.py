@@ -8,11 +8,11 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph import plot_learning as pl  # noqa: E402
-from scattermorph.plotting import save_job_figure  # noqa: E402
+from scattermorph.plots import learning as pl  # noqa: E402
+from scattermorph.plots.save import save_job_figure  # noqa: E402
 
 sm = snakemake  # noqa: F821
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 comparison = pd.read_csv(sm.input.comparison)
 page = pl.comparison_html(comparison, pd.read_csv(sm.input.selection))
@@ -20,6 +20,6 @@ atomic_write(sm.output.table, lambda tmp: open(tmp, "w").write(page))
 fig = pl.plot_model_comparison(comparison)
 save_job_figure(fig, sm, __file__)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(sm, __file__, [sm.output.table])  # provenance sidecar of the HTML table

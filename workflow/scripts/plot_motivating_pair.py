@@ -2,7 +2,7 @@
 
 The pair is chosen from the dataset and the study's connectivity labels
 (scattermorph.measure.snapshots.select_motivating_pair); 3D structures are drawn as
-shaded interfaces over their mid-planes (scattermorph.plot_structures).
+shaded interfaces over their mid-planes (scattermorph.plots.structures).
 """
 
 import sys
@@ -15,7 +15,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from scattermorph.errors import ParameterError  # noqa: E402
 from scattermorph.measure.snapshots import load_dataset, select_motivating_pair  # noqa: E402
-from scattermorph.plotting import plot_motivating_pair, save_job_figure  # noqa: E402
+from scattermorph.plots.morphology import plot_motivating_pair  # noqa: E402
+from scattermorph.plots.save import save_job_figure
 from scattermorph.sim.run import load_simulation  # noqa: E402
 
 table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)  # noqa: F821

@@ -8,8 +8,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph import plot_learning as pl  # noqa: E402
-from scattermorph.plotting import save_job_figure  # noqa: E402
+from scattermorph.plots import learning as pl  # noqa: E402
+from scattermorph.plots.save import save_job_figure  # noqa: E402
 
 sm = snakemake  # noqa: F821
 fig = pl.plot_robustness(pd.read_csv(sm.input.metrics))

@@ -7,7 +7,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 from scattermorph.measure.snapshots import load_dataset  # noqa: E402
-from scattermorph.plotting import plot_scaling_collapse, save_job_figure  # noqa: E402
+from scattermorph.plots.morphology import plot_scaling_collapse  # noqa: E402
+from scattermorph.plots.save import save_job_figure
 
 table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)  # noqa: F821
 sim_id = snakemake.params.sims[-1]  # noqa: F821  (the most symmetric composition)

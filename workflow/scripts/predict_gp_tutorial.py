@@ -8,8 +8,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import numpy as np  # noqa: E402
 
-from scattermorph.gp import load_treloar, tutorial_predictions  # noqa: E402
-from scattermorph.gp import save_npz  # noqa: E402
+from scattermorph.gp.tutorial import load_treloar, tutorial_predictions  # noqa: E402
+from scattermorph.gp.tutorial import save_npz  # noqa: E402
 
 cfg = snakemake.params.foundations  # noqa: F821
 out = snakemake.output.arrays  # noqa: F821
@@ -31,6 +31,6 @@ print(f"G = {arrays['G_mpa']:.4g} +- {arrays['G_se_mpa']:.2g} MPa; posterior (l,
       f"{arrays['post_hyper']}", file=sys.stderr)
 save_npz(out, arrays)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -9,8 +9,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.emulator import adaptive_vs_random  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph.gp.emulator import adaptive_vs_random  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 config = snakemake.config  # noqa: F821
 runs = pd.read_csv(snakemake.input.runs)  # noqa: F821
@@ -29,6 +29,6 @@ print(curve.groupby(["design", "n_runs"])["rmse_relative"].mean().to_string(), f
 atomic_write(snakemake.output.curve, lambda tmp: curve.to_csv(tmp, index=False))  # noqa: F821
 atomic_write(snakemake.output.runs, lambda tmp: added.to_csv(tmp, index=False))  # noqa: F821
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

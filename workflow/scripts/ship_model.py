@@ -15,6 +15,6 @@ sm = snakemake  # noqa: F821
 model = ship_model(sm.input.model, sm.output.model, max_bytes=sm.params.max_bytes)
 print(f"shipped {sm.input.model} -> {sm.output.model}: {model!r}", file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar: scattermorph audit models/)

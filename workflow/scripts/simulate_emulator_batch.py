@@ -8,8 +8,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.emulator import emulator_record, run_design_point  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph.gp.emulator import emulator_record, run_design_point  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 config = snakemake.config  # noqa: F821
 rows = snakemake.params.rows  # noqa: F821
@@ -29,6 +29,6 @@ for row in rows:
 table = pd.concat(tables, ignore_index=True)
 atomic_write(snakemake.output.table, lambda tmp: table.to_csv(tmp, index=False))  # noqa: F821
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

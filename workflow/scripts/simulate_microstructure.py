@@ -24,6 +24,6 @@ snapshots, meta = run_simulation(record, log=log, threads=snakemake.threads)  # 
 save_simulation(out, snapshots, meta)
 log(f"wrote {out}: {snapshots.shape} in {meta['wall_seconds']:.2f} s")
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

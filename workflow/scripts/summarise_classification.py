@@ -8,8 +8,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.sim.run import atomic_write  # noqa: E402
-from scattermorph.summaries import classification_summary  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
+from scattermorph.classify.summary import classification_summary  # noqa: E402
 
 sm = snakemake  # noqa: F821
 names = {"labels_study": "study snapshots", "labels_sections": "sections of 3D structures"}
@@ -20,6 +20,6 @@ page = classification_summary(biasvar=pd.read_csv(sm.input.table), labels=labels
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -8,8 +8,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.sim.run import atomic_write  # noqa: E402
-from scattermorph.summaries import dataset_summary  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
+from scattermorph.measure.summary import dataset_summary  # noqa: E402
 
 sm = snakemake  # noqa: F821
 page = dataset_summary(simulations=pd.read_csv(sm.input.simulations), dataset=pd.read_csv(sm.input.dataset),
@@ -19,6 +19,6 @@ page = dataset_summary(simulations=pd.read_csv(sm.input.simulations), dataset=pd
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

@@ -9,8 +9,8 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from scattermorph.sim.run import atomic_write  # noqa: E402
-from scattermorph.summaries import emulator_summary  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
+from scattermorph.gp.summary import emulator_summary  # noqa: E402
 
 sm = snakemake  # noqa: F821
 with np.load(sm.input.ch1d, allow_pickle=False) as a:
@@ -24,6 +24,6 @@ page = emulator_summary(metrics=pd.read_csv(sm.input.metrics), speedup=pd.read_c
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

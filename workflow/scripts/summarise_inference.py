@@ -10,8 +10,8 @@ import json  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from scattermorph.inference_study import inference_summary  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph.infer.stage import inference_summary  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 page = inference_summary(validation=pd.read_csv(sm.input.validation),
@@ -22,6 +22,6 @@ page = inference_summary(validation=pd.read_csv(sm.input.validation),
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

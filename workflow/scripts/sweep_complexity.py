@@ -7,7 +7,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 
 import _bootstrap  # noqa: E402,F401  (this checkout's library)
 
-from scattermorph.classify import complexity_job, load_features, save_predictions  # noqa: E402
+from scattermorph.classify.classifiers import complexity_job, load_features, save_predictions  # noqa: E402
 
 p = snakemake.params  # noqa: F821
 data = load_features(snakemake.input.features)  # noqa: F821
@@ -21,6 +21,6 @@ out = complexity_job(
 save_predictions(snakemake.output.predictions, out)  # noqa: F821
 print(f"rounds {out['rounds'].tolist()}, {len(out['models'])} settings", file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

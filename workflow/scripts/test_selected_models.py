@@ -12,7 +12,7 @@ import _bootstrap  # noqa: E402,F401  (this checkout's library)
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from scattermorph.learn import protocols as ev  # noqa: E402
-from scattermorph.sim.run import atomic_write  # noqa: E402
+from scattermorph._io import atomic_write  # noqa: E402
 
 sm = snakemake  # noqa: F821
 learning = sm.params.learning
@@ -61,6 +61,6 @@ atomic_write(sm.output.metrics, lambda tmp: metrics.to_csv(tmp, index=False))
 atomic_write(sm.output.targets, lambda tmp: targets.to_csv(tmp, index=False))
 print(targets.to_string(), file=sys.stderr)
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

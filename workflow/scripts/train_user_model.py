@@ -34,6 +34,6 @@ model.training["study_domain"] = study_domain(table, model, sm.params.study)
 save_model(sm.output.model, model, {"dataset": [sm.input.table, sm.input.curves], "config": learning,
                                     "rule": "train_user_model", "study": sm.params.study})
 
-from scattermorph.provenance import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs  # noqa: E402
 
 record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)

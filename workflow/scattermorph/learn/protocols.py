@@ -38,12 +38,21 @@ from scipy import stats
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold
 
+from scattermorph._markdown import md_table
 from scattermorph.errors import ParameterError
 from scattermorph.learn.estimators import make_baseline, make_gp, make_paper_gp
-from scattermorph.learn.features import features_dimensionless, features_log_sq, from_scale_free, scale_free_targets
-from scattermorph.learn.metrics import regression_metrics
+from scattermorph.learn.features import (
+    features_dimensionless,
+    features_log_sq,
+    from_scale_free,
+    scale_free_targets,
+    scale_free_windowed,
+)
+from scattermorph.learn.metrics import coverage_band, regression_metrics
 from scattermorph.learn.splits import grouped_labels, grouped_split, paper_splits
-from scattermorph.summaries import md_table
+from scattermorph.measure.scattering import apply_instrument
+from scattermorph.measure.snapshots import load_dataset
+from scattermorph.sas.resolution import smear_pinhole
 
 __all__ = [
     "FEATURE_KINDS",
@@ -171,7 +180,6 @@ def load_stage(table_path, curves_path, learning, *, split_path=None, selection_
     configured kind without a selection), ``train``, ``test`` (bool masks;
     all rows train without a split).
     """
-    from scattermorph.measure.snapshots import load_dataset
 
     table, arrays = load_dataset(table_path, curves_path)
     ndim = int(table["dimension"].iloc[0])
@@ -232,7 +240,6 @@ def build_features(kind, table, arrays, ndim, *, intensity="i_q", n_points=32, x
         return X, None
     if kind == "scale_free":
         # the definition of the saved models (q1 over the curve's own window)
-        from scattermorph.learn.features import scale_free_windowed
 
         return scale_free_windowed(q, s, ndim, n_points=n_points, x_range=x_range)
     raise ParameterError(f"unknown input kind {kind!r}: choose one of {FEATURE_KINDS}")
@@ -646,8 +653,6 @@ def robustness(table, arrays, train, test, *, selection, ndim, learning, setting
     pandas.DataFrame: setting, resolution, counts, background, training,
         functional, features, model and the test metrics.
     """
-    from scattermorph.measure.scattering import apply_instrument
-    from scattermorph.sas.resolution import smear_pinhole
 
     rows = []
     rng = np.random.default_rng(seed)
@@ -1006,7 +1011,6 @@ def coverage_band_lines(selected, n_runs, bands) -> list[str]:
     functional whose recalibrated coverage misses the target range, whether
     it lies inside that sampling range.
     """
-    from scattermorph.learn.metrics import coverage_band
 
     b95 = coverage_band(int(n_runs), 0.95, level=0.95)
     b68 = coverage_band(int(n_runs), 0.68, level=0.95)

@@ -36,6 +36,7 @@ import scipy.fft as sfft
 
 from scattermorph.errors import ParameterError
 from scattermorph.fft import rfft_mode_weights, rfft_wavevectors
+from scattermorph.sas.resolution import smear_pinhole
 
 __all__ = [
     "structure_factor",
@@ -375,7 +376,6 @@ def apply_instrument(q, s_q, *, rng=None, q_window=None, resolution=0.0,
     if resolution < 0:
         raise ParameterError(f"resolution={resolution} must be >= 0")
     if resolution > 0:
-        from scattermorph.sas.resolution import smear_pinhole
 
         i_q = smear_pinhole(q, i_q, resolution * q)
     if background < 0:

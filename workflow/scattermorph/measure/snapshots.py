@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scattermorph._io import atomic_write
 from scattermorph.errors import ParameterError
 from scattermorph.measure import scattering as sc
 from scattermorph.measure.minkowski import minkowski, threshold
-from scattermorph.sim.sweep import snapshot_ids
 
 __all__ = [
-    "FUNCTIONALS",
     "measure_field",
     "measure_simulation",
     "save_measurements",
@@ -27,12 +26,6 @@ __all__ = [
     "select_motivating_pair",
     "PAIR_CRITERIA",
 ]
-
-#: density columns of the functionals, by dimension (per unit area / volume)
-FUNCTIONALS = {
-    2: ["area_density", "perimeter_density", "euler_density"],
-    3: ["volume_density", "surface_density", "mean_curvature_density", "euler_density"],
-}
 
 
 def measure_field(phi, dx: float, *, q_edges, q_centres=None, level="mean", periodic=True,
@@ -152,7 +145,6 @@ def _arrays_to_table(z) -> pd.DataFrame:
 
 def save_measurements(path, table: pd.DataFrame, s_q, counts, q_edges, q_centres) -> None:
     """Write one simulation's measurements (``.npz``, atomic)."""
-    from scattermorph.sim.run import atomic_write
 
     def write(tmp):
         with open(tmp, "wb") as fh:
@@ -276,7 +268,7 @@ def load_dataset(table_path, arrays_path):
     return table, arrays
 
 
-#: the label column(s) of :func:`scattermorph.classify.structure_labels` that
+#: the label column(s) of :func:`scattermorph.classify.classifiers.structure_labels` that
 #: define the classes of the motivating pair, by criterion
 PAIR_CRITERIA = {
     "both": ("label_percolation", "label_euler"),
@@ -290,7 +282,7 @@ def select_motivating_pair(table: pd.DataFrame, labels: pd.DataFrame, *, criteri
     """A droplet and a co-continuous snapshot whose S(q) peak at (nearly) the same q.
 
     The classes are the study's connectivity labels of the full structures
-    (:func:`scattermorph.classify.structure_labels`, the table of the
+    (:func:`scattermorph.classify.classifiers.structure_labels`, the table of the
     label_snapshots rule): *droplets* when the minority phase neither wraps
     around the periodic box (``label_percolation`` 0) nor has an Euler
     characteristic <= 0 (``label_euler`` 0: more components than handles);
@@ -376,3 +368,33 @@ def select_motivating_pair(table: pd.DataFrame, labels: pd.DataFrame, *, criteri
     # lexsort: last key first -> largest dphi, then smallest diff, then latest
     k = np.lexsort((-late[ii, jj], diff[ii, jj], -dphi[ii, jj]))[0]
     return int(drop["row"].iloc[ii[k]]), int(co["row"].iloc[jj[k]])
+
+
+def snapshot_ids(meta: dict, i: int) -> dict:
+    """Identifiers and run parameters of snapshot ``i`` of a simulation.
+
+    The columns every per-snapshot table starts with: ``sim_id``,
+    ``snapshot``, ``time``, ``time_over_tau``, ``step``, ``model``, ``phi0``,
+    ``quench``, ``chi``, ``N``, ``replicate``, ``seed``, ``sim_index``,
+    ``dimension``, ``grid``, ``dx``.
+    """
+    p, m, d = meta["params"], meta["model"], meta["derived"]
+    t = meta["times"][i]
+    return {
+        "sim_id": meta["sim_id"],
+        "snapshot": i,
+        "time": t,
+        "time_over_tau": t / d["time_scale_tau"],
+        "step": meta["steps"][i] if "steps" in meta else np.nan,
+        "model": p["model"],
+        "phi0": p["phi0"],
+        "quench": p["quench"] if p["model"] == "flory_huggins" else np.nan,
+        "chi": m.get("chi", np.nan),
+        "N": m.get("N", np.nan),
+        "replicate": p["replicate"],
+        "seed": p["seed"],
+        "sim_index": p["sim_index"],
+        "dimension": len(p["shape"]),
+        "grid": p["shape"][0],
+        "dx": p["dx"],
+    }

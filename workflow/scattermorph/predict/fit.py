@@ -10,8 +10,10 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from scattermorph.errors import ParameterError
+from scattermorph.functionals import FUNCTIONALS
 from scattermorph.learn.estimators import GP_KERNELS, SCALINGS, make_gp, make_paper_gp
 from scattermorph.learn.features import SCALE_COLUMNS, _featurise, density_power, features_log_sq, scale_free_targets
+from scattermorph.learn.splits import grouped_labels, paper_splits
 from scattermorph.predict.model import (
     AUTO_KINDS,
     FEATURE_KINDS,
@@ -45,7 +47,7 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         length unit of q (q in 1/L, densities in L^-p).
     ndim : {2, 3}
     targets : sequence of str, optional
-        Density columns to learn (default ``scattermorph.measure.snapshots.FUNCTIONALS[ndim]``).
+        Density columns to learn (default ``scattermorph.functionals.FUNCTIONALS[ndim]``).
     kernel, ard, restarts, random_state, noise, scaling
         Passed to :func:`scattermorph.learn.estimators.make_gp`. ``kernel="paper"`` is
         the exact model of Jones & Clarke (2021),
@@ -80,7 +82,6 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
     -------
     FunctionalModel
     """
-    from scattermorph.measure.snapshots import FUNCTIONALS
 
     if ndim not in (2, 3):
         raise ParameterError(f"ndim must be 2 or 3, got {ndim!r}")
@@ -192,8 +193,6 @@ def cross_validate(q, s_q, table, ndim, targets=None, *, groups=None, n_repeats=
         z by ``z_rms`` (``coverage_68_cal``, ``coverage_95_cal``, ``z_std_cal``:
         in-sample, on the same predictions), ``n_test`` and ``protocol``.
     """
-    from scattermorph.learn.splits import grouped_labels, paper_splits
-    from scattermorph.measure.snapshots import FUNCTIONALS
 
     targets = list(FUNCTIONALS[ndim] if targets is None else targets)
     s_q = np.atleast_2d(np.asarray(s_q, dtype=float))

@@ -102,7 +102,7 @@ from sklearn.preprocessing import StandardScaler
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.learn.estimators import GP_KERNELS, SCALINGS, FeatureScaler, GroupedRBF
 from scattermorph.learn.features import SCALE_COLUMNS, _featurise, density_power, from_scale_free, window_curve
-from scattermorph.sas.curves import Curve, check_curve, density_unit, normalise_q_unit
+from scattermorph.sas.curves import Q_UNITS, Curve, check_curve, density_unit, normalise_q_unit
 
 __all__ = [
     "FEATURE_KINDS",
@@ -625,7 +625,6 @@ def training_domain(model: FunctionalModel, q_unit=None) -> dict:
         ``q_unit``, or None when the units cannot be converted: the
         simulations' unit 1/b has no size in metres).
     """
-    from scattermorph.sas.curves import Q_UNITS
 
     dom = dict(model.training.get("study_domain") or {})
     train_unit = model.features["q_unit"]

@@ -14,10 +14,14 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
+from scattermorph import __version__
+from scattermorph._io import atomic_write
 from scattermorph.errors import InputFileError
+from scattermorph.functionals import FUNCTIONALS
 from scattermorph.learn.estimators import GP_KERNELS
 from scattermorph.learn.features import SCALE_COLUMNS
 from scattermorph.predict.model import FEATURE_KINDS, FunctionalModel, _refit
+from scattermorph.provenance.records import REPO_ROOT, git_state, package_versions, sha256_file
 
 FORMAT = "scattermorph-model"
 
@@ -52,9 +56,6 @@ def _checksum(arrays: dict, meta: dict) -> str:
 
 
 def _provenance(metadata: dict | None) -> dict:
-    from scattermorph import __version__
-    from scattermorph.provenance import LIB_DIR, _git, _versions, sha256_file
-
     extra = dict(metadata or {})
     prov = {}
     if "dataset" in extra:
@@ -65,9 +66,9 @@ def _provenance(metadata: dict | None) -> dict:
         cfg = extra.pop("config")
         prov["config"] = cfg
         prov["config_sha256"] = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()
-    commit, dirty = _git(LIB_DIR.parents[1])
+    commit, dirty = git_state(REPO_ROOT)
     prov.update(scattermorph_version=__version__, git_commit=commit, git_dirty=dirty,
-                packages=_versions(), python=sys.version.split()[0], platform=platform.platform(),
+                packages=package_versions(), python=sys.version.split()[0], platform=platform.platform(),
                 created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     if extra:
         prov["extra"] = extra
@@ -102,7 +103,6 @@ def save_model(path, model: FunctionalModel, metadata=None, *, curves=True) -> d
     dict
         The metadata written (``meta`` JSON of the file).
     """
-    from scattermorph.sim.run import atomic_write
 
     arrays = {"X": model.X, "Y": model.Y, "scaler_mean": model.domain["scaler_mean"],
               "scaler_scale": model.domain["scaler_scale"], "grid": model.grid,
@@ -197,7 +197,6 @@ def load_model(path) -> FunctionalModel:
         _fail(path, f"unknown feature kind {kind!r} (known: {FEATURE_KINDS})")
     if ndim not in (2, 3):
         _fail(path, f"ndim {ndim!r} is not 2 or 3")
-    from scattermorph.measure.snapshots import FUNCTIONALS
 
     unknown = [t for t in targets if t not in FUNCTIONALS[ndim]]
     if unknown or not targets or set(specs) != set(targets):
@@ -284,7 +283,7 @@ def shipped_model_path() -> Path:
 
     if os.environ.get("SCATTERMORPH_MODEL"):
         return Path(os.environ["SCATTERMORPH_MODEL"])
-    return Path(__file__).resolve().parents[3] / SHIPPED_MODEL
+    return REPO_ROOT / SHIPPED_MODEL
 
 
 def load_shipped_model() -> tuple[FunctionalModel, Path]:
@@ -357,7 +356,6 @@ def ship_model(source, target, *, max_bytes=SHIPPED_MAX_BYTES) -> FunctionalMode
     """
     import shutil
 
-    from scattermorph.sim.run import atomic_write
 
     source = Path(source)
     model = load_model(source)

@@ -12,6 +12,7 @@ from scattermorph.learn.features import SCALE_COLUMNS, window_curve
 from scattermorph.predict.fit import fit_models
 from scattermorph.predict.model import FunctionalModel
 from scattermorph.predict.modelfile import load_model, save_model
+from scattermorph.sas.resolution import smear_pinhole
 
 #: resolutions dQ/q are rounded to this step before a model is refitted (and cached)
 RESOLUTION_STEP = 0.005
@@ -81,7 +82,6 @@ def smeared_model(model: FunctionalModel, resolution, *, log=None) -> Functional
         The model has no training curves (a file written before they were
         stored, or with ``curves=False``).
     """
-    from scattermorph.sas.resolution import smear_pinhole
 
     if model.curves is None:
         raise ParameterError("this model file holds no training curves, so it cannot be refitted for the "

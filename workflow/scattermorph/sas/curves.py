@@ -69,6 +69,7 @@ from pathlib import Path
 import numpy as np
 
 from scattermorph.errors import InputFileError
+from scattermorph.functionals import FUNCTIONALS
 
 __all__ = ["MIN_POINTS", "Q_UNITS", "Curve", "read_curve", "read_curves", "read_table", "check_curve", "normalise_q_unit",
            "length_unit", "density_unit"]
@@ -788,7 +789,7 @@ def read_table(path, ndim, *, q_unit="1/b"):
     Format: CSV (``#`` lines are comments) with a header row. Columns named
     ``q=<value>`` hold I(q) at that q (the common q grid, in ``q_unit``; an
     empty cell is a missing point); columns named like the densities of
-    ``scattermorph.measure.snapshots.FUNCTIONALS[ndim]`` (2D: ``area_density``,
+    ``scattermorph.functionals.FUNCTIONALS[ndim]`` (2D: ``area_density``,
     ``perimeter_density``, ``euler_density``; 3D: ``volume_density``,
     ``surface_density``, ``mean_curvature_density``, ``euler_density``) are
     the targets, in the length unit of q (q in 1/L, densities in L^-p); an
@@ -808,7 +809,6 @@ def read_table(path, ndim, *, q_unit="1/b"):
     """
     import pandas as pd
 
-    from scattermorph.measure.snapshots import FUNCTIONALS
 
     path = Path(path)
     normalise_q_unit(q_unit)

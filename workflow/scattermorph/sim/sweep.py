@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from scattermorph.errors import ParameterError
+from scattermorph.measure.snapshots import snapshot_ids
 from scattermorph.sim.run import MAX_DT_MAX_OVER_TAU, MAX_DT_OVER_TAU, build_model, cell_size
 from scattermorph.sim.steppers import Grid, explicit_dt_limit
 
@@ -104,7 +105,7 @@ def calibration_table(config: dict) -> pd.DataFrame:
 
     ``inference.calibration_runs`` runs (none without that key) with phi0 and
     chi/chi_s drawn uniformly over the sweep's ranges (the prior of
-    :mod:`scattermorph.inference`) and their snapshot times shifted at random
+    :mod:`scattermorph.infer.posterior`) and their snapshot times shifted at random
     on the sweep's log grid: the sweep's snapshots lie at
     ``log t_min + j D`` (j = 0 .. n-1, D the log spacing); a calibration run's
     n-1 snapshots lie at ``log t_min + (j + u) D`` (j = 0 .. n-2) with
@@ -331,36 +332,6 @@ def unknown_key_hint(key: str, allowed) -> str:
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
-def snapshot_ids(meta: dict, i: int) -> dict:
-    """Identifiers and run parameters of snapshot ``i`` of a simulation.
-
-    The columns every per-snapshot table starts with: ``sim_id``,
-    ``snapshot``, ``time``, ``time_over_tau``, ``step``, ``model``, ``phi0``,
-    ``quench``, ``chi``, ``N``, ``replicate``, ``seed``, ``sim_index``,
-    ``dimension``, ``grid``, ``dx``.
-    """
-    p, m, d = meta["params"], meta["model"], meta["derived"]
-    t = meta["times"][i]
-    return {
-        "sim_id": meta["sim_id"],
-        "snapshot": i,
-        "time": t,
-        "time_over_tau": t / d["time_scale_tau"],
-        "step": meta["steps"][i] if "steps" in meta else np.nan,
-        "model": p["model"],
-        "phi0": p["phi0"],
-        "quench": p["quench"] if p["model"] == "flory_huggins" else np.nan,
-        "chi": m.get("chi", np.nan),
-        "N": m.get("N", np.nan),
-        "replicate": p["replicate"],
-        "seed": p["seed"],
-        "sim_index": p["sim_index"],
-        "dimension": len(p["shape"]),
-        "grid": p["shape"][0],
-        "dx": p["dx"],
-    }
-
-
 def snapshot_table(metas: list[dict]) -> pd.DataFrame:
     """Tidy index with one row per snapshot from simulation metadata records.
 
@@ -420,76 +391,3 @@ def simulation_summary(metas: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def reference_structures(ref: dict, seed: int, ndim: int):
-    """Boolean-model and Gaussian-random-field structures with known answers.
-
-    Parameters
-    ----------
-    ref : dict
-        The config's ``reference`` section (grid, dx, realisations, boolean,
-        grf).
-    seed : int
-        Study seed; the reference streams are ``SeedSequence([seed, 2**32-1])``
-        children, disjoint from every simulation's.
-    ndim : int
-        2 or 3.
-
-    Returns
-    -------
-    arrays : dict of str -> (R, M, N[, P]) ndarray of bool
-        ``boolean`` and ``grf_u<level>`` stacks of ``R`` realisations.
-    expected : pandas.DataFrame
-        One row per structure: ``structure``, ``kind``, parameters and the
-        analytic mean densities (Miles 1976 for the Boolean model; the
-        Gaussian kinematic formula, Adler & Taylor 2007, for level cuts).
-    """
-    from scattermorph.measure import reference as rf
-
-    shape = (int(ref["grid"]),) * ndim
-    dx = float(ref["dx"])
-    nreal = int(ref["realisations"])
-    root = np.random.SeedSequence([int(seed), 2**32 - 1])
-    rng_bool, rng_grf = (np.random.Generator(np.random.PCG64(s)) for s in root.spawn(2))
-    b = ref["boolean"]
-    arrays = {
-        "boolean": np.stack(
-            [
-                rf.boolean_model(shape, dx, intensity=b["intensity"], radius=b["radius"], rng=rng_bool)
-                for _ in range(nreal)
-            ]
-        )
-    }
-    rows = [
-        {
-            "structure": "boolean",
-            "kind": "boolean_model",
-            "intensity": b["intensity"],
-            "radius": b["radius"],
-            **rf.boolean_model_expected(ndim, intensity=b["intensity"], radius=b["radius"]),
-        }
-    ]
-    g = ref["grf"]
-    params = {"k0": g["k0"], "width": g["width"]}
-    fields = [
-        rf.gaussian_random_field(shape, dx, spectrum="peaked", rng=rng_grf, **params)
-        for _ in range(nreal)
-    ]
-    lambda2 = rf.grf_moments(shape, dx, "peaked", **params)["lambda2"]
-    for u in g["thresholds"]:
-        key = f"grf_u{u:+.2f}"
-        arrays[key] = np.stack([rf.level_cut(f, u) for f in fields])
-        rows.append(
-            {
-                "structure": key,
-                "kind": "gaussian_level_cut",
-                "threshold": u,
-                "k0": g["k0"],
-                "width": g["width"],
-                "lambda2": lambda2,
-                **rf.grf_excursion_expected(ndim, u, lambda2),
-            }
-        )
-    expected = pd.DataFrame(rows)
-    expected.insert(1, "dimension", ndim)
-    expected.insert(2, "dx", dx)
-    return arrays, expected

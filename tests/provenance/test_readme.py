@@ -1,0 +1,157 @@
+"""Generated README blocks (scattermorph.provenance.readme, `scattermorph readme`):
+replacement, detection of hand edits and stale blocks, missing sources, and
+the committed README's own blocks."""
+
+from pathlib import Path
+
+import pytest
+
+from scattermorph.cli import main
+from scattermorph.errors import InputFileError
+from scattermorph.provenance import readme as R
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _doc(*blocks):
+    return "# Title\n\nSome text.\n\n" + "\ntext between\n\n".join(blocks) + "\nThe end.\n"
+
+
+@pytest.fixture
+def tree(tmp_path):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results/a.md").write_text("| x | 1 |\n")
+    (tmp_path / "results/b.md").write_text("no final newline")
+    return tmp_path
+
+
+def test_render_then_parse_round_trip():
+    text = _doc(R.render_block("results/a.md", "hello\n"), R.render_block("results/b.md", "x"))
+    blocks = R.parse_blocks(text)
+    assert [b.source for b in blocks] == ["results/a.md", "results/b.md"]
+    assert blocks[0].body == "hello\n" and blocks[1].body == "x\n"
+    assert all(R.body_hash(b.body) == b.sha256 for b in blocks)
+
+
+def test_sync_replaces_bodies_and_keeps_the_rest(tree):
+    text = _doc(R.render_block("results/a.md", "old\n"), R.render_block("results/b.md", "old\n"),
+                R.render_block("results/missing.md", "placeholder\n"))
+    new, actions = R.sync(text, tree)
+    assert [a for _, a in actions] == ["updated", "updated", "not found"]
+    blocks = R.parse_blocks(new)
+    assert blocks[0].body == "| x | 1 |\n"
+    assert blocks[1].body == "no final newline\n"
+    assert blocks[2].body == "placeholder\n"
+    # text outside the blocks is untouched
+    assert new.startswith("# Title\n\nSome text.\n\n") and new.endswith("\nThe end.\n")
+    assert new.count("text between") == 2
+    assert [s for _, s, _ in R.check(new, tree)] == [R.OK, R.OK, R.NOT_CHECKED]
+    again, actions = R.sync(new, tree)
+    assert again == new and [a for _, a in actions] == ["unchanged", "unchanged", "not found"]
+
+
+def test_check_detects_hand_edit(tree):
+    text = _doc(R.render_block("results/a.md", "| x | 1 |\n"))
+    edited = text.replace("| x | 1 |", "| x | 2 |")
+    (status, reason), = [(s, r) for _, s, r in R.check(edited, tree)]
+    assert status == R.HAND_EDITED and "sha256" in reason
+    # also without the source file (CI): a hand edit is still caught
+    (status, _), = [(s, r) for _, s, r in R.check(edited, tree / "nowhere")]
+    assert status == R.HAND_EDITED
+
+
+def test_check_detects_stale_block(tree):
+    text = _doc(R.render_block("results/a.md", "| x | 1 |\n"))
+    assert [s for _, s, _ in R.check(text, tree)] == [R.OK]
+    (tree / "results/a.md").write_text("| x | 3 |\n")
+    (status, reason), = [(s, r) for _, s, r in R.check(text, tree)]
+    assert status == R.STALE and "results/a.md" in reason
+
+
+def test_missing_source_is_not_checked(tree):
+    text = _doc(R.render_block("results/none.md", "(run the study)\n"))
+    (status, reason), = [(s, r) for _, s, r in R.check(text, tree)]
+    assert status == R.NOT_CHECKED and "does not exist" in reason
+
+
+@pytest.mark.parametrize("bad, match", [
+    ("<!-- BEGIN GENERATED from x.md sha256=abc -->\nbody\n<!-- END GENERATED -->\n", "malformed"),
+    (R.render_block("x.md", "b\n").replace("<!-- END GENERATED -->\n", ""), "no '<!-- END GENERATED -->'"),
+    ("text\n<!-- END GENERATED -->\n", "without a BEGIN"),
+    (R.render_block("x.md", R.render_block("y.md", "b\n")), "inside the block"),
+])
+def test_malformed_markers_are_refused_with_the_line(bad, match):
+    with pytest.raises(InputFileError, match=match):
+        R.parse_blocks("intro\n" + bad, name="README.md")
+
+
+def test_cli_sync_and_check(tree, capsys):
+    readme = tree / "README.md"
+    readme.write_text(_doc(R.render_block("results/a.md", "old\n"), R.render_block("results/gone.md", "p\n")))
+    args = ["--readme", str(readme), "--root", str(tree)]
+    assert main(["readme", "--check", *args]) == 1
+    assert "results/a.md: STALE" in capsys.readouterr().out
+    assert main(["readme", *args]) == 0
+    assert "results/a.md: updated" in capsys.readouterr().out
+    assert main(["readme", "--check", *args]) == 0
+    out = capsys.readouterr().out
+    assert "results/a.md: OK" in out and "results/gone.md: NOT CHECKED" in out
+    readme.write_text(readme.read_text().replace("| x | 1 |", "| x | 9 |"))
+    assert main(["readme", "--check", *args]) == 1
+    assert "HAND-EDITED" in capsys.readouterr().out
+    assert main(["readme", "--readme", str(tree / "nope.md")]) == 2
+
+
+def test_committed_readme_blocks_are_hash_consistent():
+    """Every generated block of README.md is as `scattermorph readme` wrote
+    it (no hand edits); one block per stage summary."""
+    text = (ROOT / "README.md").read_text()
+    blocks = R.parse_blocks(text, name="README.md")
+    hand = [b.source for b in blocks if R.body_hash(b.body) != b.sha256]
+    assert not hand, f"hand-edited generated blocks in README.md: {hand} (run `scattermorph readme`)"
+    sources = {Path(b.source).relative_to("results/default").as_posix() for b in blocks
+               if b.source.startswith("results/default/")}
+    assert {"dataset/summary.md", "learning/summary.md", "classification/summary.md",
+            "foundations/summary.md", "emulator/summary.md"} <= sources
+
+
+def test_headings_of_a_copied_page_nest_under_the_readme_section():
+    page = "# Title\n\n## Part\n\ntext #not a heading\n```\n# code comment\n```\n###### deep\n"
+    assert R.demote_headings(page) == (
+        "### Title\n\n#### Part\n\ntext #not a heading\n```\n# code comment\n```\n###### deep\n")
+    assert R.as_body("# T\nx") == "### T\nx\n"
+
+
+def test_readme_nxcansas_round_trip_runs(tmp_path, monkeypatch, capsys):
+    """The README's NXcanSAS example, run as written: the file it writes reads
+    back as the curve it was given (q, I, dI, dQ and their units), and predict
+    reads it without --model or --q-unit."""
+    import json
+    import re
+    import shutil
+
+    import numpy as np
+
+    from scattermorph.sas.curves import read_curve
+    from scattermorph.sas.resolution import smear_pinhole
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("**An NXcanSAS round trip.**"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    calls = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    assert ".venv/bin/scattermorph predict measured_curve.h5\n" in calls
+    assert ".venv/bin/scattermorph predict examples/measured_curve.dat --q-unit 1/A\n" in text  # no --model
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    q, i, di = np.loadtxt("examples/measured_curve.dat", skiprows=3, unpack=True)
+    c = read_curve("measured_curve.h5")
+    assert c.format == "nxcansas" and c.q_unit == "1/A" and c.intensity_unit == "1/cm"
+    np.testing.assert_array_equal(c.q, q)
+    np.testing.assert_array_equal(c.intensity, smear_pinhole(q, i, 0.1 * q))
+    np.testing.assert_array_equal(c.error, di)
+    np.testing.assert_array_equal(c.dq, 0.1 * q)
+    assert main(["predict", "measured_curve.h5", "--resolution", "0", "--json", "-"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["format"] == "nxcansas" and "(shipped)" in res["model"]
+    assert res["resolution"]["dq_over_q_median"] == pytest.approx(0.1, rel=1e-12)

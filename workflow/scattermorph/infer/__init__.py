@@ -1,0 +1,8 @@
+"""Inferring the blend's physics (phi0, chi/chi_s, t/tau) from a curve.
+
+``posterior``: the PCA-GP emulator of the scale-free features, the exact grid
+posterior and its summaries, calibration statistics (`scattermorph infer`);
+``stage``: the study's inference stage (emulator validation, simulation-based
+calibration on runs drawn from the prior, identifiability, an example, and its
+summary page).
+"""
