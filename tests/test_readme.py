@@ -1,6 +1,7 @@
-"""Generated README blocks (scattermorph.readme, `scattermorph readme`):
-replacement, detection of hand edits and stale blocks, missing sources, and
-the committed README's own blocks."""
+"""Generated blocks of README.md and docs/*.md (scattermorph.readme,
+`scattermorph readme`): replacement, detection of hand edits and stale
+blocks, missing sources, the files synced by default, and the committed
+pages' own blocks."""
 
 from pathlib import Path
 
@@ -100,6 +101,90 @@ def test_cli_sync_and_check(tree, capsys):
     assert main(["readme", "--check", *args]) == 1
     assert "HAND-EDITED" in capsys.readouterr().out
     assert main(["readme", "--readme", str(tree / "nope.md")]) == 2
+
+
+@pytest.fixture
+def repo(tree, monkeypatch):
+    """A checkout-like tree: README.md without blocks, docs/results.md with a
+    current and a stale block, docs/other.md with a stale one, docs/notes.txt
+    (not Markdown) with a stale one; the current directory is its root."""
+    (tree / "README.md").write_text("# Front door\n\nSee [results](docs/results.md).\n")
+    docs = tree / "docs"
+    docs.mkdir()
+    (docs / "results.md").write_text(_doc(R.render_block("results/b.md", "no final newline"),
+                                          R.render_block("results/a.md", "| x | 0 |\n")))
+    (docs / "other.md").write_text(_doc(R.render_block("results/a.md", "old\n")))
+    (docs / "notes.txt").write_text(_doc(R.render_block("results/a.md", "old\n")))
+    monkeypatch.chdir(tree)
+    return tree
+
+
+def test_documents_are_the_readme_then_the_docs_pages(repo):
+    assert R.documents() == [Path("README.md"), Path("docs/other.md"), Path("docs/results.md")]
+    assert R.documents(repo) == [repo / "README.md", repo / "docs/other.md", repo / "docs/results.md"]
+    with pytest.raises(InputFileError, match="README.md: no such file"):
+        R.documents(repo / "docs")
+
+
+def test_cli_checks_and_syncs_the_docs_pages_by_default(repo, capsys):
+    """Without --readme, a stale block of docs/results.md (and of any other
+    docs page) fails the check, naming the file and line; the sync rewrites
+    it from its source, leaves the rest of the page as it was, and then the
+    check passes; a hand edit in docs/results.md is caught."""
+    before = (repo / "docs/results.md").read_text()
+    assert main(["readme", "--check"]) == 1
+    captured = capsys.readouterr()
+    line = before.splitlines().index(next(x for x in before.splitlines() if "from results/a.md" in x)) + 1
+    assert f"docs/results.md:{line}: results/a.md: STALE" in captured.out
+    assert "docs/results.md" in captured.out and "results/b.md: OK" in captured.out
+    assert "docs/other.md:5: results/a.md: STALE" in captured.out
+    assert "notes.txt" not in captured.out  # only Markdown pages
+    assert "2 block(s) hand-edited or stale" in captured.err
+    assert (repo / "docs/results.md").read_text() == before  # --check writes nothing
+
+    assert main(["readme"]) == 0
+    out = capsys.readouterr().out
+    assert f"docs/results.md:{line}: results/a.md: updated" in out and "docs/other.md:5: results/a.md: updated" in out
+    after = (repo / "docs/results.md").read_text()
+    blocks = R.parse_blocks(after)
+    assert [b.body for b in blocks] == ["no final newline\n", "| x | 1 |\n"]
+    assert after.startswith("# Title\n\nSome text.\n\n") and after.endswith("\nThe end.\n")
+    assert R.parse_blocks((repo / "docs/notes.txt").read_text())[0].body == "old\n"  # not touched
+    assert (repo / "README.md").read_text() == "# Front door\n\nSee [results](docs/results.md).\n"
+    assert main(["readme", "--check"]) == 0
+    assert "0 block(s) hand-edited or stale" in capsys.readouterr().err
+
+    (repo / "docs/results.md").write_text(after.replace("| x | 1 |", "| x | 5 |"))
+    assert main(["readme", "--check"]) == 1
+    assert f"docs/results.md:{line}: results/a.md: HAND-EDITED" in capsys.readouterr().out
+
+
+def test_cli_readme_option_picks_the_files(repo, capsys):
+    """--readme (repeatable) replaces the default list: only the named files
+    are checked and synced."""
+    assert main(["readme", "--check", "--readme", "README.md"]) == 0
+    assert main(["readme", "--readme", "docs/other.md"]) == 0
+    assert "docs/other.md:5: results/a.md: updated" in capsys.readouterr().out
+    assert R.check((repo / "docs/results.md").read_text(), repo)[1][1] == R.STALE  # not named: left stale
+    assert main(["readme", "--check", "--readme", "README.md", "--readme", "docs/other.md"]) == 0
+
+
+def test_cli_malformed_block_in_a_docs_page_writes_nothing(repo, capsys):
+    """A malformed block in one page stops the sync before any file is
+    written (exit 2, the message names the page and line)."""
+    (repo / "docs/zz.md").write_text("intro\n<!-- BEGIN GENERATED from x.md sha256=abc -->\nbody\n")
+    pages = {p: p.read_text() for p in (repo / "docs").iterdir()}
+    assert main(["readme"]) == 2
+    err = capsys.readouterr().err
+    assert "docs/zz.md, line 2: malformed" in err
+    assert {p: p.read_text() for p in (repo / "docs").iterdir()} == pages
+    assert main(["readme", "--check"]) == 2
+
+
+def test_cli_without_a_readme_in_the_current_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["readme", "--check"]) == 2
+    assert "README.md: no such file" in capsys.readouterr().err
 
 
 def test_committed_readme_blocks_are_hash_consistent():
