@@ -187,17 +187,108 @@ def test_cli_without_a_readme_in_the_current_directory(tmp_path, monkeypatch, ca
     assert "README.md: no such file" in capsys.readouterr().err
 
 
-def test_committed_readme_blocks_are_hash_consistent():
-    """Every generated block of README.md is as `scattermorph readme` wrote
-    it (no hand edits); one block per stage summary."""
+def test_committed_blocks_are_hash_consistent_and_in_docs_results():
+    """Every generated block of README.md and docs/*.md is as `scattermorph
+    readme` wrote it (no hand edits); docs/results.md holds one block per
+    stage summary and the cluster-cost estimate; the README holds none (its
+    numbers are copied from them, see test_readme_numbers_are_copied_from_the_blocks)."""
+    pages = R.documents(ROOT)
+    assert ROOT / "docs/results.md" in pages
+    blocks = {page: R.parse_blocks(page.read_text(), name=str(page)) for page in pages}
+    hand = [(page.name, b.source) for page, bs in blocks.items() for b in bs if R.body_hash(b.body) != b.sha256]
+    assert not hand, f"hand-edited generated blocks: {hand} (run `scattermorph readme`)"
+    assert not blocks[ROOT / "README.md"]
+    sources = [b.source for b in blocks[ROOT / "docs/results.md"]]
+    assert sources == [f"results/default/{stage}/summary.md" for stage in
+                       ("dataset", "learning", "classification", "foundations", "emulator", "inference")] + [
+        "benchmarks/results/job_cost.md"]
+    assert sum(len(bs) for bs in blocks.values()) == len(sources)  # no block elsewhere
+
+
+def test_readme_is_a_front_door():
+    """README.md stays short and reaches the user's own data early."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 200
+    assert lines.index("## Use it on your own data") < 60
+    for command in ("bin/study --cores 2", "bin/test", ".venv/bin/scattermorph characterise",
+                    ".venv/bin/scattermorph predict", ".venv/bin/scattermorph infer", ".venv/bin/scattermorph train"):
+        assert command in "\n".join(lines), command
+
+
+def test_readme_numbers_are_copied_from_the_blocks():
+    """Every number of the README's answer paragraph appears in the generated
+    blocks of docs/results.md (none is typed by hand)."""
+    import re
+
     text = (ROOT / "README.md").read_text()
-    blocks = R.parse_blocks(text, name="README.md")
-    hand = [b.source for b in blocks if R.body_hash(b.body) != b.sha256]
-    assert not hand, f"hand-edited generated blocks in README.md: {hand} (run `scattermorph readme`)"
-    sources = {Path(b.source).relative_to("results/default").as_posix() for b in blocks
-               if b.source.startswith("results/default/")}
-    assert {"dataset/summary.md", "learning/summary.md", "classification/summary.md",
-            "foundations/summary.md", "emulator/summary.md"} <= sources
+    answer = text[text.index("The answer on the default study"):text.index("## Install and run")]
+    numbers = set(re.findall(r"-?\d+\.\d+(?:-\d+\.\d+)?", answer))
+    assert len(numbers) >= 10
+    generated = "".join(b.body for b in R.parse_blocks((ROOT / "docs/results.md").read_text()))
+    missing = [n for n in numbers if not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", generated)]
+    assert not missing, f"README numbers not in docs/results.md's generated blocks: {missing}"
+
+
+def _commands(text):
+    """The `scattermorph` command lines of the ```bash blocks of a page, with
+    continuation lines joined and comments dropped."""
+    import re
+    import shlex
+
+    out = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.startswith(".venv/bin/scattermorph "):
+                out.append(shlex.split(line, comments=True)[1:])
+    return out
+
+
+def test_documented_commands_parse_with_their_options():
+    """Every `.venv/bin/scattermorph ...` command shown in README.md and
+    docs/*.md is accepted by the command's own parser (no renamed or
+    invented option), and the example files it names exist."""
+    from scattermorph.cli import build_parser
+
+    parser = build_parser()
+    seen = set()
+    for page in R.documents(ROOT):
+        for argv in _commands(page.read_text()):
+            args = parser.parse_args(argv)  # SystemExit on an unknown option or value
+            seen.add(args.command)
+            for arg in argv:
+                if arg.startswith("examples/"):
+                    assert (ROOT / arg).is_file(), f"{page.name}: {arg} does not exist"
+    assert {"characterise", "predict", "infer", "train", "readme", "audit"} <= seen
+
+
+def _slug(heading):
+    """GitHub's anchor of a Markdown heading."""
+    import re
+
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_relative_links_of_the_readme_and_docs_resolve():
+    """Every relative link of README.md and docs/*.md points at a file that
+    exists, and an #anchor into a Markdown page at one of its headings."""
+    import re
+
+    pages = R.documents(ROOT)
+    assert len(pages) >= 10
+    checked = 0
+    for page in pages:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            assert dest.exists(), f"{page.relative_to(ROOT)}: link {target} points nowhere"
+            if anchor:
+                headings = re.findall(r"^#{1,6} (.+)$", dest.read_text(), re.M)
+                assert anchor in {_slug(h) for h in headings}, f"{page.relative_to(ROOT)}: no heading #{anchor}"
+            checked += 1
+    assert checked >= 30
 
 
 def test_headings_of_a_copied_page_nest_under_the_readme_section():
@@ -207,10 +298,12 @@ def test_headings_of_a_copied_page_nest_under_the_readme_section():
     assert R.as_body("# T\nx") == "### T\nx\n"
 
 
-def test_readme_nxcansas_round_trip_runs(tmp_path, monkeypatch, capsys):
-    """The README's NXcanSAS example, run as written: the file it writes reads
-    back as the curve it was given (q, I, dI, dQ and their units), and predict
-    reads it without --model or --q-unit."""
+def test_docs_nxcansas_round_trip_runs(tmp_path, monkeypatch, capsys):
+    """The NXcanSAS round trip of docs/predict.md, run as written: the file it
+    writes reads back as the curve it was given (q, I, dI, dQ and their
+    units), and predict reads it without --model or --q-unit; the text file
+    it writes beside it carries the same curve with its dQ column; the README
+    points at both."""
     import json
     import re
     import shutil
@@ -220,15 +313,19 @@ def test_readme_nxcansas_round_trip_runs(tmp_path, monkeypatch, capsys):
     from scattermorph.curves import read_curve
     from scattermorph.resolution import smear_pinhole
 
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs/predict.md").read_text()
     section = text[text.index("**An NXcanSAS round trip.**"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     calls = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     assert ".venv/bin/scattermorph predict measured_curve.h5\n" in calls
-    assert ".venv/bin/scattermorph predict examples/measured_curve.dat --q-unit 1/A\n" in text  # no --model
+    assert ".venv/bin/scattermorph predict measured_curve_dq.dat --q-unit 1/A " in calls
+    readme = (ROOT / "README.md").read_text()
+    for page in (text, readme):
+        assert ".venv/bin/scattermorph predict examples/measured_curve.dat --q-unit 1/A\n" in page  # no --model
+    assert ".venv/bin/scattermorph predict measured_curve.h5 " in readme and "docs/predict.md" in readme
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, "docs/predict.md", "exec"), {})
     q, i, di = np.loadtxt("examples/measured_curve.dat", skiprows=3, unpack=True)
     c = read_curve("measured_curve.h5")
     assert c.format == "nxcansas" and c.q_unit == "1/A" and c.intensity_unit == "1/cm"
@@ -236,6 +333,10 @@ def test_readme_nxcansas_round_trip_runs(tmp_path, monkeypatch, capsys):
     np.testing.assert_array_equal(c.intensity, smear_pinhole(q, i, 0.1 * q))
     np.testing.assert_array_equal(c.error, di)
     np.testing.assert_array_equal(c.dq, 0.1 * q)
+    t = read_curve("measured_curve_dq.dat", q_unit="1/A")
+    assert t.format == "text"
+    for name in ("q", "intensity", "error", "dq"):
+        np.testing.assert_allclose(getattr(t, name), getattr(c, name), rtol=1e-15)
     assert main(["predict", "measured_curve.h5", "--resolution", "0", "--json", "-"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["format"] == "nxcansas" and "(shipped)" in res["model"]
