@@ -1,6 +1,6 @@
 """CPU cost of one simulation step and one snapshot measurement vs grid size,
 for the resource helpers of workflow/rules/common.smk and the cost estimate of
-config/paper.yaml (README, "Running on a SLURM cluster").
+config/paper.yaml (docs/slurm.md; the estimate itself is in docs/results.md).
 
     .venv/bin/python benchmarks/bench_job_cost.py [--quick]
     .venv/bin/python benchmarks/bench_job_cost.py --quick --markdown benchmarks/results/job_cost.md \
@@ -18,8 +18,8 @@ ratio to the smallest 3D grid, so the N log N growth of the FFTs is visible;
 writes benchmarks/results/job_cost.csv.
 
 With ``--markdown PATH`` it also writes the expected cost of the study of
-``--configfile`` (default config/paper.yaml) as Markdown, which the README
-quotes as a generated block (``scattermorph readme``): per sweep point the
+``--configfile`` (default config/paper.yaml) as Markdown, which
+docs/results.md quotes as a generated block (``scattermorph readme``): per sweep point the
 time steps to t_max, per job and for the whole study the CPU time of the
 simulations and measurements, memory and disk. The step and measurement costs
 are measured at the config's grid; the work space of the stepper is the

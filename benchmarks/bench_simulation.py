@@ -1135,7 +1135,7 @@ def main(argv=None) -> int:
         type=Path,
         default=HERE.parent / "config" / "2d.yaml",
         help="study config whose sweep section 5 runs (default config/2d.yaml, the 2D sweep "
-        "whose numbers the README and config comments quote; config.yaml runs the 3D sweep)",
+        "whose numbers docs/model.md and config comments quote; config.yaml runs the 3D sweep)",
     )
     ap.add_argument(
         "--csv",

@@ -1,7 +1,8 @@
-"""Stage summaries and the README's generated blocks on the tiny study: every
-summary exists with its provenance sidecar, quotes the numbers of its tables
-and names them; a README whose blocks point at the tiny results is synced and
-then checks clean; the HTML report carries the summaries."""
+"""Stage summaries and the generated blocks of docs/results.md on the tiny
+study: every summary exists with its provenance sidecar, quotes the numbers of
+its tables and names them; a copy of the docs whose blocks point at the tiny
+results is synced and then checks clean; the HTML report carries the
+summaries."""
 
 import json
 import re
@@ -92,25 +93,33 @@ def test_inference_stage_on_the_tiny_study(tiny_run):
     assert set(doc["functionals"]) == {"area_density", "perimeter_density", "euler_density"}
 
 
-def test_readme_blocks_sync_to_the_tiny_results(tiny_run, tmp_path, capsys):
-    """A copy of the README whose blocks point at results/tiny/... is synced by
-    `scattermorph readme` and then checks clean; editing a block is caught."""
+def test_docs_blocks_sync_to_the_tiny_results(tiny_run, tmp_path, capsys, monkeypatch):
+    """A copy of README.md and docs/ whose blocks point at results/tiny/... is
+    synced by `scattermorph readme` (its default files: README.md and
+    docs/*.md) and then checks clean; editing a block of docs/results.md is
+    caught."""
+    import shutil
+
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    results = tmp_path / "docs/results.md"
     # only the blocks' source paths: a body may quote results/default/ itself
-    text = (ROOT / "README.md").read_text().replace("GENERATED from results/default/", "GENERATED from results/tiny/")
-    readme = tmp_path / "README.md"
-    readme.write_text(text)
-    args = ["--readme", str(readme), "--root", str(tiny_run)]
+    results.write_text(results.read_text().replace("GENERATED from results/default/", "GENERATED from results/tiny/"))
+    monkeypatch.chdir(tmp_path)
+    args = ["--root", str(tiny_run)]
     assert main(["readme", *args]) == 0
-    synced = readme.read_text()
+    assert capsys.readouterr().out.count("docs/results.md:") == len(STAGES) + 1  # + job_cost, not found
+    synced = results.read_text()
     blocks = {b.source: b for b in R.parse_blocks(synced)}
     for stage in STAGES:
         b = blocks[f"results/tiny/{stage}/summary.md"]
         assert b.body == R.as_body(_summary(tiny_run, stage))  # headings demoted
     assert main(["readme", "--check", *args]) == 0
     out = capsys.readouterr().out
-    assert out.count(": OK:") == len(STAGES)
-    readme.write_text(synced.replace("| simulations |", "| runs |"))
+    assert out.count(": OK:") == len(STAGES) and out.count("docs/results.md:") == len(STAGES) + 1  # + job_cost
+    results.write_text(synced.replace("| simulations |", "| runs |"))
     assert main(["readme", "--check", *args]) == 1
+    assert "docs/results.md:" in capsys.readouterr().out
 
 
 def test_report_carries_the_summaries(tiny_run, tmp_path):

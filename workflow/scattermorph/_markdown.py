@@ -2,8 +2,8 @@
 
 Each ``*_summary`` function reads the result tables a stage's rules wrote and
 returns a short Markdown page of headed tables, each table followed by the
-file it was computed from. The README and the HTML report quote these pages
-(``scattermorph readme`` copies them into the README), so no number of the
+file it was computed from. docs/results.md and the HTML report quote these pages
+(``scattermorph readme`` copies them into docs/results.md), so no number of the
 study is typed by hand (as showyourwork does for papers).
 
 The pages are deterministic: no timestamps, rows in a fixed (sorted) order

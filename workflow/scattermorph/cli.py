@@ -50,7 +50,7 @@ from scattermorph.predict.fit import cv_text, train_model
 from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, domain_text, training_domain
 from scattermorph.predict.modelfile import load_model, load_shipped_model, model_summary, save_model
 from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
-from scattermorph.provenance.readme import HAND_EDITED, STALE, check, sync
+from scattermorph.provenance.readme import HAND_EDITED, STALE, check, documents, sync
 from scattermorph.provenance.records import sha256_file
 from scattermorph.sas.curves import read_curve, read_curves, read_table
 
@@ -729,17 +729,20 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=_cmd_train)
     rd = sub.add_parser(
         "readme",
-        help="copy the rules' summary files into the README's generated blocks",
+        help="copy the rules' summary files into the generated blocks of README.md and docs/*.md",
         description=(
             "Replaces the body of every '<!-- BEGIN GENERATED from PATH sha256=... -->' ... "
-            "'<!-- END GENERATED -->' block of the README with the current text of PATH (relative to "
-            "--root) and records its sha256. With --check, changes nothing and exits 1 naming each block "
-            "edited by hand (body differs from its recorded sha256) or stale (PATH exists and differs); "
-            "blocks whose PATH does not exist are reported as not checked."
+            "'<!-- END GENERATED -->' block of README.md and of every docs/*.md (the study's numbers are "
+            "in docs/results.md) with the current text of PATH (relative to --root) and records its "
+            "sha256. With --check, changes nothing and exits 1 naming each block edited by hand (body "
+            "differs from its recorded sha256) or stale (PATH exists and differs); blocks whose PATH does "
+            "not exist are reported as not checked. A malformed block in any file: exit 2, nothing written."
         ),
     )
     rd.add_argument("--check", action="store_true", help="only check; exit 1 if a block is hand-edited or stale")
-    rd.add_argument("--readme", default="README.md", help="the Markdown file (default README.md)")
+    rd.add_argument("--readme", action="append", metavar="FILE",
+                    help="a Markdown file to sync or check (repeat for several); default: README.md and "
+                         "every docs/*.md of the current directory")
     rd.add_argument("--root", default=".", help="directory the blocks' paths are relative to (default .)")
     rd.set_defaults(func=_cmd_readme)
     return parser
@@ -747,22 +750,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_readme(args) -> int:
 
-    path = Path(args.readme)
-    if not path.is_file():
-        raise InputFileError(f"{path}: no such file (give the README with --readme)")
-    text = path.read_text(encoding="utf-8")
+    paths = [Path(p) for p in args.readme] if args.readme else documents(".")
+    texts = {}
+    for path in paths:
+        if not path.is_file():
+            raise InputFileError(f"{path}: no such file (give the Markdown files with --readme)")
+        texts[path] = path.read_text(encoding="utf-8")
     if args.check:
         bad = 0
-        for block, status, reason in check(text, args.root, name=str(path)):
-            bad += status in (HAND_EDITED, STALE)
-            print(f"{path}:{block.begin + 1}: {block.source}: {status.upper()}: {reason}")
-        print(f"{path}: {bad} block(s) hand-edited or stale", file=sys.stderr)
+        for path, text in texts.items():
+            for block, status, reason in check(text, args.root, name=str(path)):
+                bad += status in (HAND_EDITED, STALE)
+                print(f"{path}:{block.begin + 1}: {block.source}: {status.upper()}: {reason}")
+        print(f"{', '.join(map(str, paths))}: {bad} block(s) hand-edited or stale", file=sys.stderr)
         return 1 if bad else 0
-    new, actions = sync(text, args.root, name=str(path))
-    for block, action in actions:
-        print(f"{path}:{block.begin + 1}: {block.source}: {action}")
-    if new != text:
-        atomic_write(path, lambda tmp: Path(tmp).write_text(new, encoding="utf-8"))
+    # every file parsed before any is written: a malformed block leaves all of them as they were
+    synced = {path: sync(text, args.root, name=str(path)) for path, text in texts.items()}
+    for path, (new, actions) in synced.items():
+        for block, action in actions:
+            print(f"{path}:{block.begin + 1}: {block.source}: {action}")
+        if new != texts[path]:
+            atomic_write(path, lambda tmp, new=new: Path(tmp).write_text(new, encoding="utf-8"))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Generated blocks of the README: numbers copied from files the rules write.
+"""Generated blocks of the README and the docs: numbers copied from files the rules write.
 
 As in showyourwork, numbers quoted in the text are never typed by hand. A block
 
@@ -9,13 +9,16 @@ As in showyourwork, numbers quoted in the text are never typed by hand. A block
     <!-- END GENERATED -->
 
 holds the current text of the named file (a path relative to the repository
-root) and the sha256 of the body as it was written. :func:`sync` replaces the
-body of every block whose file exists with the file's text and records the
-new hash; :func:`check` finds blocks whose body no longer matches its
-recorded hash (edited by hand) or, when the file exists, differs from it
-(stale: the study was rerun but the README not synced). A block whose file
-does not exist (a checkout without results, e.g. CI) is reported as not
-checked and left unchanged.
+root, whichever Markdown file holds the block) and the sha256 of the body as
+it was written. :func:`sync` replaces the body of every block whose file
+exists with the file's text and records the new hash; :func:`check` finds
+blocks whose body no longer matches its recorded hash (edited by hand) or,
+when the file exists, differs from it (stale: the study was rerun but the
+page not synced). A block whose file does not exist (a checkout without
+results, e.g. CI) is reported as not checked and left unchanged.
+
+The blocks may sit in any of the :func:`documents`: ``README.md`` and every
+``docs/*.md`` (the study's numbers are in ``docs/results.md``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from pathlib import Path
 
 from scattermorph.errors import InputFileError
 
-__all__ = ["Block", "body_hash", "as_body", "demote_headings", "parse_blocks", "check", "sync", "render_block"]
+__all__ = ["Block", "DOCUMENTS", "documents", "body_hash", "as_body", "demote_headings", "parse_blocks", "check",
+           "sync", "render_block"]
 
 _BEGIN = re.compile(r"^<!-- BEGIN GENERATED from (?P<source>\S+) sha256=(?P<sha>[0-9a-f]{64}) -->[ \t]*$")
 _END = "<!-- END GENERATED -->"
@@ -35,6 +39,27 @@ _ANY_BEGIN = re.compile(r"^<!-- BEGIN GENERATED\b")
 
 #: what check() reports per block; the first two make it fail
 HAND_EDITED, STALE, OK, NOT_CHECKED = "hand-edited", "stale", "ok", "not checked"
+
+#: the Markdown files that may hold generated blocks, relative to the
+#: repository root: the README (which must exist) and every page of docs/
+DOCUMENTS = ("README.md", "docs/*.md")
+
+
+def documents(base=".") -> list[Path]:
+    """The Markdown files of :data:`DOCUMENTS` under ``base``: ``README.md``
+    first, then every ``docs/*.md`` in name order (paths joined to ``base``).
+
+    Raises
+    ------
+    InputFileError
+        ``base`` has no ``README.md`` (not the repository root).
+    """
+    base = Path(base)
+    readme = base / DOCUMENTS[0]
+    if not readme.is_file():
+        raise InputFileError(f"{readme}: no such file (run from the repository root, or name the Markdown "
+                             "files with --readme)")
+    return [readme, *sorted(p for p in base.glob(DOCUMENTS[1]) if p.is_file())]
 
 
 @dataclass(frozen=True)
@@ -56,7 +81,8 @@ def body_hash(body: str) -> str:
 
 
 #: levels by which the headings of a copied page are demoted, so that a
-#: summary page's ``#`` title nests under the README's ``##`` section
+#: summary page's ``#`` title nests under a ``##`` section of the page
+#: holding the block
 HEADING_SHIFT = 2
 
 
