@@ -1037,7 +1037,7 @@ def _bench_stiff_accuracy(config, table, acc, dx, cfg) -> None:
             for aa in (a, a / 10):
                 snaps, steps, wall = _run_record(rec, stabilizer=name, accuracy=aa, noise=0.0)
                 runs[aa] = (_observables(snaps, dx), steps, wall)
-            (x, sx, wx), (r, sr, wr) = runs[a], runs[a / 10]
+            (x, sx, _), (r, sr, _) = runs[a], runs[a / 10]
             dL = float(np.max(np.abs(x[:, 0] / r[:, 0] - 1)))
             dm = np.max(np.abs(x[:, 1:] - r[:, 1:]) / spread[:, 1:], axis=0)
             ok = dL <= LENGTH_TOL and np.all(dm <= 1)

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from scattermorph.measure.snapshots import load_dataset
 from scattermorph.functionals import FUNCTIONALS
 from scattermorph.learn.features import density_power
+from scattermorph.measure.snapshots import load_dataset
 
 HERE = Path(__file__).resolve().parent
 SEGMENT_A = 6.5  # statistical segment length b in Angstrom (polystyrene-like)

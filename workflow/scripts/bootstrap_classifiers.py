@@ -4,26 +4,26 @@ test set."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
 
-from scattermorph.classify.classifiers import bootstrap_job, load_features, save_predictions  # noqa: E402
+from scattermorph.classify.classifiers import bootstrap_job, load_features, save_predictions
 
-p = snakemake.params  # noqa: F821
-data = load_features(snakemake.input.features)  # noqa: F821
+p = snakemake.params
+data = load_features(snakemake.input.features)
 out = bootstrap_job(
     data,
-    features=snakemake.wildcards.features,  # noqa: F821
-    batch=int(snakemake.wildcards.batch),  # noqa: F821
+    features=snakemake.wildcards.features,
+    batch=int(snakemake.wildcards.batch),
     settings=p.settings,
     seed=p.seed,
     source_index=p.source_index,
 )
-save_predictions(snakemake.output.predictions, out)  # noqa: F821
+save_predictions(snakemake.output.predictions, out)
 print(f"rounds {out['rounds'].tolist()}, models {out['models'].tolist()}, "
       f"{int(out['warnings'].sum())} convergence warnings", file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

@@ -4,15 +4,15 @@ runs, the calibration / identifiability table and one example posterior."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
 
-from scattermorph.infer.stage import run_stage, write_example  # noqa: E402
-from scattermorph.measure.snapshots import load_dataset  # noqa: E402
-from scattermorph._io import atomic_write  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.infer.stage import run_stage, write_example
+from scattermorph.measure.snapshots import load_dataset
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 settings = sm.params.inference
 table, arrays = load_dataset(sm.input.table, sm.input.curves)
 held, held_arrays = load_dataset(sm.input.held, sm.input.held_curves)
@@ -26,6 +26,6 @@ atomic_write(o.identifiability, lambda tmp: out["identifiability"].to_csv(tmp, i
 write_example(out["example"], out["grid"], o.example, o.grid)
 print(out["identifiability"].to_string(), file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
 record_outputs(sm, __file__)  # provenance sidecar of every output

@@ -3,16 +3,15 @@ cross-validation, and the model chosen per functional."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.learn.protocols import select_models, summarise_cv
 
-from scattermorph.learn.protocols import select_models, summarise_cv  # noqa: E402
-from scattermorph._io import atomic_write  # noqa: E402
-
-sm = snakemake  # noqa: F821
+sm = snakemake
 metrics = pd.concat([pd.read_csv(p) for p in sm.input.metrics], ignore_index=True)
 preds = pd.concat([pd.read_csv(p) for p in sm.input.predictions], ignore_index=True)
 summary = summarise_cv(metrics, preds)
@@ -22,6 +21,6 @@ atomic_write(sm.output.comparison, lambda tmp: summary.to_csv(tmp, index=False))
 atomic_write(sm.output.selection, lambda tmp: selection.to_csv(tmp, index=False))
 print(selection.to_string(), file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

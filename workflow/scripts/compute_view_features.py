@@ -4,30 +4,29 @@ train/test split by simulation."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from scattermorph.classify.classifiers import build_features, save_features
 
-from scattermorph.classify.classifiers import build_features, save_features  # noqa: E402
-
-p = snakemake.params  # noqa: F821
-labels = pd.read_csv(snakemake.input.labels)  # noqa: F821
+p = snakemake.params
+labels = pd.read_csv(snakemake.input.labels)
 data = build_features(
-    snakemake.input.images,  # noqa: F821
+    snakemake.input.images,
     labels,
-    kind=snakemake.wildcards.kind,  # noqa: F821
+    kind=snakemake.wildcards.kind,
     settings=p.settings,
     seed=p.seed,
     level=p.level,
     connectivity=p.connectivity,
     source_index=p.source_index,
 )
-save_features(snakemake.output.features, data)  # noqa: F821
+save_features(snakemake.output.features, data)
 rows = data["rows"]
 print(f"{len(rows)} views, {int(rows['test'].sum())} in test, classes {rows['y'].value_counts().to_dict()}", file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

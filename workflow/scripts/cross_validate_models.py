@@ -3,19 +3,18 @@ training simulations, every functional."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
+from threadpoolctl import threadpool_limits
 
-import pandas as pd  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from scattermorph.learn import protocols as ev  # noqa: E402
-from scattermorph.measure.snapshots import load_dataset  # noqa: E402
+from scattermorph._io import atomic_write
 from scattermorph.functionals import FUNCTIONALS
-from scattermorph._io import atomic_write  # noqa: E402
+from scattermorph.learn import protocols as ev
+from scattermorph.measure.snapshots import load_dataset
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 learning = sm.params.learning
 kind, model = sm.wildcards.features, sm.wildcards.model
 table, arrays = load_dataset(sm.input.table, sm.input.curves)
@@ -32,6 +31,6 @@ atomic_write(sm.output.metrics, lambda tmp: metrics.assign(features=kind, model=
 atomic_write(sm.output.predictions, lambda tmp: preds.assign(features=kind, model=model).to_csv(tmp, index=False))
 print(metrics.groupby("functional")[["r2", "fit_seconds"]].mean().to_string(), file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

@@ -2,24 +2,23 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import numpy as np
 
-import numpy as np  # noqa: E402
+from scattermorph.gp.emulator import ch1d_emulation
+from scattermorph.gp.tutorial import save_npz
 
-from scattermorph.gp.emulator import ch1d_emulation  # noqa: E402
-from scattermorph.gp.tutorial import save_npz  # noqa: E402
-
-out = ch1d_emulation(snakemake.params.ch1d, snakemake.config)  # noqa: F821
+out = ch1d_emulation(snakemake.params.ch1d, snakemake.config)
 test = ~out["train"]
 err = np.abs(out["mean"] - out["phi"])[test]
 print(f"length scales (x in b, log t) = {out['length_scales']}; held-out max |error| = "
       f"{err.max():.3g}, mean {err.mean():.3g}, inside 95 % band "
       f"{out['coverage95_held_out']:.3f}; solve {out['solve_seconds']:.3g} s, "
       f"predict {out['predict_seconds']:.3g} s", file=sys.stderr)
-save_npz(snakemake.output.arrays, out)  # noqa: F821
+save_npz(snakemake.output.arrays, out)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

@@ -3,19 +3,18 @@ time series, with the paper's input (log10 S) and four kernels."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+from threadpoolctl import threadpool_limits
 
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from scattermorph.learn import protocols as ev  # noqa: E402
-from scattermorph.learn.estimators import GP_KERNELS  # noqa: E402
-from scattermorph.measure.snapshots import load_dataset  # noqa: E402
+from scattermorph._io import atomic_write
 from scattermorph.functionals import FUNCTIONALS
-from scattermorph._io import atomic_write  # noqa: E402
+from scattermorph.learn import protocols as ev
+from scattermorph.learn.estimators import GP_KERNELS
+from scattermorph.measure.snapshots import load_dataset
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 learning = sm.params.learning
 paper = learning["paper"]
 table, arrays = load_dataset(sm.input.table, sm.input.curves)
@@ -29,6 +28,6 @@ with threadpool_limits(sm.threads):
 atomic_write(sm.output.splits, lambda tmp: out.to_csv(tmp, index=False))
 print(out.groupby(["kernel", "functional"])["relative_rmse"].agg(["min", "median"]).to_string(), file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

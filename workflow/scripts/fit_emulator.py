@@ -3,23 +3,21 @@ measure the speed-up over a simulation, and tabulate the response surfaces."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.gp import emulator as em
+from scattermorph.gp.tutorial import save_npz
 
-from scattermorph.gp import emulator as em  # noqa: E402
-from scattermorph.gp.tutorial import save_npz  # noqa: E402
-from scattermorph._io import atomic_write  # noqa: E402
-
-emu = snakemake.params.emulator  # noqa: F821
-runs = pd.concat([pd.read_csv(p) for p in snakemake.input.batches], ignore_index=True)  # noqa: F821
+emu = snakemake.params.emulator
+runs = pd.concat([pd.read_csv(p) for p in snakemake.input.batches], ignore_index=True)
 train, test = runs[runs["role"] == "train"], runs[runs["role"] == "test"]
-outputs = em.output_columns(snakemake.params.dimension)  # noqa: F821
+outputs = em.output_columns(snakemake.params.dimension)
 model = em.EmulatorSet(em._bounds(emu), outputs, restarts=emu["restarts"],
-                       random_state=snakemake.params.random_state).fit(train)  # noqa: F821
+                       random_state=snakemake.params.random_state).fit(train)
 pred, metrics = em.validate_emulators(model, test)
 print(metrics.to_string(), file=sys.stderr)
 t_pred = em.time_prediction(model, train.groupby("snapshot")["time_over_tau"].median().to_numpy())
@@ -41,7 +39,7 @@ surf["train_phi0"] = train.groupby("sim_id")["phi0"].first().to_numpy()
 surf["train_quench"] = train.groupby("sim_id")["quench"].first().to_numpy()
 surf["test_phi0"] = test.groupby("sim_id")["phi0"].first().to_numpy()
 surf["test_quench"] = test.groupby("sim_id")["quench"].first().to_numpy()
-o = snakemake.output  # noqa: F821
+o = snakemake.output
 atomic_write(o.predictions, lambda tmp: pred.to_csv(tmp, index=False))
 atomic_write(o.metrics, lambda tmp: metrics.to_csv(tmp, index=False))
 atomic_write(o.speedup, lambda tmp: speed.to_csv(tmp, index=False))
@@ -49,6 +47,6 @@ atomic_write(o.hyperparameters, lambda tmp: hyper.to_csv(tmp, index=False))
 atomic_write(o.runs, lambda tmp: runs.to_csv(tmp, index=False))
 save_npz(o.surface, surf)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

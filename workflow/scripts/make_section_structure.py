@@ -3,25 +3,25 @@ small 3D Cahn-Hilliard-Cook run, or Gaussian-field level cuts)."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
 
-from scattermorph.classify.classifiers import grf_structures  # noqa: E402
-from scattermorph.sim.run import run_simulation, save_simulation  # noqa: E402
+from scattermorph.classify.classifiers import grf_structures
+from scattermorph.sim.run import run_simulation, save_simulation
 
-rec = snakemake.params.record  # noqa: F821
+rec = snakemake.params.record
 if rec["source"] == "grf":
-    snaps, meta = grf_structures(snakemake.params.sections, snakemake.params.seed, rec["index"])  # noqa: F821
+    snaps, meta = grf_structures(snakemake.params.sections, snakemake.params.seed, rec["index"])
 else:
     snaps, meta = run_simulation(
         {k: v for k, v in rec.items() if k not in ("struct_id", "index", "source")},
         log=lambda line: print(line, file=sys.stderr),
     )
     meta["sim_id"] = rec["struct_id"]
-save_simulation(snakemake.output.structure, snaps, meta)  # noqa: F821
+save_simulation(snakemake.output.structure, snaps, meta)
 print(f"{rec['struct_id']}: {snaps.shape}", file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

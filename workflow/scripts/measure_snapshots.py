@@ -2,21 +2,20 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import numba
 
-import numba  # noqa: E402
-
-from scattermorph.measure.snapshots import measure_simulation, save_measurements  # noqa: E402
-from scattermorph.measure.scattering import q_grid  # noqa: E402
-from scattermorph.sim.run import load_simulation  # noqa: E402
+from scattermorph.measure.scattering import q_grid
+from scattermorph.measure.snapshots import measure_simulation, save_measurements
+from scattermorph.sim.run import load_simulation
 
 # the compiled Minkowski pass uses the job's cores only (a cluster node may have more)
-numba.set_num_threads(min(snakemake.threads, numba.config.NUMBA_NUM_THREADS))  # noqa: F821
+numba.set_num_threads(min(snakemake.threads, numba.config.NUMBA_NUM_THREADS))
 
-m = snakemake.params.measurement  # noqa: F821
-phi, times, meta = load_simulation(snakemake.input.sim)  # noqa: F821
+m = snakemake.params.measurement
+phi, times, meta = load_simulation(snakemake.input.sim)
 edges, centres = q_grid(m["q"]["min"], m["q"]["max"], m["q"]["n_bins"], m["q"]["spacing"])
 table, s_q, counts = measure_simulation(
     phi,
@@ -30,8 +29,8 @@ table, s_q, counts = measure_simulation(
     porod_method=m["porod"]["method"],
     log=lambda msg: print(msg, file=sys.stderr),
 )
-save_measurements(snakemake.output.measurements, table, s_q, counts, edges, centres)  # noqa: F821
+save_measurements(snakemake.output.measurements, table, s_q, counts, edges, centres)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

@@ -2,19 +2,18 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from scattermorph.plots.gp import plot_adaptive_design  # noqa: E402
-from scattermorph.plots.save import save_job_figure  # noqa: E402
+from scattermorph.plots.gp import plot_adaptive_design
+from scattermorph.plots.save import save_job_figure
 
 fig = plot_adaptive_design(
-    pd.read_csv(snakemake.input.curve),  # noqa: F821
-    pd.read_csv(snakemake.input.added),  # noqa: F821
-    pd.read_csv(snakemake.input.runs),  # noqa: F821
-    n_initial=snakemake.params.n_initial,  # noqa: F821
+    pd.read_csv(snakemake.input.curve),
+    pd.read_csv(snakemake.input.added),
+    pd.read_csv(snakemake.input.runs),
+    n_initial=snakemake.params.n_initial,
 )
-save_job_figure(fig, snakemake, __file__)  # noqa: F821
+save_job_figure(fig, snakemake, __file__)

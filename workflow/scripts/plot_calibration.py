@@ -3,16 +3,15 @@ before and after sigma scaling."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from scattermorph.plots import learning as pl
+from scattermorph.plots.save import save_job_figure
 
-from scattermorph.plots import learning as pl  # noqa: E402
-from scattermorph.plots.save import save_job_figure  # noqa: E402
-
-sm = snakemake  # noqa: F821
+sm = snakemake
 selection = pd.read_csv(sm.input.selection)
 chosen = set(zip(selection["functional"], selection["features"], selection["model"]))
 cv = pd.concat([pd.read_csv(p) for p in sm.input.cv], ignore_index=True)

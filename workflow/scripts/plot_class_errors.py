@@ -2,15 +2,14 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from scattermorph.plots.classification import plot_class_errors
+from scattermorph.plots.save import save_job_figure
 
-from scattermorph.plots.save import save_job_figure  # noqa: E402
-from scattermorph.plots.classification import plot_class_errors  # noqa: E402
-
-table = pd.read_csv(snakemake.input.table)  # noqa: F821
-fig = plot_class_errors(table, features=snakemake.params.features)  # noqa: F821
-save_job_figure(fig, snakemake, __file__)  # noqa: F821
+table = pd.read_csv(snakemake.input.table)
+fig = plot_class_errors(table, features=snakemake.params.features)
+save_job_figure(fig, snakemake, __file__)

@@ -6,17 +6,17 @@ import sys
 import numpy as np
 import pandas as pd
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
 
-from scattermorph.plots.morphology import plot_coarsening  # noqa: E402
+from scattermorph.plots.morphology import plot_coarsening
 from scattermorph.plots.save import save_job_figure
-from scattermorph.sim.run import load_simulation  # noqa: E402
+from scattermorph.sim.run import load_simulation
 
-table = pd.read_csv(snakemake.input.table)  # noqa: F821
+table = pd.read_csv(snakemake.input.table)
 series, shown = [], None
-for path in snakemake.input.sims:  # noqa: F821
+for path in snakemake.input.sims:
     phi, times, meta = load_simulation(path)
     rows = table[table["sim_id"] == meta["sim_id"]].sort_values("snapshot")
     label = f"$\\phi_0$ = {meta['params']['phi0']:g}"
@@ -28,5 +28,5 @@ for path in snakemake.input.sims:  # noqa: F821
 fields, ftimes, meta = shown
 title = f"Coarsening of run {meta['sim_id']} (top) and characteristic length (bottom)"
 fig = plot_coarsening(fields, ftimes, series, meta["params"]["dx"], title=title,
-                      level=snakemake.params.level)  # noqa: F821
-save_job_figure(fig, snakemake, __file__)  # noqa: F821
+                      level=snakemake.params.level)
+save_job_figure(fig, snakemake, __file__)

@@ -2,18 +2,17 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from scattermorph.plots.gp import plot_emulator_validation  # noqa: E402
-from scattermorph.plots.save import save_job_figure  # noqa: E402
+from scattermorph.plots.gp import plot_emulator_validation
+from scattermorph.plots.save import save_job_figure
 
 fig = plot_emulator_validation(
-    pd.read_csv(snakemake.input.predictions),  # noqa: F821
-    pd.read_csv(snakemake.input.metrics),  # noqa: F821
-    pd.read_csv(snakemake.input.speedup),  # noqa: F821
+    pd.read_csv(snakemake.input.predictions),
+    pd.read_csv(snakemake.input.metrics),
+    pd.read_csv(snakemake.input.speedup),
 )
-save_job_figure(fig, snakemake, __file__)  # noqa: F821
+save_job_figure(fig, snakemake, __file__)

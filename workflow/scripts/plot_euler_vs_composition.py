@@ -4,13 +4,13 @@ import sys
 
 import pandas as pd
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
 
-from scattermorph.plots.morphology import plot_euler_vs_composition  # noqa: E402
+from scattermorph.plots.morphology import plot_euler_vs_composition
 from scattermorph.plots.save import save_job_figure
 
-table = pd.read_csv(snakemake.input.table)  # noqa: F821
+table = pd.read_csv(snakemake.input.table)
 fig = plot_euler_vs_composition(table, ndim=int(table["dimension"].iloc[0]))
-save_job_figure(fig, snakemake, __file__)  # noqa: F821
+save_job_figure(fig, snakemake, __file__)

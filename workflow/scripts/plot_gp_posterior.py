@@ -2,15 +2,14 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import numpy as np
 
-import numpy as np  # noqa: E402
+from scattermorph.plots.gp import plot_posterior
+from scattermorph.plots.save import save_job_figure
 
-from scattermorph.plots.gp import plot_posterior  # noqa: E402
-from scattermorph.plots.save import save_job_figure  # noqa: E402
-
-arrays = dict(np.load(snakemake.input.arrays))  # noqa: F821
+arrays = dict(np.load(snakemake.input.arrays))
 fig = plot_posterior(arrays)
-save_job_figure(fig, snakemake, __file__)  # noqa: F821
+save_job_figure(fig, snakemake, __file__)

@@ -2,17 +2,16 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from scattermorph.plots.inference import plot_calibration  # noqa: E402
-from scattermorph.plots.save import save_job_figure  # noqa: E402
+from scattermorph.plots.inference import plot_calibration
+from scattermorph.plots.save import save_job_figure
 
 fig = plot_calibration(
-    pd.read_csv(snakemake.input.calibration),  # noqa: F821
-    pd.read_csv(snakemake.input.identifiability),  # noqa: F821
+    pd.read_csv(snakemake.input.calibration),
+    pd.read_csv(snakemake.input.identifiability),
 )
-save_job_figure(fig, snakemake, __file__)  # noqa: F821
+save_job_figure(fig, snakemake, __file__)

@@ -2,13 +2,13 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
 
-from scattermorph.infer.stage import read_example  # noqa: E402
-from scattermorph.plots.inference import plot_example  # noqa: E402
-from scattermorph.plots.save import save_job_figure  # noqa: E402
+from scattermorph.infer.stage import read_example
+from scattermorph.plots.inference import plot_example
+from scattermorph.plots.save import save_job_figure
 
-doc, grid = read_example(snakemake.input.example, snakemake.input.grid)  # noqa: F821
-save_job_figure(plot_example(doc, grid), snakemake, __file__)  # noqa: F821
+doc, grid = read_example(snakemake.input.example, snakemake.input.grid)
+save_job_figure(plot_example(doc, grid), snakemake, __file__)

@@ -2,15 +2,14 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from scattermorph.plots import learning as pl
+from scattermorph.plots.save import save_job_figure
 
-from scattermorph.plots import learning as pl  # noqa: E402
-from scattermorph.plots.save import save_job_figure  # noqa: E402
-
-sm = snakemake  # noqa: F821
+sm = snakemake
 fig = pl.plot_learning_curves(pd.read_csv(sm.input.curves))
 save_job_figure(fig, sm, __file__)

@@ -2,17 +2,16 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from scattermorph.plots import learning as pl
+from scattermorph.plots.save import save_job_figure
 
-from scattermorph.plots import learning as pl  # noqa: E402
-from scattermorph.plots.save import save_job_figure  # noqa: E402
-
-sm = snakemake  # noqa: F821
-from scattermorph._io import atomic_write  # noqa: E402
+sm = snakemake
+from scattermorph._io import atomic_write
 
 comparison = pd.read_csv(sm.input.comparison)
 page = pl.comparison_html(comparison, pd.read_csv(sm.input.selection))
@@ -20,6 +19,6 @@ atomic_write(sm.output.table, lambda tmp: open(tmp, "w").write(page))
 fig = pl.plot_model_comparison(comparison)
 save_job_figure(fig, sm, __file__)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
 record_outputs(sm, __file__, [sm.output.table])  # provenance sidecar of the HTML table

@@ -9,24 +9,24 @@ import sys
 
 import pandas as pd
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
 
-from scattermorph.errors import ParameterError  # noqa: E402
-from scattermorph.measure.snapshots import load_dataset, select_motivating_pair  # noqa: E402
-from scattermorph.plots.morphology import plot_motivating_pair  # noqa: E402
+from scattermorph.errors import ParameterError
+from scattermorph.measure.snapshots import load_dataset, select_motivating_pair
+from scattermorph.plots.morphology import plot_motivating_pair
 from scattermorph.plots.save import save_job_figure
-from scattermorph.sim.run import load_simulation  # noqa: E402
+from scattermorph.sim.run import load_simulation
 
-table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)  # noqa: F821
-labels = pd.read_csv(snakemake.input.labels)  # noqa: F821
+table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)
+labels = pd.read_csv(snakemake.input.labels)
 try:  # droplets and networks by both labels, else by percolation alone (small boxes)
     rows = select_motivating_pair(table, labels)
 except ParameterError as exc:
     print(f"{exc}\n-> the pair is chosen by the percolation label alone", file=sys.stderr)
     rows = select_motivating_pair(table, labels, criterion="percolation")
-by_id = {p.rsplit("/", 1)[-1].removesuffix(".npz"): p for p in snakemake.input.sims}  # noqa: F821
+by_id = {p.rsplit("/", 1)[-1].removesuffix(".npz"): p for p in snakemake.input.sims}
 images, titles, recs = [], [], []
 for r in rows:
     rec = table.iloc[r]
@@ -38,5 +38,5 @@ for r in rows:
     print(f"row {r}: {rec['sim_id']} snapshot {rec['snapshot']} q_peak {rec['q_peak']:.5f}", file=sys.stderr)
 dx = [rec["dx"] for rec in recs]  # per run: runs of a sweep may have their own cell size
 fig = plot_motivating_pair(images, arrays["q"], arrays["s_q"][list(rows)], recs, dx, titles,
-                           level=snakemake.params.level)  # noqa: F821
-save_job_figure(fig, snakemake, __file__)  # noqa: F821
+                           level=snakemake.params.level)
+save_job_figure(fig, snakemake, __file__)

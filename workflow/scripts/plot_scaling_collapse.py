@@ -2,16 +2,16 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
 
-from scattermorph.measure.snapshots import load_dataset  # noqa: E402
-from scattermorph.plots.morphology import plot_scaling_collapse  # noqa: E402
+from scattermorph.measure.snapshots import load_dataset
+from scattermorph.plots.morphology import plot_scaling_collapse
 from scattermorph.plots.save import save_job_figure
 
-table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)  # noqa: F821
-sim_id = snakemake.params.sims[-1]  # noqa: F821  (the most symmetric composition)
+table, arrays = load_dataset(snakemake.input.table, snakemake.input.curves)
+sim_id = snakemake.params.sims[-1]  # the most symmetric composition
 rows = table[table["sim_id"] == sim_id].sort_values("snapshot")
 fig = plot_scaling_collapse(
     arrays["q"],
@@ -21,4 +21,4 @@ fig = plot_scaling_collapse(
     ndim=int(rows["dimension"].iloc[0]),
     title=f"Dynamic scaling of run {sim_id}",
 )
-save_job_figure(fig, snakemake, __file__)  # noqa: F821
+save_job_figure(fig, snakemake, __file__)

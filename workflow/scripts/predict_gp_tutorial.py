@@ -2,18 +2,16 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import numpy as np
 
-import numpy as np  # noqa: E402
+from scattermorph.gp.tutorial import load_treloar, save_npz, tutorial_predictions
 
-from scattermorph.gp.tutorial import load_treloar, tutorial_predictions  # noqa: E402
-from scattermorph.gp.tutorial import save_npz  # noqa: E402
-
-cfg = snakemake.params.foundations  # noqa: F821
-out = snakemake.output.arrays  # noqa: F821
-data = load_treloar(snakemake.input.data)  # noqa: F821
+cfg = snakemake.params.foundations
+out = snakemake.output.arrays
+data = load_treloar(snakemake.input.data)
 lam_max = float(data["stretch"].max())
 arrays = tutorial_predictions(
     data,
@@ -25,12 +23,12 @@ arrays = tutorial_predictions(
     x_grid=np.linspace(0.5, lam_max + 1.0, 400),
     x_wide=np.linspace(0.5, float(cfg["extrapolate_to"]), 400),
     restarts=cfg["restarts"],
-    random_state=snakemake.params.random_state,  # noqa: F821
+    random_state=snakemake.params.random_state,
 )
 print(f"G = {arrays['G_mpa']:.4g} +- {arrays['G_se_mpa']:.2g} MPa; posterior (l, sf2, sn2) = "
       f"{arrays['post_hyper']}", file=sys.stderr)
 save_npz(out, arrays)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

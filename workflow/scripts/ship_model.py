@@ -5,16 +5,16 @@ after checking that it loads, keeps its training curves and is small."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
 
-from scattermorph.predict.modelfile import ship_model  # noqa: E402
+from scattermorph.predict.modelfile import ship_model
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 model = ship_model(sm.input.model, sm.output.model, max_bytes=sm.params.max_bytes)
 print(f"shipped {sm.input.model} -> {sm.output.model}: {model!r}", file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar: scattermorph audit models/)
+record_outputs(snakemake, __file__)  # provenance sidecar: scattermorph audit models/

@@ -2,17 +2,16 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.gp.emulator import emulator_record, run_design_point
 
-from scattermorph.gp.emulator import emulator_record, run_design_point  # noqa: E402
-from scattermorph._io import atomic_write  # noqa: E402
-
-config = snakemake.config  # noqa: F821
-rows = snakemake.params.rows  # noqa: F821
+config = snakemake.config
+rows = snakemake.params.rows
 
 
 def log(msg):
@@ -23,12 +22,12 @@ tables = []
 for row in rows:
     rec = emulator_record(config, phi0=row["phi0"], quench=row["quench"],
                           index=row["design_index"], sim_id=row["sim_id"])
-    out = run_design_point(rec, snakemake.params.measurement, log=log)  # noqa: F821
+    out = run_design_point(rec, snakemake.params.measurement, log=log)
     out.insert(1, "role", row["role"])
     tables.append(out)
 table = pd.concat(tables, ignore_index=True)
-atomic_write(snakemake.output.table, lambda tmp: table.to_csv(tmp, index=False))  # noqa: F821
+atomic_write(snakemake.output.table, lambda tmp: table.to_csv(tmp, index=False))
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

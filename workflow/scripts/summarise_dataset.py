@@ -2,16 +2,15 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.measure.summary import dataset_summary
 
-from scattermorph._io import atomic_write  # noqa: E402
-from scattermorph.measure.summary import dataset_summary  # noqa: E402
-
-sm = snakemake  # noqa: F821
+sm = snakemake
 page = dataset_summary(simulations=pd.read_csv(sm.input.simulations), dataset=pd.read_csv(sm.input.dataset),
                        dropped=pd.read_csv(sm.input.dropped),
                        sources={"simulations": sm.input.simulations, "dataset": sm.input.dataset,
@@ -19,6 +18,6 @@ page = dataset_summary(simulations=pd.read_csv(sm.input.simulations), dataset=pd
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

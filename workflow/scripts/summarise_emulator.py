@@ -2,17 +2,16 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import numpy as np
+import pandas as pd
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.gp.summary import emulator_summary
 
-from scattermorph._io import atomic_write  # noqa: E402
-from scattermorph.gp.summary import emulator_summary  # noqa: E402
-
-sm = snakemake  # noqa: F821
+sm = snakemake
 with np.load(sm.input.ch1d, allow_pickle=False) as a:
     ch1d = {k: float(a[k]) for k in ("rmse_held_out", "coverage95_held_out")}
 page = emulator_summary(metrics=pd.read_csv(sm.input.metrics), speedup=pd.read_csv(sm.input.speedup),
@@ -24,6 +23,6 @@ page = emulator_summary(metrics=pd.read_csv(sm.input.metrics), speedup=pd.read_c
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

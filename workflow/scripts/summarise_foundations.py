@@ -2,17 +2,16 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import numpy as np
+import pandas as pd
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.gp.summary import foundations_summary
 
-from scattermorph._io import atomic_write  # noqa: E402
-from scattermorph.gp.summary import foundations_summary  # noqa: E402
-
-sm = snakemake  # noqa: F821
+sm = snakemake
 with np.load(sm.input.tutorial, allow_pickle=False) as t:
     G, G_se = float(t["G_mpa"]), float(t["G_se_mpa"])
 page = foundations_summary(optima=pd.read_csv(sm.input.optima), loo_check=pd.read_csv(sm.input.check),
@@ -22,6 +21,6 @@ page = foundations_summary(optima=pd.read_csv(sm.input.optima), loo_check=pd.rea
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

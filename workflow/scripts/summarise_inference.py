@@ -2,18 +2,17 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import json
 
-import json  # noqa: E402
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.infer.stage import inference_summary
 
-from scattermorph.infer.stage import inference_summary  # noqa: E402
-from scattermorph._io import atomic_write  # noqa: E402
-
-sm = snakemake  # noqa: F821
+sm = snakemake
 page = inference_summary(validation=pd.read_csv(sm.input.validation),
                          identifiability=pd.read_csv(sm.input.identifiability),
                          example=json.loads(open(sm.input.example).read()),
@@ -22,6 +21,6 @@ page = inference_summary(validation=pd.read_csv(sm.input.validation),
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

@@ -2,16 +2,15 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.learn.protocols import summary_markdown
 
-from scattermorph.learn.protocols import summary_markdown  # noqa: E402
-from scattermorph._io import atomic_write  # noqa: E402
-
-sm = snakemake  # noqa: F821
+sm = snakemake
 split = pd.read_csv(sm.input.split)
 page = summary_markdown(
     targets=pd.read_csv(sm.input.targets), metrics=pd.read_csv(sm.input.metrics),
@@ -21,6 +20,6 @@ page = summary_markdown(
 atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
 print(page, file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

@@ -3,19 +3,18 @@ depth), predict both sides; the predictive std should rise outside."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+from threadpoolctl import threadpool_limits
 
-from threadpoolctl import threadpool_limits  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.learn import protocols as ev
 
-from scattermorph.learn import protocols as ev  # noqa: E402
-from scattermorph._io import atomic_write  # noqa: E402
-
-sm = snakemake  # noqa: F821
+sm = snakemake
 learning = sm.params.learning
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
 st = ev.load_stage(sm.input.table, sm.input.curves, learning, selection_path=sm.input.selection)
 parts = []
@@ -32,6 +31,6 @@ out = pd.concat(parts, ignore_index=True)
 atomic_write(sm.output.predictions, lambda tmp: out.to_csv(tmp, index=False))
 print(out.groupby(["parameter", "functional", "domain"])["y_std"].median().to_string(), file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

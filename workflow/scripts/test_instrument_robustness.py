@@ -3,16 +3,15 @@ curves with resolution smearing, counting noise and background."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+from threadpoolctl import threadpool_limits
 
-from threadpoolctl import threadpool_limits  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.learn import protocols as ev
 
-from scattermorph.learn import protocols as ev  # noqa: E402
-from scattermorph._io import atomic_write  # noqa: E402
-
-sm = snakemake  # noqa: F821
+sm = snakemake
 learning = sm.params.learning
 
 st = ev.load_stage(sm.input.table, sm.input.curves, learning, split_path=sm.input.split,
@@ -24,6 +23,6 @@ with threadpool_limits(sm.threads):
 atomic_write(sm.output.metrics, lambda tmp: out.to_csv(tmp, index=False))
 print(out[["setting", "functional", "r2", "coverage_95"]].to_string(), file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

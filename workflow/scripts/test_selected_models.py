@@ -5,21 +5,20 @@ physics estimators beside them, and the study's targets."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+from threadpoolctl import threadpool_limits
 
-from threadpoolctl import threadpool_limits  # noqa: E402
+from scattermorph._io import atomic_write
+from scattermorph.learn import protocols as ev
 
-from scattermorph.learn import protocols as ev  # noqa: E402
-from scattermorph._io import atomic_write  # noqa: E402
-
-sm = snakemake  # noqa: F821
+sm = snakemake
 learning = sm.params.learning
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from scattermorph.learn.metrics import regression_metrics  # noqa: E402
+from scattermorph.learn.metrics import regression_metrics
 
 st = ev.load_stage(sm.input.table, sm.input.curves, learning, split_path=sm.input.split,
                    selection_path=sm.input.selection)
@@ -61,6 +60,6 @@ atomic_write(sm.output.metrics, lambda tmp: metrics.to_csv(tmp, index=False))
 atomic_write(sm.output.targets, lambda tmp: targets.to_csv(tmp, index=False))
 print(targets.to_string(), file=sys.stderr)
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

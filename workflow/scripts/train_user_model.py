@@ -6,19 +6,18 @@ study's domain (compositions, quenches, q1 range)."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import _bootstrap  # noqa: E402,F401  (this checkout's library)
+import _bootstrap  # this checkout's library
+import pandas as pd
+from threadpoolctl import threadpool_limits
 
-import pandas as pd  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from scattermorph.learn.protocols import export_kernel, stage_seed  # noqa: E402
-from scattermorph.measure.snapshots import load_dataset  # noqa: E402
-from scattermorph.predict.fit import fit_models  # noqa: E402
+from scattermorph.learn.protocols import export_kernel, stage_seed
+from scattermorph.measure.snapshots import load_dataset
+from scattermorph.predict.fit import fit_models
 from scattermorph.predict.modelfile import save_model, study_domain
 
-sm = snakemake  # noqa: F821
+sm = snakemake
 learning = sm.params.learning
 table, arrays = load_dataset(sm.input.table, sm.input.curves)
 ndim = int(table["dimension"].iloc[0])
@@ -34,6 +33,6 @@ model.training["study_domain"] = study_domain(table, model, sm.params.study)
 save_model(sm.output.model, model, {"dataset": [sm.input.table, sm.input.curves], "config": learning,
                                     "rule": "train_user_model", "study": sm.params.study})
 
-from scattermorph.provenance.records import record_outputs  # noqa: E402
+from scattermorph.provenance.records import record_outputs
 
-record_outputs(snakemake, __file__)  # noqa: F821  (provenance sidecar of every output)
+record_outputs(snakemake, __file__)  # provenance sidecar of every output

@@ -550,7 +550,7 @@ def summarise_posterior(post, level=0.90, truth=None):
         a truth ``quantile``, ``covered_central``, ``covered_hpd``; plus
         ``correlation`` (3 x 3 list) and ``marginals`` (per parameter, n masses).
     """
-    w, axes = post["weights"], post["axes"]
+    w = post["weights"]
     out = {"level": level, "params": {}, "marginals": {}}
     flat = w.reshape(-1)
     mean = flat @ post["theta"]

@@ -172,7 +172,7 @@ def check(text: str, root, *, name: str = "README") -> list[tuple[Block, str, st
     for b in parse_blocks(text, name=name):
         current = _read_source(root, b.source)
         if body_hash(b.body) != b.sha256:
-            out.append((b, HAND_EDITED, f"body does not match its recorded sha256 (edited by hand): "
+            out.append((b, HAND_EDITED, "body does not match its recorded sha256 (edited by hand): "
                                         "run `scattermorph readme` to rewrite it"
                                         + ("" if current is not None else f" once {b.source} exists")))
         elif current is None:
