@@ -3,19 +3,10 @@
 import sys
 
 import numpy as np
-
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-import _bootstrap  # this checkout's library
+from _bootstrap import job
 
 from scattermorph._io import atomic_write
 from scattermorph.measure.reference import reference_structures
-
-arrays, expected = reference_structures(
-    snakemake.params.reference,
-    snakemake.params.seed,
-    snakemake.params.dimension,
-)
 
 
 def write_arrays(tmp):
@@ -23,10 +14,13 @@ def write_arrays(tmp):
         np.savez_compressed(fh, **arrays)
 
 
-atomic_write(snakemake.output.structures, write_arrays)
-atomic_write(snakemake.output.expected, lambda tmp: expected.to_csv(tmp, index=False))
-print(expected.to_string(), file=sys.stderr)
+with job(snakemake, __file__) as sm:
+    arrays, expected = reference_structures(
+        sm.params.reference,
+        sm.params.seed,
+        sm.params.dimension,
+    )
 
-from scattermorph.provenance.records import record_outputs
-
-record_outputs(snakemake, __file__)  # provenance sidecar of every output
+    atomic_write(sm.output.structures, write_arrays)
+    atomic_write(sm.output.expected, lambda tmp: expected.to_csv(tmp, index=False))
+    print(expected.to_string(), file=sys.stderr)

@@ -3,25 +3,20 @@ small 3D Cahn-Hilliard-Cook run, or Gaussian-field level cuts)."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-import _bootstrap  # this checkout's library
+from _bootstrap import job
 
 from scattermorph.classify.classifiers import grf_structures
 from scattermorph.sim.run import run_simulation, save_simulation
 
-rec = snakemake.params.record
-if rec["source"] == "grf":
-    snaps, meta = grf_structures(snakemake.params.sections, snakemake.params.seed, rec["index"])
-else:
-    snaps, meta = run_simulation(
-        {k: v for k, v in rec.items() if k not in ("struct_id", "index", "source")},
-        log=lambda line: print(line, file=sys.stderr),
-    )
-    meta["sim_id"] = rec["struct_id"]
-save_simulation(snakemake.output.structure, snaps, meta)
-print(f"{rec['struct_id']}: {snaps.shape}", file=sys.stderr)
-
-from scattermorph.provenance.records import record_outputs
-
-record_outputs(snakemake, __file__)  # provenance sidecar of every output
+with job(snakemake, __file__) as sm:
+    rec = sm.params.record
+    if rec["source"] == "grf":
+        snaps, meta = grf_structures(sm.params.sections, sm.params.seed, rec["index"])
+    else:
+        snaps, meta = run_simulation(
+            {k: v for k, v in rec.items() if k not in ("struct_id", "index", "source")},
+            log=lambda line: print(line, file=sys.stderr),
+        )
+        meta["sim_id"] = rec["struct_id"]
+    save_simulation(sm.output.structure, snaps, meta)
+    print(f"{rec['struct_id']}: {snaps.shape}", file=sys.stderr)

@@ -2,35 +2,30 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-import _bootstrap  # this checkout's library
 import numba
+from _bootstrap import job
 
 from scattermorph.measure.scattering import q_grid
 from scattermorph.measure.snapshots import measure_simulation, save_measurements
 from scattermorph.sim.run import load_simulation
 
-# the compiled Minkowski pass uses the job's cores only (a cluster node may have more)
-numba.set_num_threads(min(snakemake.threads, numba.config.NUMBA_NUM_THREADS))
+with job(snakemake, __file__) as sm:
+    # the compiled Minkowski pass uses the job's cores only (a cluster node may have more)
+    numba.set_num_threads(min(sm.threads, numba.config.NUMBA_NUM_THREADS))
 
-m = snakemake.params.measurement
-phi, times, meta = load_simulation(snakemake.input.sim)
-edges, centres = q_grid(m["q"]["min"], m["q"]["max"], m["q"]["n_bins"], m["q"]["spacing"])
-table, s_q, counts = measure_simulation(
-    phi,
-    meta,
-    q_edges=edges,
-    q_centres=centres,
-    level=m["threshold"],
-    periodic=m["periodic"],
-    connectivity=m["connectivity"],
-    porod_window=(m["porod"]["q_min"], m["porod"]["q_max"]),
-    porod_method=m["porod"]["method"],
-    log=lambda msg: print(msg, file=sys.stderr),
-)
-save_measurements(snakemake.output.measurements, table, s_q, counts, edges, centres)
-
-from scattermorph.provenance.records import record_outputs
-
-record_outputs(snakemake, __file__)  # provenance sidecar of every output
+    m = sm.params.measurement
+    phi, times, meta = load_simulation(sm.input.sim)
+    edges, centres = q_grid(m["q"]["min"], m["q"]["max"], m["q"]["n_bins"], m["q"]["spacing"])
+    table, s_q, counts = measure_simulation(
+        phi,
+        meta,
+        q_edges=edges,
+        q_centres=centres,
+        level=m["threshold"],
+        periodic=m["periodic"],
+        connectivity=m["connectivity"],
+        porod_window=(m["porod"]["q_min"], m["porod"]["q_max"]),
+        porod_method=m["porod"]["method"],
+        log=lambda msg: print(msg, file=sys.stderr),
+    )
+    save_measurements(sm.output.measurements, table, s_q, counts, edges, centres)

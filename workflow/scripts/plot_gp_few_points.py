@@ -1,15 +1,12 @@
 """Rule plot_gp_few_points: figure from the tutorial arrays."""
 
-import sys
-
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-import _bootstrap  # this checkout's library
 import numpy as np
+from _bootstrap import job
 
 from scattermorph.plots.gp import plot_few_points
 from scattermorph.plots.save import save_job_figure
 
-arrays = dict(np.load(snakemake.input.arrays))
-fig = plot_few_points(arrays)
-save_job_figure(fig, snakemake, __file__)
+with job(snakemake, __file__, record=False) as sm:
+    arrays = dict(np.load(sm.input.arrays))
+    fig = plot_few_points(arrays)
+    save_job_figure(fig, sm, __file__)

@@ -5,16 +5,10 @@ after checking that it loads, keeps its training curves and is small."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-import _bootstrap  # this checkout's library
+from _bootstrap import job
 
 from scattermorph.predict.modelfile import ship_model
 
-sm = snakemake
-model = ship_model(sm.input.model, sm.output.model, max_bytes=sm.params.max_bytes)
-print(f"shipped {sm.input.model} -> {sm.output.model}: {model!r}", file=sys.stderr)
-
-from scattermorph.provenance.records import record_outputs
-
-record_outputs(snakemake, __file__)  # provenance sidecar: scattermorph audit models/
+with job(snakemake, __file__) as sm:
+    model = ship_model(sm.input.model, sm.output.model, max_bytes=sm.params.max_bytes)
+    print(f"shipped {sm.input.model} -> {sm.output.model}: {model!r}", file=sys.stderr)

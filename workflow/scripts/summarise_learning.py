@@ -2,24 +2,18 @@
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-import _bootstrap  # this checkout's library
 import pandas as pd
+from _bootstrap import job
 
 from scattermorph._io import atomic_write
 from scattermorph.learn.protocols import summary_markdown
 
-sm = snakemake
-split = pd.read_csv(sm.input.split)
-page = summary_markdown(
-    targets=pd.read_csv(sm.input.targets), metrics=pd.read_csv(sm.input.metrics),
-    comparison=pd.read_csv(sm.input.comparison), paper=pd.read_csv(sm.input.paper),
-    extrapolation=pd.read_csv(sm.input.extrapolation), robustness=pd.read_csv(sm.input.robustness),
-    n_train_sims=int((split["subset"] == "train").sum()), n_test_sims=int((split["subset"] == "test").sum()))
-atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
-print(page, file=sys.stderr)
-
-from scattermorph.provenance.records import record_outputs
-
-record_outputs(snakemake, __file__)  # provenance sidecar of every output
+with job(snakemake, __file__) as sm:
+    split = pd.read_csv(sm.input.split)
+    page = summary_markdown(
+        targets=pd.read_csv(sm.input.targets), metrics=pd.read_csv(sm.input.metrics),
+        comparison=pd.read_csv(sm.input.comparison), paper=pd.read_csv(sm.input.paper),
+        extrapolation=pd.read_csv(sm.input.extrapolation), robustness=pd.read_csv(sm.input.robustness),
+        n_train_sims=int((split["subset"] == "train").sum()), n_test_sims=int((split["subset"] == "test").sum()))
+    atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
+    print(page, file=sys.stderr)

@@ -5,36 +5,30 @@ physics estimators beside them, and the study's targets."""
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-
-import _bootstrap  # this checkout's library
-from threadpoolctl import threadpool_limits
+import pandas as pd
+from _bootstrap import job
 
 from scattermorph._io import atomic_write
 from scattermorph.learn import protocols as ev
-
-sm = snakemake
-learning = sm.params.learning
-
-import pandas as pd
-
 from scattermorph.learn.metrics import regression_metrics
 
-st = ev.load_stage(sm.input.table, sm.input.curves, learning, split_path=sm.input.split,
-                   selection_path=sm.input.selection)
-table, ndim, test, selection = st["table"], st["ndim"], st["test"], st["selection"]
-# the paper's exact GP beside the chosen models (its input built here if the
-# selection does not use it)
-baseline = ev.baseline_selection(pd.read_csv(sm.input.comparison), list(selection["functional"]))
-features = dict(st["features"])
-for kind in sorted(set(baseline["features"]) - set(features)):
-    features.update(ev.prepare(table, st["arrays"], pd.read_csv(sm.input.split), learning, ndim, kinds=[kind])[0])
-# sigma scaling from the grouped cross-validation on the training simulations
-cv = pd.concat([pd.read_csv(p) for p in sm.input.cv], ignore_index=True)
-factors = ev.calibration_factors(cv, pd.concat([selection, baseline], ignore_index=True))
-print(factors.to_string(), file=sys.stderr)
-frames, metric_frames = [], []
-with threadpool_limits(sm.threads):
+with job(snakemake, __file__, limit_threads=True) as sm:
+    learning = sm.params.learning
+
+    st = ev.load_stage(sm.input.table, sm.input.curves, learning, split_path=sm.input.split,
+                       selection_path=sm.input.selection)
+    table, ndim, test, selection = st["table"], st["ndim"], st["test"], st["selection"]
+    # the paper's exact GP beside the chosen models (its input built here if the
+    # selection does not use it)
+    baseline = ev.baseline_selection(pd.read_csv(sm.input.comparison), list(selection["functional"]))
+    features = dict(st["features"])
+    for kind in sorted(set(baseline["features"]) - set(features)):
+        features.update(ev.prepare(table, st["arrays"], pd.read_csv(sm.input.split), learning, ndim, kinds=[kind])[0])
+    # sigma scaling from the grouped cross-validation on the training simulations
+    cv = pd.concat([pd.read_csv(p) for p in sm.input.cv], ignore_index=True)
+    factors = ev.calibration_factors(cv, pd.concat([selection, baseline], ignore_index=True))
+    print(factors.to_string(), file=sys.stderr)
+    frames, metric_frames = [], []
     for role, sel in (("selected", selection), ("baseline", baseline)):
         if sel.empty:
             continue
@@ -43,23 +37,19 @@ with threadpool_limits(sm.threads):
                                factors=factors)
         frames.append(p.assign(role=role))
         metric_frames.append(m.assign(role=role))
-preds = frames[0]
-baseline_preds = (frames[1] if len(frames) > 1 else
-                  pd.DataFrame(columns=list(preds.columns)))
-metrics = pd.concat(metric_frames, ignore_index=True)
-# the physics estimators need no training: scored on the same test rows
-physics = [{"functional": f, "features": "none", "model": "physics", "role": "physics",
-            **regression_metrics(table.loc[test, f], est[test])}
-           for f, est in ev.physics_estimates(table, ndim).items()]
-metrics = pd.concat([metrics, pd.DataFrame(physics)], ignore_index=True)
-targets = ev.check_targets(metrics[metrics["role"] != "physics"], learning["targets"])
-atomic_write(sm.output.baseline_predictions, lambda tmp: baseline_preds.to_csv(tmp, index=False))
-atomic_write(sm.output.factors, lambda tmp: factors.to_csv(tmp, index=False))
-atomic_write(sm.output.predictions, lambda tmp: preds.to_csv(tmp, index=False))
-atomic_write(sm.output.metrics, lambda tmp: metrics.to_csv(tmp, index=False))
-atomic_write(sm.output.targets, lambda tmp: targets.to_csv(tmp, index=False))
-print(targets.to_string(), file=sys.stderr)
-
-from scattermorph.provenance.records import record_outputs
-
-record_outputs(snakemake, __file__)  # provenance sidecar of every output
+    preds = frames[0]
+    baseline_preds = (frames[1] if len(frames) > 1 else
+                      pd.DataFrame(columns=list(preds.columns)))
+    metrics = pd.concat(metric_frames, ignore_index=True)
+    # the physics estimators need no training: scored on the same test rows
+    physics = [{"functional": f, "features": "none", "model": "physics", "role": "physics",
+                **regression_metrics(table.loc[test, f], est[test])}
+               for f, est in ev.physics_estimates(table, ndim).items()]
+    metrics = pd.concat([metrics, pd.DataFrame(physics)], ignore_index=True)
+    targets = ev.check_targets(metrics[metrics["role"] != "physics"], learning["targets"])
+    atomic_write(sm.output.baseline_predictions, lambda tmp: baseline_preds.to_csv(tmp, index=False))
+    atomic_write(sm.output.factors, lambda tmp: factors.to_csv(tmp, index=False))
+    atomic_write(sm.output.predictions, lambda tmp: preds.to_csv(tmp, index=False))
+    atomic_write(sm.output.metrics, lambda tmp: metrics.to_csv(tmp, index=False))
+    atomic_write(sm.output.targets, lambda tmp: targets.to_csv(tmp, index=False))
+    print(targets.to_string(), file=sys.stderr)
