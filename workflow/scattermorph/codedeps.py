@@ -32,6 +32,7 @@ above this file.
 from __future__ import annotations
 
 import ast
+import gc
 import hashlib
 from collections import deque
 from functools import cache
@@ -330,8 +331,19 @@ def library_modules(script_path, *, root=None, package=None) -> list[Path]:
 
 @cache
 def _library_modules(script: str, root: str, package: str) -> tuple[Path, ...]:
-    closure = _Closure(Path(root).resolve(), package)
-    closure.run(_parse(Path(script), None, False))
+    # The syntax trees are many small objects: in a process with a large heap
+    # (Snakemake's, parsing the workflow) the garbage collector's passes they
+    # trigger cost more than the parsing itself (measured: 0.65 s -> 0.4 s
+    # CPU for the study's 62 rules). Collection only pauses: anything it
+    # would have freed is collected once it is enabled again.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        closure = _Closure(Path(root).resolve(), package)
+        closure.run(_parse(Path(script), None, False))
+    finally:
+        if enabled:
+            gc.enable()
     return tuple(sorted(p.resolve() for p in closure.loaded.values()))
 
 
