@@ -269,3 +269,27 @@ def test_library_staleness_names_the_modules_the_job_ran(made, monkeypatch, tmp_
     (lib / "plots/common.py").write_text((lib / "plots/common.py").read_text() + "\n# edited\n")
     problems, _ = audit([tmp / "one.png"])
     assert problems == [f"STALE {tmp / 'one.png'}: library module(s) plots/common.py changed"]
+
+
+def test_parameter_check_reports_a_changed_code_digest_not_a_missing_one(tmp_path, monkeypatch):
+    """Rules pass the digest of their code as the param `code`: a recorded
+    digest that differs from the current one is STALE like any param; a
+    record made before rules passed it (no `code`) is not stale for that."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "script.py").write_text("print('compute')\n")
+    out = tmp_path / "results/study/out.csv"
+    out.parent.mkdir(parents=True)
+    out.write_text("y\n2\n")
+    now = {"results/study/out.csv": {"alpha": 0.5, pv.CODE_PARAM: "new"}}
+    monkeypatch.setattr("scattermorph.audit.current_params", lambda *args, **kw: now)
+
+    def audit_with(params):
+        job = _Job({}, {"table": str(out)})
+        job.params = _Named(params)
+        pv.record_outputs(job, "script.py")
+        return audit([out], params=True, configfile=tmp_path / "any.yaml")[0]
+
+    assert audit_with({"alpha": 0.5, pv.CODE_PARAM: "new"}) == []
+    assert audit_with({"alpha": 0.5}) == []
+    problems = audit_with({"alpha": 0.5, pv.CODE_PARAM: "old"})
+    assert problems == [f'STALE {out}: parameters changed since it was made: code: "old" -> "new"']

@@ -26,6 +26,7 @@ rule label_snapshots:
         runtime=small_runtime,
     params:
         level=config["measurement"]["threshold"],
+        code=code_version("label_structures.py"),
     script:
         "../scripts/label_structures.py"
 
@@ -47,6 +48,7 @@ rule make_section_structure:
         record=section_record,
         sections=canonical(CLS["sections"]),
         seed=config["study"]["seed"],
+        code=code_version("make_section_structure.py"),
     script:
         "../scripts/make_section_structure.py"
 
@@ -66,6 +68,7 @@ rule label_sections:
         runtime=small_runtime,
     params:
         level=section_level(),
+        code=code_version("label_structures.py"),
     script:
         "../scripts/label_structures.py"
 
@@ -92,6 +95,7 @@ rule compute_view_features:
         level=view_level,
         connectivity=config["measurement"]["connectivity"],
         source_index=view_source_index,
+        code=code_version("compute_view_features.py"),
     script:
         "../scripts/compute_view_features.py"
 
@@ -115,6 +119,7 @@ rule bootstrap_classifiers:
         settings=cls_settings("bootstrap", "models", "hyper", "views"),
         seed=config["study"]["seed"],
         source_index=view_source_index,
+        code=code_version("bootstrap_classifiers.py"),
     script:
         "../scripts/bootstrap_classifiers.py"
 
@@ -138,6 +143,7 @@ rule sweep_complexity:
         settings=cls_settings("bootstrap", "complexity", "hyper", "views"),
         seed=config["study"]["seed"],
         source_index=int(CLS["complexity"]["kind"].startswith("section_")),
+        code=code_version("sweep_complexity.py"),
     script:
         "../scripts/sweep_complexity.py"
 
@@ -164,6 +170,7 @@ rule decompose_errors:
         runtime=small_runtime,
     params:
         confidence=CLS["confidence"],
+        code=code_version("decompose_errors.py"),
     script:
         "../scripts/decompose_errors.py"
 
@@ -188,6 +195,7 @@ rule plot_biasvar_vs_fraction:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_biasvar_vs_fraction.py"),
     script:
         "../scripts/plot_biasvar_vs_fraction.py"
 
@@ -213,6 +221,7 @@ rule plot_class_errors:
     params:
         dpi=config["figures"]["dpi"],
         features="physics" if "physics" in CLS["features"] else CLS["features"][0],
+        code=code_version("plot_class_errors.py"),
     script:
         "../scripts/plot_class_errors.py"
 
@@ -237,6 +246,7 @@ rule plot_complexity_tradeoff:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_complexity_tradeoff.py"),
     script:
         "../scripts/plot_complexity_tradeoff.py"
 
@@ -271,6 +281,7 @@ rule summarise_classification:
         runtime=small_runtime,
     params:
         label=CLS["label"],
+        code=code_version("summarise_classification.py"),
     script:
         "../scripts/summarise_classification.py"
 

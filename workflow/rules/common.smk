@@ -5,6 +5,7 @@ import math
 
 from snakemake.exceptions import WorkflowError
 
+from scattermorph.provenance.codedeps import code_digest
 from scattermorph.errors import ParameterError
 from scattermorph.sim.sweep import calibration_table, check_physics, record
 
@@ -26,6 +27,16 @@ SIM_IDS = list(SIMS["sim_id"])
 # only to calibrate the inference (simulation-based calibration).
 CAL_SIMS = calibration_table(config)
 CAL_IDS = list(CAL_SIMS["sim_id"])
+
+
+def code_version(script):
+    """Digest of the code a job runs (scattermorph.provenance.codedeps.code_digest): the
+    script (a file name in workflow/scripts) and every library file it
+    imports, transitively. Each script-running rule passes it as the param
+    `code`, because Snakemake reruns a job whose params changed: so an edit
+    of a library module reruns the jobs that run it, and through their new
+    outputs everything downstream, and no other job."""
+    return code_digest(Path(workflow.basedir) / "workflow/scripts" / script)
 
 
 def calibration_seed():

@@ -26,6 +26,7 @@ rule simulate_emulator_batch:
         emulator=canonical(config["emulator"]),
         simulation=canonical(config["simulation"]),
         measurement=canonical(config["measurement"]),
+        code=code_version("simulate_emulator_batch.py"),
     script:
         "../scripts/simulate_emulator_batch.py"
 
@@ -66,6 +67,7 @@ rule fit_emulator:
         emulator=canonical(config["emulator"]),
         dimension=config["study"]["dimension"],
         random_state=emulator_seed(),
+        code=code_version("fit_emulator.py"),
     script:
         "../scripts/fit_emulator.py"
 
@@ -90,6 +92,7 @@ rule run_adaptive_design:
         emulator=canonical(config["emulator"]),
         simulation=canonical(config["simulation"]),
         measurement=canonical(config["measurement"]),
+        code=code_version("run_adaptive_design.py"),
     script:
         "../scripts/run_adaptive_design.py"
 
@@ -111,6 +114,7 @@ rule emulate_ch1d:
         ch1d=canonical(config["emulator"]["ch1d"]),
         N=config["simulation"]["N"],
         seed=config["study"]["seed"],
+        code=code_version("emulate_ch1d.py"),
     script:
         "../scripts/emulate_ch1d.py"
 
@@ -137,6 +141,7 @@ rule plot_emulator_validation:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_emulator_validation.py"),
     script:
         "../scripts/plot_emulator_validation.py"
 
@@ -161,6 +166,7 @@ rule plot_emulator_response:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_emulator_response.py"),
     script:
         "../scripts/plot_emulator_response.py"
 
@@ -188,6 +194,7 @@ rule plot_adaptive_design:
     params:
         dpi=config["figures"]["dpi"],
         n_initial=config["emulator"]["adaptive"]["n_initial"],
+        code=code_version("plot_adaptive_design.py"),
     script:
         "../scripts/plot_adaptive_design.py"
 
@@ -212,6 +219,7 @@ rule plot_ch1d_emulator:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_ch1d_emulator.py"),
     script:
         "../scripts/plot_ch1d_emulator.py"
 
@@ -247,6 +255,8 @@ rule summarise_emulator:
     resources:
         mem_mb=table_mem_mb,
         runtime=small_runtime,
+    params:
+        code=code_version("summarise_emulator.py"),
     script:
         "../scripts/summarise_emulator.py"
 

@@ -22,6 +22,7 @@ rule plot_morphology_gallery:
     params:
         dpi=config["figures"]["dpi"],
         level=config["measurement"]["threshold"],
+        code=code_version("plot_morphology_gallery.py"),
     script:
         "../scripts/plot_morphology_gallery.py"
 
@@ -48,6 +49,7 @@ rule plot_coarsening:
     params:
         dpi=config["figures"]["dpi"],
         level=config["measurement"]["threshold"],
+        code=code_version("plot_coarsening.py"),
     script:
         "../scripts/plot_coarsening.py"
 
@@ -76,6 +78,7 @@ rule plot_motivating_pair:
     params:
         dpi=config["figures"]["dpi"],
         level=config["measurement"]["threshold"],
+        code=code_version("plot_motivating_pair.py"),
     script:
         "../scripts/plot_motivating_pair.py"
 
@@ -100,6 +103,7 @@ rule plot_functionals_vs_time:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_functionals_vs_time.py"),
     script:
         "../scripts/plot_functionals_vs_time.py"
 
@@ -126,6 +130,7 @@ rule plot_scaling_collapse:
     params:
         dpi=config["figures"]["dpi"],
         sims=coarsening_sims(),
+        code=code_version("plot_scaling_collapse.py"),
     script:
         "../scripts/plot_scaling_collapse.py"
 
@@ -150,6 +155,7 @@ rule plot_euler_vs_composition:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_euler_vs_composition.py"),
     script:
         "../scripts/plot_euler_vs_composition.py"
 

@@ -21,6 +21,7 @@ rule predict_gp_tutorial:
     params:
         foundations=canonical(config["foundations"]),
         random_state=foundations_seed(),
+        code=code_version("predict_gp_tutorial.py"),
     script:
         "../scripts/predict_gp_tutorial.py"
 
@@ -50,6 +51,7 @@ rule map_gp_hyperparameters:
     params:
         foundations=canonical(config["foundations"]),
         random_state=foundations_seed(),
+        code=code_version("map_gp_hyperparameters.py"),
     script:
         "../scripts/map_gp_hyperparameters.py"
 
@@ -74,6 +76,7 @@ rule plot_gp_few_points:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_gp_few_points.py"),
     script:
         "../scripts/plot_gp_few_points.py"
 
@@ -98,6 +101,7 @@ rule plot_gp_posterior:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_gp_posterior.py"),
     script:
         "../scripts/plot_gp_posterior.py"
 
@@ -123,6 +127,7 @@ rule plot_gp_hyperparameter_maps:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_gp_hyperparameter_maps.py"),
     script:
         "../scripts/plot_gp_hyperparameter_maps.py"
 
@@ -155,6 +160,8 @@ rule summarise_foundations:
     resources:
         mem_mb=table_mem_mb,
         runtime=small_runtime,
+    params:
+        code=code_version("summarise_foundations.py"),
     script:
         "../scripts/summarise_foundations.py"
 

@@ -38,6 +38,7 @@ rule calibrate_inference:
         inference=canonical(config["inference"]),
         feature_grid=canonical(config["learning"]["feature_grid"]),
         seed=inference_seed(),
+        code=code_version("calibrate_inference.py"),
     script:
         "../scripts/calibrate_inference.py"
 
@@ -63,6 +64,7 @@ rule plot_inference_calibration:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_inference_calibration.py"),
     script:
         "../scripts/plot_inference_calibration.py"
 
@@ -88,6 +90,7 @@ rule plot_inference_identifiability:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_inference_identifiability.py"),
     script:
         "../scripts/plot_inference_identifiability.py"
 
@@ -113,6 +116,7 @@ rule plot_inference_example:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_inference_example.py"),
     script:
         "../scripts/plot_inference_example.py"
 
@@ -137,6 +141,8 @@ rule summarise_inference:
     resources:
         mem_mb=table_mem_mb,
         runtime=small_runtime,
+    params:
+        code=code_version("summarise_inference.py"),
     script:
         "../scripts/summarise_inference.py"
 

@@ -25,6 +25,7 @@ rule split_dataset:
     params:
         test_fraction=config["learning"]["test_fraction"],
         seed=config["study"]["seed"],
+        code=code_version("split_dataset.py"),
     script:
         "../scripts/split_dataset.py"
 
@@ -50,6 +51,7 @@ rule cross_validate_models:
     params:
         learning=learning_keys("feature_grid", "cv_folds", "restarts"),
         seed=config["study"]["seed"],
+        code=code_version("cross_validate_models.py"),
     script:
         "../scripts/cross_validate_models.py"
 
@@ -79,6 +81,7 @@ rule compare_models:
         runtime=small_runtime,
     params:
         learning=canonical(config["learning"]),
+        code=code_version("compare_models.py"),
     script:
         "../scripts/compare_models.py"
 
@@ -110,6 +113,7 @@ rule test_selected_models:
     params:
         learning=canonical(config["learning"]),
         seed=config["study"]["seed"],
+        code=code_version("test_selected_models.py"),
     script:
         "../scripts/test_selected_models.py"
 
@@ -135,6 +139,7 @@ rule compute_learning_curves:
     params:
         learning=canonical(config["learning"]),
         seed=config["study"]["seed"],
+        code=code_version("compute_learning_curves.py"),
     script:
         "../scripts/compute_learning_curves.py"
 
@@ -159,6 +164,7 @@ rule test_extrapolation:
     params:
         learning=canonical(config["learning"]),
         seed=config["study"]["seed"],
+        code=code_version("test_extrapolation.py"),
     script:
         "../scripts/test_extrapolation.py"
 
@@ -184,6 +190,7 @@ rule test_instrument_robustness:
     params:
         learning=canonical(config["learning"]),
         seed=config["study"]["seed"],
+        code=code_version("test_instrument_robustness.py"),
     script:
         "../scripts/test_instrument_robustness.py"
 
@@ -207,6 +214,7 @@ rule evaluate_paper_protocol:
     params:
         learning=canonical(config["learning"]),
         seed=config["study"]["seed"],
+        code=code_version("evaluate_paper_protocol.py"),
     script:
         "../scripts/evaluate_paper_protocol.py"
 
@@ -236,6 +244,7 @@ rule plot_parity:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_parity.py"),
     script:
         "../scripts/plot_parity.py"
 
@@ -260,6 +269,7 @@ rule plot_error_vs_euler:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_error_vs_euler.py"),
     script:
         "../scripts/plot_error_vs_euler.py"
 
@@ -287,6 +297,7 @@ rule plot_calibration:
     params:
         dpi=config["figures"]["dpi"],
         targets=canonical(config["learning"]["targets"]),
+        code=code_version("plot_calibration.py"),
     script:
         "../scripts/plot_calibration.py"
 
@@ -311,6 +322,7 @@ rule plot_learning_curves:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_learning_curves.py"),
     script:
         "../scripts/plot_learning_curves.py"
 
@@ -335,6 +347,7 @@ rule plot_extrapolation:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_extrapolation.py"),
     script:
         "../scripts/plot_extrapolation.py"
 
@@ -366,6 +379,7 @@ rule plot_model_comparison:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_model_comparison.py"),
     script:
         "../scripts/plot_model_comparison.py"
 
@@ -390,6 +404,7 @@ rule plot_paper_protocol:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_paper_protocol.py"),
     script:
         "../scripts/plot_paper_protocol.py"
 
@@ -414,6 +429,7 @@ rule plot_robustness:
         runtime=small_runtime,
     params:
         dpi=config["figures"]["dpi"],
+        code=code_version("plot_robustness.py"),
     script:
         "../scripts/plot_robustness.py"
 
@@ -461,6 +477,8 @@ rule summarise_learning:
     resources:
         mem_mb=table_mem_mb,
         runtime=small_runtime,
+    params:
+        code=code_version("summarise_learning.py"),
     script:
         "../scripts/summarise_learning.py"
 
@@ -489,6 +507,7 @@ rule train_user_model:
         learning=canonical(config["learning"]),
         seed=config["study"]["seed"],
         study=config["study"]["name"],
+        code=code_version("train_user_model.py"),
     script:
         "../scripts/train_user_model.py"
 

@@ -19,6 +19,7 @@ rule measure_snapshots:
         runtime=measure_runtime,
     params:
         measurement=canonical(config["measurement"]),
+        code=code_version("measure_snapshots.py"),
     script:
         "../scripts/measure_snapshots.py"
 
@@ -42,6 +43,7 @@ rule assemble_dataset:
         instrument=canonical(config["measurement"]["instrument"]),
         seed=config["study"]["seed"],
         max_length_fraction=config["measurement"]["max_length_fraction"],
+        code=code_version("assemble_dataset.py"),
     script:
         "../scripts/assemble_dataset.py"
 
@@ -68,6 +70,7 @@ rule assemble_calibration_set:
         instrument=canonical(config["measurement"]["instrument"]),
         seed=calibration_seed(),
         max_length_fraction=config["measurement"]["max_length_fraction"],
+        code=code_version("assemble_dataset.py"),
     script:
         "../scripts/assemble_dataset.py"
 
@@ -92,6 +95,8 @@ rule summarise_dataset:
     resources:
         mem_mb=table_mem_mb,
         runtime=small_runtime,
+    params:
+        code=code_version("summarise_dataset.py"),
     script:
         "../scripts/summarise_dataset.py"
 

@@ -20,6 +20,7 @@ rule make_reference_structures:
         reference=canonical(config["reference"]),
         seed=config["study"]["seed"],
         dimension=config["study"]["dimension"],
+        code=code_version("make_reference_structures.py"),
     script:
         "../scripts/make_reference_structures.py"
 

@@ -21,6 +21,7 @@ rule simulate_microstructure:
         runtime=sim_runtime,
     params:
         record=sim_record,
+        code=code_version("simulate_microstructure.py"),
     script:
         "../scripts/simulate_microstructure.py"
 
@@ -39,6 +40,8 @@ rule index_snapshots:
     resources:
         mem_mb=table_mem_mb,
         runtime=small_runtime,
+    params:
+        code=code_version("index_snapshots.py"),
     script:
         "../scripts/index_snapshots.py"
 

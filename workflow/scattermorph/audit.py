@@ -17,6 +17,7 @@ from scattermorph.predict.modelfile import load_model
 from scattermorph.provenance import records
 from scattermorph.provenance.jobparams import current_params
 from scattermorph.provenance.records import (
+    CODE_PARAM,
     REPO_ROOT,
     SIDECAR_SUFFIX,
     library_hash,
@@ -173,7 +174,12 @@ def _check_params(files: list[Path], sides: dict, configfile=None, snakefile=Non
             if key not in now:
                 problems.append((f, f"STALE {f}: no job of the current workflow and config makes it"))
                 continue
-            diff = _leaf_diff(record.get("params", {}), now[key])
+            recorded, current = record.get("params", {}), now[key]
+            if CODE_PARAM not in recorded:
+                # made before the rules passed their code digest: not a change
+                # (the library modules the job ran are checked by their hashes)
+                current = {k: v for k, v in current.items() if k != CODE_PARAM}
+            diff = _leaf_diff(recorded, current)
             if diff:
                 more = f" (+{len(diff) - 3} more)" if len(diff) > 3 else ""
                 problems.append((f, f"STALE {f}: parameters changed since it was made: " + "; ".join(diff[:3]) + more))

@@ -50,6 +50,9 @@ PACKAGES = ("scattermorph", "numpy", "scipy", "numba", "pyFFTW", "pandas", "matp
 #: the scattermorph package folder, and the checkout that holds it
 LIB_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = LIB_DIR.parents[1]
+# The param through which every script rule passes the digest of the code it
+# runs (scattermorph.provenance.codedeps.code_digest; workflow/rules/common.smk).
+CODE_PARAM = "code"
 
 
 def sha256_file(path) -> str:
