@@ -268,7 +268,7 @@ def load_dataset(table_path, arrays_path):
     return table, arrays
 
 
-#: the label column(s) of :func:`scattermorph.classify.classifiers.structure_labels` that
+#: the label column(s) of :func:`scattermorph.classify.labels.structure_labels` that
 #: define the classes of the motivating pair, by criterion
 PAIR_CRITERIA = {
     "both": ("label_percolation", "label_euler"),
@@ -282,7 +282,7 @@ def select_motivating_pair(table: pd.DataFrame, labels: pd.DataFrame, *, criteri
     """A droplet and a co-continuous snapshot whose S(q) peak at (nearly) the same q.
 
     The classes are the study's connectivity labels of the full structures
-    (:func:`scattermorph.classify.classifiers.structure_labels`, the table of the
+    (:func:`scattermorph.classify.labels.structure_labels`, the table of the
     label_snapshots rule): *droplets* when the minority phase neither wraps
     around the periodic box (``label_percolation`` 0) nor has an Euler
     characteristic <= 0 (``label_euler`` 0: more components than handles);
