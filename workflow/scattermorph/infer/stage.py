@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -141,8 +142,6 @@ def fit_study_calibration(table, arrays, train, *, features, seed=0, source=None
     ParameterError
         No training rows, or no replicate runs anywhere in the study.
     """
-    import time
-
     train = np.asarray(train, bool)
     if train.sum() < 2:
         raise ParameterError(f"{int(train.sum())} training snapshot(s): the emulator needs the study's "
@@ -524,8 +523,6 @@ def run_stage(table, arrays, held, held_arrays, *, features, n_grid=40, level=0.
         (:func:`example_posterior`), ``outside`` (calibration snapshots
         outside the prior box, left out: their ids).
     """
-    import time
-
     check_settings(n_grid=n_grid, level=level, rank_bins=rank_bins)
     say = log or (lambda _: None)
     cols = ["sim_id", "snapshot", "phi0", "quench", "time_over_tau"]
