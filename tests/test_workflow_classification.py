@@ -52,7 +52,7 @@ def test_labels_are_physical(tiny_run):
 
 
 def test_split_and_fractions(tiny_run):
-    from scattermorph.classify.classifiers import load_features
+    from scattermorph.classify.features import load_features
 
     cfg = yaml.safe_load(TINY.read_text())["classification"]
     for kind in cfg["views"]["kinds"]:

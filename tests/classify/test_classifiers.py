@@ -1,12 +1,15 @@
-"""Labels, features, splits, models and the bootstrap of
-scattermorph.classify.classifiers."""
+"""Labels, features, splits, models and the bootstrap of the classification
+stage (scattermorph.classify: labels, features, classifiers, sections, jobs)."""
 
 import itertools
 from collections import deque
 
 import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
+from _workflow import ROOT
 from scattermorph.classify.classifiers import (
     MODELS,
     bootstrap_rows,
@@ -15,11 +18,27 @@ from scattermorph.classify.classifiers import (
     model_specs,
     run_bootstrap,
     simulation_split,
-    structure_labels,
-    view_dataset,
-    wrapping_axes,
 )
+from scattermorph.classify.features import (
+    load_features,
+    physics_feature_names,
+    raw_feature_names,
+    save_features,
+    view_dataset,
+)
+from scattermorph.classify.jobs import (
+    bootstrap_job,
+    build_features,
+    check_classification,
+    decompose_predictions,
+    save_predictions,
+)
+from scattermorph.classify.labels import class_balance, label_table, structure_labels, wrapping_axes
+from scattermorph.classify.sections import section_structures
+from scattermorph.classify.summary import classification_summary
+from scattermorph.config import ConfigError, validate
 from scattermorph.errors import ParameterError
+from scattermorph.sim.run import save_simulation
 
 
 def _brute_wraps(image):
@@ -195,17 +214,11 @@ def test_view_dataset_is_reproducible_and_exact():
 
 
 def _cfg(name):
-    import yaml
-
-    from _workflow import ROOT
-
     return yaml.safe_load((ROOT / name).read_text())
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "config/tiny.yaml", "config/paper.yaml"])
 def test_shipped_configs_pass_the_stage_checks(name):
-    from scattermorph.classify.classifiers import check_classification, section_structures
-
     cfg = _cfg(name)
     check_classification(cfg)
     table = section_structures(cfg)
@@ -213,8 +226,6 @@ def test_shipped_configs_pass_the_stage_checks(name):
 
 
 def test_stage_checks_name_the_key():
-    from scattermorph.classify.classifiers import check_classification
-
     cfg = _cfg("config/paper.yaml")
     cfg["classification"]["views"]["kinds"] = ["window"]
     with pytest.raises(ParameterError, match="classification.views.kinds.*3D"):
@@ -270,17 +281,11 @@ def test_labels_of_3d_ball_rod_slab_and_gyroid():
 
 
 def test_class_balance():
-    import pandas as pd
-
-    from scattermorph.classify.classifiers import class_balance
-
     t = pd.DataFrame({"label_percolation": [1, 1, 1, 0], "label_euler": [1, 1, 1, 1]})
     assert class_balance(t, "percolation") == 0.25 and class_balance(t, "euler") == 0.0
 
 
 def test_view_dataset_of_subvolumes():
-    from scattermorph.classify.classifiers import physics_feature_names, raw_feature_names
-
     rng = np.random.default_rng(1)
     vol = [(0, "v", 0, rng.random((16, 16, 16))), (1, "w", 2, rng.random((16, 16, 16)))]
     kw = dict(seed=3, spacing=1.0, level="mean", radii=[0.5, 2, 4], raw_grid=2)
@@ -296,10 +301,6 @@ def test_view_dataset_of_subvolumes():
 
 
 def test_features_file_names_3d_physics_columns(tmp_path):
-    import pandas as pd
-
-    from scattermorph.classify.classifiers import load_features, physics_feature_names, save_features
-
     rows = pd.DataFrame({"group": ["a"], "snapshot": [0], "f_index": [0]})
     data = {"rows": rows, "raw": np.zeros((1, 16)), "physics": np.zeros((1, 7 + 3)),
             "kind": "subvolume_voxels"}
@@ -318,8 +319,6 @@ def _cfg3d():
 
 
 def test_stage_checks_of_3d_views():
-    from scattermorph.classify.classifiers import check_classification
-
     check_classification(_cfg3d())  # 3D study: sub-volume and section kinds together
     cfg = _cfg3d()
     cfg["classification"]["views"]["kinds"] = ["subvolume_voxels"]
@@ -346,9 +345,6 @@ def test_stage_checks_of_3d_views():
 
 
 def test_schema_accepts_the_3d_kinds():
-    from _workflow import ROOT
-    from scattermorph.config import ConfigError, validate
-
     schema = ROOT / "workflow/schemas/config.schema.yaml"
     validate(_cfg3d(), schema)
     cfg = _cfg3d()
@@ -362,20 +358,6 @@ def test_subvolume_stage_end_to_end(tmp_path):
     call it: labels of 3D structure files (balls = droplets, rods =
     co-continuous), features of both kinds, a bootstrap batch of every
     model, the decomposition and the summary."""
-    import yaml
-
-    from scattermorph.classify.classifiers import (
-        bootstrap_job,
-        build_features,
-        decompose_predictions,
-        label_table,
-        load_features,
-        save_features,
-        save_predictions,
-    )
-    from scattermorph.classify.summary import classification_summary
-    from scattermorph.sim.run import save_simulation
-
     n = 16
     z, y, x = _grid3(n)
     paths = []

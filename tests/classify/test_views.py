@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from scattermorph.classify.classifiers import view_features
+from scattermorph.classify.features import view_features
 from scattermorph.classify.views import (
     MAX_ASPECT,
     binarise_visible,

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.gp import tutorial as gp
@@ -67,9 +69,6 @@ def test_one_point_mean_is_the_blog_formula():
 
 
 def test_posterior_matches_sklearn(treloar):
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import RBF, ConstantKernel
-
     x = treloar["stretch"].to_numpy()
     y, _, _ = gp.scale_output(treloar["nominal_stress"], "max")
     xs = np.linspace(0.5, 9, 50)
@@ -98,9 +97,6 @@ def test_closed_form_loo_equals_brute_force(treloar, ell, sf2, sn2):
 
 @pytest.mark.parametrize("ell,sf2,sn2", [(0.3, 0.5, 1e-2), (2.0, 2.7, 1e-4), (5.0, 10.0, 1e-3)])
 def test_log_marginal_likelihood_equals_sklearn(treloar, ell, sf2, sn2):
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
-
     x = treloar["stretch"].to_numpy()
     y, _, _ = gp.scale_output(treloar["nominal_stress"], "standardise")
     K = gp.se_kernel(x, x, ell, sf2) + sn2 * np.eye(x.size)
@@ -174,7 +170,6 @@ def test_local_maxima_are_stationary_and_include_the_global_one(treloar):
     x = treloar["stretch"].to_numpy()
     local = gp.lml_local_maxima(x, z)
     assert len(local) >= 1
-    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
     best = gp.sklearn_se_gp(x, z, restarts=8, random_state=0)
     for _, m in local.iterrows():

@@ -9,15 +9,17 @@ forms, and the CLI's refusal of bad input.
 """
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import binom, multivariate_normal
+from scipy.stats import binom, kstest, multivariate_normal
 
 from scattermorph.cli import main
 from scattermorph.errors import ParameterError
 from scattermorph.infer import posterior as inf
+from scattermorph.learn.features import window_curve
 
 LO, HI = np.array([0.2, 1.1, 0.5]), np.array([0.5, 1.6, 1.8])
 SIGMA = 0.08  # feature noise of the synthetic family
@@ -106,8 +108,6 @@ def test_posterior_recovers_truth_and_covers_ninety_percent(synthetic):
         assert summary.loc[name, "width_ratio"] < 0.6
         assert summary.loc[name, "rms_error"] < 0.2 * (HI - LO)[inf.PARAMS.index(name)]
     # ranks of the truth (posterior quantiles) look uniform: Kolmogorov-Smirnov at 1 %
-    from scipy.stats import kstest
-
     for name in inf.PARAMS:
         assert kstest(cal[f"{name}_quantile"], "uniform").pvalue > 0.01
 
@@ -138,8 +138,6 @@ def test_calibration_summary_bands_widen_with_clustered_rows(synthetic):
     """With a run column the summary judges coverage by the effective sample
     size: rows copied 6 times within a run carry the information of one row,
     so n_eff equals the number of runs and the band is that of the runs."""
-    from scipy.stats import binom
-
     em, rng = synthetic
     truths = LO + (HI - LO) * rng.random((30, 3))
     X = family(truths) + SIGMA * rng.standard_normal((30, 6))
@@ -214,8 +212,6 @@ def test_infer_cli_end_to_end(study, tmp_path, capsys):
     assert p["phi0"]["hpd"][0] <= 0.3 <= p["phi0"]["hpd"][1]
     assert p["log10_t"]["hpd"][0] <= 1.0 <= p["log10_t"]["hpd"][1]
     # the length scale is read in the curve's own unit: 7 x the windowed q1 of the same curve in 1/b
-    from scattermorph.learn.features import window_curve
-
     q = np.logspace(-2.3, 0.3, 96)
     q1_b = window_curve(q, _curve(q, 0.3, 1.15, 10.0), 3, (0.3, 3.0))[2]
     assert doc["q1"] == pytest.approx(7.0 * q1_b, rel=1e-6)
@@ -237,8 +233,6 @@ def test_infer_cli_end_to_end(study, tmp_path, capsys):
     ("q I\n1 2\n3 x\n", r"line 3, column 2: 'x' is not a number"),
 ])
 def test_infer_bad_curve_exit_2_nothing_written(study, tmp_path, capsys, content, match):
-    import re
-
     d, _ = study
     bad = tmp_path / "bad.dat"
     bad.write_text(content)

@@ -1,5 +1,6 @@
-"""The inference stage's orchestration (scattermorph.infer.stage) on a small
-synthetic study whose curves are a known smooth function of (phi0, chi/chi_s, t).
+"""The inference stage's orchestration (scattermorph.infer.stage) and its summary
+page (scattermorph.infer.summary) on a small synthetic study whose curves are a
+known smooth function of (phi0, chi/chi_s, t).
 
 Independent answers: the calibration snapshots and their ids against the input,
 counts and bands against their definitions (binomial quantiles from scipy), the
@@ -18,6 +19,8 @@ from scipy.stats import binom
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.infer import posterior as inf
 from scattermorph.infer import stage as S
+from scattermorph.infer.summary import inference_summary
+from scattermorph.plots import inference as P
 
 Q = np.logspace(-2.3, 0.3, 96)
 FEATURES = {"n_points": 16, "x_range": [0.3, 3.0]}
@@ -246,8 +249,8 @@ def test_fixed_parameter_gives_the_direct_posterior(one_quench):
 def test_summary_page_quotes_the_tables(stage, tmp_path):
     src = {"validation": "v.csv", "identifiability": "i.csv", "example": "e.json"}
     ident = stage["identifiability"]
-    page = S.inference_summary(validation=stage["validation"], identifiability=ident, example=stage["example"],
-                               sources=src)
+    page = inference_summary(validation=stage["validation"], identifiability=ident, example=stage["example"],
+                             sources=src)
     row = next(line for line in page.splitlines() if line.startswith("| phi0 |") and "band" in line)
     r = ident.set_index("parameter").loc["phi0"]
     assert f"| {r['coverage_hpd']:.2f} | {r['coverage_central']:.2f} |" in row
@@ -259,23 +262,21 @@ def test_summary_page_quotes_the_tables(stage, tmp_path):
     # the files as the rule writes and reads them give the same page
     ident.to_csv(tmp_path / "i.csv", index=False)
     stage["validation"].to_csv(tmp_path / "v.csv", index=False)
-    again = S.inference_summary(validation=pd.read_csv(tmp_path / "v.csv"),
-                                identifiability=pd.read_csv(tmp_path / "i.csv"), example=stage["example"],
-                                sources=src)
+    again = inference_summary(validation=pd.read_csv(tmp_path / "v.csv"),
+                              identifiability=pd.read_csv(tmp_path / "i.csv"), example=stage["example"],
+                              sources=src)
     assert again == page
 
 
 def test_summary_of_a_fixed_parameter(one_quench):
     _, out = one_quench
-    page = S.inference_summary(validation=out["validation"], identifiability=out["identifiability"],
-                               example=out["example"], sources={"validation": "v", "identifiability": "i",
-                                                                "example": "e"})
+    page = inference_summary(validation=out["validation"], identifiability=out["identifiability"],
+                             example=out["example"], sources={"validation": "v", "identifiability": "i",
+                                                              "example": "e"})
     assert "| chi/chi_s | fixed |" in page and "one value in the study" in page
 
 
 def test_figures_draw_from_the_files(stage, one_quench):
-    from scattermorph.plots import inference as P
-
     for out in (stage, one_quench[1]):
         for fig in (P.plot_calibration(out["calibration"], out["identifiability"]),
                     P.plot_identifiability(out["calibration"], out["identifiability"]),
@@ -331,7 +332,7 @@ def test_bad_files_refused(stage, tmp_path):
     with pytest.raises(InputFileError, match="the calibration table lacks the column"):
         S.identifiability_table(stage["calibration"].drop(columns="phi0_quantile"), lo=[0, 0, 0], hi=[1, 1, 1])
     with pytest.raises(InputFileError, match=r"i\.csv lacks the column\(s\) rank_band"):
-        S.inference_summary(validation=stage["validation"],
-                            identifiability=stage["identifiability"].drop(columns="rank_band"),
-                            example=stage["example"], sources={"validation": "v", "identifiability": "i.csv",
-                                                               "example": "e"})
+        inference_summary(validation=stage["validation"],
+                          identifiability=stage["identifiability"].drop(columns="rank_band"),
+                          example=stage["example"], sources={"validation": "v", "identifiability": "i.csv",
+                                                             "example": "e"})

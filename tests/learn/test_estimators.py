@@ -7,7 +7,15 @@ import pytest
 
 from scattermorph.errors import ParameterError
 from scattermorph.learn.estimators import BASELINES, GP_KERNELS, make_baseline, make_gp
-from scattermorph.learn.features import features_dimensionless, features_log_sq
+from scattermorph.learn.features import (
+    curve_moments,
+    density_power,
+    features_dimensionless,
+    features_log_sq,
+    features_scale_free,
+    from_scale_free,
+    scale_free_targets,
+)
 from scattermorph.learn.metrics import evaluate_grouped, regression_metrics
 from scattermorph.learn.splits import grouped_split, paper_splits
 
@@ -307,8 +315,6 @@ def test_curve_moments_of_an_analytic_curve():
     """S = q^-(d-1) exp(-q) on [a, b]: Q = e^-a - e^-b and
     q1 = ((a+1) e^-a - (b+1) e^-b) / Q exactly; with 20,000 log-spaced bins
     the trapezoid rule's error is ~(h^2/12) relative, h ~ 6e-4: < 1e-6."""
-    from scattermorph.learn.features import curve_moments
-
     a, b = 1e-4, 40.0
     q = np.logspace(np.log10(a), np.log10(b), 20000)
     Q_exact = np.exp(-a) - np.exp(-b)
@@ -322,8 +328,6 @@ def test_curve_moments_of_an_analytic_curve():
 def test_scale_free_features_ignore_units_and_intensity_scale(rng):
     """Rescaling q (unit change) and I (contrast, calibration) leaves the
     features unchanged to round-off and scales q1 exactly like q."""
-    from scattermorph.learn.features import features_scale_free
-
     q = np.logspace(-2, 0.3, 64)
     s = np.exp(-((q[None, :] - rng.uniform(0.2, 0.5, (5, 1))) / 0.1) ** 2) + 1e-3 / q ** 4
     X, xg, q1, cov = features_scale_free(q, s, 2)
@@ -337,8 +341,6 @@ def test_scale_free_features_ignore_units_and_intensity_scale(rng):
 def test_scale_free_targets_round_trip_and_powers():
     """Each density divided by q1^p and multiplied back is unchanged; area
     fraction p = 0, perimeter p = 1, Euler density p = d."""
-    from scattermorph.learn.features import density_power, from_scale_free, scale_free_targets
-
     assert density_power("area_density", 2) == 0
     assert density_power("perimeter_density", 2) == 1
     assert density_power("euler_density", 2) == 2 and density_power("euler_density", 3) == 3

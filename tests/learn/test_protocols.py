@@ -9,9 +9,12 @@ between training and test simulations is checked structurally.
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from scattermorph.errors import ParameterError
 from scattermorph.learn import protocols as ev
+from scattermorph.learn.metrics import regression_metrics
+from scattermorph.learn.summary import robustness_markdown
 
 
 def synthetic(rng, n_sims=12, per_sim=6, noise=0.0):
@@ -200,8 +203,6 @@ def test_unknown_model_and_input_are_refused():
 def test_gp_paper_is_the_plain_sklearn_gp():
     """The study's baseline row: Jones & Clarke's exact GP (default kernel
     bounds and starts, unscaled inputs, normalize_y, 2 restarts)."""
-    from scattermorph.learn import protocols as ev
-
     assert "gp_paper" in ev.MODELS and ev.is_gp("gp_paper") and not ev.is_joint("gp_paper")
     gp = ev.make_model("gp_paper", 5, restarts=0, seed=3).named_steps["gp"]
     assert repr(gp.kernel) == "1**2 * RBF(length_scale=1) + WhiteKernel(noise_level=1)"
@@ -224,8 +225,6 @@ def test_sigma_scale_factor_recovers_the_inflation_of_the_errors(rng, c):
     propagated through d coverage / d log s = 2 z_p phi(z_p) (0.48 at z = 1,
     0.23 at z = 1.96: 0.0054 and 0.0026), in quadrature 0.0092 and 0.0043:
     4 se = 0.037 and 0.017."""
-    from scipy import stats
-
     n = 4000
     sd = rng.uniform(0.5, 2.0, 2 * n)
     y = c * sd * rng.standard_normal(2 * n)
@@ -289,8 +288,6 @@ def test_baseline_is_the_paper_gp_on_the_papers_input():
 def test_holdout_test_recalibrates_with_the_given_factor(rng):
     """y_std_cal is the factor times y_std, and the *_cal metrics are those
     of learn.regression_metrics on it (computed independently here)."""
-    from scattermorph.learn.metrics import regression_metrics
-
     table, X = synthetic(rng, noise=0.02)
     split = ev.split_by_simulation(table, 0.5, 0)
     test = table["sim_id"].isin(split.loc[split["subset"] == "test", "sim_id"]).to_numpy()
@@ -327,23 +324,6 @@ def test_check_targets_judges_calibration_before_and_after():
     assert (t["coverage_68_target_lo"] == 0.60).all() and (t["z_std_target_hi"] == 1.2).all()
 
 
-def test_summary_shows_the_baseline_row_and_before_after():
-    metrics = pd.DataFrame({
-        "functional": ["area_density", "area_density"], "role": ["selected", "baseline"],
-        "features": ["scale_free", "log_sq"], "model": ["gp_se", "gp_paper"], "r2": [0.97, 0.93],
-        "sigma_scale": [1.5, 0.8], "coverage_95": [0.80, 0.99], "coverage_68": [0.50, 0.9], "z_std": [1.5, 0.6],
-        "coverage_95_cal": [0.94, 0.95], "coverage_68_cal": [0.70, 0.69], "z_std_cal": [1.0, 1.0]})
-    targets = ev.check_targets(metrics, {"r2": {"area_density": 0.95}, "coverage_95": [0.9, 0.98],
-                                         "coverage_68": [0.6, 0.76], "z_std": [0.8, 1.2]})
-    empty = pd.DataFrame()
-    page = ev.summary_markdown(targets=targets, metrics=metrics, comparison=pd.DataFrame(
-        {"functional": [], "gp": [], "r2": [], "model": [], "features": []}), paper=empty,
-        extrapolation=empty, robustness=empty, n_train_sims=3, n_test_sims=3)
-    assert "| area_density | selected | gp_se | scale_free | 0.970 (0.95) | 1.50 | 0.80 -> 0.94 | 0.50 -> 0.70 " \
-           "| 1.50 -> 1.00 | yes |" in page
-    assert "| area_density | paper's GP | gp_paper | log_sq | 0.930 (0.95) | 0.80 | 0.99 -> 0.95 |" in page
-    assert "as good or better for 1 of 1 functionals" in page
-
 
 def test_robustness_table_pairs_ideal_and_smeared_training_rows():
     rows = [(-1, 0.0, np.inf, "ideal", "euler_density", 0.88), (0, 0.1, np.inf, "ideal", "euler_density", 0.60),
@@ -356,7 +336,7 @@ def test_robustness_table_pairs_ideal_and_smeared_training_rows():
     r = t.iloc[0]
     assert (r.r2_ideal, r.r2_trained_ideal, r.r2_trained_smeared) == (0.88, 0.60, 0.86)
     assert r.gap == pytest.approx(0.02, abs=1e-12)
-    page = "\n".join(ev.robustness_markdown(m))
+    page = "\n".join(robustness_markdown(m))
     assert "| 0 | 0.1 | none | 0 | euler_density | 0.880 | 0.600 | 0.860 | 0.020 |" in page
     assert "- setting 1: euler_density 0.800" in page  # the per-setting line keeps the ideal-trained rows
 
@@ -385,23 +365,3 @@ def test_grouped_folds_keep_every_sweep_point_in_every_training_fold():
     single = table[table["sim_id"].str.endswith("_r0")]
     folds = ev.grouped_folds(single, 4, 0)
     assert sorted(np.bincount(folds) // 3) == [2, 2, 2, 2]
-
-
-def test_coverage_band_lines_tell_sampling_noise_from_miscalibration():
-    """With n held-out runs as independent units a calibrated model's 95 %
-    coverage is Binomial(n, 0.95) / n: for n = 24 its central 95 % range is
-    20/24-24/24 = 0.83-1 (P(X <= 19) < 0.025 <= P(X <= 20) = 0.030). A
-    coverage of 0.88 misses the 0.90-0.98 target but lies in that range;
-    0.80 does not."""
-    from scipy.stats import binom
-
-    assert binom.cdf(19, 24, 0.95) < 0.025 <= binom.cdf(20, 24, 0.95)
-    bands = {"coverage_95": (0.90, 0.98), "coverage_68": (0.60, 0.76), "z_std": (0.8, 1.2)}
-    sel = pd.DataFrame({"coverage_95_cal": [0.88, 0.80, 0.95], "coverage_68_cal": [0.70, 0.70, 0.70]},
-                       index=["a", "b", "c"])
-    lines = ev.coverage_band_lines(sel, 24, bands)
-    assert "95 % coverage falls in 0.83-1.00" in lines[0]
-    text = "\n".join(lines)
-    assert "a: 95 % coverage 0.88, outside the target 0.90-0.98 but inside the sampling range" in text
-    assert "b: 95 % coverage 0.80, outside the target 0.90-0.98 and outside the sampling range" in text
-    assert "c:" not in text

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.ndimage import gaussian_filter
 
 from scattermorph.errors import ParameterError
 from scattermorph.measure import reference as rf
@@ -215,8 +216,6 @@ def test_constant_field_has_no_length():
 def test_ruland_fit_recovers_sharp_porod_constant_of_a_diffuse_interface(rng):
     """Smoothing a binary structure with a Gaussian of width sigma multiplies
     S(q) by exp(-sigma^2 q^2) exactly; the Ruland fit undoes it."""
-    from scipy.ndimage import gaussian_filter
-
     n = 1024
     img, length_density = _hard_discs(rng, n, 150)
     sigma = 2.0

@@ -3,8 +3,10 @@ checked against answers known without the code (areas of balls and
 cylinders, planes of a field with a known pattern); the figures only have to
 render."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
 from scattermorph.errors import ParameterError
 from scattermorph.plots import structures as ps
@@ -60,8 +62,6 @@ def test_sections_are_the_mid_planes_of_a_known_pattern():
 
 
 def test_draw_sections_puts_the_axes_in_b():
-    import matplotlib.pyplot as plt
-
     f = np.zeros((8, 12, 16))
     fig, axes = plt.subplots(1, 3)
     ps.draw_sections(axes, f, 2.5)
@@ -187,8 +187,6 @@ def _render(fig, path):
 
 
 def test_3d_figures_render(tmp_path):
-    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
-
     fields = [random_field(24, seed=s, phi0=p) for s, p in [(0, 0.2), (1, 0.5), (2, 0.35)]]
     fig = plot_gallery(fields, ["a", "b", "c"], 2.0, suptitle="gallery")
     polys = [c for ax in fig.axes for c in ax.collections if isinstance(c, Poly3DCollection)]

@@ -421,7 +421,8 @@ def emulator_mem_mb(wildcards, attempt):
 # Helpers of the classification stage (workflow/rules/classification.smk):
 # its config checks, the 3D structures of the section views, resources.
 
-from scattermorph.classify.classifiers import check_classification, section_structures
+from scattermorph.classify.jobs import check_classification
+from scattermorph.classify.sections import section_structures
 
 CLS = config["classification"]
 CLS_DIR = f"{RESULTS}/classification"

@@ -6,7 +6,8 @@ import sys
 
 from _bootstrap import job
 
-from scattermorph.classify.classifiers import bootstrap_job, load_features, save_predictions
+from scattermorph.classify.features import load_features
+from scattermorph.classify.jobs import bootstrap_job, save_predictions
 
 with job(snakemake, __file__) as sm:
     p = sm.params

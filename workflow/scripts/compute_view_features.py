@@ -7,7 +7,8 @@ import sys
 import pandas as pd
 from _bootstrap import job
 
-from scattermorph.classify.classifiers import build_features, save_features
+from scattermorph.classify.features import save_features
+from scattermorph.classify.jobs import build_features
 
 with job(snakemake, __file__) as sm:
     p = sm.params

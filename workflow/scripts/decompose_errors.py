@@ -7,7 +7,7 @@ import sys
 from _bootstrap import job
 
 from scattermorph._io import atomic_write
-from scattermorph.classify.classifiers import decompose_predictions
+from scattermorph.classify.jobs import decompose_predictions
 
 with job(snakemake, __file__) as sm:
     p = sm.params

@@ -7,7 +7,7 @@ import sys
 from _bootstrap import job
 
 from scattermorph._io import atomic_write
-from scattermorph.classify.classifiers import MIN_CLASS_SHARE, class_balance, label_table
+from scattermorph.classify.labels import MIN_CLASS_SHARE, class_balance, label_table
 
 with job(snakemake, __file__) as sm:
     table = label_table(sm.input.sims, level=sm.params.level)

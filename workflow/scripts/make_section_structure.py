@@ -5,7 +5,7 @@ import sys
 
 from _bootstrap import job
 
-from scattermorph.classify.classifiers import grf_structures
+from scattermorph.classify.sections import grf_structures
 from scattermorph.sim.run import run_simulation, save_simulation
 
 with job(snakemake, __file__) as sm:

@@ -7,7 +7,7 @@ import pandas as pd
 from _bootstrap import job
 
 from scattermorph._io import atomic_write
-from scattermorph.infer.stage import inference_summary
+from scattermorph.infer.summary import inference_summary
 
 with job(snakemake, __file__) as sm:
     page = inference_summary(validation=pd.read_csv(sm.input.validation),

@@ -6,7 +6,7 @@ import pandas as pd
 from _bootstrap import job
 
 from scattermorph._io import atomic_write
-from scattermorph.learn.protocols import summary_markdown
+from scattermorph.learn.summary import summary_markdown
 
 with job(snakemake, __file__) as sm:
     split = pd.read_csv(sm.input.split)

@@ -101,6 +101,7 @@ __all__ = [
     "visible_configurations",
     "visible_minkowski_densities",
     "masked_two_point",
+    "view_ndim",
 ]
 
 #: View kinds understood by :func:`draw_view` (the ``section_*`` kinds are
@@ -325,6 +326,14 @@ def draw_view(kind, shape, fraction, rng) -> View:
     flat = rng.choice(total, size=n, replace=False)
     mask.ravel()[flat] = True
     return View(geometry, shape, f, mask)
+
+
+def view_ndim(kind) -> int:
+    """Dimension of the frame a view kind's features are computed on: 3
+    for the sub-volume kinds, 2 for windows, pixels and sections."""
+    if kind not in VIEW_KINDS:
+        raise ParameterError(f"view kind {kind!r} is unknown: choose one of {VIEW_KINDS}")
+    return 3 if kind in VOLUME_KINDS else 2
 
 
 def random_section(volume, rng):

@@ -45,6 +45,9 @@ import time as _time
 
 import numpy as np
 import pandas as pd
+from scipy.stats import qmc
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
 
 from scattermorph.errors import ParameterError
 from scattermorph.functionals import FUNCTIONALS
@@ -86,8 +89,6 @@ def _rng(seed: int, k: int) -> np.random.Generator:
 
 
 def _lhs(n: int, lo, hi, seed: int, k: int) -> np.ndarray:
-    from scipy.stats import qmc
-
     if n < 1:
         return np.empty((0, len(lo)))
     sampler = qmc.LatinHypercube(d=len(lo), seed=_rng(seed, k))
@@ -266,9 +267,6 @@ class EmulatorSet:
         warm-starts the optimiser from its hyper-parameters, with no extra
         restarts: a sequential design that adds one run changes the optimum
         little, so one local search from the last optimum suffices."""
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
-
         X = self.scale(table["phi0"], table["quench"], table["time_over_tau"])
         for name in self.outputs:
             y = self.transform(name, table[name])
@@ -582,10 +580,6 @@ def ch1d_emulation(ch: dict, config: dict):
         ``coverage95_by_time`` (T,), and the timings ``solve_seconds``,
         ``predict_seconds``.
     """
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-
-
     sim = config["simulation"]
     base = make_model("flory_huggins", N=float(sim["N"]), chi=0.0, phi0=float(ch["phi0"]),
                       gradient="constant")

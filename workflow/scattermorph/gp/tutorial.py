@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.linalg import cho_factor, cho_solve
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
 from scattermorph._io import atomic_write
 from scattermorph.errors import InputFileError, ParameterError
@@ -304,9 +306,6 @@ def loo_brute_force(x, y, *, length_scale, signal_variance, noise_variance):
     -------
     mu, var, log_prob : (n,) ndarray
     """
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import RBF, ConstantKernel
-
     _check_hyper(length_scale, signal_variance, noise_variance)
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
@@ -459,9 +458,6 @@ def sklearn_se_gp(x, y, *, noise_variance=None, restarts=10, random_state=0,
         Fitted; ``kernel_.k1.k1.constant_value`` is sf2,
         ``kernel_.k1.k2.length_scale`` is l, ``kernel_.k2.noise_level`` sn2.
     """
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
-
     if noise_variance is None:
         white = WhiteKernel(1e-2 * np.var(y), noise_bounds)
     else:
@@ -489,9 +485,6 @@ def lml_local_maxima(x, y, *, length_starts=(0.3, 1.0, 2.0, 5.0),
         ``length_scale``, ``signal_variance``, ``noise_variance``, ``lml``,
         best first.
     """
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
-
     x = np.asarray(x, dtype=float).reshape(-1, 1)
     y = np.asarray(y, dtype=float)
     bounds = np.log([length_bounds, variance_bounds, noise_bounds])
@@ -577,6 +570,22 @@ def tutorial_predictions(data: pd.DataFrame, *, points, length_scales, signal_va
     y_kgf = data["nominal_stress"].to_numpy()
     z, off, scale = scale_output(y_kgf, output_scaling)
     to_mpa = KGF_PER_CM2_IN_MPA * scale  # scaled unit -> MPa
+    idx = _point_indices(x, points)
+    fit = {"restarts": restarts, "random_state": random_state}
+    # the keys in the order of the saved .npz
+    out = {"x": x, "y_mpa": y_kgf * KGF_PER_CM2_IN_MPA, "x_grid": np.asarray(x_grid, float),
+           "x_wide": np.asarray(x_wide, float), "points": x[idx],
+           "length_scales": np.asarray(length_scales, float), "offset_mpa": off * KGF_PER_CM2_IN_MPA,
+           "scale_mpa": to_mpa}
+    out.update(_few_point_panels(x, z, idx, length_scales, signal_variance, x_grid, off, to_mpa))
+    out["few_train_y"] = y_kgf[idx] * KGF_PER_CM2_IN_MPA
+    out.update(_all_data_posterior(x, z, x_grid, noise=noise, scale=scale, off=off, to_mpa=to_mpa, **fit))
+    out.update(_mean_function_posteriors(x, out["y_mpa"], x_wide, noise=noise, to_mpa=to_mpa, **fit))
+    return out
+
+
+def _point_indices(x, points) -> list[int]:
+    """Index in the data of each of the tutorial's training stretches."""
     idx = []
     for p in points:
         hit = np.flatnonzero(np.isclose(x, p))
@@ -586,10 +595,12 @@ def tutorial_predictions(data: pd.DataFrame, *, points, length_scales, signal_va
                 f"{x.tolist()}"
             )
         idx.append(int(hit[0]))
-    out = {"x": x, "y_mpa": y_kgf * KGF_PER_CM2_IN_MPA, "x_grid": np.asarray(x_grid, float),
-           "x_wide": np.asarray(x_wide, float), "points": x[idx],
-           "length_scales": np.asarray(length_scales, float), "offset_mpa": off * KGF_PER_CM2_IN_MPA,
-           "scale_mpa": to_mpa}
+    return idx
+
+
+def _few_point_panels(x, z, idx, length_scales, signal_variance, x_grid, off, to_mpa) -> dict:
+    """Noise-free posteriors (MPa) from the first 1, 2, 3 training points at
+    each length scale: ``few_mean``, ``few_var``, shape (3, L, m)."""
     few_mu = np.empty((len(idx), len(length_scales), len(x_grid)))
     few_var = np.empty_like(few_mu)
     for a in range(len(idx)):
@@ -597,21 +608,29 @@ def tutorial_predictions(data: pd.DataFrame, *, points, length_scales, signal_va
         for b, ell in enumerate(length_scales):
             few_mu[a, b], few_var[a, b] = gp_posterior(
                 x[sel], z[sel], x_grid, length_scale=ell, signal_variance=signal_variance)
-    out["few_mean"], out["few_var"] = off * KGF_PER_CM2_IN_MPA + to_mpa * few_mu, to_mpa**2 * few_var
-    out["few_train_y"] = y_kgf[idx] * KGF_PER_CM2_IN_MPA
-    # posterior on all the data, hyper-parameters by maximum marginal likelihood
+    return {"few_mean": off * KGF_PER_CM2_IN_MPA + to_mpa * few_mu, "few_var": to_mpa**2 * few_var}
+
+
+def _all_data_posterior(x, z, x_grid, *, noise, scale, off, to_mpa, restarts, random_state) -> dict:
+    """Posterior on all the data (MPa), hyper-parameters by maximum marginal
+    likelihood: ``post_mean``, ``post_var``, ``post_noise_var``, ``post_hyper``."""
     sn2 = None if noise == "fit" else (float(noise) / scale) ** 2
     h = _sk_hyper(sklearn_se_gp(x, z, noise_variance=sn2, restarts=restarts,
                                 random_state=random_state))
     mu, var = gp_posterior(x, z, x_grid, length_scale=h["length_scale"],
                            signal_variance=h["signal_variance"], noise_variance=h["noise_variance"])
-    out["post_mean"], out["post_var"] = off * KGF_PER_CM2_IN_MPA + to_mpa * mu, to_mpa**2 * var
-    out["post_noise_var"] = to_mpa**2 * h["noise_variance"]
-    out["post_hyper"] = np.array([h["length_scale"], h["signal_variance"], h["noise_variance"]])
-    # zero mean vs neo-Hookean mean, both in MPa scaled by the same factor
-    y_mpa = out["y_mpa"]
+    return {"post_mean": off * KGF_PER_CM2_IN_MPA + to_mpa * mu, "post_var": to_mpa**2 * var,
+            "post_noise_var": to_mpa**2 * h["noise_variance"],
+            "post_hyper": np.array([h["length_scale"], h["signal_variance"], h["noise_variance"]])}
+
+
+def _mean_function_posteriors(x, y_mpa, x_wide, *, noise, to_mpa, restarts, random_state) -> dict:
+    """Zero mean against the neo-Hookean mean on ``x_wide``, both in MPa
+    scaled by the same factor: ``G_mpa``, ``G_se_mpa`` and per mean
+    ``<tag>_mean``, ``_var``, ``_prior_mean``, ``_hyper`` (tags zero, neo)."""
+    x_wide_arr = np.asarray(x_wide, float)
     G, G_se = fit_neo_hookean(x, y_mpa)
-    out["G_mpa"], out["G_se_mpa"] = G, G_se
+    out = {"G_mpa": G, "G_se_mpa": G_se}
     for tag, mfun in (("zero", None), ("neo", lambda s: neo_hookean(s, G))):
         m_x = 0.0 if mfun is None else mfun(x)
         r = (y_mpa - m_x) / to_mpa
@@ -621,10 +640,10 @@ def tutorial_predictions(data: pd.DataFrame, *, points, length_scales, signal_va
         mu, var = gp_posterior(x, r, x_wide, length_scale=hh["length_scale"],
                                signal_variance=hh["signal_variance"],
                                noise_variance=hh["noise_variance"])
-        m_w = 0.0 if mfun is None else mfun(out["x_wide"])
+        m_w = 0.0 if mfun is None else mfun(x_wide_arr)
         out[f"{tag}_mean"] = m_w + to_mpa * mu
         out[f"{tag}_var"] = to_mpa**2 * var
-        out[f"{tag}_prior_mean"] = np.zeros_like(out["x_wide"]) + m_w
+        out[f"{tag}_prior_mean"] = np.zeros_like(x_wide_arr) + m_w
         out[f"{tag}_hyper"] = np.array([hh["length_scale"], hh["signal_variance"] * to_mpa**2,
                                         hh["noise_variance"] * to_mpa**2])
     return out
@@ -664,14 +683,7 @@ def hyperparameter_study(data: pd.DataFrame, *, output_scaling, noise, length_ra
     ls = np.geomspace(*length_range, int(n_length))
     sv = np.geomspace(*variance_range, int(n_variance))
     maps = hyperparameter_maps(x, z, ls, sv, sn2)
-    rows = []
-    for key, best in (("loo_log_prob", np.argmax), ("loo_sq_error", np.argmin), ("lml", np.argmax),
-                      ("buggy_log_prob", np.argmax), ("buggy_sq_error", np.argmin)):
-        a, b = np.unravel_index(best(maps[key]), maps[key].shape)
-        rows.append({"method": key, "source": "grid", "output_scaling": output_scaling,
-                     "length_scale": ls[a], "signal_variance": sv[b], "noise_variance": sn2,
-                     "value": maps[key][a, b],
-                     "on_grid_edge": bool(a in (0, ls.size - 1) or b in (0, sv.size - 1))})
+    rows = _grid_optima(maps, ls, sv, sn2, output_scaling)
     rows.append({"method": "lml", "source": "sklearn_lbfgs", "output_scaling": output_scaling,
                  "length_scale": h["length_scale"], "signal_variance": h["signal_variance"],
                  "noise_variance": sn2, "value": h["lml"], "on_grid_edge": False})
@@ -684,7 +696,33 @@ def hyperparameter_study(data: pd.DataFrame, *, output_scaling, noise, length_ra
                          "signal_variance": m["signal_variance"],
                          "noise_variance": m["noise_variance"], "value": m["lml"],
                          "on_grid_edge": False})
-    # the same fit under the other normalisations (the blog's is not stated)
+    rows += _other_scaling_optima(x, y, output_scaling, noise, restarts, random_state)
+    for b in BLOG_OPTIMA:
+        rows.append({**b, "source": "blog", "output_scaling": "unknown",
+                     "noise_variance": np.nan, "value": np.nan, "on_grid_edge": False})
+    optima = pd.DataFrame(rows)
+    check = _loo_check(x, z, h, sn2)
+    maps = {"length_scales": ls, "signal_variances": sv, "noise_variance": np.array(sn2), **maps}
+    return maps, optima, check
+
+
+def _grid_optima(maps, ls, sv, sn2, output_scaling) -> list[dict]:
+    """The optimum of each map on the grid (one row each), flagged when it
+    lies on the grid's edge."""
+    rows = []
+    for key, best in (("loo_log_prob", np.argmax), ("loo_sq_error", np.argmin), ("lml", np.argmax),
+                      ("buggy_log_prob", np.argmax), ("buggy_sq_error", np.argmin)):
+        a, b = np.unravel_index(best(maps[key]), maps[key].shape)
+        rows.append({"method": key, "source": "grid", "output_scaling": output_scaling,
+                     "length_scale": ls[a], "signal_variance": sv[b], "noise_variance": sn2,
+                     "value": maps[key][a, b],
+                     "on_grid_edge": bool(a in (0, ls.size - 1) or b in (0, sv.size - 1))})
+    return rows
+
+
+def _other_scaling_optima(x, y, output_scaling, noise, restarts, random_state) -> list[dict]:
+    """scikit-learn's optimum under the other output normalisations (the blog's is not stated)."""
+    rows = []
     for how in ("none", "standardise", "max"):
         if how == output_scaling:
             continue
@@ -696,21 +734,19 @@ def hyperparameter_study(data: pd.DataFrame, *, output_scaling, noise, length_ra
                      "length_scale": hh["length_scale"], "signal_variance": hh["signal_variance"],
                      "noise_variance": hh["noise_variance"], "value": hh["lml"],
                      "on_grid_edge": False})
-    for b in BLOG_OPTIMA:
-        rows.append({**b, "source": "blog", "output_scaling": "unknown",
-                     "noise_variance": np.nan, "value": np.nan, "on_grid_edge": False})
-    optima = pd.DataFrame(rows)
-    # closed form vs brute force at the likelihood optimum
+    return rows
+
+
+def _loo_check(x, z, h, sn2) -> pd.DataFrame:
+    """Closed-form against brute-force leave-one-out at the likelihood optimum ``h``."""
     K = se_kernel(x, x, h["length_scale"], h["signal_variance"])
     K[np.diag_indices_from(K)] += sn2
     cf = loo_predictive(K, z)
     bf = loo_brute_force(x, z, length_scale=h["length_scale"],
                          signal_variance=h["signal_variance"], noise_variance=sn2)
-    check = pd.DataFrame([{"quantity": q, "max_abs_difference": float(np.max(np.abs(c - f))),
-                           "max_abs_value": float(np.max(np.abs(f)))}
-                          for q, c, f in zip(("mean", "variance", "log_prob"), cf, bf)])
-    maps = {"length_scales": ls, "signal_variances": sv, "noise_variance": np.array(sn2), **maps}
-    return maps, optima, check
+    return pd.DataFrame([{"quantity": q, "max_abs_difference": float(np.max(np.abs(c - f))),
+                          "max_abs_value": float(np.max(np.abs(f)))}
+                         for q, c, f in zip(("mean", "variance", "log_prob"), cf, bf)])
 
 
 def save_npz(path, arrays: dict) -> None:

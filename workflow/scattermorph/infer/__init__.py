@@ -3,6 +3,6 @@
 ``posterior``: the PCA-GP emulator of the scale-free features, the exact grid
 posterior and its summaries, calibration statistics (`scattermorph infer`);
 ``stage``: the study's inference stage (emulator validation, simulation-based
-calibration on runs drawn from the prior, identifiability, an example, and its
-summary page).
+calibration on runs drawn from the prior, identifiability, an example);
+``summary``: its summary page.
 """

@@ -58,11 +58,17 @@ and rank histograms by Kish's effective sample size (:func:`effective_size`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom, norm
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
@@ -212,10 +218,6 @@ class _QuietGP(GaussianProcessRegressor):
     parameter gets the longest length scale)."""
 
     def fit(self, X, y):
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return super().fit(X, y)
@@ -605,8 +607,6 @@ def validate_emulator(em: ScatteringEmulator, theta, X, level=0.90) -> dict:
         component scores inside the emulator's ``level`` predictive interval
         (variance v + N_jj), per component and pooled; ``n``.
     """
-    from scipy.stats import norm
-
     X = np.atleast_2d(np.asarray(X, float))
     z = em.transform(X)
     m, v = em.predict(theta)
@@ -721,9 +721,6 @@ def calibration_summary(cal: pd.DataFrame, level=0.90, n_bins=5) -> pd.DataFrame
     scaled to n); ``width_ratio`` and ``sd_ratio`` (medians: posterior over
     prior width), ``rms_error`` (posterior mean - truth), ``n``.
     """
-    from scipy.stats import binom
-
-
     n = len(cal)
     rows = []
     for name in PARAMS:
@@ -827,9 +824,6 @@ def density_columns(table: pd.DataFrame, ndim: int) -> list[str]:
 
 def load_study(study_dir):
     """(table, arrays, feature spec) of a study folder ``results/<study>``."""
-    from pathlib import Path
-
-
     d = Path(study_dir)
     tab, arr = d / "dataset.csv", d / "dataset_sq.npz"
     for p in (tab, arr):
@@ -891,11 +885,6 @@ def study_calibration(study_dir, *, cache_dir=None, log=None) -> StudyCalibratio
     with one Cholesky factorisation per GP, no optimiser. The study folder
     itself is only read.
     """
-    import hashlib
-    import json
-    from pathlib import Path
-
-
     table, arrays, features = load_study(study_dir)
     d = Path(study_dir)
     key = hashlib.sha256(json.dumps([CACHE_VERSION, sha256_file(d / "dataset.csv"),

@@ -18,7 +18,8 @@ known parameters.
   posterior (:func:`example_posterior`).
 * :func:`write_example` / :func:`read_example` store the example as JSON plus
   the grid posterior as ``.npz`` (for the corner plot).
-* :func:`inference_summary` writes the stage's Markdown page.
+* :func:`scattermorph.infer.summary.inference_summary` writes the stage's
+  Markdown page.
 
 Two situations of small studies are handled here rather than refused:
 
@@ -43,15 +44,15 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from scattermorph._io import atomic_write
-from scattermorph._markdown import _section, fmt, md_table
+from scattermorph._markdown import _need
 from scattermorph.errors import InputFileError, ParameterError
-from scattermorph.gp.summary import scattering_emulator_section
 from scattermorph.infer import posterior as inf
 from scattermorph.learn.metrics import coverage_band
 
@@ -69,7 +70,6 @@ __all__ = [
     "run_stage",
     "write_example",
     "read_example",
-    "inference_summary",
 ]
 
 #: ``noise_source`` of the outputs: where the feature noise was estimated
@@ -102,13 +102,6 @@ def check_settings(*, n_grid, level, rank_bins) -> None:
         raise ParameterError(f"inference.level = {level!r}: give a credible level in (0, 1), e.g. 0.9")
     if not (isinstance(rank_bins, (int, np.integer)) and rank_bins >= 2):
         raise ParameterError(f"inference.rank_bins = {rank_bins!r}: give an integer >= 2")
-
-
-def _need(table: pd.DataFrame, columns, name: str) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise InputFileError(f"{name} lacks the column(s) {', '.join(missing)}: rerun the rule that writes it "
-                             f"(has {', '.join(map(str, table.columns))})")
 
 
 # --------------------------------------------------------------------------
@@ -149,8 +142,6 @@ def fit_study_calibration(table, arrays, train, *, features, seed=0, source=None
     ParameterError
         No training rows, or no replicate runs anywhere in the study.
     """
-    import time
-
     train = np.asarray(train, bool)
     if train.sum() < 2:
         raise ParameterError(f"{int(train.sum())} training snapshot(s): the emulator needs the study's "
@@ -532,8 +523,6 @@ def run_stage(table, arrays, held, held_arrays, *, features, n_grid=40, level=0.
         (:func:`example_posterior`), ``outside`` (calibration snapshots
         outside the prior box, left out: their ids).
     """
-    import time
-
     check_settings(n_grid=n_grid, level=level, rank_bins=rank_bins)
     say = log or (lambda _: None)
     cols = ["sim_id", "snapshot", "phi0", "quench", "time_over_tau"]
@@ -578,112 +567,3 @@ def run_stage(table, arrays, held, held_arrays, *, features, n_grid=40, level=0.
                                   {k: row[k] for k in ID_COLUMNS}, n_grid=n_grid, level=level)
     return {"validation": validation, "calibration": cal, "identifiability": ident, "example": doc, "grid": grid,
             "outside": outside}
-
-
-# --------------------------------------------------------------------------
-# the summary page
-# --------------------------------------------------------------------------
-def _interval(pair, spec=".3g"):
-
-    return f"[{fmt(pair[0], spec)}, {fmt(pair[1], spec)}]"
-
-
-def inference_summary(*, validation: pd.DataFrame, identifiability: pd.DataFrame, example: dict,
-                      sources: dict) -> str:
-    """The inference stage in numbers (Markdown).
-
-    Parameters
-    ----------
-    validation : DataFrame
-        ``emulator_validation.csv``.
-    identifiability : DataFrame
-        ``identifiability.csv`` (:func:`identifiability_table`).
-    example : dict
-        ``example.json`` (:func:`example_posterior`).
-    sources : dict
-        ``{"validation", "identifiability", "example"}`` paths as shown.
-
-    Returns
-    -------
-    str
-        Sections: the emulator's held-out check; calibration (coverage of the
-        HPD and central intervals with both bands, SBC rank counts with the
-        band of one bin); identifiability (width ratios, RMS error, median
-        posterior correlations); the example's intervals and implied densities
-        against the truth.
-    """
-
-    _need(identifiability, ["parameter", "label", "inferred", "n", "n_runs", "level", "coverage_hpd",
-                            "coverage_central", "band_lo", "band_hi", "band_runs_lo", "band_runs_hi",
-                            "n_eff", "band_eff_lo", "band_eff_hi", "rank_counts", "rank_band", "rank_band_eff", "width_ratio", "sd_ratio", "rms_error", "prior_lo",
-                            "prior_hi"] + [f"corr_{p}" for p in inf.PARAMS], sources["identifiability"])
-    ident = identifiability.set_index("parameter").reindex(list(inf.PARAMS))
-    if ident["label"].isna().any():
-        raise InputFileError(f"{sources['identifiability']} lacks a row per parameter {list(inf.PARAMS)}")
-    inferred = ident["inferred"].astype(str).eq("True")
-    first = ident.iloc[0]
-    pct = f"{fmt(100 * float(first['level']), '.0f')} %"
-    lines = ["# Inferring the blend's parameters from a curve: summary"]
-    lines += scattering_emulator_section(validation, sources["validation"])
-    crows = []
-    for name, r in ident.iterrows():
-        if not inferred[name]:
-            crows.append((r["label"], "fixed", "", "", "", "", ""))
-            continue
-        inside = r["band_eff_lo"] <= r["coverage_hpd"] <= r["band_eff_hi"]
-        crows.append((r["label"], fmt(r["coverage_hpd"], ".2f"), fmt(r["coverage_central"], ".2f"),
-                      f"{r['band_lo']:.2f}-{r['band_hi']:.2f}",
-                      f"{r['band_eff_lo']:.2f}-{r['band_eff_hi']:.2f} (n_eff {fmt(r['n_eff'], '.0f')})",
-                      "yes" if inside else "no", f"{r['rank_counts']} (band {r['rank_band_eff']})"))
-    note = (f"Posterior of each of the {int(first['n'])} snapshots of the {int(first['n_runs'])} calibration runs, "
-            f"whose phi0, chi/chi_s and log t are drawn uniformly over the study's range (the prior), with the "
-            f"emulator trained on every run of the study. Coverage: fraction of truths inside the highest-density "
-            f"(HPD) or central {pct} interval. Bands: central 95 % binomial range of the coverage for independent "
-            f"snapshots, and for Kish's effective sample size n_eff (the snapshots of one run share its deviation "
-            f"from the emulator; n_eff from their rank's intra-run correlation): judge by the latter. SBC ranks: "
-            f"counts of the truth's posterior quantile per bin (low to high) and the 95 % range of one bin under "
-            f"uniformity for n_eff draws (Talts et al. 2018).")
-    if (~inferred).any():
-        note += (" fixed: the parameter has one value in the study, so it is not inferred.")
-    lines += _section("Calibration on runs drawn from the prior",
-                      md_table(["parameter", f"HPD {pct} coverage", f"central {pct} coverage", "band (snapshots)",
-                                "band (effective n)", "HPD inside the effective band", "SBC rank counts"], crows),
-                      f"From `{sources['identifiability']}`.", note=note)
-    irows = []
-    for name, r in ident.iterrows():
-        if not inferred[name]:
-            irows.append((r["label"], f"{fmt(r['prior_lo'])} (fixed)", "", "", "", "", ""))
-            continue
-        others = [f"{inf.PARAM_LABELS[o]} {fmt(r[f'corr_{o}'], '+.2f')}" for o in inf.PARAMS
-                  if o != name and inferred[o]]
-        irows.append((r["label"], f"{fmt(r['prior_lo'])}-{fmt(r['prior_hi'])}", fmt(r["width_ratio"], ".2f"),
-                      fmt(r["sd_ratio"], ".2f"), fmt(r["rms_error"], ".3g"), "; ".join(others) or "n/a",
-                      "yes" if r["width_ratio"] < 0.5 else "weakly" if r["width_ratio"] < 0.8 else "no"))
-    lines += _section("Identifiability",
-                      md_table(["parameter", "prior range", f"{pct} width / prior width", "sd / prior sd",
-                                "RMS error of the mean", "median posterior correlation", "identified"], irows),
-                      f"From `{sources['identifiability']}`.",
-                      note="Medians over the calibration snapshots. Identified: the central interval is under half the "
-                           "prior's width (weakly: under 0.8).")
-    ids = example["ids"]
-    post = example["posterior"]["params"]
-    fixed = set(example.get("fixed", []))
-    erows = []
-    for name in inf.PARAMS:
-        p = post[name]
-        if name in fixed:
-            erows.append((inf.PARAM_LABELS[name], fmt(p["truth"]), "fixed", "", "", ""))
-            continue
-        erows.append((inf.PARAM_LABELS[name], fmt(p["truth"]), fmt(p["mean"]), _interval(p["central"]),
-                      _interval(p["hpd"]), "yes" if p["covered_hpd"] else "no"))
-    frows = [(name, fmt(f["true"]), f"{fmt(f['mean'])} +- {fmt(f['std'], '.2g')}", fmt(f["z"], "+.2f"))
-             for name, f in sorted(example["functionals"].items())]
-    lines += _section(
-        f"Example: {ids['sim_id']}, snapshot {ids['snapshot']} (t/tau = {fmt(ids['time_over_tau'])})",
-        md_table(["parameter", "truth", "posterior mean", f"central {pct}", f"HPD {pct} (hull)", "HPD covers"],
-                 erows) + [""]
-        + md_table(["Minkowski density (b^-p)", "truth", "posterior mean +- std", "z"], frows),
-        f"From `{sources['example']}`.",
-        note="The calibration snapshot nearest the centre of the prior box; its densities are implied by the "
-             "posterior through one GP per density (z = (truth - mean) / std).")
-    return "\n".join(lines) + "\n"

@@ -5,5 +5,5 @@ scale-free targets; ``estimators``: the Gaussian processes (four kernels) and
 baselines; ``splits``: grouped and stratified train/test splits; ``metrics``:
 R^2, errors, interval coverage and its binomial band; ``protocols``: the
 study's cross-validation, held-out test, learning curves, extrapolation,
-robustness and the paper's protocol, and the learning summary.
+robustness and the paper's protocol; ``summary``: the stage's summary page.
 """

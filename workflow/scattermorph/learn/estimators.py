@@ -232,6 +232,19 @@ def make_gp(kernel="squared_exponential", *, ard=False, n_features=None, noise=T
     sklearn.pipeline.Pipeline
         Steps ``scale`` and ``gp``; ``predict(X, return_std=True)`` works.
     """
+    _check_gp_args(kernel, ard=ard, n_features=n_features, restarts=restarts, scaling=scaling, groups=groups)
+    k = ConstantKernel(1.0, _AMPLITUDE_BOUNDS) * _base_kernel(kernel, ard=ard, n_features=n_features, groups=groups)
+    if noise:
+        k = k + WhiteKernel(1e-2, _NOISE_BOUNDS)
+    gp = GaussianProcessRegressor(
+        kernel=k, normalize_y=True, n_restarts_optimizer=int(restarts),
+        random_state=int(random_state),
+    )
+    return Pipeline([("scale", FeatureScaler(scaling)), ("gp", gp)])
+
+
+def _check_gp_args(kernel, *, ard, n_features, restarts, scaling, groups) -> None:
+    """Refuse a combination of :func:`make_gp` arguments it cannot build."""
     if groups is not None and (kernel != "squared_exponential" or ard):
         raise ParameterError("grouped length scales (groups=...) need kernel='squared_exponential' and ard=False")
     if kernel not in GP_KERNELS:
@@ -248,28 +261,21 @@ def make_gp(kernel="squared_exponential", *, ard=False, n_features=None, noise=T
             )
         if n_features is None or int(n_features) < 1:
             raise ParameterError("ard=True needs n_features (the number of input columns)")
-        length = np.ones(int(n_features))
-    else:
-        length = 1.0
+
+
+def _base_kernel(kernel, *, ard, n_features, groups):
+    """The correlation kernel of :func:`make_gp` (unit amplitude, length scales starting at 1)."""
+    length = np.ones(int(n_features)) if ard else 1.0
     if groups is not None:
         groups = tuple(int(g) for g in groups)
-        base = GroupedRBF(groups, np.ones(max(groups) + 1), _LENGTH_BOUNDS)
-    elif kernel == "squared_exponential":
-        base = RBF(length, _LENGTH_BOUNDS)
-    elif kernel == "rational_quadratic":
-        base = RationalQuadratic(1.0, 1.0, length_scale_bounds=_LENGTH_BOUNDS, alpha_bounds=(1e-3, 1e3))
-    elif kernel == "matern52":
-        base = Matern(length, _LENGTH_BOUNDS, nu=2.5)
-    else:
-        base = Matern(length, _LENGTH_BOUNDS, nu=0.5)
-    k = ConstantKernel(1.0, _AMPLITUDE_BOUNDS) * base
-    if noise:
-        k = k + WhiteKernel(1e-2, _NOISE_BOUNDS)
-    gp = GaussianProcessRegressor(
-        kernel=k, normalize_y=True, n_restarts_optimizer=int(restarts),
-        random_state=int(random_state),
-    )
-    return Pipeline([("scale", FeatureScaler(scaling)), ("gp", gp)])
+        return GroupedRBF(groups, np.ones(max(groups) + 1), _LENGTH_BOUNDS)
+    if kernel == "squared_exponential":
+        return RBF(length, _LENGTH_BOUNDS)
+    if kernel == "rational_quadratic":
+        return RationalQuadratic(1.0, 1.0, length_scale_bounds=_LENGTH_BOUNDS, alpha_bounds=(1e-3, 1e3))
+    if kernel == "matern52":
+        return Matern(length, _LENGTH_BOUNDS, nu=2.5)
+    return Matern(length, _LENGTH_BOUNDS, nu=0.5)
 
 
 def make_paper_gp(restarts=2, random_state=0):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import brentq
 
 from scattermorph.errors import ParameterError
 
@@ -340,8 +341,6 @@ def window_curve(q, s, ndim, x_range):
     ParameterError
         Fewer than 2 points in a window.
     """
-    from scipy.optimize import brentq
-
     q = np.asarray(q, dtype=float)
     s = np.asarray(s, dtype=float)
     ok = np.isfinite(s)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
@@ -167,7 +168,5 @@ def evaluate_grouped(X, y, groups, model_factory: Callable | object, *, n_splits
 def coverage_band(n: int, nominal: float = 0.95, level: float = 0.99):
     """Central ``level`` binomial interval of the coverage of ``n`` independent
     nominal-``nominal`` intervals (fractions)."""
-    from scipy.stats import binom
-
     a = (1 - level) / 2
     return float(binom.ppf(a, n, nominal) / n), float(binom.ppf(1 - a, n, nominal) / n)

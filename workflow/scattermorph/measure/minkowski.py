@@ -183,6 +183,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+from scipy.spatial import SphericalVoronoi
 
 from scattermorph.errors import ParameterError
 
@@ -415,8 +416,6 @@ def _direction_weights(ndim: int) -> np.ndarray:
         frac = arcs / (2 * np.pi)
         weights = frac[0::2] + frac[1::2]
     else:
-        from scipy.spatial import SphericalVoronoi
-
         sv = SphericalVoronoi(vecs / np.linalg.norm(vecs, axis=1)[:, None])
         areas = sv.calculate_areas() / (4 * np.pi)
         weights = areas[0::2] + areas[1::2]
@@ -463,23 +462,47 @@ def _tables(ndim: int, connectivity: int) -> dict:
     Returns a dict with integer tables ``count`` (set corners) and
     ``euler_scaled`` (Euler weight times ``scale`` = 2^ndim, exact integers),
     and float tables ``perimeter`` (2D) or ``surface`` and ``mean_curvature``
-    (3D), all of shape (2^(2^ndim),), read-only.
+    (3D), all of shape (2^(2^ndim),), read-only. The formulas are those of
+    the module docstring: cell counting for the Euler characteristic
+    (Ohser & Muecklich 2000, Ch. 4; :func:`_euler_table`), the Crofton
+    formula for the boundary length / surface area (:func:`_crofton_table`)
+    and for the mean breadth from planar sections (Legland, Kieu & Devaux
+    2007; :func:`_mean_breadth_table`).
     """
     corners = _corners(ndim)
     k = len(corners)
-    n_codes = 2**k
-    codes = np.arange(n_codes)
+    codes = np.arange(2**k)
     bits = ((codes[:, None] >> np.arange(k)) & 1).astype(bool)  # (n_codes, k)
-    dirs = _directions(ndim)
-    cw = _direction_weights(ndim)
-    idx = range(k)
+    crofton = _crofton_table(corners, bits)
+    out = {
+        "count": bits.sum(axis=1).astype(np.int64),
+        "euler_scaled": _euler_table(corners, bits, connectivity).astype(np.int64),
+        "scale": 2**ndim,
+    }
+    if ndim == 2:
+        out["perimeter"] = 0.5 * math.pi * crofton
+    else:
+        out["surface"] = 2.0 * crofton
+        out["mean_curvature"] = 2 * math.pi * _mean_breadth_table(corners, bits, connectivity)
+    for v in out.values():
+        if isinstance(v, np.ndarray):
+            v.setflags(write=False)
+    return out
 
-    # Euler characteristic with 4- / 6-adjacency: chi = V - E + F (- C) of the
-    # cell complex; a cell whose corners are constant along j axes lies in
-    # 2^j windows, so n/2^d - e/2^(d-1) + f/2^(d-2) (- v), times 2^d here.
+
+def _euler_table(corners: np.ndarray, bits: np.ndarray, connectivity: int) -> np.ndarray:
+    """Euler weight of every window configuration, times 2^ndim (integers).
+
+    Euler characteristic with 4- / 6-adjacency: chi = V - E + F (- C) of the
+    cell complex; a cell whose corners are constant along j axes lies in 2^j
+    windows, so n/2^d - e/2^(d-1) + f/2^(d-2) (- v), times 2^d here. The full
+    adjacencies by duality: chi8(X) = -chi4(X^c) (2D, torus), chi26(X) =
+    chi6(X^c) (3D).
+    """
+    ndim = corners.shape[1]
     edges = [
         (i, j)
-        for i, j in itertools.combinations(idx, 2)
+        for i, j in itertools.combinations(range(len(corners)), 2)
         if np.abs(corners[i] - corners[j]).sum() == 1
     ]
     n_set = bits.sum(axis=1)
@@ -494,15 +517,23 @@ def _tables(ndim: int, connectivity: int) -> dict:
         n_faces = sum(bits[:, f].all(axis=1).astype(np.int64) for f in faces)
         euler_base = n_set - 2 * n_edges + 4 * n_faces - 8 * full_cube
     if connectivity == 8:  # 2D duality on the torus: chi8(X) = -chi4(X^c)
-        euler = -euler_base[::-1]
-    elif connectivity == 26:  # 3D: chi26(X) = chi6(X^c)
-        euler = euler_base[::-1].copy()
-    else:
-        euler = euler_base
+        return -euler_base[::-1]
+    if connectivity == 26:  # 3D: chi26(X) = chi6(X^c)
+        return euler_base[::-1].copy()
+    return euler_base
 
-    # Crofton: intercepts along each direction v_i; a corner pair along v_i
-    # is shared by 2^(number of zero components of v_i) windows.
-    crofton = np.zeros(n_codes)
+
+def _crofton_table(corners: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """``sum_i c_i N_i / |v_i|`` of every window configuration (Crofton).
+
+    Intercepts along each direction v_i; a corner pair along v_i is shared
+    by 2^(number of zero components of v_i) windows.
+    """
+    ndim = corners.shape[1]
+    dirs = _directions(ndim)
+    cw = _direction_weights(ndim)
+    idx = range(len(corners))
+    crofton = np.zeros(len(bits))
     for i, v in enumerate(dirs):
         pairs = [
             (p, q)
@@ -512,36 +543,31 @@ def _tables(ndim: int, connectivity: int) -> dict:
         ]
         diff = sum((bits[:, p] != bits[:, q]).astype(int) for p, q in pairs)
         crofton += cw[i] * _pair_share(v) * diff / np.linalg.norm(v)
+    return crofton
 
-    out = {
-        "count": n_set.astype(np.int64),
-        "euler_scaled": euler.astype(np.int64),
-        "scale": 2**ndim,
-    }
-    if ndim == 2:
-        out["perimeter"] = 0.5 * math.pi * crofton
-    else:
-        # mean breadth from planar sections: the planar cells of the plane
-        # family orthogonal to v_i are the groups of >= 3 window corners on a
-        # common plane v_i . p = const (squares, rectangles, triangles)
-        planar_conn = 4 if connectivity == 6 else 8
-        curv = np.zeros(n_codes)
-        for i, v in enumerate(dirs):
-            level = corners @ v
-            for lv in np.unique(level):
-                members = np.flatnonzero(level == lv)
-                if members.size < 3:
-                    continue
-                pts = corners[members]
-                n_const = sum(bool(np.all(pts[:, ax] == pts[0, ax])) for ax in range(3))
-                chi = _planar_cell_weight(pts, bits[:, members], planar_conn)
-                curv += cw[i] * 2.0**-n_const * chi / np.linalg.norm(v)
-        out["surface"] = 2.0 * crofton
-        out["mean_curvature"] = 2 * math.pi * curv
-    for v in out.values():
-        if isinstance(v, np.ndarray):
-            v.setflags(write=False)
-    return out
+
+def _mean_breadth_table(corners: np.ndarray, bits: np.ndarray, connectivity: int) -> np.ndarray:
+    """``sum_i c_i (1 / |v_i|) sum_planes chi_i`` of every 3D window configuration.
+
+    Mean breadth from planar sections: the planar cells of the plane family
+    orthogonal to v_i are the groups of >= 3 window corners on a common
+    plane v_i . p = const (squares, rectangles, triangles).
+    """
+    dirs = _directions(3)
+    cw = _direction_weights(3)
+    planar_conn = 4 if connectivity == 6 else 8
+    curv = np.zeros(len(bits))
+    for i, v in enumerate(dirs):
+        level = corners @ v
+        for lv in np.unique(level):
+            members = np.flatnonzero(level == lv)
+            if members.size < 3:
+                continue
+            pts = corners[members]
+            n_const = sum(bool(np.all(pts[:, ax] == pts[0, ax])) for ax in range(3))
+            chi = _planar_cell_weight(pts, bits[:, members], planar_conn)
+            curv += cw[i] * 2.0**-n_const * chi / np.linalg.norm(v)
+    return curv
 
 
 # --------------------------------------------------------------------------

@@ -188,6 +188,17 @@ def union_of_balls(shape, dx, centres, radius) -> np.ndarray:
         Bad shape, ``dx``, ``radius``, or ``centres`` of the wrong shape or
         not finite.
     """
+    shape, dx, centres, radius = _check_balls(shape, dx, centres, radius)
+    mask = np.zeros(shape, dtype=bool)
+    if centres.shape[0] == 0:
+        return mask
+    _paint_balls(mask.reshape(-1), shape, centres / dx - 0.5, radius / dx)
+    return mask
+
+
+def _check_balls(shape, dx, centres, radius):
+    """The arguments of :func:`union_of_balls` checked: (shape, dx, centres
+    as an (n_balls, ndim) float array, radius)."""
     shape = _check_shape(shape)
     ndim = len(shape)
     dx = _check_positive("dx", dx)
@@ -206,40 +217,41 @@ def union_of_balls(shape, dx, centres, radius) -> np.ndarray:
         f"centres has shape {centres.shape}: expected (n_balls, {ndim})",
     )
     _require(bool(np.all(np.isfinite(centres))), "centres must all be finite")
+    return shape, dx, centres, radius
 
-    mask = np.zeros(shape, dtype=bool)
-    if centres.shape[0] == 0:
-        return mask
-    flat = mask.reshape(-1)
 
-    # Voxel-centre coordinates of the germ: t = x/dx - 1/2, base = floor(t),
-    # frac = t - base in [0, 1). Voxels base + o with o in [-m, m+1] cover
-    # every centre within radius (m = ceil(radius/dx)).
-    r_vox = radius / dx
+def _paint_balls(flat, shape, t_all, r_vox) -> None:
+    """Set the voxels of ``flat`` (the raveled mask) within ``r_vox`` voxels
+    of the germs at voxel-centre coordinates ``t_all`` (n_balls, ndim).
+
+    With ``t = x/dx - 1/2``, ``base = floor(t)`` and ``frac = t - base`` in
+    [0, 1), voxels ``base + o`` with ``o`` in ``[-m, m+1]`` cover every centre
+    within the radius (``m = ceil(r_vox)``). Each ball is painted only inside
+    that template, in chunks of balls (or, for huge grains, one germ at a time
+    in slabs along axis 0) of at most :data:`_CHUNK_ELEMENTS` template cells.
+    """
+    ndim = len(shape)
     m = int(math.ceil(r_vox))
     offs = np.arange(-m, m + 2)  # template along one axis
     n_t = offs.size
     r2 = r_vox * r_vox
     strides = [int(np.prod(shape[a + 1 :])) for a in range(ndim)]
-
-    t_all = centres / dx - 0.5
     base_all = np.floor(t_all)
     frac_all = t_all - base_all
     base_all = base_all.astype(np.int64)
     if n_t**ndim <= _CHUNK_ELEMENTS:  # usual case: many germs per chunk
         chunk = _CHUNK_ELEMENTS // n_t**ndim
-        for start in range(0, centres.shape[0], chunk):
+        for start in range(0, t_all.shape[0], chunk):
             sl = slice(start, start + chunk)
             _paint(flat, shape, strides, base_all[sl], frac_all[sl], [offs] * ndim, r2)
     else:  # huge grains: one germ at a time, in slabs along axis 0
         slab = max(1, _CHUNK_ELEMENTS // n_t ** (ndim - 1))
-        for i in range(centres.shape[0]):
+        for i in range(t_all.shape[0]):
             for j in range(0, n_t, slab):
                 offs_axes = [offs[j : j + slab]] + [offs] * (ndim - 1)
                 _paint(
                     flat, shape, strides, base_all[i : i + 1], frac_all[i : i + 1], offs_axes, r2
                 )
-    return mask
 
 
 def _paint(flat, shape, strides, base, frac, offs_axes, r2):

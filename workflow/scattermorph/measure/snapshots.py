@@ -268,7 +268,7 @@ def load_dataset(table_path, arrays_path):
     return table, arrays
 
 
-#: the label column(s) of :func:`scattermorph.classify.classifiers.structure_labels` that
+#: the label column(s) of :func:`scattermorph.classify.labels.structure_labels` that
 #: define the classes of the motivating pair, by criterion
 PAIR_CRITERIA = {
     "both": ("label_percolation", "label_euler"),
@@ -282,7 +282,7 @@ def select_motivating_pair(table: pd.DataFrame, labels: pd.DataFrame, *, criteri
     """A droplet and a co-continuous snapshot whose S(q) peak at (nearly) the same q.
 
     The classes are the study's connectivity labels of the full structures
-    (:func:`scattermorph.classify.classifiers.structure_labels`, the table of the
+    (:func:`scattermorph.classify.labels.structure_labels`, the table of the
     label_snapshots rule): *droplets* when the minority phase neither wraps
     around the periodic box (``label_percolation`` 0) nor has an Euler
     characteristic <= 0 (``label_euler`` 0: more components than handles);
@@ -330,6 +330,27 @@ def select_motivating_pair(table: pd.DataFrame, labels: pd.DataFrame, *, criteri
     if not (np.isfinite(rel_tol) and rel_tol >= 0):
         raise ParameterError(f"rel_tol = {rel_tol}: need a finite tolerance >= 0")
     cols = PAIR_CRITERIA[criterion]
+    t = _labelled_snapshots(table, labels, cols)
+    t = t[np.isfinite(t["q_peak"]) & (t["q_peak"] > 0)]
+    lab_sum = t[list(cols)].sum(axis=1)
+    drop = t[lab_sum == 0]
+    co = t[lab_sum == len(cols)]
+    if drop.empty or co.empty:
+        raise ParameterError(_missing_class_message(t, drop, co, cols, criterion))
+    qd, qc = np.log(drop["q_peak"].to_numpy()), np.log(co["q_peak"].to_numpy())
+    diff = np.abs(qd[:, None] - qc[None, :])
+    ok = diff <= diff.min() + rel_tol
+    dphi = np.abs(drop["phi0"].to_numpy()[:, None] - co["phi0"].to_numpy()[None, :])
+    late = np.minimum(drop["time_over_tau"].to_numpy()[:, None], co["time_over_tau"].to_numpy()[None, :])
+    ii, jj = np.nonzero(ok)
+    # lexsort: last key first -> largest dphi, then smallest diff, then latest
+    k = np.lexsort((-late[ii, jj], diff[ii, jj], -dphi[ii, jj]))[0]
+    return int(drop["row"].iloc[ii[k]]), int(co["row"].iloc[jj[k]])
+
+
+def _labelled_snapshots(table: pd.DataFrame, labels: pd.DataFrame, cols) -> pd.DataFrame:
+    """The dataset with the label columns ``cols`` of every snapshot; refuses
+    snapshots without a label."""
     lab = labels.rename(columns={"group": "sim_id"})[["sim_id", "snapshot", *cols]]
     t = table.merge(lab, on=["sim_id", "snapshot"], how="left", validate="one_to_one")
     missing = t[list(cols)].isna().any(axis=1)
@@ -340,34 +361,26 @@ def select_motivating_pair(table: pd.DataFrame, labels: pd.DataFrame, *, criteri
             f"{first['sim_id']} snapshot {first['snapshot']}): the label table must come from "
             "the same simulations (rerun the label_snapshots rule)"
         )
-    t = t[np.isfinite(t["q_peak"]) & (t["q_peak"] > 0)]
-    lab_sum = t[list(cols)].sum(axis=1)
-    drop = t[lab_sum == 0]
-    co = t[lab_sum == len(cols)]
-    if drop.empty or co.empty:
-        what = " and ".join(cols)
-        fix = []
-        if drop.empty:
-            hint = (" (in 3D the minority phase breaks up into droplets only at phi0 <~ 0.2: "
-                    "at 0.3 it is still a network at 50 tau)" if "dimension" in t
-                    and (t["dimension"] == 3).any() else "")
-            fix.append("add off-critical compositions to simulation.sweep.phi0" + hint)
-        if co.empty:
-            fix.append("add compositions near 0.5 to simulation.sweep.phi0")
-        raise ParameterError(
-            f"the motivating pair needs a droplet and a co-continuous snapshot ({what}); the "
-            f"dataset has {len(drop)} droplet and {len(co)} co-continuous snapshots (of "
-            f"{len(t)} with a peak, by criterion {criterion!r}): " + "; ".join(fix)
-        )
-    qd, qc = np.log(drop["q_peak"].to_numpy()), np.log(co["q_peak"].to_numpy())
-    diff = np.abs(qd[:, None] - qc[None, :])
-    ok = diff <= diff.min() + rel_tol
-    dphi = np.abs(drop["phi0"].to_numpy()[:, None] - co["phi0"].to_numpy()[None, :])
-    late = np.minimum(drop["time_over_tau"].to_numpy()[:, None], co["time_over_tau"].to_numpy()[None, :])
-    ii, jj = np.nonzero(ok)
-    # lexsort: last key first -> largest dphi, then smallest diff, then latest
-    k = np.lexsort((-late[ii, jj], diff[ii, jj], -dphi[ii, jj]))[0]
-    return int(drop["row"].iloc[ii[k]]), int(co["row"].iloc[jj[k]])
+    return t
+
+
+def _missing_class_message(t, drop, co, cols, criterion) -> str:
+    """Why the motivating pair cannot be drawn (a class has no snapshot) and
+    which compositions to add."""
+    what = " and ".join(cols)
+    fix = []
+    if drop.empty:
+        hint = (" (in 3D the minority phase breaks up into droplets only at phi0 <~ 0.2: "
+                "at 0.3 it is still a network at 50 tau)" if "dimension" in t
+                and (t["dimension"] == 3).any() else "")
+        fix.append("add off-critical compositions to simulation.sweep.phi0" + hint)
+    if co.empty:
+        fix.append("add compositions near 0.5 to simulation.sweep.phi0")
+    return (
+        f"the motivating pair needs a droplet and a co-continuous snapshot ({what}); the "
+        f"dataset has {len(drop)} droplet and {len(co)} co-continuous snapshots (of "
+        f"{len(t)} with a peak, by criterion {criterion!r}): " + "; ".join(fix)
+    )
 
 
 def snapshot_ids(meta: dict, i: int) -> dict:

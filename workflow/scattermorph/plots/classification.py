@@ -1,7 +1,7 @@
 """Figures of the partial-view classification stage (read tables only).
 
 Every function takes a table written by the ``decompose_errors`` rule
-(:func:`scattermorph.classify.classifiers.decompose_predictions`) and returns a
+(:func:`scattermorph.classify.jobs.decompose_predictions`) and returns a
 :class:`matplotlib.figure.Figure`.
 """
 
@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from scattermorph.classify.classifiers import CLASS_NAMES  # noqa: E402
+from scattermorph.classify.labels import CLASS_NAMES  # noqa: E402
 
 __all__ = ["plot_biasvar_vs_fraction", "plot_class_errors", "plot_complexity_tradeoff"]
 

@@ -7,6 +7,8 @@ with :func:`scattermorph.plots.save.save_job_figure`.
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -174,9 +176,6 @@ def plot_example(doc: dict, grid: dict):
         snapshot in the title. A fixed parameter's axis is a point: its panels
         are left empty.
     """
-    import warnings
-
-
     fixed = set(doc.get("fixed", []))
     with warnings.catch_warnings():  # a fixed parameter's axis has zero width
         warnings.simplefilter("ignore", UserWarning)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import warnings
+
 import matplotlib.pyplot as plt  # noqa: E402
 
 from scattermorph._io import atomic_write
@@ -40,10 +43,6 @@ def save_figure(fig, path, *, dpi: int = 150, provenance: dict | None = None, pd
 
 
 def _save_one(fig, path, dpi, provenance) -> None:
-    import json
-    import warnings
-
-
     suffix = str(path).rsplit(".", 1)[-1].lower()
     meta = None
     if suffix == "png":

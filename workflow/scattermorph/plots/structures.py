@@ -42,6 +42,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker as mticker  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
+from mpl_toolkits.mplot3d.art3d import Poly3DCollection  # noqa: E402
+from scipy import ndimage  # noqa: E402
+from skimage.measure import marching_cubes  # noqa: E402
 
 from scattermorph.errors import ParameterError  # noqa: E402
 
@@ -154,8 +158,6 @@ def resample_periodic(field, cells: int, *, periodic: bool = True) -> np.ndarray
     -------
     (mx, my, mz) ndarray of float
     """
-    from scipy import ndimage
-
     f = np.asarray(field, float)
     if cells < 4:
         raise ParameterError(f"cells = {cells}: need >= 4 samples per axis to draw a surface")
@@ -227,9 +229,6 @@ def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", max_cel
         resolution), ``cells`` (shape of the drawn grid), ``spacing`` ((3,)
         its sample spacing in b), ``box`` ((3,) box lengths in b).
     """
-    from skimage.measure import marching_cubes
-
-
     f = _check3d(field).astype(float)
     dx = _check_dx(dx)
     if phase not in ("minority", "rich", "poor"):
@@ -243,14 +242,7 @@ def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", max_cel
     box = n * dx if periodic else (n - 1) * dx
     cells = min(int(max_cells), int(n.max()))
     while True:
-        g = resample_periodic(f, cells, periodic=periodic)
-        m = np.array(g.shape)
-        h = box / m if periodic else box / (m - 1)
-        g = g - lev if rich else lev - g  # > 0 inside the shown phase
-        if periodic:
-            g = np.pad(g, [(0, 1)] * 3, mode="wrap")
-        if caps:
-            g = np.pad(g, 1, mode="constant", constant_values=-max(1.0, float(np.abs(g).max())))
+        g, h, m = _signed_grid(f, cells, lev, rich, box, periodic=periodic, caps=caps)
         info = {"level": float(lev), "phase_is_rich": bool(rich), "cells": tuple(int(k) for k in m),
                 "spacing": h, "box": box, "fraction": frac_rich if rich else 1 - frac_rich}
         if not (g.max() > 0 > g.min()):  # one phase fills the box: no interface
@@ -262,6 +254,25 @@ def isosurface_mesh(field, dx: float, *, level="mean", phase="minority", max_cel
     if caps:
         verts = np.clip(verts - h, 0.0, box)
     return verts, faces, info
+
+
+def _signed_grid(f, cells, lev, rich, box, *, periodic, caps):
+    """The field of :func:`isosurface_mesh` on at most ``cells`` samples per
+    axis, signed so that it is > 0 inside the shown phase, with the wrapped
+    layer (``periodic``) and the cap layer (``caps``) padded on.
+
+    Returns the padded grid, its sample spacing (3,) in b and the shape of
+    the drawn grid before padding.
+    """
+    g = resample_periodic(f, cells, periodic=periodic)
+    m = np.array(g.shape)
+    h = box / m if periodic else box / (m - 1)
+    g = g - lev if rich else lev - g  # > 0 inside the shown phase
+    if periodic:
+        g = np.pad(g, [(0, 1)] * 3, mode="wrap")
+    if caps:
+        g = np.pad(g, 1, mode="constant", constant_values=-max(1.0, float(np.abs(g).max())))
+    return g, h, m
 
 
 def mesh_area(verts, faces) -> float:
@@ -420,9 +431,6 @@ def draw_isosurface(ax, verts, faces, box, *, color, elev: float = VIEW["elev"],
         the axes, so that boxes of different sizes in one figure share a
         length scale (default: this box fills the axes).
     """
-    from matplotlib.colors import to_rgb
-    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
-
     box = np.asarray(box, float)
     if len(faces):
         shade = lambert_shading(verts, faces, _light(elev, azim), ambient=ambient)
