@@ -32,6 +32,7 @@ above this file.
 from __future__ import annotations
 
 import ast
+import functools
 import gc
 import hashlib
 from collections import deque
@@ -53,6 +54,11 @@ _PKG_DIR = _package_dir(Path(__file__).resolve().parent)
 PACKAGE = _PKG_DIR.name  # "scattermorph"
 ROOT = _PKG_DIR.parent  # the folder on sys.path that holds the package
 
+
+
+def _same_unit(unit, _name):
+    """The unit of every method of a class: the class's own."""
+    return unit
 
 class _Chunk:
     """What one piece of code does when it runs: the modules it imports
@@ -123,8 +129,7 @@ class _Module:
             for x in (*node.decorator_list, *node.bases, *node.keywords):
                 self._walk(x, here, None)
             if unit_for:  # methods of a module-level class: its unit
-                methods = unit_for(node.name)
-                body_units = lambda _name: methods
+                body_units = functools.partial(_same_unit, unit_for(node.name))
             else:
                 body_units = None
             for stmt in node.body:
