@@ -40,9 +40,7 @@ from scattermorph.audit import audit
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.infer.posterior import PARAM_LABELS, study_calibration
 from scattermorph.learn.estimators import GP_KERNELS
-from scattermorph.measure import scattering as sc
-from scattermorph.measure.minkowski import minkowski
-from scattermorph.measure.minkowski import threshold as cut
+from scattermorph.measure.images import characterise, read_image
 from scattermorph.plots.inference import inference_figure
 from scattermorph.plots.predict import predict_figure
 from scattermorph.plots.save import save_figure
@@ -54,144 +52,7 @@ from scattermorph.provenance.readme import HAND_EDITED, STALE, check, documents,
 from scattermorph.provenance.records import sha256_file
 from scattermorph.sas.curves import read_curve, read_curves, read_table
 
-__all__ = ["main", "read_image", "characterise"]
-
-
-# --------------------------------------------------------------------------
-# image input
-# --------------------------------------------------------------------------
-def read_image(path) -> np.ndarray:
-    """Read a 2D image or a 3D stack as a numeric array.
-
-    ``.npy`` (no pickles), ``.tif``/``.tiff`` (a multi-page file is a 3D
-    stack, pages along axis 0), ``.png``/``.jpg``/``.bmp`` (converted to
-    grey levels; a colour image must be grey, i.e. equal channels).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            img = np.load(path, allow_pickle=False)
-        elif suffix in (".tif", ".tiff"):
-            import tifffile
-
-            img = tifffile.imread(path)
-        elif suffix in (".png", ".jpg", ".jpeg", ".bmp", ".gif"):
-            from PIL import Image
-
-            with Image.open(path) as im:
-                img = np.asarray(im)
-            if img.ndim == 3:
-                chans = img[..., :3].astype(float)
-                if not (np.array_equal(chans[..., 0], chans[..., 1])
-                        and np.array_equal(chans[..., 0], chans[..., 2])):
-                    raise InputFileError(
-                        f"{path}: colour image with different channels; convert it to "
-                        "grey levels or a binary mask first"
-                    )
-                img = img[..., 0]
-        else:
-            raise InputFileError(
-                f"{path}: unsupported file type '{suffix}'; use .npy, .tif/.tiff or .png"
-            )
-    except InputFileError:
-        raise
-    except Exception as exc:  # malformed file: say which and why
-        raise InputFileError(f"{path}: cannot be read as an image ({exc})") from exc
-    img = np.asarray(img)
-    if img.dtype == object or not (np.issubdtype(img.dtype, np.number) or img.dtype == bool):
-        raise InputFileError(f"{path}: holds {img.dtype} data, not numbers")
-    img = np.squeeze(img)
-    if img.ndim not in (2, 3):
-        raise InputFileError(
-            f"{path}: array of shape {img.shape} is {img.ndim}D; only 2D images and 3D "
-            "stacks are supported"
-        )
-    return img
-
-
-def binarise(img: np.ndarray, threshold=None) -> tuple[np.ndarray, float | None]:
-    """Foreground mask of an image.
-
-    A bool array, or an image with exactly two distinct values (e.g. 0/1 or
-    0/255), is binary already: the larger value is the foreground. Anything
-    else needs ``threshold`` ("mean", "equal_volume" or a number); the
-    foreground is ``img > level``.
-    """
-
-    if img.dtype != bool and not np.all(np.isfinite(img)):
-        n = int(np.size(img) - np.isfinite(img).sum())
-        raise InputFileError(f"image has {n} NaN/inf values; mask or fill them first")
-    values = np.unique(img)
-    if values.size < 2:
-        raise InputFileError(
-            f"image is constant (every pixel = {values[0] if values.size else 'n/a'}): "
-            "there is no structure to characterise"
-        )
-    if threshold is None:
-        if img.dtype == bool or values.size == 2:
-            return img == values[-1], None
-        raise InputFileError(
-            f"image has {values.size} distinct grey levels, not 2: pass --threshold "
-            "(mean, equal_volume or a grey level) to binarise it"
-        )
-    level = threshold
-    if isinstance(level, str) and level not in ("mean", "equal_volume"):
-        try:
-            level = float(level)
-        except ValueError:
-            raise InputFileError(
-                f"--threshold {threshold!r}: use 'mean', 'equal_volume' or a number"
-            ) from None
-    mask, lev = cut(img.astype(float), level, return_level=True)
-    if mask.all() or not mask.any():
-        raise InputFileError(
-            f"threshold {threshold!r} (level {lev:g}) leaves a single phase; pick a level "
-            f"between the image's minimum {values[0]:g} and maximum {values[-1]:g}"
-        )
-    return mask, float(lev)
-
-
-def characterise(img, *, pixel_size=1.0, threshold=None, periodic=True, connectivity=None,
-                 q_bins=64) -> dict:
-    """Minkowski functionals and S(q) of an image (the ``characterise`` command).
-
-    Returns
-    -------
-    dict
-        ``dimension``, ``shape``, ``pixel_size``, ``periodic``,
-        ``threshold_level`` (None for a binary image), ``functionals``
-        (totals and ``<key>_density`` per unit area/volume, keys 2D: area,
-        perimeter, euler; 3D: volume, surface, mean_curvature, euler),
-        ``scattering`` (``q``, ``s_q``, ``counts`` of the binary structure on a
-        log grid from 2 pi / box to pi / pixel_size; ``characteristic_length``,
-        ``invariant``).
-    """
-
-    if not (np.isfinite(pixel_size) and pixel_size > 0):
-        raise ParameterError(f"--pixel-size {pixel_size!r} must be a positive length")
-    mask, level = binarise(np.asarray(img), threshold)
-    func = minkowski(mask, spacing=pixel_size, periodic=periodic, connectivity=connectivity)
-    box = max(mask.shape) * pixel_size
-    edges, centres = sc.q_grid(2 * np.pi / box, np.pi / pixel_size, int(q_bins))
-    s_q, counts = sc.radial_profile(mask.astype(float), pixel_size, edges)
-    return {
-        "dimension": mask.ndim,
-        "shape": list(mask.shape),
-        "pixel_size": pixel_size,
-        "periodic": periodic,
-        "threshold_level": level,
-        "functionals": {k: float(v) for k, v in func.items()},
-        "scattering": {
-            "q": centres.tolist(),
-            "s_q": [None if not np.isfinite(v) else float(v) for v in s_q],
-            "counts": counts.tolist(),
-            "characteristic_length": sc.characteristic_length(mask.astype(float), pixel_size),
-            "invariant": sc.invariant(mask.astype(float), pixel_size),
-        },
-    }
+__all__ = ["main", "build_parser"]
 
 
 def _connectivity(text):
