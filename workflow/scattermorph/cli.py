@@ -44,18 +44,21 @@ from scattermorph.measure.images import characterise, read_image
 from scattermorph.plots.inference import inference_figure
 from scattermorph.plots.predict import predict_figure
 from scattermorph.plots.save import save_figure
+from scattermorph.predict.apply import about_text, apply_model, base_model, read_curve_files, results_table
 from scattermorph.predict.fit import cv_text, train_model
-from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, domain_text, training_domain
-from scattermorph.predict.modelfile import load_model, load_shipped_model, model_summary, save_model
-from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
+from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, domain_text
+from scattermorph.predict.modelfile import model_summary, save_model
 from scattermorph.provenance.readme import HAND_EDITED, STALE, check, documents, sync
-from scattermorph.provenance.records import sha256_file
-from scattermorph.sas.curves import read_curve, read_curves, read_table
+from scattermorph.sas.curves import read_curve, read_table
 
 __all__ = ["main", "build_parser"]
 
 
+# --------------------------------------------------------------------------
+# argument types
+# --------------------------------------------------------------------------
 def _connectivity(text):
+    """--connectivity: an integer (which ones the dimension allows is checked by the measurement)."""
     if text is None:
         return None
     try:
@@ -64,6 +67,20 @@ def _connectivity(text):
         raise argparse.ArgumentTypeError(f"invalid connectivity {text!r}") from None
 
 
+def _columns(text):
+    """--columns: 1-based column numbers "1,2[,3]" as 0-based indices of q, I[, dI]."""
+    try:
+        cols = [int(c) - 1 for c in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid --columns {text!r}: give 1-based numbers, e.g. 1,2,3") from None
+    if not 2 <= len(cols) <= 3 or min(cols) < 0:
+        raise argparse.ArgumentTypeError(f"invalid --columns {text!r}: 2 or 3 numbers >= 1 (q, I[, dI])")
+    return cols
+
+
+# --------------------------------------------------------------------------
+# commands
+# --------------------------------------------------------------------------
 def _cmd_characterise(args) -> int:
     img = read_image(args.image)
     out = characterise(
@@ -92,7 +109,6 @@ def _cmd_characterise(args) -> int:
 
 
 def _cmd_audit(args) -> int:
-
     notes = []
     paths = args.paths or (["results"] + (["models"] if Path("models").is_dir() else []))
     try:
@@ -107,229 +123,80 @@ def _cmd_audit(args) -> int:
     return 1 if problems else 0
 
 
-def _columns(text):
-    try:
-        cols = [int(c) - 1 for c in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid --columns {text!r}: give 1-based numbers, e.g. 1,2,3") from None
-    if not 2 <= len(cols) <= 3 or min(cols) < 0:
-        raise argparse.ArgumentTypeError(f"invalid --columns {text!r}: 2 or 3 numbers >= 1 (q, I[, dI])")
-    return cols
+def _predict_log(message) -> None:
+    """Progress notes of predict (a refit) on stderr."""
+    print(f"scattermorph predict: note: {message}", file=sys.stderr)
 
 
-def _resolution_info(curve, used=None) -> dict | None:
-    """JSON metadata of the curve's q resolution dQ and of the resolution the model used
-    (None when the file states none and none was given)."""
-    if curve.dq is None and used is None:
-        return None
-    out = {"used": used is not None}
-    if curve.dq is not None:
-        rel = curve.dq / curve.q
-        out.update(dq_unit=curve.q_unit, n_points=int(curve.dq.size), all_zero=bool(np.all(curve.dq == 0)),
-                   dq_over_q_median=float(np.median(rel)), dq_over_q_min=float(rel.min()),
-                   dq_over_q_max=float(rel.max()))
-    if used is not None:
-        out.update(relative_used=used["relative"], source=used["source"], window=used.get("window"),
-                   model_cache=used.get("cache"), refitted_now=used.get("refit"))
-    return out
+def _write_predictions(args, results) -> bool:
+    """The --csv and --json outputs; True when one of them was printed instead of the table."""
+    if args.csv is not None:
+        table = results_table(results)
+        if args.csv == "-":
+            print(table.to_csv(index=False), end="")
+            return True
+        table.to_csv(args.csv, index=False)
+    if args.json is not None:
+        doc = results[0].doc if len(results) == 1 else {"curves": [r.doc for r in results]}
+        text = json.dumps(doc, indent=2)
+        if args.json == "-":
+            print(text)
+            return True
+        Path(args.json).write_text(text + "\n")
+    return False
 
 
-def _model_for(base, curve, args, models):
-    """The model for one curve: the base model, or the base model refitted on training
-    curves smeared with the curve's relative resolution (``--resolution``, else the file's
-    dQ over the feature window); ``models`` caches them by rounded dQ/q for this run."""
-
-    window = None
-    if args.resolution is not None:
-        rel, source = args.resolution, "--resolution"
+def _print_prediction(result, label, base) -> None:
+    """The table of one curve: its source, resolution, the model, its domain and the densities."""
+    curve, pred, info = result.curve, result.prediction, result.prediction.info
+    name = f"{curve.source}" if curve.entry is None or curve.entry in curve.source else f"{curve.source} [{curve.entry}]"
+    r = result.doc["resolution"] or {}
+    if r.get("used") and r["relative_used"] > 0:
+        res = f", resolution dQ/q = {r['relative_used']:g} from {r['source']}: model refitted on smeared curves"
+    elif curve.dq is not None:
+        res = ", dQ given (all zero: none used)" if np.all(curve.dq == 0) else ", dQ given (not used)"
     else:
-        window = curve_resolution(base, curve.q, curve.dq, curve.intensity)
-        if window is None:
-            return base, None, []
-        rel, source = window["median"], "the file's dQ (median dQ/q over the feature window)"
-    notes = []
-    if window is not None and window["max"] > 1.5 * window["min"]:
-        notes.append(f"dQ/q varies from {window['min']:.3g} to {window['max']:.3g} over the q range the model "
-                     f"uses; the model is refitted for the median {window['median']:.3g} (constant dQ/q)")
-    if base.curves is None and args.resolution is None:
-        notes.append("the curve states its resolution dQ, but this model holds no training curves to smear: "
-                     "it is used as trained on ideal curves (retrain it with this scattermorph to use dQ)")
-        return base, None, notes
-    key = round_resolution(rel)
-    if key == 0:
-        return base, {"relative": 0.0, "source": source, "window": window, "cache": None, "refit": False}, notes
-    if key not in models:
-        print(f"scattermorph predict: note: refitting the model on training curves smeared with dQ/q = {key:g} "
-              f"(done once; cached)", file=sys.stderr)
-        try:
-            models[key] = resolution_model(base, rel, cache_dir=args.cache_dir)
-        except ParameterError as exc:
-            raise InputFileError(f"{args.model_label}: {exc}") from None
-    model, info = models[key]
-    if info.get("note"):
-        notes.append(info["note"])
-    return model, dict(info, source=source, window=window), notes
-
-
-_GLOB = set("*?[")
-
-
-def _curve_files(spec) -> list:
-    """The files a predict CURVE argument names: a file, a folder (its visible files) or a glob."""
-    import glob
-
-    path = Path(spec)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        if not files:
-            raise InputFileError(f"{path}: the folder holds no files; give a curve file, a folder of curves or a glob")
-        return files
-    if _GLOB & set(str(spec)):
-        files = sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
-        if not files:
-            raise InputFileError(f"{spec}: the pattern matches no file; check it (quote it so the shell leaves it)")
-        return files
-    raise InputFileError(f"{path}: no such file")
-
-
-def _results_table(results):
-    """One row per curve: source, entry, format, q unit, domain flag, dQ/q and each functional."""
-    import pandas as pd
-
-    rows = []
-    for curve, pred, out in results:
-        row = {"curve": out["curve"], "entry": curve.entry or "", "format": curve.format,
-               "n_points": pred.info["n_points"], "q_unit": pred.info["q_unit"],
-               "in_domain": bool(pred.info["in_domain"]),
-               "dq_over_q_median": (out["resolution"] or {}).get("dq_over_q_median", float("nan")),
-               "dq_over_q_used": (out["resolution"] or {}).get("relative_used", 0.0),
-               "n_warnings": len(pred.warnings)}
-        for r in pred.table.itertuples():
-            row[f"{r.functional}"] = float(r.mean)
-            row[f"{r.functional}_std"] = float(r.std)
-            row[f"{r.functional}_unit"] = r.unit
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def about_text(model, path, *, shipped=False) -> str:
-    """``scattermorph predict --about``: what a model file is and where it came from."""
-
-    prov, t = model.provenance, model.training
-    size = path.stat().st_size
-    dom = training_domain(model)
-    extra = prov.get("extra", {})
-    lines = [f"model {path}{' (shipped with scattermorph)' if shipped else ''}: {size / 1e6:.2f} MB, "
-             f"sha256 {sha256_file(path)}",
-             f"  study: {dom.get('study') or extra.get('study') or 'not recorded'}"
-             + (f" (rule {extra['rule']})" if extra.get("rule") else ""),
-             f"  config sha256: {prov.get('config_sha256', 'not recorded')}",
-             f"  code: scattermorph {prov.get('scattermorph_version', '?')}, git commit {prov.get('git_commit')}"
-             + (" (uncommitted changes)" if prov.get("git_dirty") else ""),
-             f"  created: {prov.get('created', '?')}",
-             f"  training data: {dom.get('n_simulations') or '?'} simulations, {model.X.shape[0]} snapshots "
-             f"({model.ndim}D); {domain_text(dict(dom, n_simulations=None, n_snapshots=None))}",
-             f"  functionals: {', '.join(model.targets)}",
-             f"  features: {model.kind} ({model.X.shape[1]} columns"
-             + (f", q/q1 in [{model.features['x_range'][0]:g}, {model.features['x_range'][1]:g}]"
-                if "x_range" in model.features else "") + f"), training q unit {model.features['q_unit']}",
-             f"  kernel: {t.get('kernel')}{' (ARD)' if t.get('ard') else ''}, restarts {t.get('restarts')}"]
-    for name in model.targets:
-        lines.append(f"    {name}: {model.specs[name]['repr']}")
-    cal = (t.get("calibration") or {}).get("factor")
-    if cal:
-        lines.append("  sigma-scaling factors: " + ", ".join(f"{k} {v:.3g}" for k, v in cal.items()))
-    lines.append("  training curves stored (resolution-aware refits): "
-                 + ("yes" if model.curves is not None else "no"))
-    for d in prov.get("dataset", []):
-        lines.append(f"  dataset: {d['path']} sha256 {d['sha256'][:16]}...")
-    return "\n".join(lines)
+        res = ", no resolution (model trained on ideal curves)"
+    print(f"{name}: {info['n_points']} points, q in {info['q_unit']}{res}; model {label} "
+          f"({base.kind}, {base.ndim}D, {base.X.shape[0]} training curves)")
+    print(f"  training domain: {domain_text(info['training_domain'])}")
+    if not info["in_domain"]:
+        print("  OUT OF TRAINING DOMAIN: numbers below are not trustworthy (see warnings)")
+    for f in pred.table.itertuples():
+        print(f"  {f.functional:24s} {f.mean: .5g} +- {f.std:.3g}  [{f.unit}]")
 
 
 def _cmd_predict(args) -> int:
-
     if args.resolution is not None and not (0 <= args.resolution < 1):
         raise ParameterError(f"--resolution {args.resolution:g}: give the relative resolution dQ/q in [0, 1), "
                              "e.g. 0.1 for 10 %")
-    if args.model is None:
-        base, path = load_shipped_model()
-        args.model_label = f"{path} (shipped)"
-    else:
-        base, args.model_label = load_model(args.model), str(args.model)
+    base, path, label = base_model(args.model)
     if args.about:
-        print(about_text(base, Path(path if args.model is None else args.model), shipped=args.model is None))
+        print(about_text(base, path, shipped=args.model is None))
         return 0
     if args.curve is None:
         raise ParameterError("give a CURVE (a file, a folder or a quoted glob), or --about")
-    files = _curve_files(args.curve)
-    batch = len(files) > 1 or Path(args.curve) != files[0]
-    curves = []
-    for path in files:
-        if batch or (args.entry is not None and args.entry.lower() == "all"):
-            # a folder or glob: every curve of every file unless --entry names one
-            entry = "all" if args.entry is None else args.entry
-            curves += [(path, c) for c in read_curves(path, q_unit=args.q_unit, columns=args.columns, entry=entry)]
-        else:
-            curves.append((path, read_curve(path, q_unit=args.q_unit, columns=args.columns, entry=args.entry)))
+    curves = read_curve_files(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry)
     if args.csv is not None and args.csv == "-" and args.json == "-":
         raise InputFileError("--csv - and --json - both print to stdout: write one of them to a file")
     if args.plot is not None and len(curves) != 1:
         raise ParameterError(f"--plot draws one curve; CURVE gives {len(curves)} (pick one with --entry, or "
                              "use --csv for many)")
-    results, models = [], {}
-    for path, curve in curves:  # every curve is read and predicted before anything is written
-        model, used, notes = _model_for(base, curve, args, models)
-        pred = model.predict(curve, None, n_draws=args.draws)
-        pred.warnings[:0] = notes
-        out = pred.to_dict()
-        out.update(curve=str(path), entry=curve.entry, format=curve.format, model=args.model_label,
-                   intensity_unit=curve.intensity_unit, resolution=_resolution_info(curve, used))
-        results.append((curve, pred, out))
+    # every curve is read and predicted before anything is written
+    results = apply_model(base, curves, label=label, resolution=args.resolution, cache_dir=args.cache_dir,
+                          n_draws=args.draws, log=_predict_log)
     if args.plot is not None:
-
-        curve, pred, out = results[0]
-        used = models.get(round((out["resolution"] or {}).get("relative_used") or 0.0, 6))
-        save_figure(predict_figure(curve, pred, base if used is None else used[0]), args.plot)
-    for curve, pred, _ in results:
-        for w in pred.warnings:
+        save_figure(predict_figure(results[0].curve, results[0].prediction, results[0].model), args.plot)
+    for r in results:
+        for w in r.prediction.warnings:
             print(f"scattermorph predict: warning: {w}", file=sys.stderr)
-    if args.csv is not None:
-        table = _results_table(results)
-        if args.csv == "-":
-            print(table.to_csv(index=False), end="")
-            return 0
-        table.to_csv(args.csv, index=False)
-    if args.json is not None:
-        doc = results[0][2] if len(results) == 1 else {"curves": [r[2] for r in results]}
-        text = json.dumps(doc, indent=2)
-        if args.json == "-":
-            print(text)
-            return 0
-        Path(args.json).write_text(text + "\n")
-    for curve, pred, out in results:
-        info = pred.info
-        name = f"{curve.source}" if curve.entry is None or curve.entry in curve.source else f"{curve.source} [{curve.entry}]"
-        r = out["resolution"] or {}
-        if r.get("used") and r["relative_used"] > 0:
-            res = f", resolution dQ/q = {r['relative_used']:g} from {r['source']}: model refitted on smeared curves"
-        elif curve.dq is not None:
-            res = ", dQ given (all zero: none used)" if np.all(curve.dq == 0) else ", dQ given (not used)"
-        else:
-            res = ", no resolution (model trained on ideal curves)"
-        print(f"{name}: {info['n_points']} points, q in {info['q_unit']}{res}; model {args.model_label} "
-              f"({base.kind}, {base.ndim}D, {base.X.shape[0]} training curves)")
-        print(f"  training domain: {domain_text(info['training_domain'])}")
-        if not info["in_domain"]:
-            print("  OUT OF TRAINING DOMAIN: numbers below are not trustworthy (see warnings)")
-        for r in pred.table.itertuples():
-            print(f"  {r.functional:24s} {r.mean: .5g} +- {r.std:.3g}  [{r.unit}]")
+    if not _write_predictions(args, results):
+        for r in results:
+            _print_prediction(r, label, base)
     return 0
 
 
 def _cmd_infer(args) -> int:
-
     if not 8 <= args.grid <= 80:
         raise ParameterError(f"--grid {args.grid}: give 8 to 80 cells per parameter (default 32)")
     curve = read_curve(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry)
@@ -342,7 +209,6 @@ def _cmd_infer(args) -> int:
                n_components=cal.emulator.k, grid_cells_per_parameter=args.grid,
                warnings=list(curve.warnings))
     if args.plot is not None:
-
         save_figure(inference_figure(post, res), args.plot)
     if args.json is not None:
         text = json.dumps(doc, indent=2)
@@ -370,7 +236,6 @@ def _cmd_infer(args) -> int:
 
 
 def _cmd_train(args) -> int:
-
     if args.cv_repeats < 0:
         raise ParameterError(f"--cv-repeats {args.cv_repeats}: give 0 (no cross-validation) or more splits")
     q, s_q, targets, groups = read_table(args.table, args.dimension, q_unit=args.q_unit)
@@ -399,6 +264,31 @@ def _cmd_train(args) -> int:
               "the intensity as S = I / contrast^2 per unit volume, like this table's; for measured curves "
               "in arbitrary units or with an unknown contrast, train with --features scale_free")
     print(f"written {args.out}")
+    return 0
+
+
+def _cmd_readme(args) -> int:
+    paths = [Path(p) for p in args.readme] if args.readme else documents(".")
+    texts = {}
+    for path in paths:
+        if not path.is_file():
+            raise InputFileError(f"{path}: no such file (give the Markdown files with --readme)")
+        texts[path] = path.read_text(encoding="utf-8")
+    if args.check:
+        bad = 0
+        for path, text in texts.items():
+            for block, status, reason in check(text, args.root, name=str(path)):
+                bad += status in (HAND_EDITED, STALE)
+                print(f"{path}:{block.begin + 1}: {block.source}: {status.upper()}: {reason}")
+        print(f"{', '.join(map(str, paths))}: {bad} block(s) hand-edited or stale", file=sys.stderr)
+        return 1 if bad else 0
+    # every file parsed before any is written: a malformed block leaves all of them as they were
+    synced = {path: sync(text, args.root, name=str(path)) for path, text in texts.items()}
+    for path, (new, actions) in synced.items():
+        for block, action in actions:
+            print(f"{path}:{block.begin + 1}: {block.source}: {action}")
+        if new != texts[path]:
+            atomic_write(path, lambda tmp, new=new: Path(tmp).write_text(new, encoding="utf-8"))
     return 0
 
 
@@ -609,33 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_readme(args) -> int:
-
-    paths = [Path(p) for p in args.readme] if args.readme else documents(".")
-    texts = {}
-    for path in paths:
-        if not path.is_file():
-            raise InputFileError(f"{path}: no such file (give the Markdown files with --readme)")
-        texts[path] = path.read_text(encoding="utf-8")
-    if args.check:
-        bad = 0
-        for path, text in texts.items():
-            for block, status, reason in check(text, args.root, name=str(path)):
-                bad += status in (HAND_EDITED, STALE)
-                print(f"{path}:{block.begin + 1}: {block.source}: {status.upper()}: {reason}")
-        print(f"{', '.join(map(str, paths))}: {bad} block(s) hand-edited or stale", file=sys.stderr)
-        return 1 if bad else 0
-    # every file parsed before any is written: a malformed block leaves all of them as they were
-    synced = {path: sync(text, args.root, name=str(path)) for path, text in texts.items()}
-    for path, (new, actions) in synced.items():
-        for block, action in actions:
-            print(f"{path}:{block.begin + 1}: {block.source}: {action}")
-        if new != texts[path]:
-            atomic_write(path, lambda tmp, new=new: Path(tmp).write_text(new, encoding="utf-8"))
-    return 0
-
-
 def main(argv=None) -> int:
+    """Run a command; bad input or parameters: the message on stderr and exit status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
