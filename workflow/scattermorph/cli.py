@@ -292,14 +292,11 @@ def _cmd_readme(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-
-    parser = argparse.ArgumentParser(
-        prog="scattermorph",
-        description="Minkowski functionals and scattering of phase-separated structures.",
-    )
-    parser.add_argument("--version", action="version", version=f"scattermorph {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+# --------------------------------------------------------------------------
+# the parser: one _add_<command> per subcommand
+# --------------------------------------------------------------------------
+def _add_characterise(sub) -> None:
+    """scattermorph characterise IMAGE."""
     p = sub.add_parser(
         "characterise",
         help="Minkowski functionals and S(q) of a 2D image or 3D stack",
@@ -322,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--q-bins", type=int, default=64, help="number of log-spaced q bins (default 64)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_characterise)
+
+
+def _add_audit(sub) -> None:
+    """scattermorph audit [PATH ...]."""
     a = sub.add_parser(
         "audit",
         help="check figures, tables and arrays against their provenance records",
@@ -342,6 +343,30 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-params", dest="params", action="store_false",
                    help="skip the parameter check (it loads the workflow with Snakemake: a few seconds per study)")
     a.set_defaults(func=_cmd_audit)
+
+
+def _add_curve_options(parser, *, batch) -> None:
+    """--q-unit, --columns and --entry: how a curve is read from its file (predict, infer).
+
+    ``batch``: the command reads several curves (``--entry all``) and describes the
+    options in full; else it reads one and refers to predict's description.
+    """
+    parser.add_argument("--q-unit", default=None,
+                        help="text files: the unit of q in the file, 1/A (default), 1/nm, 1/um, 1/m or 1/b; files "
+                             "that state their unit (NXcanSAS, canSAS XML, NIST): convert q to this unit (default: "
+                             "keep the file's); required for such a file whose Q has no unit"
+                        if batch else "as for predict")
+    parser.add_argument("--columns", type=_columns, default=None,
+                        help="text files: 1-based columns of q, I and optionally dI (default 1,2,3)"
+                        if batch else "as for predict")
+    parser.add_argument("--entry", default=None, metavar="NAME|N|all" if batch else "NAME|N",
+                        help="a file holding several curves (SASentry/SASdata groups or frames): the one to use, "
+                             "by name (as the error message lists them) or 1-based number, or 'all' (one result "
+                             "each)" if batch else "as for predict (one curve)")
+
+
+def _add_predict(sub) -> None:
+    """scattermorph predict CURVE."""
     pr = sub.add_parser(
         "predict",
         help="Minkowski densities of a measured scattering curve from a trained model",
@@ -379,15 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--plot", metavar="OUT.png", default=None,
                     help="draw the curve, the q window the features use, and the predicted densities with "
                          "their 68 %% and 95 %% intervals (one curve)")
-    pr.add_argument("--q-unit", default=None,
-                    help="text files: the unit of q in the file, 1/A (default), 1/nm, 1/um, 1/m or 1/b; files "
-                         "that state their unit (NXcanSAS, canSAS XML, NIST): convert q to this unit (default: "
-                         "keep the file's); required for such a file whose Q has no unit")
-    pr.add_argument("--columns", type=_columns, default=None,
-                    help="text files: 1-based columns of q, I and optionally dI (default 1,2,3)")
-    pr.add_argument("--entry", default=None, metavar="NAME|N|all",
-                    help="a file holding several curves (SASentry/SASdata groups or frames): the one to use, "
-                         "by name (as the error message lists them) or 1-based number, or 'all' (one result each)")
+    _add_curve_options(pr, batch=True)
     pr.add_argument("--draws", type=int, default=200,
                     help="Monte Carlo draws propagating dI into the standard deviations (default 200)")
     pr.add_argument("--json", metavar="OUT", default=None,
@@ -399,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "CURVE may be a folder (every file in it) or a quoted glob ('data/*.h5'), which read "
                          "every curve of every file unless --entry names one")
     pr.set_defaults(func=_cmd_predict)
+
+
+def _add_infer(sub) -> None:
+    """scattermorph infer CURVE."""
     inf = sub.add_parser(
         "infer",
         help="posterior over phi0, chi/chi_s and t/tau of the simulated blend given a scattering curve",
@@ -419,14 +440,15 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--cache-dir", default=None,
                      help="folder of the cached fits (default $SCATTERMORPH_CACHE_DIR, else ~/.cache/scattermorph/models)")
     inf.add_argument("--grid", type=int, default=32, help="grid cells per parameter (default 32: 32^3 cells)")
-    inf.add_argument("--q-unit", default=None, help="as for predict")
-    inf.add_argument("--columns", type=_columns, default=None, help="as for predict")
-    inf.add_argument("--entry", default=None, metavar="NAME|N", help="as for predict (one curve)")
+    _add_curve_options(inf, batch=False)
     inf.add_argument("--json", metavar="OUT", default=None, help="write everything as JSON to OUT ('-' prints it)")
     inf.add_argument("--plot", metavar="OUT.png", default=None,
                      help="corner plot of the posterior and the posterior-predictive feature curve over the data's")
     inf.set_defaults(func=_cmd_infer)
 
+
+def _add_train(sub) -> None:
+    """scattermorph train TABLE --out MODEL."""
     tr = sub.add_parser(
         "train",
         help="fit the models to your own table of scattering curves and densities",
@@ -478,6 +500,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="dimension of the samples' structures (default 3)")
     tr.add_argument("--q-unit", default="1/b", help="unit of the table's q values (default 1/b)")
     tr.set_defaults(func=_cmd_train)
+
+
+def _add_readme(sub) -> None:
+    """scattermorph readme [--check]."""
     rd = sub.add_parser(
         "readme",
         help="copy the rules' summary files into the generated blocks of README.md and docs/*.md",
@@ -496,6 +522,18 @@ def build_parser() -> argparse.ArgumentParser:
                          "every docs/*.md of the current directory")
     rd.add_argument("--root", default=".", help="directory the blocks' paths are relative to (default .)")
     rd.set_defaults(func=_cmd_readme)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``scattermorph`` parser: one subcommand each, whose ``func`` runs it."""
+    parser = argparse.ArgumentParser(
+        prog="scattermorph",
+        description="Minkowski functionals and scattering of phase-separated structures.",
+    )
+    parser.add_argument("--version", action="version", version=f"scattermorph {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_characterise, _add_audit, _add_predict, _add_infer, _add_train, _add_readme):
+        add(sub)
     return parser
 
 
