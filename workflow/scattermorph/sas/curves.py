@@ -67,6 +67,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from scattermorph.errors import InputFileError
 from scattermorph.functionals import FUNCTIONALS
@@ -861,9 +862,6 @@ def read_table(path, ndim, *, q_unit="1/b"):
         The density columns present.
     groups : ndarray or None
     """
-    import pandas as pd
-
-
     path = Path(path)
     normalise_q_unit(q_unit)
     if ndim not in (2, 3):
@@ -874,6 +872,19 @@ def read_table(path, ndim, *, q_unit="1/b"):
         df = pd.read_csv(path, comment="#", skipinitialspace=True)
     except Exception as exc:  # empty file, bad quoting, binary
         raise InputFileError(f"{path}: cannot be read as a CSV table ({exc})") from None
+    qcols, qvals, tcols = _table_columns(path, df, ndim)
+    _check_table_size(path, df, qcols, tcols, ndim)
+    qvals = np.asarray(qvals)
+    if np.unique(qvals).size != qvals.size:
+        raise InputFileError(f"{path}: repeated q columns; every 'q=<value>' must be distinct")
+    order = np.argsort(qvals)
+    s_q, targets = _table_values(path, df, qcols, order, tcols)
+    return qvals[order], s_q, targets.reset_index(drop=True), _table_groups(path, df)
+
+
+def _table_columns(path, df, ndim):
+    """The table's ``q=<value>`` columns, their q values and its density columns; any other
+    column but ``sample`` and ``group`` is an error (a typo must not silently drop a target)."""
     qcols, qvals, tcols, other = [], [], [], []
     for c in df.columns:
         name = str(c).strip()
@@ -895,36 +906,49 @@ def read_table(path, ndim, *, q_unit="1/b"):
             f"{path}: unknown column(s) {other}; allowed: 'q=<value>' intensity columns, the {ndim}D "
             f"densities {FUNCTIONALS[ndim]}, 'sample' and 'group' (remove the others)"
         )
+    return qcols, qvals, tcols
+
+
+def _check_table_size(path, df, qcols, tcols, ndim) -> None:
+    """At least :data:`MIN_POINTS` q columns, one density column and 5 rows."""
     if len(qcols) < MIN_POINTS:
         raise InputFileError(f"{path}: {len(qcols)} 'q=<value>' columns; at least {MIN_POINTS} are needed")
     if not tcols:
         raise InputFileError(f"{path}: no density column; name at least one of {FUNCTIONALS[ndim]}")
     if len(df) < 5:
         raise InputFileError(f"{path}: {len(df)} rows; at least 5 training samples are needed")
-    qvals = np.asarray(qvals)
-    if np.unique(qvals).size != qvals.size:
-        raise InputFileError(f"{path}: repeated q columns; every 'q=<value>' must be distinct")
-    order = np.argsort(qvals)
+
+
+def _table_values(path, df, qcols, order, tcols):
+    """The intensities, shape (rows, B) in increasing q (``qcols[order]``; 0 and empty cells NaN), and the densities.
+
+    Intensities must be finite and >= 0 (empty = missing), densities finite
+    without gaps, and every row needs :data:`MIN_POINTS` positive intensities.
+    """
     try:
         s_q = df[qcols].to_numpy(dtype=float)[:, order]
         targets = df[tcols].astype(float)
     except (ValueError, TypeError) as exc:
         raise InputFileError(f"{path}: non-numeric value in an intensity or density column ({exc})") from None
-    for what, arr in (("intensity", s_q), ("density", targets.to_numpy())):
+    for what, arr, cols in (("intensity", s_q, [qcols[k] for k in order]), ("density", targets.to_numpy(), tcols)):
         bad = np.isinf(arr) | ((arr < 0) & (what == "intensity"))
         if what == "density":
             bad |= np.isnan(arr)
         if bad.any():
             r, c = (int(v) for v in np.argwhere(bad)[0])
-            col = qcols[order[c]] if what == "intensity" else tcols[c]
             raise InputFileError(
-                f"{path}, data row {r + 1}, column {col!r}: {what} value {float(arr[r, c])!r} is not allowed "
+                f"{path}, data row {r + 1}, column {cols[c]!r}: {what} value {float(arr[r, c])!r} is not allowed "
                 "(intensities must be finite and >= 0, empty = missing; densities finite, no gaps)"
             )
     s_q[s_q == 0] = np.nan  # log I undefined: treated as a missing point
     if np.any(np.isfinite(s_q).sum(axis=1) < MIN_POINTS):
         r = int(np.flatnonzero(np.isfinite(s_q).sum(axis=1) < MIN_POINTS)[0])
         raise InputFileError(f"{path}, data row {r + 1}: fewer than {MIN_POINTS} positive intensities")
+    return s_q, targets
+
+
+def _table_groups(path, df):
+    """The ``group`` column as strings, shape (rows,), or None; it must name at least 2 groups."""
     groups = df["group"].astype(str).to_numpy() if "group" in df.columns else None
     if groups is not None and np.unique(groups).size < 2:
         raise InputFileError(
@@ -932,4 +956,4 @@ def read_table(path, ndim, *, q_unit="1/b"):
             "grouped validation holds whole groups out, so it needs at least 2: label each row with its "
             "simulation or sample, or delete the 'group' column (the rows are then split at random)"
         )
-    return qvals[order], s_q, targets.reset_index(drop=True), groups
+    return groups
