@@ -6,7 +6,9 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import os
 import platform
+import shutil
 import sys
 from pathlib import Path
 
@@ -325,8 +327,6 @@ def shipped_model_path() -> Path:
     ``<repo>/workflow/scattermorph``; the install is editable, so the file
     is found next to the code it was made with).
     """
-    import os
-
     if os.environ.get("SCATTERMORPH_MODEL"):
         return Path(os.environ["SCATTERMORPH_MODEL"])
     return REPO_ROOT / SHIPPED_MODEL
@@ -400,9 +400,6 @@ def ship_model(source, target, *, max_bytes=SHIPPED_MAX_BYTES) -> FunctionalMode
     InputFileError
         The model is invalid, lacks its training curves or is too large.
     """
-    import shutil
-
-
     source = Path(source)
     model = load_model(source)
     if model.curves is None:
