@@ -40,161 +40,25 @@ from scattermorph.audit import audit
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.infer.posterior import PARAM_LABELS, study_calibration
 from scattermorph.learn.estimators import GP_KERNELS
-from scattermorph.measure import scattering as sc
-from scattermorph.measure.minkowski import minkowski
-from scattermorph.measure.minkowski import threshold as cut
+from scattermorph.measure.images import characterise, read_image
 from scattermorph.plots.inference import inference_figure
 from scattermorph.plots.predict import predict_figure
 from scattermorph.plots.save import save_figure
+from scattermorph.predict.apply import about_text, apply_model, base_model, read_curve_files, results_table
 from scattermorph.predict.fit import cv_text, train_model
-from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, domain_text, training_domain
-from scattermorph.predict.modelfile import load_model, load_shipped_model, model_summary, save_model
-from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
+from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, domain_text
+from scattermorph.predict.modelfile import model_summary, save_model
 from scattermorph.provenance.readme import HAND_EDITED, STALE, check, documents, sync
-from scattermorph.provenance.records import sha256_file
-from scattermorph.sas.curves import read_curve, read_curves, read_table
+from scattermorph.sas.curves import read_curve, read_table
 
-__all__ = ["main", "read_image", "characterise"]
+__all__ = ["main", "build_parser"]
 
 
 # --------------------------------------------------------------------------
-# image input
+# argument types
 # --------------------------------------------------------------------------
-def read_image(path) -> np.ndarray:
-    """Read a 2D image or a 3D stack as a numeric array.
-
-    ``.npy`` (no pickles), ``.tif``/``.tiff`` (a multi-page file is a 3D
-    stack, pages along axis 0), ``.png``/``.jpg``/``.bmp`` (converted to
-    grey levels; a colour image must be grey, i.e. equal channels).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            img = np.load(path, allow_pickle=False)
-        elif suffix in (".tif", ".tiff"):
-            import tifffile
-
-            img = tifffile.imread(path)
-        elif suffix in (".png", ".jpg", ".jpeg", ".bmp", ".gif"):
-            from PIL import Image
-
-            with Image.open(path) as im:
-                img = np.asarray(im)
-            if img.ndim == 3:
-                chans = img[..., :3].astype(float)
-                if not (np.array_equal(chans[..., 0], chans[..., 1])
-                        and np.array_equal(chans[..., 0], chans[..., 2])):
-                    raise InputFileError(
-                        f"{path}: colour image with different channels; convert it to "
-                        "grey levels or a binary mask first"
-                    )
-                img = img[..., 0]
-        else:
-            raise InputFileError(
-                f"{path}: unsupported file type '{suffix}'; use .npy, .tif/.tiff or .png"
-            )
-    except InputFileError:
-        raise
-    except Exception as exc:  # malformed file: say which and why
-        raise InputFileError(f"{path}: cannot be read as an image ({exc})") from exc
-    img = np.asarray(img)
-    if img.dtype == object or not (np.issubdtype(img.dtype, np.number) or img.dtype == bool):
-        raise InputFileError(f"{path}: holds {img.dtype} data, not numbers")
-    img = np.squeeze(img)
-    if img.ndim not in (2, 3):
-        raise InputFileError(
-            f"{path}: array of shape {img.shape} is {img.ndim}D; only 2D images and 3D "
-            "stacks are supported"
-        )
-    return img
-
-
-def binarise(img: np.ndarray, threshold=None) -> tuple[np.ndarray, float | None]:
-    """Foreground mask of an image.
-
-    A bool array, or an image with exactly two distinct values (e.g. 0/1 or
-    0/255), is binary already: the larger value is the foreground. Anything
-    else needs ``threshold`` ("mean", "equal_volume" or a number); the
-    foreground is ``img > level``.
-    """
-
-    if img.dtype != bool and not np.all(np.isfinite(img)):
-        n = int(np.size(img) - np.isfinite(img).sum())
-        raise InputFileError(f"image has {n} NaN/inf values; mask or fill them first")
-    values = np.unique(img)
-    if values.size < 2:
-        raise InputFileError(
-            f"image is constant (every pixel = {values[0] if values.size else 'n/a'}): "
-            "there is no structure to characterise"
-        )
-    if threshold is None:
-        if img.dtype == bool or values.size == 2:
-            return img == values[-1], None
-        raise InputFileError(
-            f"image has {values.size} distinct grey levels, not 2: pass --threshold "
-            "(mean, equal_volume or a grey level) to binarise it"
-        )
-    level = threshold
-    if isinstance(level, str) and level not in ("mean", "equal_volume"):
-        try:
-            level = float(level)
-        except ValueError:
-            raise InputFileError(
-                f"--threshold {threshold!r}: use 'mean', 'equal_volume' or a number"
-            ) from None
-    mask, lev = cut(img.astype(float), level, return_level=True)
-    if mask.all() or not mask.any():
-        raise InputFileError(
-            f"threshold {threshold!r} (level {lev:g}) leaves a single phase; pick a level "
-            f"between the image's minimum {values[0]:g} and maximum {values[-1]:g}"
-        )
-    return mask, float(lev)
-
-
-def characterise(img, *, pixel_size=1.0, threshold=None, periodic=True, connectivity=None,
-                 q_bins=64) -> dict:
-    """Minkowski functionals and S(q) of an image (the ``characterise`` command).
-
-    Returns
-    -------
-    dict
-        ``dimension``, ``shape``, ``pixel_size``, ``periodic``,
-        ``threshold_level`` (None for a binary image), ``functionals``
-        (totals and ``<key>_density`` per unit area/volume, keys 2D: area,
-        perimeter, euler; 3D: volume, surface, mean_curvature, euler),
-        ``scattering`` (``q``, ``s_q``, ``counts`` of the binary structure on a
-        log grid from 2 pi / box to pi / pixel_size; ``characteristic_length``,
-        ``invariant``).
-    """
-
-    if not (np.isfinite(pixel_size) and pixel_size > 0):
-        raise ParameterError(f"--pixel-size {pixel_size!r} must be a positive length")
-    mask, level = binarise(np.asarray(img), threshold)
-    func = minkowski(mask, spacing=pixel_size, periodic=periodic, connectivity=connectivity)
-    box = max(mask.shape) * pixel_size
-    edges, centres = sc.q_grid(2 * np.pi / box, np.pi / pixel_size, int(q_bins))
-    s_q, counts = sc.radial_profile(mask.astype(float), pixel_size, edges)
-    return {
-        "dimension": mask.ndim,
-        "shape": list(mask.shape),
-        "pixel_size": pixel_size,
-        "periodic": periodic,
-        "threshold_level": level,
-        "functionals": {k: float(v) for k, v in func.items()},
-        "scattering": {
-            "q": centres.tolist(),
-            "s_q": [None if not np.isfinite(v) else float(v) for v in s_q],
-            "counts": counts.tolist(),
-            "characteristic_length": sc.characteristic_length(mask.astype(float), pixel_size),
-            "invariant": sc.invariant(mask.astype(float), pixel_size),
-        },
-    }
-
-
 def _connectivity(text):
+    """--connectivity: an integer (which ones the dimension allows is checked by the measurement)."""
     if text is None:
         return None
     try:
@@ -203,6 +67,20 @@ def _connectivity(text):
         raise argparse.ArgumentTypeError(f"invalid connectivity {text!r}") from None
 
 
+def _columns(text):
+    """--columns: 1-based column numbers "1,2[,3]" as 0-based indices of q, I[, dI]."""
+    try:
+        cols = [int(c) - 1 for c in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid --columns {text!r}: give 1-based numbers, e.g. 1,2,3") from None
+    if not 2 <= len(cols) <= 3 or min(cols) < 0:
+        raise argparse.ArgumentTypeError(f"invalid --columns {text!r}: 2 or 3 numbers >= 1 (q, I[, dI])")
+    return cols
+
+
+# --------------------------------------------------------------------------
+# commands
+# --------------------------------------------------------------------------
 def _cmd_characterise(args) -> int:
     img = read_image(args.image)
     out = characterise(
@@ -231,7 +109,6 @@ def _cmd_characterise(args) -> int:
 
 
 def _cmd_audit(args) -> int:
-
     notes = []
     paths = args.paths or (["results"] + (["models"] if Path("models").is_dir() else []))
     try:
@@ -246,229 +123,80 @@ def _cmd_audit(args) -> int:
     return 1 if problems else 0
 
 
-def _columns(text):
-    try:
-        cols = [int(c) - 1 for c in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid --columns {text!r}: give 1-based numbers, e.g. 1,2,3") from None
-    if not 2 <= len(cols) <= 3 or min(cols) < 0:
-        raise argparse.ArgumentTypeError(f"invalid --columns {text!r}: 2 or 3 numbers >= 1 (q, I[, dI])")
-    return cols
+def _predict_log(message) -> None:
+    """Progress notes of predict (a refit) on stderr."""
+    print(f"scattermorph predict: note: {message}", file=sys.stderr)
 
 
-def _resolution_info(curve, used=None) -> dict | None:
-    """JSON metadata of the curve's q resolution dQ and of the resolution the model used
-    (None when the file states none and none was given)."""
-    if curve.dq is None and used is None:
-        return None
-    out = {"used": used is not None}
-    if curve.dq is not None:
-        rel = curve.dq / curve.q
-        out.update(dq_unit=curve.q_unit, n_points=int(curve.dq.size), all_zero=bool(np.all(curve.dq == 0)),
-                   dq_over_q_median=float(np.median(rel)), dq_over_q_min=float(rel.min()),
-                   dq_over_q_max=float(rel.max()))
-    if used is not None:
-        out.update(relative_used=used["relative"], source=used["source"], window=used.get("window"),
-                   model_cache=used.get("cache"), refitted_now=used.get("refit"))
-    return out
+def _write_predictions(args, results) -> bool:
+    """The --csv and --json outputs; True when one of them was printed instead of the table."""
+    if args.csv is not None:
+        table = results_table(results)
+        if args.csv == "-":
+            print(table.to_csv(index=False), end="")
+            return True
+        table.to_csv(args.csv, index=False)
+    if args.json is not None:
+        doc = results[0].doc if len(results) == 1 else {"curves": [r.doc for r in results]}
+        text = json.dumps(doc, indent=2)
+        if args.json == "-":
+            print(text)
+            return True
+        Path(args.json).write_text(text + "\n")
+    return False
 
 
-def _model_for(base, curve, args, models):
-    """The model for one curve: the base model, or the base model refitted on training
-    curves smeared with the curve's relative resolution (``--resolution``, else the file's
-    dQ over the feature window); ``models`` caches them by rounded dQ/q for this run."""
-
-    window = None
-    if args.resolution is not None:
-        rel, source = args.resolution, "--resolution"
+def _print_prediction(result, label, base) -> None:
+    """The table of one curve: its source, resolution, the model, its domain and the densities."""
+    curve, pred, info = result.curve, result.prediction, result.prediction.info
+    name = f"{curve.source}" if curve.entry is None or curve.entry in curve.source else f"{curve.source} [{curve.entry}]"
+    r = result.doc["resolution"] or {}
+    if r.get("used") and r["relative_used"] > 0:
+        res = f", resolution dQ/q = {r['relative_used']:g} from {r['source']}: model refitted on smeared curves"
+    elif curve.dq is not None:
+        res = ", dQ given (all zero: none used)" if np.all(curve.dq == 0) else ", dQ given (not used)"
     else:
-        window = curve_resolution(base, curve.q, curve.dq, curve.intensity)
-        if window is None:
-            return base, None, []
-        rel, source = window["median"], "the file's dQ (median dQ/q over the feature window)"
-    notes = []
-    if window is not None and window["max"] > 1.5 * window["min"]:
-        notes.append(f"dQ/q varies from {window['min']:.3g} to {window['max']:.3g} over the q range the model "
-                     f"uses; the model is refitted for the median {window['median']:.3g} (constant dQ/q)")
-    if base.curves is None and args.resolution is None:
-        notes.append("the curve states its resolution dQ, but this model holds no training curves to smear: "
-                     "it is used as trained on ideal curves (retrain it with this scattermorph to use dQ)")
-        return base, None, notes
-    key = round_resolution(rel)
-    if key == 0:
-        return base, {"relative": 0.0, "source": source, "window": window, "cache": None, "refit": False}, notes
-    if key not in models:
-        print(f"scattermorph predict: note: refitting the model on training curves smeared with dQ/q = {key:g} "
-              f"(done once; cached)", file=sys.stderr)
-        try:
-            models[key] = resolution_model(base, rel, cache_dir=args.cache_dir)
-        except ParameterError as exc:
-            raise InputFileError(f"{args.model_label}: {exc}") from None
-    model, info = models[key]
-    if info.get("note"):
-        notes.append(info["note"])
-    return model, dict(info, source=source, window=window), notes
-
-
-_GLOB = set("*?[")
-
-
-def _curve_files(spec) -> list:
-    """The files a predict CURVE argument names: a file, a folder (its visible files) or a glob."""
-    import glob
-
-    path = Path(spec)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        if not files:
-            raise InputFileError(f"{path}: the folder holds no files; give a curve file, a folder of curves or a glob")
-        return files
-    if _GLOB & set(str(spec)):
-        files = sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
-        if not files:
-            raise InputFileError(f"{spec}: the pattern matches no file; check it (quote it so the shell leaves it)")
-        return files
-    raise InputFileError(f"{path}: no such file")
-
-
-def _results_table(results):
-    """One row per curve: source, entry, format, q unit, domain flag, dQ/q and each functional."""
-    import pandas as pd
-
-    rows = []
-    for curve, pred, out in results:
-        row = {"curve": out["curve"], "entry": curve.entry or "", "format": curve.format,
-               "n_points": pred.info["n_points"], "q_unit": pred.info["q_unit"],
-               "in_domain": bool(pred.info["in_domain"]),
-               "dq_over_q_median": (out["resolution"] or {}).get("dq_over_q_median", float("nan")),
-               "dq_over_q_used": (out["resolution"] or {}).get("relative_used", 0.0),
-               "n_warnings": len(pred.warnings)}
-        for r in pred.table.itertuples():
-            row[f"{r.functional}"] = float(r.mean)
-            row[f"{r.functional}_std"] = float(r.std)
-            row[f"{r.functional}_unit"] = r.unit
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def about_text(model, path, *, shipped=False) -> str:
-    """``scattermorph predict --about``: what a model file is and where it came from."""
-
-    prov, t = model.provenance, model.training
-    size = path.stat().st_size
-    dom = training_domain(model)
-    extra = prov.get("extra", {})
-    lines = [f"model {path}{' (shipped with scattermorph)' if shipped else ''}: {size / 1e6:.2f} MB, "
-             f"sha256 {sha256_file(path)}",
-             f"  study: {dom.get('study') or extra.get('study') or 'not recorded'}"
-             + (f" (rule {extra['rule']})" if extra.get("rule") else ""),
-             f"  config sha256: {prov.get('config_sha256', 'not recorded')}",
-             f"  code: scattermorph {prov.get('scattermorph_version', '?')}, git commit {prov.get('git_commit')}"
-             + (" (uncommitted changes)" if prov.get("git_dirty") else ""),
-             f"  created: {prov.get('created', '?')}",
-             f"  training data: {dom.get('n_simulations') or '?'} simulations, {model.X.shape[0]} snapshots "
-             f"({model.ndim}D); {domain_text(dict(dom, n_simulations=None, n_snapshots=None))}",
-             f"  functionals: {', '.join(model.targets)}",
-             f"  features: {model.kind} ({model.X.shape[1]} columns"
-             + (f", q/q1 in [{model.features['x_range'][0]:g}, {model.features['x_range'][1]:g}]"
-                if "x_range" in model.features else "") + f"), training q unit {model.features['q_unit']}",
-             f"  kernel: {t.get('kernel')}{' (ARD)' if t.get('ard') else ''}, restarts {t.get('restarts')}"]
-    for name in model.targets:
-        lines.append(f"    {name}: {model.specs[name]['repr']}")
-    cal = (t.get("calibration") or {}).get("factor")
-    if cal:
-        lines.append("  sigma-scaling factors: " + ", ".join(f"{k} {v:.3g}" for k, v in cal.items()))
-    lines.append("  training curves stored (resolution-aware refits): "
-                 + ("yes" if model.curves is not None else "no"))
-    for d in prov.get("dataset", []):
-        lines.append(f"  dataset: {d['path']} sha256 {d['sha256'][:16]}...")
-    return "\n".join(lines)
+        res = ", no resolution (model trained on ideal curves)"
+    print(f"{name}: {info['n_points']} points, q in {info['q_unit']}{res}; model {label} "
+          f"({base.kind}, {base.ndim}D, {base.X.shape[0]} training curves)")
+    print(f"  training domain: {domain_text(info['training_domain'])}")
+    if not info["in_domain"]:
+        print("  OUT OF TRAINING DOMAIN: numbers below are not trustworthy (see warnings)")
+    for f in pred.table.itertuples():
+        print(f"  {f.functional:24s} {f.mean: .5g} +- {f.std:.3g}  [{f.unit}]")
 
 
 def _cmd_predict(args) -> int:
-
     if args.resolution is not None and not (0 <= args.resolution < 1):
         raise ParameterError(f"--resolution {args.resolution:g}: give the relative resolution dQ/q in [0, 1), "
                              "e.g. 0.1 for 10 %")
-    if args.model is None:
-        base, path = load_shipped_model()
-        args.model_label = f"{path} (shipped)"
-    else:
-        base, args.model_label = load_model(args.model), str(args.model)
+    base, path, label = base_model(args.model)
     if args.about:
-        print(about_text(base, Path(path if args.model is None else args.model), shipped=args.model is None))
+        print(about_text(base, path, shipped=args.model is None))
         return 0
     if args.curve is None:
         raise ParameterError("give a CURVE (a file, a folder or a quoted glob), or --about")
-    files = _curve_files(args.curve)
-    batch = len(files) > 1 or Path(args.curve) != files[0]
-    curves = []
-    for path in files:
-        if batch or (args.entry is not None and args.entry.lower() == "all"):
-            # a folder or glob: every curve of every file unless --entry names one
-            entry = "all" if args.entry is None else args.entry
-            curves += [(path, c) for c in read_curves(path, q_unit=args.q_unit, columns=args.columns, entry=entry)]
-        else:
-            curves.append((path, read_curve(path, q_unit=args.q_unit, columns=args.columns, entry=args.entry)))
+    curves = read_curve_files(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry)
     if args.csv is not None and args.csv == "-" and args.json == "-":
         raise InputFileError("--csv - and --json - both print to stdout: write one of them to a file")
     if args.plot is not None and len(curves) != 1:
         raise ParameterError(f"--plot draws one curve; CURVE gives {len(curves)} (pick one with --entry, or "
                              "use --csv for many)")
-    results, models = [], {}
-    for path, curve in curves:  # every curve is read and predicted before anything is written
-        model, used, notes = _model_for(base, curve, args, models)
-        pred = model.predict(curve, None, n_draws=args.draws)
-        pred.warnings[:0] = notes
-        out = pred.to_dict()
-        out.update(curve=str(path), entry=curve.entry, format=curve.format, model=args.model_label,
-                   intensity_unit=curve.intensity_unit, resolution=_resolution_info(curve, used))
-        results.append((curve, pred, out))
+    # every curve is read and predicted before anything is written
+    results = apply_model(base, curves, label=label, resolution=args.resolution, cache_dir=args.cache_dir,
+                          n_draws=args.draws, log=_predict_log)
     if args.plot is not None:
-
-        curve, pred, out = results[0]
-        used = models.get(round((out["resolution"] or {}).get("relative_used") or 0.0, 6))
-        save_figure(predict_figure(curve, pred, base if used is None else used[0]), args.plot)
-    for curve, pred, _ in results:
-        for w in pred.warnings:
+        save_figure(predict_figure(results[0].curve, results[0].prediction, results[0].model), args.plot)
+    for r in results:
+        for w in r.prediction.warnings:
             print(f"scattermorph predict: warning: {w}", file=sys.stderr)
-    if args.csv is not None:
-        table = _results_table(results)
-        if args.csv == "-":
-            print(table.to_csv(index=False), end="")
-            return 0
-        table.to_csv(args.csv, index=False)
-    if args.json is not None:
-        doc = results[0][2] if len(results) == 1 else {"curves": [r[2] for r in results]}
-        text = json.dumps(doc, indent=2)
-        if args.json == "-":
-            print(text)
-            return 0
-        Path(args.json).write_text(text + "\n")
-    for curve, pred, out in results:
-        info = pred.info
-        name = f"{curve.source}" if curve.entry is None or curve.entry in curve.source else f"{curve.source} [{curve.entry}]"
-        r = out["resolution"] or {}
-        if r.get("used") and r["relative_used"] > 0:
-            res = f", resolution dQ/q = {r['relative_used']:g} from {r['source']}: model refitted on smeared curves"
-        elif curve.dq is not None:
-            res = ", dQ given (all zero: none used)" if np.all(curve.dq == 0) else ", dQ given (not used)"
-        else:
-            res = ", no resolution (model trained on ideal curves)"
-        print(f"{name}: {info['n_points']} points, q in {info['q_unit']}{res}; model {args.model_label} "
-              f"({base.kind}, {base.ndim}D, {base.X.shape[0]} training curves)")
-        print(f"  training domain: {domain_text(info['training_domain'])}")
-        if not info["in_domain"]:
-            print("  OUT OF TRAINING DOMAIN: numbers below are not trustworthy (see warnings)")
-        for r in pred.table.itertuples():
-            print(f"  {r.functional:24s} {r.mean: .5g} +- {r.std:.3g}  [{r.unit}]")
+    if not _write_predictions(args, results):
+        for r in results:
+            _print_prediction(r, label, base)
     return 0
 
 
 def _cmd_infer(args) -> int:
-
     if not 8 <= args.grid <= 80:
         raise ParameterError(f"--grid {args.grid}: give 8 to 80 cells per parameter (default 32)")
     curve = read_curve(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry)
@@ -481,7 +209,6 @@ def _cmd_infer(args) -> int:
                n_components=cal.emulator.k, grid_cells_per_parameter=args.grid,
                warnings=list(curve.warnings))
     if args.plot is not None:
-
         save_figure(inference_figure(post, res), args.plot)
     if args.json is not None:
         text = json.dumps(doc, indent=2)
@@ -509,7 +236,6 @@ def _cmd_infer(args) -> int:
 
 
 def _cmd_train(args) -> int:
-
     if args.cv_repeats < 0:
         raise ParameterError(f"--cv-repeats {args.cv_repeats}: give 0 (no cross-validation) or more splits")
     q, s_q, targets, groups = read_table(args.table, args.dimension, q_unit=args.q_unit)
@@ -541,14 +267,36 @@ def _cmd_train(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _cmd_readme(args) -> int:
+    paths = [Path(p) for p in args.readme] if args.readme else documents(".")
+    texts = {}
+    for path in paths:
+        if not path.is_file():
+            raise InputFileError(f"{path}: no such file (give the Markdown files with --readme)")
+        texts[path] = path.read_text(encoding="utf-8")
+    if args.check:
+        bad = 0
+        for path, text in texts.items():
+            for block, status, reason in check(text, args.root, name=str(path)):
+                bad += status in (HAND_EDITED, STALE)
+                print(f"{path}:{block.begin + 1}: {block.source}: {status.upper()}: {reason}")
+        print(f"{', '.join(map(str, paths))}: {bad} block(s) hand-edited or stale", file=sys.stderr)
+        return 1 if bad else 0
+    # every file parsed before any is written: a malformed block leaves all of them as they were
+    synced = {path: sync(text, args.root, name=str(path)) for path, text in texts.items()}
+    for path, (new, actions) in synced.items():
+        for block, action in actions:
+            print(f"{path}:{block.begin + 1}: {block.source}: {action}")
+        if new != texts[path]:
+            atomic_write(path, lambda tmp, new=new: Path(tmp).write_text(new, encoding="utf-8"))
+    return 0
 
-    parser = argparse.ArgumentParser(
-        prog="scattermorph",
-        description="Minkowski functionals and scattering of phase-separated structures.",
-    )
-    parser.add_argument("--version", action="version", version=f"scattermorph {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+
+# --------------------------------------------------------------------------
+# the parser: one _add_<command> per subcommand
+# --------------------------------------------------------------------------
+def _add_characterise(sub) -> None:
+    """scattermorph characterise IMAGE."""
     p = sub.add_parser(
         "characterise",
         help="Minkowski functionals and S(q) of a 2D image or 3D stack",
@@ -571,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--q-bins", type=int, default=64, help="number of log-spaced q bins (default 64)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_characterise)
+
+
+def _add_audit(sub) -> None:
+    """scattermorph audit [PATH ...]."""
     a = sub.add_parser(
         "audit",
         help="check figures, tables and arrays against their provenance records",
@@ -591,6 +343,30 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-params", dest="params", action="store_false",
                    help="skip the parameter check (it loads the workflow with Snakemake: a few seconds per study)")
     a.set_defaults(func=_cmd_audit)
+
+
+def _add_curve_options(parser, *, batch) -> None:
+    """--q-unit, --columns and --entry: how a curve is read from its file (predict, infer).
+
+    ``batch``: the command reads several curves (``--entry all``) and describes the
+    options in full; else it reads one and refers to predict's description.
+    """
+    parser.add_argument("--q-unit", default=None,
+                        help="text files: the unit of q in the file, 1/A (default), 1/nm, 1/um, 1/m or 1/b; files "
+                             "that state their unit (NXcanSAS, canSAS XML, NIST): convert q to this unit (default: "
+                             "keep the file's); required for such a file whose Q has no unit"
+                        if batch else "as for predict")
+    parser.add_argument("--columns", type=_columns, default=None,
+                        help="text files: 1-based columns of q, I and optionally dI (default 1,2,3)"
+                        if batch else "as for predict")
+    parser.add_argument("--entry", default=None, metavar="NAME|N|all" if batch else "NAME|N",
+                        help="a file holding several curves (SASentry/SASdata groups or frames): the one to use, "
+                             "by name (as the error message lists them) or 1-based number, or 'all' (one result "
+                             "each)" if batch else "as for predict (one curve)")
+
+
+def _add_predict(sub) -> None:
+    """scattermorph predict CURVE."""
     pr = sub.add_parser(
         "predict",
         help="Minkowski densities of a measured scattering curve from a trained model",
@@ -628,15 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--plot", metavar="OUT.png", default=None,
                     help="draw the curve, the q window the features use, and the predicted densities with "
                          "their 68 %% and 95 %% intervals (one curve)")
-    pr.add_argument("--q-unit", default=None,
-                    help="text files: the unit of q in the file, 1/A (default), 1/nm, 1/um, 1/m or 1/b; files "
-                         "that state their unit (NXcanSAS, canSAS XML, NIST): convert q to this unit (default: "
-                         "keep the file's); required for such a file whose Q has no unit")
-    pr.add_argument("--columns", type=_columns, default=None,
-                    help="text files: 1-based columns of q, I and optionally dI (default 1,2,3)")
-    pr.add_argument("--entry", default=None, metavar="NAME|N|all",
-                    help="a file holding several curves (SASentry/SASdata groups or frames): the one to use, "
-                         "by name (as the error message lists them) or 1-based number, or 'all' (one result each)")
+    _add_curve_options(pr, batch=True)
     pr.add_argument("--draws", type=int, default=200,
                     help="Monte Carlo draws propagating dI into the standard deviations (default 200)")
     pr.add_argument("--json", metavar="OUT", default=None,
@@ -648,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "CURVE may be a folder (every file in it) or a quoted glob ('data/*.h5'), which read "
                          "every curve of every file unless --entry names one")
     pr.set_defaults(func=_cmd_predict)
+
+
+def _add_infer(sub) -> None:
+    """scattermorph infer CURVE."""
     inf = sub.add_parser(
         "infer",
         help="posterior over phi0, chi/chi_s and t/tau of the simulated blend given a scattering curve",
@@ -668,14 +440,15 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--cache-dir", default=None,
                      help="folder of the cached fits (default $SCATTERMORPH_CACHE_DIR, else ~/.cache/scattermorph/models)")
     inf.add_argument("--grid", type=int, default=32, help="grid cells per parameter (default 32: 32^3 cells)")
-    inf.add_argument("--q-unit", default=None, help="as for predict")
-    inf.add_argument("--columns", type=_columns, default=None, help="as for predict")
-    inf.add_argument("--entry", default=None, metavar="NAME|N", help="as for predict (one curve)")
+    _add_curve_options(inf, batch=False)
     inf.add_argument("--json", metavar="OUT", default=None, help="write everything as JSON to OUT ('-' prints it)")
     inf.add_argument("--plot", metavar="OUT.png", default=None,
                      help="corner plot of the posterior and the posterior-predictive feature curve over the data's")
     inf.set_defaults(func=_cmd_infer)
 
+
+def _add_train(sub) -> None:
+    """scattermorph train TABLE --out MODEL."""
     tr = sub.add_parser(
         "train",
         help="fit the models to your own table of scattering curves and densities",
@@ -727,6 +500,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="dimension of the samples' structures (default 3)")
     tr.add_argument("--q-unit", default="1/b", help="unit of the table's q values (default 1/b)")
     tr.set_defaults(func=_cmd_train)
+
+
+def _add_readme(sub) -> None:
+    """scattermorph readme [--check]."""
     rd = sub.add_parser(
         "readme",
         help="copy the rules' summary files into the generated blocks of README.md and docs/*.md",
@@ -745,36 +522,23 @@ def build_parser() -> argparse.ArgumentParser:
                          "every docs/*.md of the current directory")
     rd.add_argument("--root", default=".", help="directory the blocks' paths are relative to (default .)")
     rd.set_defaults(func=_cmd_readme)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``scattermorph`` parser: one subcommand each, whose ``func`` runs it."""
+    parser = argparse.ArgumentParser(
+        prog="scattermorph",
+        description="Minkowski functionals and scattering of phase-separated structures.",
+    )
+    parser.add_argument("--version", action="version", version=f"scattermorph {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_characterise, _add_audit, _add_predict, _add_infer, _add_train, _add_readme):
+        add(sub)
     return parser
 
 
-def _cmd_readme(args) -> int:
-
-    paths = [Path(p) for p in args.readme] if args.readme else documents(".")
-    texts = {}
-    for path in paths:
-        if not path.is_file():
-            raise InputFileError(f"{path}: no such file (give the Markdown files with --readme)")
-        texts[path] = path.read_text(encoding="utf-8")
-    if args.check:
-        bad = 0
-        for path, text in texts.items():
-            for block, status, reason in check(text, args.root, name=str(path)):
-                bad += status in (HAND_EDITED, STALE)
-                print(f"{path}:{block.begin + 1}: {block.source}: {status.upper()}: {reason}")
-        print(f"{', '.join(map(str, paths))}: {bad} block(s) hand-edited or stale", file=sys.stderr)
-        return 1 if bad else 0
-    # every file parsed before any is written: a malformed block leaves all of them as they were
-    synced = {path: sync(text, args.root, name=str(path)) for path, text in texts.items()}
-    for path, (new, actions) in synced.items():
-        for block, action in actions:
-            print(f"{path}:{block.begin + 1}: {block.source}: {action}")
-        if new != texts[path]:
-            atomic_write(path, lambda tmp, new=new: Path(tmp).write_text(new, encoding="utf-8"))
-    return 0
-
-
 def main(argv=None) -> int:
+    """Run a command; bad input or parameters: the message on stderr and exit status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -4,5 +4,6 @@
 ``scattering``: the structure factor S(q), its radial average and the
 invariant and Porod estimates; ``reference``: structures with exact answers
 (balls, Boolean models, Gaussian-random-field level cuts); ``snapshots``: every
-snapshot of a simulation measured, and the study's dataset.
+snapshot of a simulation measured, and the study's dataset; ``images``: a
+user's image or stack binarised and measured (``scattermorph characterise``).
 """

@@ -64,8 +64,8 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         length scale of their own and the shape bins another
         (:class:`scattermorph.learn.estimators.GroupedRBF`); ``"shared"`` uses one
         isotropic length scale for all (with 32 shape columns the one or two
-        scale columns then hardly count: issue 15 measured volume R^2 0.60
-        vs 0.92 on held-out 3D simulations).
+        scale columns then hardly count: volume R^2 0.60 vs 0.92 on held-out
+        3D simulations).
     n_points, x_range
         Grid of the scale_free features (32 points on q/q1 in [0.3, 5]).
     counts : array_like, shape (rows, B), optional
@@ -83,6 +83,37 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
     FunctionalModel
     """
 
+    ard, noise, scaling = _fit_options(ndim, feature_kind, kernel, ard, noise, scaling, scale_length)
+    targets = list(FUNCTIONALS[ndim] if targets is None else targets)
+    if not targets:
+        raise ParameterError("no targets to learn")
+    q, s_q = np.asarray(q, dtype=float), np.atleast_2d(np.asarray(s_q, dtype=float))
+    unit = normalise_q_unit(q_unit)
+    values = _target_values(table, targets, ndim, s_q.shape[0])
+    features = {"kind": feature_kind, "ndim": int(ndim), "q_unit": unit}
+    grid, X, Y, cov = _training_features(features, q, s_q, values, targets, counts, n_points, x_range)
+    domain = _domain(X, groups, random_state)
+    domain["min_coverage"] = float(max(MIN_COVERAGE_FLOOR, min(MIN_COVERAGE, cov.min())))
+    length_groups = _length_groups(feature_kind, scale_length, kernel, ard, X.shape[1])
+    pipelines, specs, caught, times = {}, {}, [], {}
+    for j, name in enumerate(targets):
+        pipelines[name], specs[name], times[name], rec = _fit_one(
+            X, Y[:, j], name, kernel=kernel, ard=ard, noise=noise, restarts=restarts, random_state=random_state,
+            scaling=scaling, length_groups=length_groups)
+        caught += rec
+        if log:
+            log(f"{name}: {specs[name]['repr']} ({times[name]:.1f} s)")
+    training = {"n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), "kernel": kernel,
+                "ard": bool(ard), "noise": bool(noise), "scaling": scaling, "restarts": int(restarts),
+                "scale_length": scale_length if length_groups is not None else None,
+                "random_state": int(random_state), "fit_seconds": times,
+                "grouped": groups is not None, "warnings": sorted(set(caught))}
+    return FunctionalModel(features=features, grid=grid, targets=targets, X=X, Y=Y, pipelines=pipelines, specs=specs,
+                           domain=domain, training=training, curves=_training_curves(q, s_q, values, groups))
+
+
+def _fit_options(ndim, feature_kind, kernel, ard, noise, scaling, scale_length):
+    """Checked options of :func:`fit_models`: ``(ard, noise, scaling)``, which the paper's kernel fixes."""
     if ndim not in (2, 3):
         raise ParameterError(f"ndim must be 2 or 3, got {ndim!r}")
     if feature_kind not in FEATURE_KINDS:
@@ -95,12 +126,11 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         raise ParameterError(f"scale_length must be 'own' or 'shared', got {scale_length!r}")
     if scaling not in SCALINGS:
         raise ParameterError(f"unknown input scaling {scaling!r}: choose one of {SCALINGS}")
-    targets = list(FUNCTIONALS[ndim] if targets is None else targets)
-    if not targets:
-        raise ParameterError("no targets to learn")
-    q = np.asarray(q, dtype=float)
-    s_q = np.atleast_2d(np.asarray(s_q, dtype=float))
-    unit = normalise_q_unit(q_unit)
+    return ard, noise, scaling
+
+
+def _target_values(table, targets, ndim, n_curves) -> np.ndarray:
+    """The training densities, shape (n_curves, len(targets)), checked: known, present, finite, >= 5 rows."""
     for name in targets:
         density_power(name, ndim)
         if name not in FUNCTIONALS[ndim]:
@@ -108,62 +138,95 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         if name not in table:
             raise ParameterError(f"the table has no column {name!r}")
     values = np.column_stack([np.asarray(table[name], dtype=float) for name in targets])
-    if values.shape[0] != s_q.shape[0]:
-        raise ParameterError(f"{s_q.shape[0]} curves but {values.shape[0]} table rows")
+    if values.shape[0] != n_curves:
+        raise ParameterError(f"{n_curves} curves but {values.shape[0]} table rows")
     if not np.all(np.isfinite(values)):
         raise ParameterError("target values must be finite: drop rows with missing functionals first")
-    if s_q.shape[0] < 5:
-        raise ParameterError(f"{s_q.shape[0]} training curves: need at least 5")
-    features = {"kind": feature_kind, "ndim": int(ndim), "q_unit": unit}
-    if feature_kind in SCALE_COLUMNS:
-        features.update(n_points=int(n_points), x_range=[float(v) for v in x_range])
-        grid = np.logspace(*np.log10(features["x_range"]), features["n_points"])
-        # 0 marks the log10 invariant column, -1 the log10 q1 column
-        grid = np.append(grid, [0.0, -1.0][:len(SCALE_COLUMNS[feature_kind])])
-        X, q1, cov, _ = _featurise(features, grid, q, s_q)
-        Y = np.column_stack([scale_free_targets(values[:, j], q1, name, ndim)
-                             for j, name in enumerate(targets)])
-    else:
+    if n_curves < 5:
+        raise ParameterError(f"{n_curves} training curves: need at least 5")
+    return values
+
+
+def _training_features(features, q, s_q, values, targets, counts, n_points, x_range):
+    """Features and model-space targets of the training curves.
+
+    Scale-free kinds add ``n_points`` and ``x_range`` to ``features`` (in place).
+
+    Returns
+    -------
+    grid : ndarray, shape (p,)
+        x = q/q1 (then 0: the log10 invariant column, -1: the log10 q1 column) or the kept q bins (log_sq).
+    X : ndarray, shape (rows, p)
+    Y : ndarray, shape (rows, t)
+        Densities made dimensionless with each curve's q1 (scale-free kinds) or as given (log_sq).
+    coverage : ndarray, shape (rows,)
+        Fraction of the grid inside each curve's data.
+    """
+    kind, ndim = features["kind"], features["ndim"]
+    if kind not in SCALE_COLUMNS:
         X, mask = features_log_sq(q, s_q, counts)
-        grid, cov, Y = q[mask], np.ones(s_q.shape[0]), values
-    domain = _domain(X, groups, random_state)
-    domain["min_coverage"] = float(max(MIN_COVERAGE_FLOOR, min(MIN_COVERAGE, cov.min())))
-    pipelines, specs, caught, times = {}, {}, [], {}
+        return q[mask], X, values, np.ones(s_q.shape[0])
+    features.update(n_points=int(n_points), x_range=[float(v) for v in x_range])
+    grid = np.logspace(*np.log10(features["x_range"]), features["n_points"])
+    # 0 marks the log10 invariant column, -1 the log10 q1 column
+    grid = np.append(grid, [0.0, -1.0][:len(SCALE_COLUMNS[kind])])
+    X, q1, cov, _ = _featurise(features, grid, q, s_q)
+    Y = np.column_stack([scale_free_targets(values[:, j], q1, name, ndim) for j, name in enumerate(targets)])
+    return grid, X, Y, cov
+
+
+def _length_groups(feature_kind, scale_length, kernel, ard, n_features):
+    """Length-scale group per feature (0 shape bins, 1 scale columns) for ``scale_length="own"``, else None."""
     n_scale = len(SCALE_COLUMNS.get(feature_kind, ()))
-    length_groups = None
     if n_scale and scale_length == "own" and kernel == "squared_exponential" and not ard:
-        length_groups = (0,) * (X.shape[1] - n_scale) + (1,) * n_scale
-    for j, name in enumerate(targets):
-        if kernel == "paper":
-            pipe = make_paper_gp(restarts, random_state)
-        else:
-            pipe = make_gp(kernel, ard=ard, n_features=X.shape[1], noise=noise, restarts=restarts,
-                           random_state=random_state, scaling=scaling, groups=length_groups)
-        t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as rec:
-            warnings.simplefilter("always")
-            pipe.fit(X, Y[:, j])
-        times[name] = time.perf_counter() - t0
-        caught += [f"{name}: {w.message}" for w in rec]
-        spec = _kernel_spec(pipe.named_steps["gp"], "squared_exponential" if kernel == "paper" else kernel,
-                            ard, noise, scaling)
-        rebuilt = _build_kernel(spec, X.shape[1])
-        # log(exp(theta)) may move theta by an ulp; a wrong structure moves it by O(1)
-        if not np.allclose(rebuilt.theta, pipe.named_steps["gp"].kernel_.theta, rtol=0, atol=1e-12):
-            raise ParameterError(f"{name}: the kernel spec does not reproduce the fitted kernel")
-        pipelines[name], specs[name] = pipe, spec
-        if log:
-            log(f"{name}: {spec['repr']} ({times[name]:.1f} s)")
-    training = {"n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), "kernel": kernel,
-                "ard": bool(ard), "noise": bool(noise), "scaling": scaling, "restarts": int(restarts),
-                "scale_length": scale_length if length_groups is not None else None,
-                "random_state": int(random_state), "fit_seconds": times,
-                "grouped": groups is not None, "warnings": sorted(set(caught))}
+        return (0,) * (n_features - n_scale) + (1,) * n_scale
+    return None
+
+
+def _fit_one(X, y, name, *, kernel, ard, noise, restarts, random_state, scaling, length_groups):
+    """One GP fitted to one target, with the spec it is saved as.
+
+    Parameters
+    ----------
+    X : ndarray, shape (rows, p)
+    y : ndarray, shape (rows,)
+        The target in model space.
+
+    Returns
+    -------
+    pipeline : sklearn Pipeline
+    spec : dict
+        Kernel spec (checked to rebuild the fitted kernel).
+    seconds : float
+        Fit time.
+    warnings : list of str
+        What the fit warned, prefixed by ``name``.
+    """
+    if kernel == "paper":
+        pipe = make_paper_gp(restarts, random_state)
+    else:
+        pipe = make_gp(kernel, ard=ard, n_features=X.shape[1], noise=noise, restarts=restarts,
+                       random_state=random_state, scaling=scaling, groups=length_groups)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        pipe.fit(X, y)
+    seconds = time.perf_counter() - t0
+    caught = [f"{name}: {w.message}" for w in rec]
+    spec = _kernel_spec(pipe.named_steps["gp"], "squared_exponential" if kernel == "paper" else kernel,
+                        ard, noise, scaling)
+    rebuilt = _build_kernel(spec, X.shape[1])
+    # log(exp(theta)) may move theta by an ulp; a wrong structure moves it by O(1)
+    if not np.allclose(rebuilt.theta, pipe.named_steps["gp"].kernel_.theta, rtol=0, atol=1e-12):
+        raise ParameterError(f"{name}: the kernel spec does not reproduce the fitted kernel")
+    return pipe, spec, seconds, caught
+
+
+def _training_curves(q, s_q, values, groups) -> dict:
+    """The training curves a model keeps for refits: ``q`` (B,), ``s_q`` (rows, B), ``values``
+    (rows, t) and ``groups`` (rows,) as float codes, or None."""
     codes = None if groups is None else np.unique(np.asarray(groups).astype(str), return_inverse=True)[1]
-    curves = {"q": q, "s_q": s_q, "values": values,
-              "groups": None if codes is None else codes.astype(float)}
-    return FunctionalModel(features=features, grid=grid, targets=targets, X=X, Y=Y, pipelines=pipelines,
-                           specs=specs, domain=domain, training=training, curves=curves)
+    return {"q": q, "s_q": s_q, "values": values, "groups": None if codes is None else codes.astype(float)}
 
 
 # --------------------------------------------------------------------------

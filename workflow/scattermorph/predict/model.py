@@ -431,7 +431,23 @@ class FunctionalModel:
             curve = check_curve(q, intensity, error, q_unit=q_unit or self.features["q_unit"],
                                 source=source)
         unit = normalise_q_unit(q_unit) if q_unit is not None else curve.q_unit
-        notes = list(curve.warnings)
+        notes = list(curve.warnings) + self._check_units(curve, unit)
+        X, q1, cov, more = self._curve_features(curve, unit)
+        notes += more
+        res = self.predict_features(X)
+        info, more = self._prediction_info(res, q1[0], cov[0], unit, curve.q.size)
+        notes += more
+        std_gp = res["std"][0]
+        if not res["in_domain"][0]:  # far from its data a GP knows no more than its prior
+            notes.append(self._out_of_domain_note(info, res))
+            std_gp = np.maximum(std_gp, res["prior_std"] * self.calibration_factors)
+        md, q1d = self._noise_draws(curve, n_draws, random_state)
+        return Prediction(self._density_table(res["mean"][0], std_gp, q1[0], md, q1d, unit), notes, info)
+
+    # ---- the steps of predict
+    def _check_units(self, curve: Curve, unit: str) -> list[str]:
+        """Notes (absolute-intensity kinds) and the error (a q unit other than the training one) on units."""
+        notes = []
         train_unit = self.features["q_unit"]
         if self.kind in ABSOLUTE_INTENSITY:
             notes.append(
@@ -448,9 +464,22 @@ class FunctionalModel:
                 "contrast^2 per unit volume, or retrain with --features scale_free (the shape only: "
                 "any q unit and intensity scale)"
             )
-        qc, ic = curve.q, curve.intensity
+        return notes
+
+    def _curve_features(self, curve: Curve, unit: str):
+        """Features of one curve, refused when it covers too little of the model's range.
+
+        Returns
+        -------
+        X : ndarray, shape (1, p)
+        q1 : ndarray, shape (1,)
+            In ``unit`` (NaN for log_sq).
+        coverage : ndarray, shape (1,)
+        notes : list of str
+            A note when the coverage is partial.
+        """
         try:
-            X, q1, cov, n_in = self.featurise(qc, ic[None])
+            X, q1, cov, n_in = self.featurise(curve.q, curve.intensity[None])
         except ParameterError as exc:
             raise InputFileError(f"{curve.source}: {exc}") from None
         rng_text = self._range_text(q1[0], unit)
@@ -462,16 +491,22 @@ class FunctionalModel:
                 "(or include) a wider q range; if the curve has no peak in its q range (e.g. a "
                 "power law), it has no characteristic scale and is outside what the model knows"
             )
+        notes = []
         if cov[0] < 1:
             notes.append(
                 f"the curve covers {100 * cov[0]:.0f}% of the model's {rng_text}; the missing ends "
                 "are held at the curve's end values (as for training curves), which makes the "
                 "prediction less certain than its std says"
             )
-        res = self.predict_features(X)
-        mean, std_gp, prior = res["mean"][0], res["std"][0], res["prior_std"]
-        info = {"q_unit": unit, "feature_kind": self.kind, "n_points": int(qc.size),
-                "q1": None if self.kind == "log_sq" else float(q1[0]), "coverage": float(cov[0]),
+        return X, q1, cov, notes
+
+    def _prediction_info(self, res, q1, coverage, unit, n_points):
+        """:attr:`Prediction.info` of one curve and the note when its q1 is outside the training range.
+
+        A model that reads the absolute q (:data:`TRAINING_Q_UNIT`) is out of its domain there.
+        """
+        info = {"q_unit": unit, "feature_kind": self.kind, "n_points": int(n_points),
+                "q1": None if self.kind == "log_sq" else float(q1), "coverage": float(coverage),
                 "distance": float(res["distance"][0]),
                 "distance_threshold": float(self.domain["distance_threshold"]),
                 "neighbour": float(res["neighbour"][0]),
@@ -480,6 +515,7 @@ class FunctionalModel:
         dom = training_domain(self, unit)
         info["training_domain"] = dom
         info["q1_in_training_range"] = None
+        notes = []
         if dom["q1_in_unit"] is not None and info["q1"] is not None:
             lo, hi = dom["q1_in_unit"]
             info["q1_in_training_range"] = bool(lo <= info["q1"] <= hi)
@@ -492,38 +528,69 @@ class FunctionalModel:
                              "was never seen in training)"))
                 if absolute:
                     info["in_domain"] = False
-        if not res["in_domain"][0]:
-            notes.append(
-                "OUT OF TRAINING DOMAIN: the curve's shape is unlike the training curves "
-                f"(Mahalanobis distance {info['distance']:.3g} vs threshold "
-                f"{info['distance_threshold']:.3g}, nearest-neighbour distance "
-                f"{info['neighbour']:.3g} vs {info['neighbour_threshold']:.3g}, GP std / prior std "
-                f"up to {np.max(res['std_gp'][0] / prior):.2f}); the standard deviations are raised to at "
-                "least the prior's: do not trust these numbers"
-            )
-            std_gp = np.maximum(std_gp, prior * self.calibration_factors)
-        # measurement noise: Monte Carlo through the features and the GP means
-        if curve.error is not None and np.any(curve.error > 0) and int(n_draws) > 1:
-            rng = np.random.default_rng(int(random_state))
-            sig = curve.error / ic
-            draws = ic[None, :] * np.exp(sig[None, :] * rng.standard_normal((int(n_draws), ic.size)))
-            Xd, q1d, _, _ = self.featurise(qc, draws)
-            md = self.predict_features(Xd)["mean"]
-        else:
-            md, q1d = None, None
+        return info, notes
+
+    @staticmethod
+    def _out_of_domain_note(info, res) -> str:
+        """The warning on a curve whose features are unlike the training curves'."""
+        return (
+            "OUT OF TRAINING DOMAIN: the curve's shape is unlike the training curves "
+            f"(Mahalanobis distance {info['distance']:.3g} vs threshold "
+            f"{info['distance_threshold']:.3g}, nearest-neighbour distance "
+            f"{info['neighbour']:.3g} vs {info['neighbour_threshold']:.3g}, GP std / prior std "
+            f"up to {np.max(res['std_gp'][0] / res['prior_std']):.2f}); the standard deviations are raised to at "
+            "least the prior's: do not trust these numbers"
+        )
+
+    def _noise_draws(self, curve: Curve, n_draws, random_state):
+        """GP means of noisy copies of the curve (Monte Carlo over dI), or ``(None, None)``.
+
+        The curve's intensities are drawn log-normally, I exp(dI/I z) with z
+        standard normal, ``n_draws`` times from ``default_rng(random_state)``.
+
+        Returns
+        -------
+        means : ndarray, shape (n_draws, t) or None
+            In model space.
+        q1 : ndarray, shape (n_draws,) or None
+            Each draw's q1 (curve units).
+        """
+        if curve.error is None or not np.any(curve.error > 0) or int(n_draws) <= 1:
+            return None, None
+        ic = curve.intensity
+        rng = np.random.default_rng(int(random_state))
+        sig = curve.error / ic
+        draws = ic[None, :] * np.exp(sig[None, :] * rng.standard_normal((int(n_draws), ic.size)))
+        Xd, q1d, _, _ = self.featurise(curve.q, draws)
+        return self.predict_features(Xd)["mean"], q1d
+
+    def _density_table(self, mean, std_gp, q1, md, q1d, unit) -> pd.DataFrame:
+        """:attr:`Prediction.table`: each density and its std in ``unit`` (length^-p as (unit of q)^p).
+
+        Parameters
+        ----------
+        mean, std_gp : ndarray, shape (t,)
+            GP mean and (floored, calibrated) std in model space.
+        q1 : float
+            The curve's q1 (scale-free kinds convert back with it).
+        md, q1d : ndarray, shapes (n_draws, t) and (n_draws,), or None
+            The noise draws of :meth:`_noise_draws`; their spread is ``std_noise``.
+        unit : str
+            The curve's q unit.
+        """
         rows = []
         for j, name in enumerate(self.targets):
             p = density_power(name, self.ndim)
             if self.kind != "log_sq":
-                m = float(from_scale_free(mean[j], q1[0], name, self.ndim))
-                s_model = float(from_scale_free(std_gp[j], q1[0], name, self.ndim))
+                m = float(from_scale_free(mean[j], q1, name, self.ndim))
+                s_model = float(from_scale_free(std_gp[j], q1, name, self.ndim))
                 s_noise = 0.0 if md is None else float(np.std(from_scale_free(md[:, j], q1d, name, self.ndim)))
             else:
                 m, s_model = float(mean[j]), float(std_gp[j])
                 s_noise = 0.0 if md is None else float(np.std(md[:, j]))
             rows.append({"functional": name, "mean": m, "std": float(np.hypot(s_model, s_noise)),
                          "std_model": s_model, "std_noise": s_noise, "unit": density_unit(unit, p)})
-        return Prediction(pd.DataFrame(rows), notes, info)
+        return pd.DataFrame(rows)
 
     def _range_text(self, q1, unit):
         lo, hi = self.features["x_range"] if self.kind != "log_sq" else (self.grid[0], self.grid[-1])

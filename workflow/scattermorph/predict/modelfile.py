@@ -6,7 +6,9 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import os
 import platform
+import shutil
 import sys
 from pathlib import Path
 
@@ -158,6 +160,26 @@ def load_model(path) -> FunctionalModel:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: no such model file")
+    arrays, meta_text = _read_npz(path)
+    meta = _read_meta(path, meta_text)
+    _check_arrays(path, arrays, meta)
+    features, targets, specs, domain = _model_meta(path, meta)
+    n = _check_shapes(path, arrays, features, targets)
+    pipelines = _rebuild_gps(path, arrays, targets, specs)
+    domain.update(scaler_mean=arrays["scaler_mean"], scaler_scale=arrays["scaler_scale"],
+                  location=arrays["domain_location"], precision=arrays["domain_precision"],
+                  lo=arrays["domain_lo"], hi=arrays["domain_hi"])
+    for k in ("distance_threshold", "neighbour_threshold", "min_coverage"):
+        if not isinstance(domain.get(k), (int, float)) or not np.isfinite(domain[k]):
+            _fail(path, f"domain {k} missing or not a finite number")
+    return FunctionalModel(features=features, grid=arrays["grid"], targets=targets, X=arrays["X"], Y=arrays["Y"],
+                           pipelines=pipelines, specs=specs, domain=domain, training=meta.get("training", {}),
+                           provenance=meta.get("provenance", {}), curves=_stored_curves(path, arrays, n, len(targets)),
+                           checksum=meta["checksum"])
+
+
+def _read_npz(path: Path) -> tuple[dict, str]:
+    """The arrays (required and optional) and the metadata text of a model file, read without pickles."""
     try:
         with np.load(path, allow_pickle=False) as z:
             files = set(z.files)
@@ -166,13 +188,17 @@ def load_model(path) -> FunctionalModel:
                 _fail(path, f"missing array(s) {missing}")
             arrays = {k: z[k] for k in _ARRAYS}
             arrays.update({k: z[k] for k in _CURVE_ARRAYS if k in files})
-            meta_text = str(z["meta"][()])
+            return arrays, str(z["meta"][()])
     except InputFileError:
         raise
     except Exception as exc:  # zip/npy errors, object arrays refused by allow_pickle=False
         raise InputFileError(f"{path}: cannot be read as a scattermorph model (.npz): {exc}") from None
+
+
+def _read_meta(path: Path, text: str) -> dict:
+    """The metadata of a model file, checked to be JSON of a format and version this code reads."""
     try:
-        meta = json.loads(meta_text)
+        meta = json.loads(text)
     except json.JSONDecodeError as exc:
         _fail(path, f"metadata is not valid JSON ({exc})")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -180,6 +206,11 @@ def load_model(path) -> FunctionalModel:
     if meta.get("format_version") not in READ_VERSIONS:
         _fail(path, f"format_version {meta.get('format_version')!r}; this scattermorph reads versions "
                     f"{', '.join(map(str, READ_VERSIONS))}: retrain the model or use a matching scattermorph")
+    return meta
+
+
+def _check_arrays(path: Path, arrays: dict, meta: dict) -> None:
+    """Float, finite arrays (the training curves may hold NaN = empty bin) that match the stored checksum."""
     for k, a in arrays.items():
         if a.dtype.kind != "f":
             _fail(path, f"array {k!r} has dtype {a.dtype}, expected float")
@@ -187,6 +218,11 @@ def load_model(path) -> FunctionalModel:
             _fail(path, f"array {k!r} holds NaN or inf")
     if meta.get("checksum") != _checksum(arrays, meta):
         _fail(path, "contents do not match the stored sha256 checksum (the file was modified or corrupted)")
+
+
+def _model_meta(path: Path, meta: dict):
+    """``(features, targets, specs, domain)`` of the metadata: a known feature kind, 2D or 3D, and
+    one kernel spec per target, each a density of that dimension."""
     try:
         features, targets, specs = meta["features"], list(meta["targets"]), meta["models"]
         domain = dict(meta["domain"])
@@ -197,11 +233,15 @@ def load_model(path) -> FunctionalModel:
         _fail(path, f"unknown feature kind {kind!r} (known: {FEATURE_KINDS})")
     if ndim not in (2, 3):
         _fail(path, f"ndim {ndim!r} is not 2 or 3")
-
     unknown = [t for t in targets if t not in FUNCTIONALS[ndim]]
     if unknown or not targets or set(specs) != set(targets):
         _fail(path, f"targets {targets} must be {ndim}D densities {FUNCTIONALS[ndim]}, one kernel spec each")
-    X, Y = arrays["X"], arrays["Y"]
+    return features, targets, specs, domain
+
+
+def _check_shapes(path: Path, arrays: dict, features: dict, targets: list) -> int:
+    """The number of training rows n, after checking every array's shape against X (n, p)."""
+    X = arrays["X"]
     n, p = X.shape if X.ndim == 2 else (0, 0)
     expected = {"Y": (n, len(targets)), "scaler_mean": (p,), "scaler_scale": (p,), "grid": (p,),
                 "domain_location": (p,), "domain_precision": (p, p), "domain_lo": (p,), "domain_hi": (p,)}
@@ -210,8 +250,19 @@ def load_model(path) -> FunctionalModel:
     for k, shape in expected.items():
         if arrays[k].shape != shape:
             _fail(path, f"array {k!r} has shape {arrays[k].shape}, expected {shape}")
+    kind = features["kind"]
     if kind != "log_sq" and p != int(features.get("n_points", -1)) + len(SCALE_COLUMNS[kind]):
         _fail(path, f"{p} features but n_points = {features.get('n_points')}")
+    return n
+
+
+def _rebuild_gps(path: Path, arrays: dict, targets: list, specs: dict) -> dict:
+    """One pipeline per target, refitted from its kernel spec on the stored X, Y (no optimiser).
+
+    The stored feature scaler and each GP's y normalisation must be what the
+    stored X and Y give: otherwise the file was modified.
+    """
+    X, Y = arrays["X"], arrays["Y"]
     pipelines = {}
     sc = StandardScaler().fit(X)
     if not (np.allclose(sc.mean_, arrays["scaler_mean"], rtol=1e-12, atol=0)
@@ -232,24 +283,21 @@ def load_model(path) -> FunctionalModel:
                 and np.isclose(np.ravel(gp._y_train_std)[0], spec["y_std"], rtol=1e-12, atol=1e-300)):
             _fail(path, f"{name}: the stored y normalisation does not match the stored targets Y")
         pipelines[name] = pipe
-    domain.update(scaler_mean=arrays["scaler_mean"], scaler_scale=arrays["scaler_scale"],
-                  location=arrays["domain_location"], precision=arrays["domain_precision"],
-                  lo=arrays["domain_lo"], hi=arrays["domain_hi"])
-    for k in ("distance_threshold", "neighbour_threshold", "min_coverage"):
-        if not isinstance(domain.get(k), (int, float)) or not np.isfinite(domain[k]):
-            _fail(path, f"domain {k} missing or not a finite number")
-    curves = None
-    if "train_s_q" in arrays:
-        tq, ts, tv = (arrays.get(k) for k in ("train_q", "train_s_q", "train_values"))
-        tg = arrays.get("train_groups")
-        if (tq is None or tv is None or tq.ndim != 1 or ts.shape != (n, tq.size) or tv.shape != (n, len(targets))
-                or (tg is not None and tg.shape != (n,))):
-            _fail(path, f"training curves of shapes {None if tq is None else tq.shape}, {ts.shape}, "
-                        f"{None if tv is None else tv.shape} do not match {n} training rows and {len(targets)} targets")
-        curves = {"q": tq, "s_q": ts, "values": tv, "groups": tg}
-    return FunctionalModel(features=features, grid=arrays["grid"], targets=targets, X=X, Y=Y,
-                           pipelines=pipelines, specs=specs, domain=domain, training=meta.get("training", {}),
-                           provenance=meta.get("provenance", {}), curves=curves, checksum=meta["checksum"])
+    return pipelines
+
+
+def _stored_curves(path: Path, arrays: dict, n: int, n_targets: int) -> dict | None:
+    """The training curves kept in the file (``q`` (B,), ``s_q`` (n, B), ``values`` (n, t),
+    ``groups`` (n,) or None), or None for a file without them."""
+    if "train_s_q" not in arrays:
+        return None
+    tq, ts, tv = (arrays.get(k) for k in ("train_q", "train_s_q", "train_values"))
+    tg = arrays.get("train_groups")
+    if (tq is None or tv is None or tq.ndim != 1 or ts.shape != (n, tq.size) or tv.shape != (n, n_targets)
+            or (tg is not None and tg.shape != (n,))):
+        _fail(path, f"training curves of shapes {None if tq is None else tq.shape}, {ts.shape}, "
+                    f"{None if tv is None else tv.shape} do not match {n} training rows and {n_targets} targets")
+    return {"q": tq, "s_q": ts, "values": tv, "groups": tg}
 
 
 def model_summary(model: FunctionalModel) -> str:
@@ -279,8 +327,6 @@ def shipped_model_path() -> Path:
     ``<repo>/workflow/scattermorph``; the install is editable, so the file
     is found next to the code it was made with).
     """
-    import os
-
     if os.environ.get("SCATTERMORPH_MODEL"):
         return Path(os.environ["SCATTERMORPH_MODEL"])
     return REPO_ROOT / SHIPPED_MODEL
@@ -354,9 +400,6 @@ def ship_model(source, target, *, max_bytes=SHIPPED_MAX_BYTES) -> FunctionalMode
     InputFileError
         The model is invalid, lacks its training curves or is too large.
     """
-    import shutil
-
-
     source = Path(source)
     model = load_model(source)
     if model.curves is None:

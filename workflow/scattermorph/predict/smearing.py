@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -118,8 +119,6 @@ def smeared_model(model: FunctionalModel, resolution, *, log=None) -> Functional
 def default_cache_dir() -> Path:
     """Folder of the resolution-refitted models: ``$SCATTERMORPH_CACHE_DIR``, else
     ``$XDG_CACHE_HOME/scattermorph/models``, else ``~/.cache/scattermorph/models``."""
-    import os
-
     if os.environ.get("SCATTERMORPH_CACHE_DIR"):
         return Path(os.environ["SCATTERMORPH_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

@@ -67,6 +67,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from scattermorph.errors import InputFileError
 from scattermorph.functionals import FUNCTIONALS
@@ -688,7 +689,9 @@ def check_curve(q, intensity, error=None, *, q_unit="1/A", source="curve", lines
     Parameters
     ----------
     q, intensity : array_like, shape (n,)
+        Scattering vectors (``q_unit``) and intensities (any scale).
     error : array_like, shape (n,), optional
+        Uncertainty dI, in the unit of I.
     q_unit : str
     source : str
         Named in error messages.
@@ -698,89 +701,141 @@ def check_curve(q, intensity, error=None, *, q_unit="1/A", source="curve", lines
         Warnings collected so far.
     dq : array_like, shape (n,), optional
         q resolution (one standard deviation, in ``q_unit``), kept aligned with q.
+
+    Returns
+    -------
+    Curve
+        Increasing q; points with I = 0 dropped (with a note).
+
+    Raises
+    ------
+    InputFileError
+        Arrays of unequal length, NaN/inf, fewer than :data:`MIN_POINTS`
+        points, q <= 0, repeated or non-monotonic q, negative I, dI or dQ.
     """
-    q = np.asarray(q, dtype=float).ravel()
-    dq_res = None if dq is None else np.asarray(dq, dtype=float).ravel()
-    inten = np.asarray(intensity, dtype=float).ravel()
-    err = None if error is None else np.asarray(error, dtype=float).ravel()
+    pts = {"q": np.asarray(q, dtype=float).ravel()}
+    pts["dQ"] = None if dq is None else np.asarray(dq, dtype=float).ravel()
+    pts["I(q)"] = np.asarray(intensity, dtype=float).ravel()
+    pts["dI"] = None if error is None else np.asarray(error, dtype=float).ravel()
     unit = normalise_q_unit(q_unit)
     notes = list(notes)
-    n = q.size
-    if inten.size != n or (err is not None and err.size != n) or (dq_res is not None and dq_res.size != n):
+    _check_lengths(source, pts)
+    where = "point" if lines is None else "line"
+    pts["lines"] = np.arange(1, pts["q"].size + 1) if lines is None else np.asarray(lines)
+    _check_finite(source, where, pts)
+    if pts["q"].size < MIN_POINTS:
+        raise InputFileError(f"{source}: only {pts['q'].size} data points; at least {MIN_POINTS} are needed")
+    _check_q_values(source, where, pts)
+    pts = _increasing(source, where, pts, notes)
+    _check_signs(source, where, pts)
+    pts = _drop_zero_intensity(source, unit, pts, notes)
+    return Curve(q=pts["q"], intensity=pts["I(q)"], error=pts["dI"], q_unit=unit, source=source,
+                 warnings=tuple(notes), dq=pts["dQ"])
+
+
+# ---- the checks of check_curve: ``pts`` holds the arrays q, I(q), dI, dQ (or None) and the
+# line number of each point, ``where`` names what the numbers count ("line" or "point")
+def _at(source, where, pts, i) -> str:
+    return f"{source}, {where} {pts['lines'][i]}"
+
+
+def _take(pts: dict, index) -> dict:
+    """The points ``index`` selects (a slice or a mask), every array alike."""
+    return {k: None if v is None else v[index] for k, v in pts.items()}
+
+
+def _check_lengths(source, pts) -> None:
+    """q, I, dI and dQ: one value per point."""
+    n = pts["q"].size
+    sizes = [None if pts[k] is None else pts[k].size for k in ("I(q)", "dI", "dQ")]
+    if any(m is not None and m != n for m in sizes):
         raise InputFileError(f"{source}: q, I, dI and dQ must have the same length, got "
-                             f"{n}, {inten.size}, {None if err is None else err.size}, "
-                             f"{None if dq_res is None else dq_res.size}")
-    if lines is None:
-        lines = np.arange(1, n + 1)
-        where = "point"
-    else:
-        lines = np.asarray(lines)
-        where = "line"
+                             f"{n}, {sizes[0]}, {sizes[1]}, {sizes[2]}")
 
-    def at(i):
-        return f"{source}, {where} {lines[i]}"
 
-    for what, arr in (("q", q), ("I(q)", inten), ("dI", err), ("dQ", dq_res)):
+def _check_finite(source, where, pts) -> None:
+    """No NaN or inf in q, I, dI or dQ."""
+    for what in ("q", "I(q)", "dI", "dQ"):
+        arr = pts[what]
         if arr is not None and not np.all(np.isfinite(arr)):
             i = int(np.flatnonzero(~np.isfinite(arr))[0])
-            raise InputFileError(f"{at(i)}: {what} = {float(arr[i])!r} is not finite; remove or fix the point")
-    if n < MIN_POINTS:
-        raise InputFileError(f"{source}: only {n} data points; at least {MIN_POINTS} are needed")
+            raise InputFileError(f"{_at(source, where, pts, i)}: {what} = {float(arr[i])!r} is not finite; "
+                                 "remove or fix the point")
+
+
+def _check_q_values(source, where, pts) -> None:
+    """q positive (the features use log q) and never repeated."""
+    q = pts["q"]
     if np.any(q <= 0):
         i = int(np.flatnonzero(q <= 0)[0])
         raise InputFileError(
-            f"{at(i)}: q = {float(q[i])!r} is not positive; the features use log q: drop q <= 0 points "
-            "(e.g. the beam-stop region)"
+            f"{_at(source, where, pts, i)}: q = {float(q[i])!r} is not positive; the features use log q: drop "
+            "q <= 0 points (e.g. the beam-stop region)"
         )
-    dq = np.diff(q)
-    if np.any(dq == 0):
-        i = int(np.flatnonzero(dq == 0)[0])
+    step = np.diff(q)
+    if np.any(step == 0):
+        i = int(np.flatnonzero(step == 0)[0])
         raise InputFileError(
-            f"{at(i + 1)}: q = {float(q[i + 1])!r} repeats the previous point ({where} {lines[i]}); "
-            "a curve needs distinct q values: merge or remove the duplicates"
+            f"{_at(source, where, pts, i + 1)}: q = {float(q[i + 1])!r} repeats the previous point "
+            f"({where} {pts['lines'][i]}); a curve needs distinct q values: merge or remove the duplicates"
         )
-    if n > 1 and np.all(dq < 0):
+
+
+def _increasing(source, where, pts, notes) -> dict:
+    """The points in increasing q: a curve stored with decreasing q is reversed (with a note); a
+    change of direction is an error (two curves concatenated, or the column is not q)."""
+    if pts["q"].size > 1 and np.all(np.diff(pts["q"]) < 0):
         notes.append(f"{source}: q decreases; the points were put in increasing order")
-        order = slice(None, None, -1)
-        q, inten, lines = q[order], inten[order], lines[order]
-        err = None if err is None else err[order]
-        dq_res = None if dq_res is None else dq_res[order]
-        dq = np.diff(q)
-    if np.any(dq < 0):
-        i = int(np.flatnonzero(dq < 0)[0])
+        pts = _take(pts, slice(None, None, -1))
+    q = pts["q"]
+    step = np.diff(q)
+    if np.any(step < 0):
+        i = int(np.flatnonzero(step < 0)[0])
         raise InputFileError(
-            f"{at(i + 1)}: q = {float(q[i + 1])!r} is smaller than the previous q = {float(q[i])!r}; q must be "
-            "monotonic (are two curves concatenated? split them, or sort by q)"
+            f"{_at(source, where, pts, i + 1)}: q = {float(q[i + 1])!r} is smaller than the previous q = "
+            f"{float(q[i])!r}; q must be monotonic (are two curves concatenated? split them, or sort by q)"
         )
+    return pts
+
+
+def _check_signs(source, where, pts) -> None:
+    """I, dI and dQ non-negative: a negative count rate means an over-subtracted background."""
+    inten, err, res = pts["I(q)"], pts["dI"], pts["dQ"]
     if np.any(inten < 0):
         bad = np.flatnonzero(inten < 0)
         i = int(bad[0])
         raise InputFileError(
-            f"{at(i)}: I(q) = {float(inten[i])!r} is negative ({bad.size} negative point(s)); a count "
-            "rate cannot be negative: the background was over-subtracted or the column is not "
-            "I(q); fix the subtraction or crop the q range to where I > 0"
+            f"{_at(source, where, pts, i)}: I(q) = {float(inten[i])!r} is negative ({bad.size} negative "
+            "point(s)); a count rate cannot be negative: the background was over-subtracted or the column is "
+            "not I(q); fix the subtraction or crop the q range to where I > 0"
         )
     if err is not None and np.any(err < 0):
         i = int(np.flatnonzero(err < 0)[0])
-        raise InputFileError(f"{at(i)}: dI = {float(err[i])!r} is negative; uncertainties must be >= 0")
-    if dq_res is not None and np.any(dq_res < 0):
-        i = int(np.flatnonzero(dq_res < 0)[0])
-        raise InputFileError(f"{at(i)}: dQ = {float(dq_res[i])!r} is negative; a resolution must be >= 0")
-    zero = inten == 0
-    if zero.any():
-        notes.append(
-            f"{source}: dropped {int(zero.sum())} point(s) with I(q) = 0 (q from {q[zero][0]:.4g} "
-            f"to {q[zero][-1]:.4g} {unit}): log I is undefined there"
+        raise InputFileError(f"{_at(source, where, pts, i)}: dI = {float(err[i])!r} is negative; "
+                             "uncertainties must be >= 0")
+    if res is not None and np.any(res < 0):
+        i = int(np.flatnonzero(res < 0)[0])
+        raise InputFileError(f"{_at(source, where, pts, i)}: dQ = {float(res[i])!r} is negative; "
+                             "a resolution must be >= 0")
+
+
+def _drop_zero_intensity(source, unit, pts, notes) -> dict:
+    """The points without I = 0 (an empty detector bin: log I is undefined), with a note; at
+    least :data:`MIN_POINTS` must remain."""
+    zero = pts["I(q)"] == 0
+    if not zero.any():
+        return pts
+    q = pts["q"]
+    notes.append(
+        f"{source}: dropped {int(zero.sum())} point(s) with I(q) = 0 (q from {q[zero][0]:.4g} "
+        f"to {q[zero][-1]:.4g} {unit}): log I is undefined there"
+    )
+    pts = _take(pts, ~zero)
+    if pts["q"].size < MIN_POINTS:
+        raise InputFileError(
+            f"{source}: only {pts['q'].size} points with I(q) > 0; at least {MIN_POINTS} are needed"
         )
-        keep = ~zero
-        q, inten, lines = q[keep], inten[keep], lines[keep]
-        err = None if err is None else err[keep]
-        dq_res = None if dq_res is None else dq_res[keep]
-        if q.size < MIN_POINTS:
-            raise InputFileError(
-                f"{source}: only {q.size} points with I(q) > 0; at least {MIN_POINTS} are needed"
-            )
-    return Curve(q=q, intensity=inten, error=err, q_unit=unit, source=source, warnings=tuple(notes), dq=dq_res)
+    return pts
 
 
 def read_table(path, ndim, *, q_unit="1/b"):
@@ -807,9 +862,6 @@ def read_table(path, ndim, *, q_unit="1/b"):
         The density columns present.
     groups : ndarray or None
     """
-    import pandas as pd
-
-
     path = Path(path)
     normalise_q_unit(q_unit)
     if ndim not in (2, 3):
@@ -820,6 +872,19 @@ def read_table(path, ndim, *, q_unit="1/b"):
         df = pd.read_csv(path, comment="#", skipinitialspace=True)
     except Exception as exc:  # empty file, bad quoting, binary
         raise InputFileError(f"{path}: cannot be read as a CSV table ({exc})") from None
+    qcols, qvals, tcols = _table_columns(path, df, ndim)
+    _check_table_size(path, df, qcols, tcols, ndim)
+    qvals = np.asarray(qvals)
+    if np.unique(qvals).size != qvals.size:
+        raise InputFileError(f"{path}: repeated q columns; every 'q=<value>' must be distinct")
+    order = np.argsort(qvals)
+    s_q, targets = _table_values(path, df, qcols, order, tcols)
+    return qvals[order], s_q, targets.reset_index(drop=True), _table_groups(path, df)
+
+
+def _table_columns(path, df, ndim):
+    """The table's ``q=<value>`` columns, their q values and its density columns; any other
+    column but ``sample`` and ``group`` is an error (a typo must not silently drop a target)."""
     qcols, qvals, tcols, other = [], [], [], []
     for c in df.columns:
         name = str(c).strip()
@@ -841,36 +906,49 @@ def read_table(path, ndim, *, q_unit="1/b"):
             f"{path}: unknown column(s) {other}; allowed: 'q=<value>' intensity columns, the {ndim}D "
             f"densities {FUNCTIONALS[ndim]}, 'sample' and 'group' (remove the others)"
         )
+    return qcols, qvals, tcols
+
+
+def _check_table_size(path, df, qcols, tcols, ndim) -> None:
+    """At least :data:`MIN_POINTS` q columns, one density column and 5 rows."""
     if len(qcols) < MIN_POINTS:
         raise InputFileError(f"{path}: {len(qcols)} 'q=<value>' columns; at least {MIN_POINTS} are needed")
     if not tcols:
         raise InputFileError(f"{path}: no density column; name at least one of {FUNCTIONALS[ndim]}")
     if len(df) < 5:
         raise InputFileError(f"{path}: {len(df)} rows; at least 5 training samples are needed")
-    qvals = np.asarray(qvals)
-    if np.unique(qvals).size != qvals.size:
-        raise InputFileError(f"{path}: repeated q columns; every 'q=<value>' must be distinct")
-    order = np.argsort(qvals)
+
+
+def _table_values(path, df, qcols, order, tcols):
+    """The intensities, shape (rows, B) in increasing q (``qcols[order]``; 0 and empty cells NaN), and the densities.
+
+    Intensities must be finite and >= 0 (empty = missing), densities finite
+    without gaps, and every row needs :data:`MIN_POINTS` positive intensities.
+    """
     try:
         s_q = df[qcols].to_numpy(dtype=float)[:, order]
         targets = df[tcols].astype(float)
     except (ValueError, TypeError) as exc:
         raise InputFileError(f"{path}: non-numeric value in an intensity or density column ({exc})") from None
-    for what, arr in (("intensity", s_q), ("density", targets.to_numpy())):
+    for what, arr, cols in (("intensity", s_q, [qcols[k] for k in order]), ("density", targets.to_numpy(), tcols)):
         bad = np.isinf(arr) | ((arr < 0) & (what == "intensity"))
         if what == "density":
             bad |= np.isnan(arr)
         if bad.any():
             r, c = (int(v) for v in np.argwhere(bad)[0])
-            col = qcols[order[c]] if what == "intensity" else tcols[c]
             raise InputFileError(
-                f"{path}, data row {r + 1}, column {col!r}: {what} value {float(arr[r, c])!r} is not allowed "
+                f"{path}, data row {r + 1}, column {cols[c]!r}: {what} value {float(arr[r, c])!r} is not allowed "
                 "(intensities must be finite and >= 0, empty = missing; densities finite, no gaps)"
             )
     s_q[s_q == 0] = np.nan  # log I undefined: treated as a missing point
     if np.any(np.isfinite(s_q).sum(axis=1) < MIN_POINTS):
         r = int(np.flatnonzero(np.isfinite(s_q).sum(axis=1) < MIN_POINTS)[0])
         raise InputFileError(f"{path}, data row {r + 1}: fewer than {MIN_POINTS} positive intensities")
+    return s_q, targets
+
+
+def _table_groups(path, df):
+    """The ``group`` column as strings, shape (rows,), or None; it must name at least 2 groups."""
     groups = df["group"].astype(str).to_numpy() if "group" in df.columns else None
     if groups is not None and np.unique(groups).size < 2:
         raise InputFileError(
@@ -878,4 +956,4 @@ def read_table(path, ndim, *, q_unit="1/b"):
             "grouped validation holds whole groups out, so it needs at least 2: label each row with its "
             "simulation or sample, or delete the 'group' column (the rows are then split at random)"
         )
-    return qvals[order], s_q, targets.reset_index(drop=True), groups
+    return groups

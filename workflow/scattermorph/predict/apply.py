@@ -1,0 +1,382 @@
+"""Applying a trained model to a user's curve files (``scattermorph predict``).
+
+What the command does between parsing its arguments and printing: the files a
+CURVE argument names (:func:`curve_files`) and the curves they hold
+(:func:`read_curve_files`), the model to use (:func:`base_model`, refitted per
+curve for its q resolution by :func:`model_for`), one :class:`CurveResult` per
+curve (:func:`apply_model`), and the texts and tables made of them
+(:func:`results_table`, :func:`about_text`).
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scattermorph.errors import InputFileError, ParameterError
+from scattermorph.predict.model import FunctionalModel, Prediction, domain_text, training_domain
+from scattermorph.predict.modelfile import load_model, load_shipped_model
+from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
+from scattermorph.provenance.records import sha256_file
+from scattermorph.sas.curves import Curve, read_curve, read_curves
+
+__all__ = ["CurveResult", "curve_files", "read_curve_files", "base_model", "model_for", "resolution_info",
+           "apply_model", "results_table", "about_text"]
+
+#: characters that make a CURVE argument a glob pattern
+GLOB_CHARS = frozenset("*?[")
+
+
+# --------------------------------------------------------------------------
+# the curves
+# --------------------------------------------------------------------------
+def curve_files(spec) -> list[Path]:
+    """The files a CURVE argument names: a file, a folder (its visible files) or a glob.
+
+    Parameters
+    ----------
+    spec : str or path
+        A file, a folder, or a glob pattern (``**`` recurses).
+
+    Returns
+    -------
+    list of Path
+        The file itself, or the folder's or pattern's files in sorted order.
+
+    Raises
+    ------
+    InputFileError
+        No such file, an empty folder, or a pattern that matches no file.
+    """
+    path = Path(spec)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise InputFileError(f"{path}: the folder holds no files; give a curve file, a folder of curves or a glob")
+        return files
+    if GLOB_CHARS & set(str(spec)):
+        files = sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
+        if not files:
+            raise InputFileError(f"{spec}: the pattern matches no file; check it (quote it so the shell leaves it)")
+        return files
+    raise InputFileError(f"{path}: no such file")
+
+
+def read_curve_files(spec, *, q_unit=None, columns=None, entry=None) -> list[tuple[Path, Curve]]:
+    """Every curve a CURVE argument gives, with its file.
+
+    A single file gives its one curve (``entry`` picks it when the file holds
+    several); a folder or a glob, or ``entry="all"``, gives every curve of
+    every file unless ``entry`` names one.
+
+    Parameters
+    ----------
+    spec : str or path
+        See :func:`curve_files`.
+    q_unit, columns, entry
+        As for :func:`scattermorph.sas.curves.read_curves`.
+
+    Returns
+    -------
+    list of (Path, Curve)
+    """
+    files = curve_files(spec)
+    batch = len(files) > 1 or Path(spec) != files[0]
+    curves = []
+    for path in files:
+        if batch or (entry is not None and entry.lower() == "all"):
+            chosen = "all" if entry is None else entry
+            curves += [(path, c) for c in read_curves(path, q_unit=q_unit, columns=columns, entry=chosen)]
+        else:
+            curves.append((path, read_curve(path, q_unit=q_unit, columns=columns, entry=entry)))
+    return curves
+
+
+# --------------------------------------------------------------------------
+# the model
+# --------------------------------------------------------------------------
+def base_model(path=None) -> tuple[FunctionalModel, Path, str]:
+    """The model ``predict`` starts from: the file given, else the shipped one.
+
+    Parameters
+    ----------
+    path : path, optional
+        A model file (``scattermorph train`` or the study); None: the shipped
+        model (:func:`scattermorph.predict.modelfile.load_shipped_model`).
+
+    Returns
+    -------
+    model : FunctionalModel
+    path : Path
+        The file it was read from.
+    label : str
+        How messages and outputs name it (``"<path> (shipped)"`` for the shipped one).
+    """
+    if path is None:
+        model, shipped = load_shipped_model()
+        return model, shipped, f"{shipped} (shipped)"
+    return load_model(path), Path(path), str(path)
+
+
+def _resolution_notes(base, window, resolution) -> list[str]:
+    """Notes on a curve's resolution the refitted model cannot follow."""
+    notes = []
+    if window is not None and window["max"] > 1.5 * window["min"]:
+        notes.append(f"dQ/q varies from {window['min']:.3g} to {window['max']:.3g} over the q range the model "
+                     f"uses; the model is refitted for the median {window['median']:.3g} (constant dQ/q)")
+    if base.curves is None and resolution is None:
+        notes.append("the curve states its resolution dQ, but this model holds no training curves to smear: "
+                     "it is used as trained on ideal curves (retrain it with this scattermorph to use dQ)")
+    return notes
+
+
+def model_for(base: FunctionalModel, curve: Curve, models: dict, *, resolution=None, cache_dir=None,
+              label="model", log=None):
+    """The model for one curve: the base model, or the base model refitted for its resolution.
+
+    The base model is refitted on its training curves smeared with the
+    curve's relative resolution: ``resolution`` when given, else the file's
+    dQ (the median dQ/q over the feature window,
+    :func:`scattermorph.predict.smearing.curve_resolution`).
+
+    Parameters
+    ----------
+    base : FunctionalModel
+    curve : Curve
+    models : dict
+        Refitted models of this run by rounded dQ/q (filled here).
+    resolution : float, optional
+        Relative resolution dQ/q for every curve (``--resolution``).
+    cache_dir : path, optional
+        Folder of the refitted models (:func:`scattermorph.predict.smearing.resolution_model`).
+    label : str
+        Names the model in messages.
+    log : callable, optional
+        Called with a line when a model is refitted.
+
+    Returns
+    -------
+    model : FunctionalModel
+    used : dict or None
+        The resolution used (``relative``, ``source``, ``window``, ``cache``,
+        ``refit``); None when the curve states none and none was given.
+    notes : list of str
+        Warnings about the resolution.
+    """
+    window = None
+    if resolution is not None:
+        rel, source = resolution, "--resolution"
+    else:
+        window = curve_resolution(base, curve.q, curve.dq, curve.intensity)
+        if window is None:
+            return base, None, []
+        rel, source = window["median"], "the file's dQ (median dQ/q over the feature window)"
+    notes = _resolution_notes(base, window, resolution)
+    if base.curves is None and resolution is None:
+        return base, None, notes
+    key = round_resolution(rel)
+    if key == 0:
+        return base, {"relative": 0.0, "source": source, "window": window, "cache": None, "refit": False}, notes
+    if key not in models:
+        if log:
+            log(f"refitting the model on training curves smeared with dQ/q = {key:g} (done once; cached)")
+        try:
+            models[key] = resolution_model(base, rel, cache_dir=cache_dir)
+        except ParameterError as exc:
+            raise InputFileError(f"{label}: {exc}") from None
+    model, info = models[key]
+    if info.get("note"):
+        notes.append(info["note"])
+    return model, dict(info, source=source, window=window), notes
+
+
+def resolution_info(curve: Curve, used=None) -> dict | None:
+    """JSON metadata of a curve's q resolution dQ and of the resolution the model used.
+
+    Parameters
+    ----------
+    curve : Curve
+    used : dict, optional
+        The resolution :func:`model_for` used.
+
+    Returns
+    -------
+    dict or None
+        ``used``; with dQ: ``dq_unit``, ``n_points``, ``all_zero`` and the
+        median, min and max of dQ/q; with ``used``: ``relative_used``,
+        ``source``, ``window``, ``model_cache``, ``refitted_now``. None when
+        the file states no dQ and none was used.
+    """
+    if curve.dq is None and used is None:
+        return None
+    out = {"used": used is not None}
+    if curve.dq is not None:
+        rel = curve.dq / curve.q
+        out.update(dq_unit=curve.q_unit, n_points=int(curve.dq.size), all_zero=bool(np.all(curve.dq == 0)),
+                   dq_over_q_median=float(np.median(rel)), dq_over_q_min=float(rel.min()),
+                   dq_over_q_max=float(rel.max()))
+    if used is not None:
+        out.update(relative_used=used["relative"], source=used["source"], window=used.get("window"),
+                   model_cache=used.get("cache"), refitted_now=used.get("refit"))
+    return out
+
+
+# --------------------------------------------------------------------------
+# predictions
+# --------------------------------------------------------------------------
+@dataclass
+class CurveResult:
+    """The prediction for one curve of a ``predict`` run.
+
+    Attributes
+    ----------
+    path : Path
+        The file the curve came from.
+    curve : Curve
+    prediction : Prediction
+        Its warnings start with the notes on the resolution.
+    doc : dict
+        JSON-ready: :meth:`Prediction.to_dict` plus ``curve``, ``entry``,
+        ``format``, ``model``, ``intensity_unit`` and ``resolution``
+        (:func:`resolution_info`).
+    model : FunctionalModel
+        The model applied (the base model or its refit for the curve's dQ/q).
+    """
+
+    path: Path
+    curve: Curve
+    prediction: Prediction
+    doc: dict
+    model: FunctionalModel
+
+
+def apply_model(base: FunctionalModel, curves, *, label="model", resolution=None, cache_dir=None,
+                n_draws=200, log=None) -> list[CurveResult]:
+    """Predict every curve, each with the model its resolution needs.
+
+    Parameters
+    ----------
+    base : FunctionalModel
+    curves : sequence of (Path, Curve)
+        From :func:`read_curve_files`.
+    label : str
+        Names the model in messages and in each result's ``doc``.
+    resolution, cache_dir, log
+        See :func:`model_for` (a model refitted for one dQ/q serves every
+        curve of that dQ/q).
+    n_draws : int
+        Monte Carlo draws of the measurement noise per curve
+        (:meth:`FunctionalModel.predict`).
+
+    Returns
+    -------
+    list of CurveResult
+        In the order of ``curves``.
+    """
+    results, models = [], {}
+    for path, curve in curves:
+        model, used, notes = model_for(base, curve, models, resolution=resolution, cache_dir=cache_dir,
+                                       label=label, log=log)
+        pred = model.predict(curve, None, n_draws=n_draws)
+        pred.warnings[:0] = notes
+        doc = pred.to_dict()
+        doc.update(curve=str(path), entry=curve.entry, format=curve.format, model=label,
+                   intensity_unit=curve.intensity_unit, resolution=resolution_info(curve, used))
+        results.append(CurveResult(path, curve, pred, doc, model))
+    return results
+
+
+def results_table(results) -> pd.DataFrame:
+    """One row per curve: source, entry, format, q unit, domain flag, dQ/q and each functional.
+
+    Parameters
+    ----------
+    results : sequence of CurveResult
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``curve``, ``entry``, ``format``, ``n_points``, ``q_unit``,
+        ``in_domain``, ``dq_over_q_median``, ``dq_over_q_used``,
+        ``n_warnings`` and per functional ``<name>``, ``<name>_std`` (in
+        ``<name>_unit``) and ``<name>_unit``.
+    """
+    rows = []
+    for r in results:
+        pred, res = r.prediction, r.doc["resolution"] or {}
+        row = {"curve": r.doc["curve"], "entry": r.curve.entry or "", "format": r.curve.format,
+               "n_points": pred.info["n_points"], "q_unit": pred.info["q_unit"],
+               "in_domain": bool(pred.info["in_domain"]),
+               "dq_over_q_median": res.get("dq_over_q_median", float("nan")),
+               "dq_over_q_used": res.get("relative_used", 0.0),
+               "n_warnings": len(pred.warnings)}
+        for f in pred.table.itertuples():
+            row[f"{f.functional}"] = float(f.mean)
+            row[f"{f.functional}_std"] = float(f.std)
+            row[f"{f.functional}_unit"] = f.unit
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------
+# the model described
+# --------------------------------------------------------------------------
+def _about_header(model: FunctionalModel, path: Path, shipped: bool) -> list[str]:
+    """Lines of ``--about`` on the file, its provenance and its training data."""
+    prov = model.provenance
+    dom = training_domain(model)
+    extra = prov.get("extra", {})
+    return [f"model {path}{' (shipped with scattermorph)' if shipped else ''}: {path.stat().st_size / 1e6:.2f} MB, "
+            f"sha256 {sha256_file(path)}",
+            f"  study: {dom.get('study') or extra.get('study') or 'not recorded'}"
+            + (f" (rule {extra['rule']})" if extra.get("rule") else ""),
+            f"  config sha256: {prov.get('config_sha256', 'not recorded')}",
+            f"  code: scattermorph {prov.get('scattermorph_version', '?')}, git commit {prov.get('git_commit')}"
+            + (" (uncommitted changes)" if prov.get("git_dirty") else ""),
+            f"  created: {prov.get('created', '?')}",
+            f"  training data: {dom.get('n_simulations') or '?'} simulations, {model.X.shape[0]} snapshots "
+            f"({model.ndim}D); {domain_text(dict(dom, n_simulations=None, n_snapshots=None))}"]
+
+
+def about_text(model: FunctionalModel, path, *, shipped=False) -> str:
+    """``scattermorph predict --about``: what a model file is and where it came from.
+
+    Parameters
+    ----------
+    model : FunctionalModel
+        Read from ``path``.
+    path : path
+        The model file (its size and sha256 are shown).
+    shipped : bool
+        The file is the shipped model.
+
+    Returns
+    -------
+    str
+        Lines: file, study, config, code, date, training data, functionals,
+        features, kernels, sigma-scaling factors, stored training curves,
+        datasets.
+    """
+    path, t = Path(path), model.training
+    lines = _about_header(model, path, shipped)
+    lines += [f"  functionals: {', '.join(model.targets)}",
+              f"  features: {model.kind} ({model.X.shape[1]} columns"
+              + (f", q/q1 in [{model.features['x_range'][0]:g}, {model.features['x_range'][1]:g}]"
+                 if "x_range" in model.features else "") + f"), training q unit {model.features['q_unit']}",
+              f"  kernel: {t.get('kernel')}{' (ARD)' if t.get('ard') else ''}, restarts {t.get('restarts')}"]
+    for name in model.targets:
+        lines.append(f"    {name}: {model.specs[name]['repr']}")
+    cal = (t.get("calibration") or {}).get("factor")
+    if cal:
+        lines.append("  sigma-scaling factors: " + ", ".join(f"{k} {v:.3g}" for k, v in cal.items()))
+    lines.append("  training curves stored (resolution-aware refits): "
+                 + ("yes" if model.curves is not None else "no"))
+    for d in model.provenance.get("dataset", []):
+        lines.append(f"  dataset: {d['path']} sha256 {d['sha256'][:16]}...")
+    return "\n".join(lines)
