@@ -197,6 +197,7 @@ def test_read_table(tmp_path):
     ({"bad_cell": (1, 2, "")}, r"data row 2, column 'area_density': density value nan"),
     ({"bad_cell": (1, 2, "abc")}, r"non-numeric value"),
     ({"n": 3}, r"3 rows; at least 5"),
+    ({"bad_cell": (4, 1, "")}, r"column 'group' is empty in data row\(s\) \[5\]"),
 ])
 def test_bad_tables(tmp_path, kwargs, match):
     if "extra" in kwargs:  # the header gains a column: give every row a value for it

@@ -949,6 +949,12 @@ def _table_values(path, df, qcols, order, tcols):
 
 def _table_groups(path, df):
     """The ``group`` column as strings, shape (rows,), or None; it must name at least 2 groups."""
+    if "group" in df.columns and df["group"].isna().any():
+        rows = [int(i) + 1 for i in np.flatnonzero(df["group"].isna().to_numpy())]
+        raise InputFileError(
+            f"{path}: column 'group' is empty in data row(s) {rows[:5]}{' ...' if len(rows) > 5 else ''}; "
+            "label every row with its simulation or sample, or delete the 'group' column"
+        )
     groups = df["group"].astype(str).to_numpy() if "group" in df.columns else None
     if groups is not None and np.unique(groups).size < 2:
         raise InputFileError(
