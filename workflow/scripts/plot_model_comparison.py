@@ -7,7 +7,7 @@ from scattermorph._io import atomic_write
 from scattermorph.plots import learning as pl
 from scattermorph.plots.save import save_job_figure
 
-with job(snakemake, __file__, record=[sm.output.table]) as sm:
+with job(snakemake, __file__, record=["table"]) as sm:
     comparison = pd.read_csv(sm.input.comparison)
     page = pl.comparison_html(comparison, pd.read_csv(sm.input.selection))
     atomic_write(sm.output.table, lambda tmp: open(tmp, "w").write(page))

@@ -31,7 +31,8 @@ def job(smk, script, *, record=True, limit_threads=False):
     script : str or Path
         The script's ``__file__`` (recorded with the outputs).
     record : bool or list of str
-        True: record every output; a list: those outputs only; False: none
+        True: record every output; a list of output names (``smk.output.<name>``):
+        those outputs only; False: none
         (figure scripts record their figures through
         :func:`scattermorph.plots.save.save_job_figure`).
     limit_threads : bool
@@ -48,4 +49,4 @@ def job(smk, script, *, record=True, limit_threads=False):
     with limits:
         yield smk
     if record:
-        record_outputs(smk, script, None if record is True else list(record))
+        record_outputs(smk, script, None if record is True else [getattr(smk.output, name) for name in record])
