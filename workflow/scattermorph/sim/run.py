@@ -21,8 +21,9 @@ import numpy as np
 from scattermorph._io import _jsonable, atomic_write, versions
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.measure.scattering import characteristic_length
+from scattermorph.sim.control import integrate
 from scattermorph.sim.free_energy import make_model
-from scattermorph.sim.steppers import ExplicitEuler, Grid, SemiImplicitSpectral, initial_condition, integrate
+from scattermorph.sim.steppers import ExplicitEuler, Grid, SemiImplicitSpectral, initial_condition
 
 __all__ = [
     "build_model",
@@ -49,7 +50,7 @@ MAX_DT_OVER_TAU = 0.04
 #: falls off as z^2 at the domain scale, where the explicit step is accurate.
 SELECTIVE_THETA = 1.0
 #: largest step cap dt_max, in units of tau: uncapped growth of the step biases
-#: late coarsening (see scattermorph.sim.steppers.step_schedule).
+#: late coarsening (see scattermorph.sim.control.step_schedule).
 MAX_DT_MAX_OVER_TAU = 1.0
 
 
