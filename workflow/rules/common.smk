@@ -5,6 +5,7 @@ import math
 
 from snakemake.exceptions import WorkflowError
 
+from scattermorph import seeds
 from scattermorph.errors import ParameterError
 from scattermorph.sim.sweep import calibration_table, check_physics, record
 
@@ -342,10 +343,10 @@ def treloar_data():
 
 def foundations_seed():
     """Integer seed of scikit-learn's optimiser restarts for this stage:
-    SeedSequence([study.seed, 6, 100]) (6 = issue number)."""
-    import numpy as np
-
-    ss = np.random.SeedSequence([int(config["study"]["seed"]), 6, 100])
+    SeedSequence([study.seed, 6, 100]) (scattermorph.seeds)."""
+    ss = seeds.sequence(
+        config["study"]["seed"], seeds.GAUSSIAN_PROCESS, seeds.FOUNDATIONS_RESTARTS
+    )
     return int(ss.generate_state(1)[0] % 2**31)
 
 
@@ -367,10 +368,10 @@ def emulator_batch_rows(wildcards):
 
 def emulator_seed():
     """Integer seed of the emulators' optimiser restarts:
-    SeedSequence([study.seed, 6, 101]) (6 = issue number)."""
-    import numpy as np
-
-    ss = np.random.SeedSequence([int(config["study"]["seed"]), 6, 101])
+    SeedSequence([study.seed, 6, 101]) (scattermorph.seeds)."""
+    ss = seeds.sequence(
+        config["study"]["seed"], seeds.GAUSSIAN_PROCESS, seeds.EMULATOR_RESTARTS
+    )
     return int(ss.generate_state(1)[0] % 2**31)
 
 
@@ -579,10 +580,8 @@ def summary_label_tables(wildcards):
 
 def inference_seed():
     """Integer seed of the inference stage's GPs:
-    SeedSequence([study.seed, 17, 100]) (17 = issue number)."""
-    import numpy as np
-
-    ss = np.random.SeedSequence([int(config["study"]["seed"]), 17, 100])
+    SeedSequence([study.seed, 17, 100]) (scattermorph.seeds)."""
+    ss = seeds.sequence(config["study"]["seed"], seeds.CALIBRATION, seeds.INFERENCE_GP)
     return int(ss.generate_state(1)[0] % 2**31)
 
 

@@ -78,6 +78,7 @@ from collections import deque
 import numpy as np
 from scipy import ndimage
 
+from scattermorph import seeds
 from scattermorph._io import atomic_write
 from scattermorph.classify.biasvar import brier_decomposition, class_conditional_errors, domingos, kohavi_wolpert
 from scattermorph.classify.views import (
@@ -136,7 +137,7 @@ CLASS_NAMES = ("droplets", "co-continuous")
 #: Classifier names accepted by :func:`make_classifier`.
 MODELS = ("logistic", "knn", "random_forest", "svm", "mlp")
 #: Stage constant of the classification stage in every SeedSequence.
-STAGE = 5
+STAGE = seeds.CLASSIFICATION
 #: Smallest share of the minority class (under the label used) that the
 #: study should have (issue 14: both classes represented, >= 30 %); the
 #: summary warns below it.

@@ -24,9 +24,10 @@ Also here: a one-dimensional Cahn-Hilliard integrator (the study's solver is
 2D/3D only) for the blog's first emulator, the full 1D solution against its GP
 emulation in (x, t).
 
-Random streams: ``SeedSequence([study.seed, STREAM, k])`` with ``STREAM = 6``
-(this issue's number) and ``k`` one of the constants below, so every draw is
-independent of the main study's ``SeedSequence([study.seed, sim_index])``.
+Random streams: ``SeedSequence([study.seed, STREAM, k])`` with ``STREAM =
+scattermorph.seeds.GAUSSIAN_PROCESS`` and ``k`` one of the constants below, so
+every draw is independent of the main study's ``SeedSequence([study.seed,
+sim_index])``.
 
 References
 ----------
@@ -46,6 +47,7 @@ import time as _time
 import numpy as np
 import pandas as pd
 
+from scattermorph import seeds
 from scattermorph.errors import ParameterError
 from scattermorph.functionals import FUNCTIONALS
 from scattermorph.learn.metrics import coverage_band
@@ -72,8 +74,8 @@ __all__ = [
     "response_surface",
 ]
 
-#: stream constant of this stage (issue 6)
-STREAM = 6
+#: stream constant of this stage
+STREAM = seeds.GAUSSIAN_PROCESS
 _TRAIN, _TEST, _ADAPTIVE_POOL, _RANDOM_PICK, _CH1D, _SEED = 0, 1, 2, 3, 4, 5
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from scattermorph._io import _jsonable, atomic_write, versions
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.measure.scattering import characteristic_length
+from scattermorph.seeds import simulation_generators
 from scattermorph.sim.control import integrate
 from scattermorph.sim.free_energy import make_model
 from scattermorph.sim.steppers import ExplicitEuler, Grid, SemiImplicitSpectral, initial_condition
@@ -195,8 +196,7 @@ def run_simulation(p: dict, *, log=None, threads: int | None = None):
     else:
         raise ParameterError(f"scheme={scheme!r}: choose 'semi_implicit' or 'explicit'")
     # One independent stream per simulation: (study seed, simulation index)
-    ss = np.random.SeedSequence([int(p["seed"]), int(p.get("sim_index", 0))])
-    rng_init, rng_noise = (np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(2))
+    rng_init, rng_noise = simulation_generators(p["seed"], p.get("sim_index", 0))
     phi_init = initial_condition(model, grid, rng_init, float(p.get("init_amplitude", 0.01)))
     t0 = _time.perf_counter()
     snaps, steps = integrate(

@@ -17,6 +17,8 @@ import pandas as pd
 
 from scattermorph.errors import ParameterError
 from scattermorph.measure.snapshots import snapshot_ids
+from scattermorph.seeds import CALIBRATION
+from scattermorph.seeds import sequence as seed_sequence
 from scattermorph.sim.run import MAX_DT_MAX_OVER_TAU, MAX_DT_OVER_TAU, build_model, cell_size
 from scattermorph.sim.steppers import Grid, explicit_dt_limit
 
@@ -95,11 +97,6 @@ def simulation_table(config: dict) -> pd.DataFrame:
     return table
 
 
-#: random stream of the calibration runs: ``SeedSequence([study.seed, CALIBRATION_STREAM, k])``
-#: (17: the issue that added them), disjoint from the sweep's ``SeedSequence([study.seed, sim_index])``
-CALIBRATION_STREAM = 17
-
-
 def calibration_table(config: dict) -> pd.DataFrame:
     """Simulations drawn from the inference prior, for simulation-based calibration.
 
@@ -118,7 +115,8 @@ def calibration_table(config: dict) -> pd.DataFrame:
     -------
     DataFrame
         Rows as :func:`simulation_table` (``replicate`` 0, ``sim_index`` the
-        run's position, ``seed`` from :data:`CALIBRATION_STREAM`), ids
+        run's position, ``seed`` from the stream
+        :data:`scattermorph.seeds.CALIBRATION`), ids
         ``<model>_cal<k>_p<phi0>[_q<quench>]``; empty without calibration runs.
     """
     n_runs = int((config.get("inference") or {}).get("calibration_runs", 0) or 0)
@@ -132,8 +130,7 @@ def calibration_table(config: dict) -> pd.DataFrame:
             f"inference.calibration_runs={n_runs} needs simulation.time.n_snapshots >= 3 "
             f"(a calibration run has n_snapshots - 1 shifted snapshots), got {n}")
     base = simulation_table(config).iloc[0].to_dict()
-    ss = np.random.SeedSequence([int(config["study"]["seed"]), CALIBRATION_STREAM])
-    seed_ss, draw_ss = ss.spawn(2)
+    seed_ss, draw_ss = seed_sequence(config["study"]["seed"], CALIBRATION).spawn(2)
     rng = np.random.default_rng(draw_ss)
     phi_lo, phi_hi = min(sim["sweep"]["phi0"]), max(sim["sweep"]["phi0"])
     fh = sim["model"] == "flory_huggins"
