@@ -65,6 +65,7 @@ from scattermorph.sim import steppers as S
 from scattermorph.sim.control import integrate
 from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
 from scattermorph.sim.run import SELECTIVE_THETA
+from scattermorph.sim.spec import RunSpec
 
 try:
     import pyfftw
@@ -957,9 +958,10 @@ def _run_record(rec: dict, **over):
 
     p = dict(rec)
     p.update(over)
+    spec = RunSpec.from_row(p)
     gc.collect()
     t0 = perf()
-    snaps, meta = run_simulation(p)
+    snaps, meta = run_simulation(spec)
     return snaps, int(meta["steps"][-1]), perf() - t0
 
 

@@ -6,8 +6,10 @@ import math
 from snakemake.exceptions import WorkflowError
 
 from scattermorph import seeds
+from scattermorph.config import setting
 from scattermorph.errors import ParameterError
-from scattermorph.sim.sweep import calibration_table, check_physics, record
+from scattermorph.sim.free_energy import model_class
+from scattermorph.sim.sweep import calibration_table, check_physics, run_spec
 
 NAME = config["study"]["name"]
 RESULTS = f"results/{NAME}"
@@ -56,9 +58,9 @@ def learning_keys(*keys):
 
 def sim_record(wildcards):
     """Parameter record of one simulation (a row of the simulation table, or
-    of the calibration runs' table)."""
+    of the calibration runs' table), as the row holds it."""
     table = CAL_SIMS if wildcards.sim_id in CAL_IDS else SIMS
-    return record(table, wildcards.sim_id)
+    return run_spec(table, wildcards.sim_id).as_params()
 
 
 def figure_outputs(name, caption, category, label):
@@ -148,9 +150,7 @@ def sim_steps():
     domain size, not the box or the dimension (48^3 and 64^2 runs of the same
     parameters: 13,483 and 15,234 steps)."""
     t = config["simulation"]["time"]
-    steps, accuracy = SIM_STEPS_MEASURED[
-        config["simulation"].get("stabilizer", "selective")
-    ]
+    steps, accuracy = SIM_STEPS_MEASURED[setting(config, "simulation", "stabilizer")]
     return steps * (accuracy / t["accuracy"]) * (t["t_max"] / 200.0)
 
 
@@ -175,7 +175,7 @@ def sim_threads():
     Snakemake lowers it to --cores; the SLURM executor plugin asks for
     --cpus-per-task = threads. Results do not depend on it (the stepper is
     bit-identical whatever its thread count)."""
-    return int(config["simulation"].get("threads", 1))
+    return int(setting(config, "simulation", "threads"))
 
 
 def sim_mem_mb(wildcards, attempt):
@@ -265,7 +265,7 @@ def reference_runtime(wildcards, attempt):
 def gallery_sims():
     """One run per composition (first quench, replicate 0) for the gallery."""
     first = SIMS[(SIMS["replicate"] == 0)]
-    if config["simulation"]["model"] == "flory_huggins":
+    if model_class(config["simulation"]["model"]).has_quench:
         first = first[first["quench"] == config["simulation"]["sweep"]["quench"][0]]
     return list(first["sim_id"])
 

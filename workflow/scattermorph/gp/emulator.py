@@ -53,8 +53,9 @@ from scattermorph.functionals import FUNCTIONALS
 from scattermorph.learn.metrics import coverage_band
 from scattermorph.measure.scattering import q_grid
 from scattermorph.measure.snapshots import measure_field
-from scattermorph.sim.free_energy import make_model
-from scattermorph.sim.run import build_model, run_simulation
+from scattermorph.sim.free_energy import FloryHugginsDeGennes, model_class, run_free_energy
+from scattermorph.sim.run import run_simulation
+from scattermorph.sim.spec import RunSpec
 from scattermorph.sim.sweep import run_cell_size, simulation_table
 
 __all__ = [
@@ -137,8 +138,8 @@ def design_table(emu: dict, seed: int) -> pd.DataFrame:
     return table
 
 
-def emulator_record(config: dict, *, phi0: float, quench: float, index: int, sim_id: str) -> dict:
-    """Parameter record of one emulator run (see :func:`scattermorph.sim.run.run_simulation`).
+def emulator_record(config: dict, *, phi0: float, quench: float, index: int, sim_id: str) -> RunSpec:
+    """Record of one emulator run (see :func:`scattermorph.sim.run.run_simulation`).
 
     The study's ``simulation`` section with the emulator's grid, cell size and
     snapshot times; its random streams come from ``SeedSequence([s, index])``
@@ -157,7 +158,7 @@ def emulator_record(config: dict, *, phi0: float, quench: float, index: int, sim
         t_min=float(emu["time"]["t_min"]), t_max=float(emu["time"]["t_max"]),
         n_snapshots=int(emu["time"]["n_snapshots"]),
     )
-    return rec
+    return RunSpec.from_row(rec)
 
 
 def emulator_dx(config: dict, *, phi0: float, quench: float) -> float:
@@ -178,7 +179,7 @@ def output_columns(ndim: int) -> list[str]:
 LOG_OUTPUTS = ("L_first_moment", "perimeter_density", "surface_density")
 
 
-def run_design_point(rec: dict, measurement: dict, *, log=None) -> pd.DataFrame:
+def run_design_point(rec: RunSpec, measurement: dict, *, log=None) -> pd.DataFrame:
     """Run one simulation and measure every snapshot.
 
     Returns
@@ -197,20 +198,20 @@ def run_design_point(rec: dict, measurement: dict, *, log=None) -> pd.DataFrame:
     rows = []
     tau = meta["derived"]["time_scale_tau"]
     for t, phi in zip(meta["times"], snaps):
-        row, _, _ = measure_field(phi, rec["dx"], q_edges=edges, level=measurement["threshold"],
+        row, _, _ = measure_field(phi, rec.dx, q_edges=edges, level=measurement["threshold"],
                                   periodic=measurement["periodic"],
                                   connectivity=measurement["connectivity"])
         rows.append({"time_over_tau": t / tau, **{c: row[c] for c in cols}})
     t_meas = _time.perf_counter() - t0
     out = pd.DataFrame(rows)
-    out.insert(0, "quench", rec["quench"])
-    out.insert(0, "phi0", rec["phi0"])
-    out.insert(0, "sim_id", rec["sim_id"])
+    out.insert(0, "quench", rec.quench)
+    out.insert(0, "phi0", rec.phi0)
+    out.insert(0, "sim_id", rec.sim_id)
     out["snapshot"] = np.arange(len(out))
     out["sim_seconds"] = meta["wall_seconds"]
     out["measure_seconds"] = t_meas
     if log is not None:
-        log(f"{rec['sim_id']}: phi0={rec['phi0']:.3f} quench={rec['quench']:.3f} "
+        log(f"{rec.sim_id}: phi0={rec.phi0:.3f} quench={rec.quench:.3f} "
             f"sim {meta['wall_seconds']:.2f} s, measure {t_meas:.2f} s")
     return out
 
@@ -589,10 +590,8 @@ def ch1d_emulation(ch: dict, config: dict):
 
 
     sim = config["simulation"]
-    base = make_model("flory_huggins", N=float(sim["N"]), chi=0.0, phi0=float(ch["phi0"]),
-                      gradient="constant")
-    model = make_model("flory_huggins", N=base.N, chi=float(ch["quench"]) * base.chi_s,
-                       phi0=base.phi0, gradient="constant")
+    model = FloryHugginsDeGennes.at_quench(float(sim["N"]), float(ch["phi0"]), float(ch["quench"]),
+                                           gradient="constant")
     model.require_unstable()
     tau = model.time_scale
     times = np.geomspace(ch["t_min"], ch["t_max"], int(ch["n_times"]))
@@ -665,13 +664,14 @@ def check_emulator(config: dict) -> pd.DataFrame:
                              f"(got {ch['t_min']}, {ch['t_max']}, {ch['n_times']})")
     for p0 in emu["phi0"]:
         for q in emu["quench"]:
-            rec = {"model": "flory_huggins", "N": config["simulation"]["N"], "phi0": p0,
-                   "quench": q, "gradient": config["simulation"]["gradient"]}
-            if config["simulation"]["model"] != "flory_huggins":
+            if not model_class(config["simulation"]["model"]).has_quench:
                 raise ParameterError("the emulator needs simulation.model: flory_huggins "
                                      "(its design is over the quench depth chi / chi_s)")
             try:
-                model = build_model(rec)
+                model = run_free_energy(config["simulation"]["model"], phi0=float(p0),
+                                        N=float(config["simulation"]["N"]),
+                                        quench=float(q), gradient=config["simulation"]["gradient"],
+                                        kappa=float(config["simulation"]["landau_kappa"]))
             except ParameterError as exc:
                 raise ParameterError(f"emulator design corner phi0={p0}, quench={q}: {exc}") from None
             box = emu["grid"] * emulator_dx(config, phi0=p0, quench=q)
