@@ -8,26 +8,29 @@ from snakemake.exceptions import WorkflowError
 from scattermorph import seeds
 from scattermorph.config import setting
 from scattermorph.errors import ParameterError
+from scattermorph.plan import plan
 from scattermorph.sim.free_energy import model_class
-from scattermorph.sim.sweep import calibration_table, check_physics, run_spec
+from scattermorph.sim.sweep import run_spec
 
 NAME = config["study"]["name"]
 RESULTS = f"results/{NAME}"
 LOGS = f"logs/{NAME}"
 BENCH = f"benchmarks/results/{NAME}"
 
-# Physical checks of the whole sweep before any job runs (the schema checks
-# types and bounds; this checks spinodal, step and box size per simulation).
+# Every stage's checks of the configuration before any job runs (the schema
+# checks types and bounds; these check spinodal, step and box size per
+# simulation, and the measurement and learning sections against the sweep).
 try:
-    SIMS = check_physics(config)
+    PLAN = plan(config)
 except ParameterError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 
+SIMS = PLAN.simulations
 SIM_IDS = list(SIMS["sim_id"])
 # Runs drawn from the inference prior (inference.calibration_runs): simulated
 # and measured like the sweep's, kept out of the study's dataset, and used
 # only to calibrate the inference (simulation-based calibration).
-CAL_SIMS = calibration_table(config)
+CAL_SIMS = PLAN.calibration
 CAL_IDS = list(CAL_SIMS["sim_id"])
 
 

@@ -5,7 +5,9 @@ expands it into one row per simulation, each row a complete record of a run
 (:class:`scattermorph.sim.spec.RunSpec`, :func:`run_spec`).
 :func:`check_physics` makes the record of every run of the sweep (and of the
 calibration runs) before any job runs and raises
-:class:`~scattermorph.errors.ParameterError` naming the first bad value.
+:class:`~scattermorph.errors.ParameterError` naming the first bad value. The
+other stages' parse-time checks are in their own packages;
+:func:`scattermorph.plan.plan` runs them all.
 """
 
 from __future__ import annotations
@@ -227,8 +229,6 @@ def check_physics(config: dict) -> pd.DataFrame:
         As :func:`check_runs`.
     """
     table = simulation_table(config)
-    _check_measurement(config)
-    _check_learning(config, table)
     check_runs(config, table, calibration_table(config))
     return table
 
@@ -258,63 +258,6 @@ def check_runs(config: dict, table: pd.DataFrame, calibration: pd.DataFrame) -> 
         except ParameterError as exc:
             raise ParameterError(f"simulation.sweep ({row['sim_id']}): {exc}") from None
         spec.check_box()
-
-
-def _check_measurement(config: dict) -> None:
-    m = config.get("measurement")
-    if m is None:
-        return
-    dim = int(config["study"]["dimension"])
-    allowed = {2: (4, 8), 3: (6, 26)}[dim]
-    if m["connectivity"] is not None and m["connectivity"] not in allowed:
-        raise ParameterError(
-            f"measurement.connectivity={m['connectivity']} is not a {dim}D connectivity: "
-            f"choose one of {allowed} or null"
-        )
-    if not m["q"]["max"] > m["q"]["min"]:
-        raise ParameterError(
-            f"measurement.q.max={m['q']['max']} must exceed measurement.q.min={m['q']['min']}"
-        )
-    lo, hi = m["porod"]["q_min"], m["porod"]["q_max"]
-    if not (m["q"]["min"] <= lo < hi <= m["q"]["max"]):
-        raise ParameterError(
-            f"measurement.porod window [{lo}, {hi}] must be increasing and inside the "
-            f"q grid [{m['q']['min']}, {m['q']['max']}]"
-        )
-    w = m["instrument"]["q_window"]
-    if not w[0] < w[1]:
-        raise ParameterError(f"measurement.instrument.q_window={w} must be [lo, hi] with lo < hi")
-
-
-def _check_learning(config: dict, table: pd.DataFrame) -> None:
-    """The learning stage can split the sweep as configured."""
-    lc = config.get("learning")
-    if lc is None:
-        return
-    sims = table.drop_duplicates("sim_id")
-    n = len(sims)
-    if n < 4:
-        raise ParameterError(
-            f"learning needs at least 4 simulations (2 to train, 2 to test by simulation), "
-            f"the sweep has {n}: add compositions, quenches or replicates"
-        )
-    lo, hi = lc["feature_grid"]["x_range"]
-    if not lo < hi:
-        raise ParameterError(f"learning.feature_grid.x_range={[lo, hi]} must be [lo, hi] with lo < hi")
-    c = lc["targets"]["coverage_95"]
-    if not c[0] <= c[1]:
-        raise ParameterError(f"learning.targets.coverage_95={c} must be [lo, hi] with lo <= hi")
-    for key, column in [("phi0_split", "phi0"), ("quench_split", "quench")]:
-        split = lc["extrapolation"][key]
-        if split is None:
-            continue
-        below = int((sims[column] <= split).sum())
-        if below == 0 or below == n:
-            raise ParameterError(
-                f"learning.extrapolation.{key}={split} leaves one side empty: the sweep's "
-                f"{column} values are {sorted(set(sims[column]))}; choose a value between "
-                "two of them, or null to skip"
-            )
 
 
 def unknown_key_hint(key: str, allowed) -> str:
