@@ -50,20 +50,19 @@ import numba  # noqa: E402
 from scattermorph._markdown import fmt, md_table  # noqa: E402
 from scattermorph.measure.scattering import q_grid  # noqa: E402
 from scattermorph.measure.snapshots import measure_field  # noqa: E402
-from scattermorph.sim.run import SELECTIVE_THETA, build_model, initial_condition  # noqa: E402
-from scattermorph.sim.steppers import Grid, SemiImplicitSpectral  # noqa: E402
+from scattermorph.sim.free_energy import run_free_energy  # noqa: E402
+from scattermorph.sim.run import SELECTIVE_THETA  # noqa: E402
+from scattermorph.sim.steppers import Grid, SemiImplicitSpectral, initial_condition  # noqa: E402
 
 
-def record(shape):
-    return {
-        "model": "flory_huggins", "N": 100.0, "quench": 2.5, "phi0": 0.5, "gradient": "de_gennes",
-        "kappa": 1.0, "noise": 1e-4, "shape": shape, "dx": 2.0,
-    }
+def blend():
+    """The timed run's free energy: N = 100, chi = 2.5 chi_s, phi0 = 0.5, de Gennes gradient."""
+    return run_free_energy("flory_huggins", phi0=0.5, N=100.0, quench=2.5, gradient="de_gennes",
+                           kappa=1.0)
 
 
 def step_seconds(shape, steps):
-    p = record(shape)
-    model = build_model(p)
+    model = blend()
     grid = Grid(tuple(shape), 2.0)
     stepper = SemiImplicitSpectral(
         model, grid, 0.02 * model.time_scale, noise=1e-4, selective=SELECTIVE_THETA
@@ -97,8 +96,7 @@ def measure_seconds(shape, snapshots=3):
 def stepper_bytes(shape, steps=2):
     """Peak bytes (tracemalloc) of building the production stepper on ``shape``
     and taking ``steps`` steps: its work space, without the interpreter."""
-    p = record(shape)
-    model = build_model(p)
+    model = blend()
     tracemalloc.start()
     try:
         grid = Grid(tuple(shape), 2.0)
@@ -127,6 +125,7 @@ def sweep_steps(cfg, steps_from, steps_grid, steps_dimension=2):
 
     from scattermorph.errors import SimulationError
     from scattermorph.sim.run import run_simulation
+    from scattermorph.sim.spec import RunSpec
     from scattermorph.sim.sweep import simulation_table
 
     table = simulation_table(cfg)
@@ -149,7 +148,7 @@ def sweep_steps(cfg, steps_from, steps_grid, steps_dimension=2):
         p = dict(rec, shape=(steps_grid,) * steps_dimension)
         t0 = time.process_time()
         try:
-            _, meta = run_simulation(p)
+            _, meta = run_simulation(RunSpec.from_row(p))
             out[key] = (float(meta["steps"][-1]), f"measured, {steps_grid}^{steps_dimension} run")
         except SimulationError as exc:
             out[key] = (None, f"blew up on a {steps_grid}^{steps_dimension} run: {exc}")

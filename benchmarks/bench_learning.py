@@ -59,6 +59,7 @@ from scattermorph.learn.splits import grouped_labels, paper_splits
 from scattermorph.measure.scattering import q_grid
 from scattermorph.measure.snapshots import measure_simulation
 from scattermorph.sim.run import run_simulation
+from scattermorph.sim.spec import RunSpec
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -71,7 +72,8 @@ def record(shape, phi0, quench, t_max, n_snapshots, *, seed=7, index=0, accuracy
     return dict(sim_id=f"bench_{len(shape)}d_p{phi0:.3f}_q{quench:.2f}_s{seed}_{index}", sim_index=index,
                 seed=seed, replicate=0, model="flory_huggins", N=100.0, quench=float(quench),
                 phi0=float(phi0), gradient="de_gennes", kappa=1.0, noise=1e-4, shape=tuple(shape), dx=2.0,
-                scheme="semi_implicit", laplacian="spectral", stabilization=1.0, init_amplitude=0.01,
+                scheme="semi_implicit", laplacian="spectral", stabilization=1.0, stabilizer="selective",
+                init_amplitude=0.01,
                 time_unit="tau", t_min=5.0, t_max=float(t_max), n_snapshots=int(n_snapshots), dt=0.02,
                 accuracy=float(accuracy), dt_max=1.0)
 
@@ -89,7 +91,7 @@ def simulate_and_measure(rec, n_bins=127):
     t0 = time.perf_counter()
     for accuracy in (rec["accuracy"], rec["accuracy"] / 2.5, rec["accuracy"] / 5):
         try:
-            snaps, meta = run_simulation({**rec, "accuracy": accuracy})
+            snaps, meta = run_simulation(RunSpec.from_row({**rec, "accuracy": accuracy}))
             break
         except SimulationError as exc:  # the solver is being reworked: say so, retry smaller steps
             print(f"  {rec['sim_id']}: accuracy {accuracy:g} blew up ({exc}); retrying with smaller steps",

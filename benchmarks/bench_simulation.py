@@ -60,9 +60,12 @@ except ImportError:  # running from a source tree without the editable install
 
 from scattermorph.fft import HAVE_FFTW, FFTPair, rfft_shape
 from scattermorph.measure.scattering import characteristic_length
+from scattermorph.sim import noise as N
 from scattermorph.sim import steppers as S
+from scattermorph.sim.control import integrate
 from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
 from scattermorph.sim.run import SELECTIVE_THETA
+from scattermorph.sim.spec import RunSpec
 
 try:
     import pyfftw
@@ -384,16 +387,16 @@ def _pass_timers(shape):
     Raises if the internals this section times are gone: a benchmark that
     silently skips a section is a defect (issue 13).
     """
-    names = ["_mu_fh", "_mu_landau", "_psi", "_scale_mul", "_mu_fh_degennes", "_update",
-             "_standard_normals"]
-    k = {n: getattr(S, n, None) for n in names}
+    names = {"_mu_fh": S, "_mu_landau": S, "_psi": S, "_scale_mul": S, "_mu_fh_degennes": S,
+             "_update": S, "standard_normals": N}
+    k = {n: getattr(module, n, None) for n, module in names.items()}
     missing = [n for n, f in k.items() if f is None]
     st, phi = _stepper(fh_model("de_gennes"), shape, 1e-4)
     missing += [a for a in ("_noise_key", "_draw_noise", "_kabs", "_weight", "lap_symbol")
                 if not hasattr(st, a)]
     if missing:
         raise RuntimeError(
-            f"section 2b: scattermorph.sim.steppers no longer has {missing}; update "
+            f"section 2b: scattermorph.sim.steppers / .noise no longer have {missing}; update "
             "benchmarks/bench_simulation.py (_pass_timers) to the new internals"
         )
     cshape = rfft_shape(shape)
@@ -425,7 +428,7 @@ def _pass_timers(shape):
         "mu_degennes": lambda: k["_mu_fh_degennes"](phi, lap, out, 0.01, 0.04),
         "update": lambda: update(nokey),
         "update_noise": lambda: update(key),
-        "normals": lambda: k["_standard_normals"](key, buf),
+        "normals": lambda: k["standard_normals"](key, buf),
         "rng": lambda: rng.standard_normal(out=buf),
         "draw_noise": lambda: st._draw_noise(rng),
     }
@@ -530,7 +533,7 @@ def bench_kernels(shapes, cfg) -> None:
             "ratio = step / (pairs x best FFTPair('fftw') pair); target of the issue: <= 2.",
             "FH = FloryHugginsDeGennes(N=100, chi=0.04, phi0=0.5) (quench 2), Landau(phi0=0.5, kappa=1);",
             "initial_condition amplitude 0.01, dt = 0.02 tau, dx = 2.",
-            "RNG floor = the solver's counter-based normals (scattermorph.sim.steppers._standard_normals) for the",
+            "RNG floor = the solver's counter-based normals (scattermorph.sim.noise.standard_normals) for the",
             "2 * prod(rfft_shape) values one noisy step draws (inside its update pass); 'ratio w/o RNG'",
             "subtracts it.",
         ],
@@ -593,7 +596,7 @@ def bench_kernels(shapes, cfg) -> None:
         ["pass"] + [shape_str(s) for s in shapes],
         rows,
         notes=[
-            "Passes are the numba kernels of scattermorph.sim.steppers called on their own (out of place, 1 thread);",
+            "Passes are the numba kernels of scattermorph.sim.steppers and .noise called on their own (out of place, 1 thread);",
             "a noisy step draws its normals inside the update pass (row by row), so 'update (noise drawn",
             "inside)' includes them; 'draw noise to array' is the same numbers written out (tests, diagnostics).",
             "'sum of parts' adds the FFT pairs and passes one step runs; measured - sum = Python overhead",
@@ -712,7 +715,7 @@ def _semi_run(model, grid, phi_init, times, *, lap, dt0, dt_max, accuracy=None, 
     )
     gc.collect()
     t0 = perf()
-    snaps, steps = S.integrate(
+    snaps, steps = integrate(
         st, phi_init, times, dt_max=dt_max, accuracy=accuracy, safeguard=production
     )
     return perf() - t0, int(steps[-1]), snaps[-1]
@@ -758,7 +761,7 @@ def bench_tts(cfg) -> list[dict]:
             )
             ex = S.ExplicitEuler(model, grid, dt_ex, noise=0.0)
             t0 = perf()
-            snaps_ex, steps_ex = S.integrate(ex, phi_init, times)
+            snaps_ex, steps_ex = integrate(ex, phi_init, times)
             wall_ex = perf() - t0
             steps_ex = int(steps_ex[-1])
             L_ex = characteristic_length(snaps_ex[-1], DX)
@@ -955,9 +958,10 @@ def _run_record(rec: dict, **over):
 
     p = dict(rec)
     p.update(over)
+    spec = RunSpec.from_row(p)
     gc.collect()
     t0 = perf()
-    snaps, meta = run_simulation(p)
+    snaps, meta = run_simulation(spec)
     return snaps, int(meta["steps"][-1]), perf() - t0
 
 

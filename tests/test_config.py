@@ -11,6 +11,7 @@ import yaml
 
 from scattermorph.config import ConfigError, validate
 from scattermorph.errors import ParameterError
+from scattermorph.plan import plan
 from scattermorph.sim.sweep import check_physics, simulation_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,8 +27,9 @@ def load(name):
 def test_shipped_configs_are_valid(name):
     cfg = load(name)
     validate(cfg, SCHEMA)
-    table = check_physics(cfg)
-    assert len(table) >= 1
+    checked = plan(cfg)
+    assert len(checked.simulations) >= 1
+    assert checked.simulations.equals(check_physics(cfg))
 
 
 def test_companion_2d_study_size():
@@ -123,7 +125,7 @@ def test_physics_check_rejects(path, value, match):
     cfg = _set(load("config/tiny.yaml"), path, value)
     validate(cfg, SCHEMA)  # the schema alone accepts these
     with pytest.raises(ParameterError, match=match):
-        check_physics(cfg)
+        plan(cfg)
 
 
 def test_landau_outside_spinodal_rejected():

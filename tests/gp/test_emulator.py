@@ -55,8 +55,8 @@ def test_cells_per_wavelength_sizes_each_emulator_run():
         rec = em.emulator_record(cfg, phi0=phi0, quench=quench, index=0, sim_id="e")
         lam = make_model("flory_huggins", N=cfg["simulation"]["N"], chi=0.0, phi0=phi0)
         lam = make_model("flory_huggins", N=lam.N, chi=quench * lam.chi_s, phi0=phi0).length_scale
-        assert rec["dx"] == pytest.approx(lam / 8, rel=1e-12)
-        assert rec["shape"][0] * rec["dx"] / lam == pytest.approx(cfg["emulator"]["grid"] / 8)
+        assert rec.dx == pytest.approx(lam / 8, rel=1e-12)
+        assert rec.shape[0] * rec.dx / lam == pytest.approx(cfg["emulator"]["grid"] / 8)
     cfg["emulator"]["dx"] = 2.0
     with pytest.raises(ParameterError, match="give exactly one"):
         em.check_emulator(cfg)

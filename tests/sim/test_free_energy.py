@@ -14,7 +14,15 @@ from scipy.optimize import fsolve, minimize
 from scipy.special import expit, logit
 
 from scattermorph.errors import ParameterError
-from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau, make_model
+from scattermorph.sim.free_energy import (
+    MODELS,
+    FloryHugginsDeGennes,
+    FreeEnergy,
+    Landau,
+    make_model,
+    model_class,
+    run_free_energy,
+)
 
 FH_CASES = [
     # (N, quench chi/chi_s, phi0, gradient)
@@ -282,3 +290,102 @@ def test_params_record():
     assert p["quench_depth"] == pytest.approx(1.5, rel=1e-14)
     q = make_model("landau", phi0=0.4, kappa=2.0).params()
     assert q == {"phi0": 0.4, "kappa": 2.0, "model": "landau", "gradient": "constant"}
+
+
+# ---------------------------------------------------------------------------
+# the FreeEnergy base: the linear theory written once
+# ---------------------------------------------------------------------------
+def test_both_models_are_free_energies_and_the_base_is_abstract():
+    assert isinstance(fh(100.0, 1.5, 0.5, "de_gennes"), FreeEnergy)
+    assert isinstance(Landau(0.5), FreeEnergy)
+    with pytest.raises(TypeError):
+        FreeEnergy()
+
+
+@pytest.mark.parametrize("N, quench, phi0", [(100.0, 1.5, 0.5), (100.0, 2.5, 0.3), (10.0, 1.2, 0.45)])
+@pytest.mark.parametrize("gradient", ["de_gennes", "constant"])
+def test_blend_linear_theory_closed_forms(N, quench, phi0, gradient):
+    """With f'' = 2 (chi_s - chi) and kappa0 = 1 / (36 phi0 (1 - phi0)):
+    k_c^2 = 36 phi0 (1 - phi0) (chi - chi_s), tau = 2 kappa0 / (chi - chi_s)^2,
+    lambda_m = 2 pi sqrt(2) / k_c (Cahn 1965), written out here."""
+    m = fh(N, quench, phi0, gradient)
+    chi_s = 1.0 / (2.0 * N * phi0 * (1.0 - phi0))
+    d = m.chi - chi_s
+    kappa0 = 1.0 / (36.0 * phi0 * (1.0 - phi0))
+    assert m.k_critical == pytest.approx(math.sqrt(36.0 * phi0 * (1.0 - phi0) * d), rel=1e-12)
+    assert m.time_scale == pytest.approx(2.0 * kappa0 / d**2, rel=1e-12)
+    assert m.length_scale == pytest.approx(2 * math.pi * math.sqrt(2) / m.k_critical, rel=1e-14)
+    k2 = np.array([0.0, 0.01, 0.3])
+    np.testing.assert_allclose(m.linear_growth_rate(k2), -k2 * (2 * (chi_s - m.chi) + 2 * kappa0 * k2),
+                               rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("phi0, kappa", [(0.5, 1.0), (0.35, 2.0), (0.6, 0.5)])
+def test_landau_linear_theory_closed_forms(phi0, kappa):
+    """With psi0 = 2 phi0 - 1, f'' = 3 psi0^2 - 1 and kappa0 = kappa / 2:
+    k_c^2 = (1 - 3 psi0^2) / kappa and tau = 4 kappa / (1 - 3 psi0^2)^2."""
+    m = Landau(phi0, kappa=kappa)
+    a = 1.0 - 3.0 * (2.0 * phi0 - 1.0) ** 2
+    assert m.k_critical == pytest.approx(math.sqrt(a / kappa), rel=1e-12)
+    assert m.time_scale == pytest.approx(4.0 * kappa / a**2, rel=1e-12)
+    assert m.length_scale == pytest.approx(2 * math.pi * math.sqrt(2 * kappa / a), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "model, chi, tau, k_c, lam, omega",
+    [
+        # values of the per-model formulas before the base class (same bits)
+        (FloryHugginsDeGennes.at_quench(100.0, 0.5, 1.5), 0.03, 2222.222222222223, 0.3,
+         29.61921958772244, 0.00017777777777777776),
+        (FloryHugginsDeGennes.at_quench(100.0, 0.3, 2.5, "constant"), 0.05952380952380952,
+         207.40740740740745, 0.5196152422706631, 17.100664402158188, 0.0006878306878306878),
+        (Landau(0.35, kappa=2.0), None, 15.012197410395949, 0.6041522986797286,
+         14.707824327963415, 0.0070999999999999995),
+    ],
+    ids=["fh-degennes", "fh-constant", "landau"],
+)
+def test_linear_theory_is_bit_identical_to_the_per_model_formulas(model, chi, tau, k_c, lam, omega):
+    if chi is not None:
+        assert model.chi == chi
+    assert model.time_scale == tau
+    assert model.k_critical == k_c
+    assert model.length_scale == lam
+    assert float(model.linear_growth_rate(0.01)) == omega
+
+
+@pytest.mark.parametrize("quench", [1.5, 2.5])
+def test_at_quench_is_the_blend_at_quench_times_chi_s(quench):
+    N, phi0 = 100.0, 0.3
+    base = make_model("flory_huggins", N=N, chi=0.0, phi0=phi0)
+    m = FloryHugginsDeGennes.at_quench(N, phi0, quench, "constant")
+    assert m == FloryHugginsDeGennes(N=N, chi=quench * base.chi_s, phi0=phi0, gradient="constant")
+    assert m.quench_depth == pytest.approx(quench, rel=1e-14)
+    # N and phi0 are checked before chi_s is computed from them
+    with pytest.raises(ParameterError, match=r"phi0=0\.0 is outside \(0, 1\)"):
+        FloryHugginsDeGennes.at_quench(N, 0.0, quench)
+    with pytest.raises(ParameterError, match=r"N=0\.0 is not a valid degree"):
+        FloryHugginsDeGennes.at_quench(0.0, phi0, quench)
+
+
+def test_run_free_energy_builds_the_run_model():
+    kw = dict(phi0=0.3, N=100.0, quench=2.0, gradient="de_gennes", kappa=1.0)
+    assert run_free_energy("flory_huggins", **kw) == FloryHugginsDeGennes.at_quench(100.0, 0.3, 2.0)
+    # chi, when given, replaces the quench; NaN means not given
+    assert run_free_energy("flory_huggins", **kw, chi=0.05).chi == 0.05
+    assert run_free_energy("flory_huggins", **kw, chi=float("nan")).quench_depth == pytest.approx(2.0)
+    # the phi^4 model takes phi0 and kappa only
+    assert run_free_energy("landau", **dict(kw, phi0=0.5, kappa=2.0)) == Landau(0.5, kappa=2.0)
+    with pytest.raises(ParameterError, match=r"gives no spinodal decomposition"):
+        run_free_energy("flory_huggins", **dict(kw, quench=0.9))
+    with pytest.raises(ParameterError, match=r"outside the spinodal of the phi\^4 model"):
+        run_free_energy("landau", **dict(kw, phi0=0.1))
+    with pytest.raises(ParameterError, match=r"model='flory' is unknown"):
+        run_free_energy("flory", **kw)
+
+
+def test_model_registry():
+    assert MODELS == {"flory_huggins": FloryHugginsDeGennes, "landau": Landau}
+    assert model_class("flory_huggins").has_quench and not model_class("landau").has_quench
+    assert (FloryHugginsDeGennes.tag, Landau.tag) == ("fh", "ld")
+    # f' of the blend diverges at the pure phases, the phi^4 model's does not
+    assert FloryHugginsDeGennes.bounded and not Landau.bounded

@@ -12,14 +12,8 @@ import scattermorph.sim.run as simulate
 from scattermorph._io import atomic_write
 from scattermorph.errors import InputFileError, ParameterError, SimulationError
 from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
-from scattermorph.sim.run import (
-    MAX_DT_OVER_TAU,
-    build_model,
-    load_simulation,
-    run_simulation,
-    save_simulation,
-    snapshot_times,
-)
+from scattermorph.sim.run import load_simulation, run_simulation, save_simulation
+from scattermorph.sim.spec import MAX_DT_OVER_TAU, RunSpec
 from scattermorph.sim.steppers import Grid, SemiImplicitSpectral
 
 
@@ -40,12 +34,17 @@ def mode_amplitudes(phi, modes, phi0):
 def record(**over):
     """A small, fast parameter record (32^2, 5 tau: ~100 steps)."""
     p = dict(model="flory_huggins", N=100, quench=1.5, phi0=0.5, gradient="de_gennes",
-             noise=1e-4, shape=(32, 32), dx=2.0, dt=0.04, accuracy=0.5, dt_max=0.1,
+             kappa=1.0, noise=1e-4, shape=(32, 32), dx=2.0, dt=0.04, accuracy=0.5, dt_max=0.1,
              t_min=1, t_max=5, n_snapshots=3, time_unit="tau", seed=1, sim_index=0,
-             init_amplitude=0.01, scheme="semi_implicit", laplacian="spectral",
-             stabilization=1.0, sim_id="s0")
+             replicate=0, init_amplitude=0.01, scheme="semi_implicit", laplacian="spectral",
+             stabilization=1.0, stabilizer="selective", sim_id="s0")
     p.update(over)
     return p
+
+
+def run(**over):
+    """run_simulation of ``record(**over)``."""
+    return run_simulation(RunSpec.from_row(record(**over)))
 
 
 LANDAU = dict(model="landau", kappa=1.0, phi0=0.5, dx=1.0)
@@ -61,12 +60,12 @@ LANDAU = dict(model="landau", kappa=1.0, phi0=0.5, dx=1.0)
     ids=["fh-degennes", "fh-constant", "fh-fd-nonoise", "landau", "landau-explicit"],
 )
 def test_same_seed_is_bit_identical_and_seeds_differ(over):
-    a, meta_a = run_simulation(record(**over))
-    b, _ = run_simulation(record(**over))
+    a, meta_a = run(**over)
+    b, _ = run(**over)
     assert a.dtype == np.float32 and a.shape == (3,) + tuple(record(**over)["shape"])
     assert a.tobytes() == b.tobytes()  # bit for bit, not just allclose
-    c, _ = run_simulation(record(**over, seed=2))
-    d, _ = run_simulation(record(**over, sim_index=1))
+    c, _ = run(**over, seed=2)
+    d, _ = run(**over, sim_index=1)
     for other in (c, d):  # another study seed or another replicate: another run
         assert not np.array_equal(a, other)
         # and not merely by round-off: the initial fields are independent draws
@@ -80,13 +79,14 @@ def test_same_seed_is_bit_identical_and_seeds_differ(over):
 
 def test_metadata_describes_the_run():
     p = record()
-    snaps, meta = run_simulation(p)
-    model = build_model(p)
+    spec = RunSpec.from_row(p)
+    snaps, meta = run_simulation(spec)
+    model = spec.free_energy()
     assert meta["sim_id"] == "s0"
     assert meta["params"]["shape"] == [32, 32]  # tuple stored as JSON list
     assert {k: v for k, v in meta["params"].items() if k != "shape"} == {
         k: v for k, v in p.items() if k != "shape"}
-    np.testing.assert_allclose(meta["times"], snapshot_times(p, model), rtol=0, atol=0)
+    np.testing.assert_allclose(meta["times"], spec.snapshot_times(), rtol=0, atol=0)
     assert meta["derived"]["time_scale_tau"] == model.time_scale
     assert meta["derived"]["box_length"] == [64.0, 64.0]
     assert meta["model"]["chi"] == pytest.approx(1.5 * 0.02, rel=1e-14)
@@ -100,15 +100,14 @@ def test_metadata_describes_the_run():
 @pytest.mark.parametrize("over", [dict(), dict(phi0=0.3, quench=2.5), LANDAU])
 def test_snapshot_times_log_spaced_in_tau(over):
     p = record(**over, t_min=5, t_max=500, n_snapshots=7)
-    model = build_model(p)
-    t = snapshot_times(p, model)
-    tau = model.time_scale
+    t = RunSpec.from_row(p).snapshot_times()
+    tau = RunSpec.from_row(p).free_energy().time_scale
     assert t[0] == pytest.approx(5 * tau, rel=1e-14)
     assert t[-1] == pytest.approx(500 * tau, rel=1e-14)
     # log-spaced: constant ratio 100^(1/6) between neighbours
     np.testing.assert_allclose(t[1:] / t[:-1], 100 ** (1 / 6), rtol=1e-13)
     # absolute units leave the numbers alone
-    t_abs = snapshot_times(dict(p, time_unit="absolute"), model)
+    t_abs = RunSpec.from_row(dict(p, time_unit="absolute")).snapshot_times()
     np.testing.assert_allclose(t_abs, np.geomspace(5, 500, 7), rtol=1e-14)
 
 
@@ -116,7 +115,7 @@ def test_snapshot_times_log_spaced_in_tau(over):
 # 9. storage
 # ---------------------------------------------------------------------------
 def test_save_load_round_trip(tmp_path):
-    snaps, meta = run_simulation(record())
+    snaps, meta = run()
     path = tmp_path / "sub" / "s0.npz"  # parent created on demand
     save_simulation(path, snaps, meta)
     phi, times, meta2 = load_simulation(path)
@@ -209,7 +208,7 @@ def test_load_garbage_raises_input_file_error(kind, tmp_path):
         (dict(noise=-1e-4), r"noise=-0.0001 must be >= 0"),
         (dict(t_min=10, t_max=5), r"strictly increasing"),
         (dict(t_min=5, t_max=5), r"strictly increasing"),
-        (dict(dt=0.2), r"dt=.* is too large for this model.*must be <= 0.04 tau"),
+        (dict(dt=0.2), r"simulation\.time\.dt=0\.2 tau exceeds 0\.04 tau"),
         (dict(dt_max=2.0), r"dt_max=.* exceeds 1 tau"),
         (dict(scheme="explicit", dt=0.05), r"unstable for the explicit scheme .*need dt < \d"),
         (dict(scheme="rk4"), r"scheme='rk4': choose 'semi_implicit' or 'explicit'"),
@@ -218,7 +217,7 @@ def test_load_garbage_raises_input_file_error(kind, tmp_path):
 )
 def test_run_simulation_refuses_bad_input(over, pattern):
     with pytest.raises(ParameterError, match=pattern):
-        run_simulation(record(**over))
+        run(**over)
 
 
 def test_blow_up_raises_and_writes_nothing(tmp_path, monkeypatch):
@@ -228,7 +227,7 @@ def test_blow_up_raises_and_writes_nothing(tmp_path, monkeypatch):
     out = tmp_path / "blown.npz"
 
     def rule(p):  # what the simulate_microstructure rule does
-        snaps, meta = simulate.run_simulation(p)
+        snaps, meta = simulate.run_simulation(RunSpec.from_row(p))
         simulate.save_simulation(out, snaps, meta)
 
     with pytest.raises(SimulationError, match=r"NaN"):

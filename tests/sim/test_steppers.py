@@ -22,6 +22,9 @@ import numpy as np
 import pytest
 
 from scattermorph.errors import ParameterError, SimulationError
+from scattermorph.sim import noise as noise_gen
+from scattermorph.sim import parallel
+from scattermorph.sim.control import StepController, admissible_range, integrate, step_schedule
 from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
 from scattermorph.sim.steppers import (
     ExplicitEuler,
@@ -30,8 +33,6 @@ from scattermorph.sim.steppers import (
     explicit_dt_limit,
     free_energy,
     initial_condition,
-    integrate,
-    step_schedule,
 )
 
 EPS = np.finfo(float).eps
@@ -920,7 +921,6 @@ def test_order_is_validated():
 # 9. threads, determinism and the counter-based noise generator
 # ---------------------------------------------------------------------------
 from scattermorph.fft import FFTPair  # noqa: E402
-from scattermorph.sim import steppers as _solver  # noqa: E402  (internals under test)
 
 
 @pytest.fixture
@@ -929,7 +929,7 @@ def always_parallel(monkeypatch):
     on the threads asked for, however small."""
     from scattermorph import fft as _fft
 
-    monkeypatch.setattr(_solver, "_PARALLEL_MIN", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 0)
     monkeypatch.setattr(_fft, "FFT_THREADS_MIN_SIZE", 0)
 
 
@@ -953,7 +953,7 @@ def test_same_fields_whatever_the_thread_count(always_parallel, shape, gradient)
         rng = np.random.default_rng(5)
         st.step(12, rng)
         out.append((st.phi.copy(), st.splitting_rate(), st.local_error(), st.S, st.kappa_s))
-    assert _solver._PARALLEL_MIN == 0 and 2 in _solver._POOLS  # the pool did run
+    assert parallel.PARALLEL_MIN == 0 and 2 in parallel._POOLS  # the pool did run
     for other in out[1:]:
         assert np.array_equal(out[0][0], other[0])
         assert out[0][1:] == other[1:]
@@ -1046,16 +1046,16 @@ NORMALS_N = 1 << 22  # 4.2 M numbers: 5 sigma of the mean is 2.4e-3
 @pytest.fixture(scope="module")
 def normals():
     key = np.random.default_rng(2021).integers(0, 2**64, size=2, dtype=np.uint64)
-    return _solver._standard_normals(key, np.empty(NORMALS_N))
+    return noise_gen.standard_normals(key, np.empty(NORMALS_N))
 
 
 def test_generator_is_a_pure_function_of_key_and_index(always_parallel, normals):
     key = np.random.default_rng(2021).integers(0, 2**64, size=2, dtype=np.uint64)
-    again = _solver._standard_normals(key, np.empty(NORMALS_N), threads=2)
+    again = noise_gen.standard_normals(key, np.empty(NORMALS_N), threads=2)
     assert np.array_equal(again, normals)
-    part = _solver._standard_normals(key, np.empty(1000))
+    part = noise_gen.standard_normals(key, np.empty(1000))
     assert np.array_equal(part, normals[:1000])
-    other = _solver._standard_normals(key ^ np.uint64(1), np.empty(1000))
+    other = noise_gen.standard_normals(key ^ np.uint64(1), np.empty(1000))
     assert not np.any(other == normals[:1000])
 
 
@@ -1089,7 +1089,7 @@ def test_generator_distribution(normals):
     edges = stats.norm.ppf(np.linspace(0, 1, 201))
     counts = np.histogram(x, bins=edges)[0]
     assert stats.chisquare(counts).pvalue > 1e-4
-    for t in (_solver._ZIG_R, 4.5):
+    for t in (noise_gen._ZIG_R, 4.5):
         expect = x.size * 2 * stats.norm.sf(t)
         got = np.count_nonzero(np.abs(x) > t)
         assert abs(got - expect) < 5 * math.sqrt(expect), (t, got, expect)
@@ -1110,8 +1110,8 @@ def test_generator_has_no_correlations(normals):
     assert abs(r) < bound
     rng = np.random.default_rng(77)
     st = SemiImplicitSpectral(Landau(0.5), Grid((16, 16), 1.0), 0.1, noise=1.0)
-    a = _solver._standard_normals(st._noise_key(rng), np.empty(n))
-    b = _solver._standard_normals(st._noise_key(rng), np.empty(n))
+    a = noise_gen.standard_normals(st._noise_key(rng), np.empty(n))
+    b = noise_gen.standard_normals(st._noise_key(rng), np.empty(n))
     assert abs(np.corrcoef(a, b)[0, 1]) < bound
 
 
@@ -1134,7 +1134,7 @@ def test_noise_is_hermitian_white_noise(shape):
     real = real.copy()
     real.flat[0] = True
     for _ in range(nrep):
-        _solver._fill_noise(st._noise_key(rng), w)
+        noise_gen.fill_noise(st._noise_key(rng), w)
         acc += np.abs(w) ** 2
     axes = tuple(range(len(shape)))
     back = np.fft.rfftn(np.fft.irfftn(w, s=shape, axes=axes), s=shape, axes=axes)
@@ -1169,9 +1169,6 @@ def test_step_adds_the_drawn_noise():
 # the study's scheme: scale-selective stabiliser, bulk-phase step rate,
 # safeguarded steps (issue 13)
 # ---------------------------------------------------------------------------
-from scattermorph.sim.steppers import StepController, admissible_range, bulk_stiffness  # noqa: E402
-
-
 def test_bulk_stiffness_is_that_of_the_coexisting_phases():
     """f'' and kappa at the binodal, checked against the common tangent solved
     here by bisection (independent of model.coexistence's brentq)."""
@@ -1185,10 +1182,10 @@ def test_bulk_stiffness_is_that_of_the_coexisting_phases():
         else:
             b = c
     f2 = 1 / (m.N * c * (1 - c)) - 2 * m.chi
-    S, kappa = bulk_stiffness(m)
+    S, kappa = m.bulk_stiffness()
     assert S == pytest.approx(f2, rel=1e-9) and kappa == pytest.approx(1 / (36 * c * (1 - c)), rel=1e-9)
     # the phi^4 model: phases at phi = 0, 1 (psi = -1, 1), f'' = 3 psi^2 - 1 = 2
-    assert bulk_stiffness(Landau(0.5, kappa=1.0)) == (2.0, 0.5)
+    assert Landau(0.5, kappa=1.0).bulk_stiffness() == (2.0, 0.5)
 
 
 @pytest.mark.parametrize("theta", [0.3, 1.0, 4.0])

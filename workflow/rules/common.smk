@@ -5,27 +5,33 @@ import math
 
 from snakemake.exceptions import WorkflowError
 
-from scattermorph.provenance.codedeps import code_digest
+from scattermorph import seeds
+from scattermorph.config import setting
 from scattermorph.errors import ParameterError
-from scattermorph.sim.sweep import calibration_table, check_physics, record
+from scattermorph.plan import plan
+from scattermorph.provenance.codedeps import code_digest
+from scattermorph.sim.free_energy import model_class
+from scattermorph.sim.sweep import run_spec
 
 NAME = config["study"]["name"]
 RESULTS = f"results/{NAME}"
 LOGS = f"logs/{NAME}"
 BENCH = f"benchmarks/results/{NAME}"
 
-# Physical checks of the whole sweep before any job runs (the schema checks
-# types and bounds; this checks spinodal, step and box size per simulation).
+# Every stage's checks of the configuration before any job runs (the schema
+# checks types and bounds; these check spinodal, step and box size per
+# simulation, and the measurement and learning sections against the sweep).
 try:
-    SIMS = check_physics(config)
+    PLAN = plan(config)
 except ParameterError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 
+SIMS = PLAN.simulations
 SIM_IDS = list(SIMS["sim_id"])
 # Runs drawn from the inference prior (inference.calibration_runs): simulated
 # and measured like the sweep's, kept out of the study's dataset, and used
 # only to calibrate the inference (simulation-based calibration).
-CAL_SIMS = calibration_table(config)
+CAL_SIMS = PLAN.calibration
 CAL_IDS = list(CAL_SIMS["sim_id"])
 
 
@@ -66,9 +72,9 @@ def learning_keys(*keys):
 
 def sim_record(wildcards):
     """Parameter record of one simulation (a row of the simulation table, or
-    of the calibration runs' table)."""
+    of the calibration runs' table), as the row holds it."""
     table = CAL_SIMS if wildcards.sim_id in CAL_IDS else SIMS
-    return record(table, wildcards.sim_id)
+    return run_spec(table, wildcards.sim_id).as_params()
 
 
 def figure_outputs(name, caption, category, label):
@@ -158,9 +164,7 @@ def sim_steps():
     domain size, not the box or the dimension (48^3 and 64^2 runs of the same
     parameters: 13,483 and 15,234 steps)."""
     t = config["simulation"]["time"]
-    steps, accuracy = SIM_STEPS_MEASURED[
-        config["simulation"].get("stabilizer", "selective")
-    ]
+    steps, accuracy = SIM_STEPS_MEASURED[setting(config, "simulation", "stabilizer")]
     return steps * (accuracy / t["accuracy"]) * (t["t_max"] / 200.0)
 
 
@@ -185,7 +189,7 @@ def sim_threads():
     Snakemake lowers it to --cores; the SLURM executor plugin asks for
     --cpus-per-task = threads. Results do not depend on it (the stepper is
     bit-identical whatever its thread count)."""
-    return int(config["simulation"].get("threads", 1))
+    return int(setting(config, "simulation", "threads"))
 
 
 def sim_mem_mb(wildcards, attempt):
@@ -275,7 +279,7 @@ def reference_runtime(wildcards, attempt):
 def gallery_sims():
     """One run per composition (first quench, replicate 0) for the gallery."""
     first = SIMS[(SIMS["replicate"] == 0)]
-    if config["simulation"]["model"] == "flory_huggins":
+    if model_class(config["simulation"]["model"]).has_quench:
         first = first[first["quench"] == config["simulation"]["sweep"]["quench"][0]]
     return list(first["sim_id"])
 
@@ -353,10 +357,10 @@ def treloar_data():
 
 def foundations_seed():
     """Integer seed of scikit-learn's optimiser restarts for this stage:
-    SeedSequence([study.seed, 6, 100]) (6 = issue number)."""
-    import numpy as np
-
-    ss = np.random.SeedSequence([int(config["study"]["seed"]), 6, 100])
+    SeedSequence([study.seed, 6, 100]) (scattermorph.seeds)."""
+    ss = seeds.sequence(
+        config["study"]["seed"], seeds.GAUSSIAN_PROCESS, seeds.FOUNDATIONS_RESTARTS
+    )
     return int(ss.generate_state(1)[0] % 2**31)
 
 
@@ -378,10 +382,10 @@ def emulator_batch_rows(wildcards):
 
 def emulator_seed():
     """Integer seed of the emulators' optimiser restarts:
-    SeedSequence([study.seed, 6, 101]) (6 = issue number)."""
-    import numpy as np
-
-    ss = np.random.SeedSequence([int(config["study"]["seed"]), 6, 101])
+    SeedSequence([study.seed, 6, 101]) (scattermorph.seeds)."""
+    ss = seeds.sequence(
+        config["study"]["seed"], seeds.GAUSSIAN_PROCESS, seeds.EMULATOR_RESTARTS
+    )
     return int(ss.generate_state(1)[0] % 2**31)
 
 
@@ -591,10 +595,8 @@ def summary_label_tables(wildcards):
 
 def inference_seed():
     """Integer seed of the inference stage's GPs:
-    SeedSequence([study.seed, 17, 100]) (17 = issue number)."""
-    import numpy as np
-
-    ss = np.random.SeedSequence([int(config["study"]["seed"]), 17, 100])
+    SeedSequence([study.seed, 17, 100]) (scattermorph.seeds)."""
+    ss = seeds.sequence(config["study"]["seed"], seeds.CALIBRATION, seeds.INFERENCE_GP)
     return int(ss.generate_state(1)[0] % 2**31)
 
 

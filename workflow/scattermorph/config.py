@@ -8,6 +8,7 @@ value, the allowed range and, for a misspelt key, the closest allowed name.
 from __future__ import annotations
 
 import difflib
+import functools
 from pathlib import Path
 
 import jsonschema
@@ -15,7 +16,10 @@ import yaml
 
 from scattermorph.errors import ParameterError
 
-__all__ = ["ConfigError", "validate", "load_schema"]
+__all__ = ["ConfigError", "validate", "load_schema", "SCHEMA", "setting"]
+
+#: the workflow's config schema (the library lives next to it, in workflow/)
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ParameterError):
@@ -25,6 +29,34 @@ class ConfigError(ParameterError):
 def load_schema(path) -> dict:
     with open(path) as fh:
         return yaml.safe_load(fh)
+
+
+@functools.cache
+def _schema() -> dict:
+    return load_schema(SCHEMA)
+
+
+def setting(config: dict, *keys: str):
+    """The value of an optional config key, or its default from the schema.
+
+    The schema is the one source of defaults: ``setting(config, "simulation",
+    "stabilizer")`` is ``config["simulation"]["stabilizer"]`` if the config
+    sets it, else the ``default`` the schema gives that key.
+
+    Raises
+    ------
+    KeyError
+        If the key is absent and the schema gives it no default.
+    """
+    node = config
+    for k in keys[:-1]:
+        node = node[k]
+    if keys[-1] in node:
+        return node[keys[-1]]
+    schema = _schema()
+    for k in keys:
+        schema = schema["properties"][k]
+    return schema["default"]
 
 
 def _path(err) -> str:

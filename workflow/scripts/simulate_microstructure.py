@@ -5,6 +5,7 @@ import sys
 from _bootstrap import job
 
 from scattermorph.sim.run import run_simulation, save_simulation
+from scattermorph.sim.spec import RunSpec
 
 
 def log(msg):
@@ -19,6 +20,6 @@ with job(snakemake, __file__) as sm:
     log(f"threads: {sm.threads}")
     # the job's threads (Snakemake lowers the rule's to --cores); the fields do
     # not depend on them, so they are not part of the record or the metadata
-    snapshots, meta = run_simulation(record, log=log, threads=sm.threads)
+    snapshots, meta = run_simulation(RunSpec.from_row(record), log=log, threads=sm.threads)
     save_simulation(out, snapshots, meta)
     log(f"wrote {out}: {snapshots.shape} in {meta['wall_seconds']:.2f} s")

@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from scattermorph import seeds
 from scattermorph.errors import ParameterError
 
 __all__ = [
@@ -44,7 +45,7 @@ __all__ = [
 #: Classifier names accepted by :func:`make_classifier`.
 MODELS = ("logistic", "knn", "random_forest", "svm", "mlp")
 #: Stage constant of the classification stage in every SeedSequence.
-STAGE = 5
+STAGE = seeds.CLASSIFICATION
 #: Sub-stream constants of the stage's SeedSequences.
 _VIEWS, _SPLIT, _BOOT, _MODEL, _SWEEP, _CHC3D, _GRF3D = range(1, 8)
 

@@ -24,9 +24,10 @@ Also here: a one-dimensional Cahn-Hilliard integrator (the study's solver is
 2D/3D only) for the blog's first emulator, the full 1D solution against its GP
 emulation in (x, t).
 
-Random streams: ``SeedSequence([study.seed, STREAM, k])`` with ``STREAM = 6``
-(this issue's number) and ``k`` one of the constants below, so every draw is
-independent of the main study's ``SeedSequence([study.seed, sim_index])``.
+Random streams: ``SeedSequence([study.seed, STREAM, k])`` with ``STREAM =
+scattermorph.seeds.GAUSSIAN_PROCESS`` and ``k`` one of the constants below, so
+every draw is independent of the main study's ``SeedSequence([study.seed,
+sim_index])``.
 
 References
 ----------
@@ -49,13 +50,15 @@ from scipy.stats import qmc
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
 
+from scattermorph import seeds
 from scattermorph.errors import ParameterError
 from scattermorph.functionals import FUNCTIONALS
 from scattermorph.learn.metrics import coverage_band
 from scattermorph.measure.scattering import q_grid
 from scattermorph.measure.snapshots import measure_field
-from scattermorph.sim.free_energy import make_model
-from scattermorph.sim.run import build_model, run_simulation
+from scattermorph.sim.free_energy import FloryHugginsDeGennes, model_class, run_free_energy
+from scattermorph.sim.run import run_simulation
+from scattermorph.sim.spec import RunSpec
 from scattermorph.sim.sweep import run_cell_size, simulation_table
 
 __all__ = [
@@ -75,8 +78,8 @@ __all__ = [
     "response_surface",
 ]
 
-#: stream constant of this stage (issue 6)
-STREAM = 6
+#: stream constant of this stage
+STREAM = seeds.GAUSSIAN_PROCESS
 _TRAIN, _TEST, _ADAPTIVE_POOL, _RANDOM_PICK, _CH1D, _SEED = 0, 1, 2, 3, 4, 5
 
 
@@ -136,8 +139,8 @@ def design_table(emu: dict, seed: int) -> pd.DataFrame:
     return table
 
 
-def emulator_record(config: dict, *, phi0: float, quench: float, index: int, sim_id: str) -> dict:
-    """Parameter record of one emulator run (see :func:`scattermorph.sim.run.run_simulation`).
+def emulator_record(config: dict, *, phi0: float, quench: float, index: int, sim_id: str) -> RunSpec:
+    """Record of one emulator run (see :func:`scattermorph.sim.run.run_simulation`).
 
     The study's ``simulation`` section with the emulator's grid, cell size and
     snapshot times; its random streams come from ``SeedSequence([s, index])``
@@ -156,7 +159,7 @@ def emulator_record(config: dict, *, phi0: float, quench: float, index: int, sim
         t_min=float(emu["time"]["t_min"]), t_max=float(emu["time"]["t_max"]),
         n_snapshots=int(emu["time"]["n_snapshots"]),
     )
-    return rec
+    return RunSpec.from_row(rec)
 
 
 def emulator_dx(config: dict, *, phi0: float, quench: float) -> float:
@@ -177,7 +180,7 @@ def output_columns(ndim: int) -> list[str]:
 LOG_OUTPUTS = ("L_first_moment", "perimeter_density", "surface_density")
 
 
-def run_design_point(rec: dict, measurement: dict, *, log=None) -> pd.DataFrame:
+def run_design_point(rec: RunSpec, measurement: dict, *, log=None) -> pd.DataFrame:
     """Run one simulation and measure every snapshot.
 
     Returns
@@ -196,20 +199,20 @@ def run_design_point(rec: dict, measurement: dict, *, log=None) -> pd.DataFrame:
     rows = []
     tau = meta["derived"]["time_scale_tau"]
     for t, phi in zip(meta["times"], snaps):
-        row, _, _ = measure_field(phi, rec["dx"], q_edges=edges, level=measurement["threshold"],
+        row, _, _ = measure_field(phi, rec.dx, q_edges=edges, level=measurement["threshold"],
                                   periodic=measurement["periodic"],
                                   connectivity=measurement["connectivity"])
         rows.append({"time_over_tau": t / tau, **{c: row[c] for c in cols}})
     t_meas = _time.perf_counter() - t0
     out = pd.DataFrame(rows)
-    out.insert(0, "quench", rec["quench"])
-    out.insert(0, "phi0", rec["phi0"])
-    out.insert(0, "sim_id", rec["sim_id"])
+    out.insert(0, "quench", rec.quench)
+    out.insert(0, "phi0", rec.phi0)
+    out.insert(0, "sim_id", rec.sim_id)
     out["snapshot"] = np.arange(len(out))
     out["sim_seconds"] = meta["wall_seconds"]
     out["measure_seconds"] = t_meas
     if log is not None:
-        log(f"{rec['sim_id']}: phi0={rec['phi0']:.3f} quench={rec['quench']:.3f} "
+        log(f"{rec.sim_id}: phi0={rec.phi0:.3f} quench={rec.quench:.3f} "
             f"sim {meta['wall_seconds']:.2f} s, measure {t_meas:.2f} s")
     return out
 
@@ -581,10 +584,8 @@ def ch1d_emulation(ch: dict, config: dict):
         ``predict_seconds``.
     """
     sim = config["simulation"]
-    base = make_model("flory_huggins", N=float(sim["N"]), chi=0.0, phi0=float(ch["phi0"]),
-                      gradient="constant")
-    model = make_model("flory_huggins", N=base.N, chi=float(ch["quench"]) * base.chi_s,
-                       phi0=base.phi0, gradient="constant")
+    model = FloryHugginsDeGennes.at_quench(float(sim["N"]), float(ch["phi0"]), float(ch["quench"]),
+                                           gradient="constant")
     model.require_unstable()
     tau = model.time_scale
     times = np.geomspace(ch["t_min"], ch["t_max"], int(ch["n_times"]))
@@ -657,13 +658,14 @@ def check_emulator(config: dict) -> pd.DataFrame:
                              f"(got {ch['t_min']}, {ch['t_max']}, {ch['n_times']})")
     for p0 in emu["phi0"]:
         for q in emu["quench"]:
-            rec = {"model": "flory_huggins", "N": config["simulation"]["N"], "phi0": p0,
-                   "quench": q, "gradient": config["simulation"]["gradient"]}
-            if config["simulation"]["model"] != "flory_huggins":
+            if not model_class(config["simulation"]["model"]).has_quench:
                 raise ParameterError("the emulator needs simulation.model: flory_huggins "
                                      "(its design is over the quench depth chi / chi_s)")
             try:
-                model = build_model(rec)
+                model = run_free_energy(config["simulation"]["model"], phi0=float(p0),
+                                        N=float(config["simulation"]["N"]),
+                                        quench=float(q), gradient=config["simulation"]["gradient"],
+                                        kappa=float(config["simulation"]["landau_kappa"]))
             except ParameterError as exc:
                 raise ParameterError(f"emulator design corner phi0={p0}, quench={q}: {exc}") from None
             box = emu["grid"] * emulator_dx(config, phi0=p0, quench=q)

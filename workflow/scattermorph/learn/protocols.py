@@ -38,6 +38,7 @@ from scipy import stats
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold
 
+from scattermorph import seeds
 from scattermorph.errors import ParameterError
 from scattermorph.learn.estimators import make_baseline, make_gp, make_paper_gp
 from scattermorph.learn.features import (
@@ -138,7 +139,7 @@ def make_model(name, n_features, *, restarts=2, seed=0):
 
 
 #: constant that separates this stage's random streams from the others'
-_STAGE = 4
+_STAGE = seeds.LEARNING
 
 
 def stage_seed(seed, *keys):

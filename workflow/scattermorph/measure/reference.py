@@ -74,6 +74,7 @@ import pandas as pd
 import scipy.fft as sfft
 from scipy.special import ndtr
 
+from scattermorph import seeds
 from scattermorph.errors import ParameterError
 from scattermorph.fft import rfft_mode_weights, rfft_wavevectors
 from scattermorph.measure import reference as rf
@@ -788,7 +789,7 @@ def reference_structures(ref: dict, seed: int, ndim: int):
     shape = (int(ref["grid"]),) * ndim
     dx = float(ref["dx"])
     nreal = int(ref["realisations"])
-    root = np.random.SeedSequence([int(seed), 2**32 - 1])
+    root = seeds.sequence(seed, seeds.REFERENCE)
     rng_bool, rng_grf = (np.random.Generator(np.random.PCG64(s)) for s in root.spawn(2))
     b = ref["boolean"]
     arrays = {

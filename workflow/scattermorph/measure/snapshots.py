@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scattermorph import seeds
 from scattermorph._io import atomic_write
 from scattermorph.errors import ParameterError
 from scattermorph.measure import scattering as sc
@@ -242,7 +243,7 @@ def add_instrument(arrays: dict, instrument: dict, *, seed: int) -> dict:
         out["i_q"] = s_q.copy()
         out["sigma_q"] = np.zeros_like(s_q)
         return out
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), 2**32 - 2])))
+    rng = np.random.Generator(np.random.PCG64(seeds.sequence(seed, seeds.INSTRUMENT)))
     i_q = np.empty_like(s_q)
     sig = np.empty_like(s_q)
     for r in range(s_q.shape[0]):

@@ -26,19 +26,34 @@ References
    coefficient ``kappa(phi) = b^2 / (36 phi (1 - phi))`` of a blend.
 .. [3] H. E. Cook, Acta Metall. 18, 297 (1970): the conserved noise.
 .. [4] M. Jones and N. Clarke, Soft Matter 17, 9689 (2021).
+.. [5] J. W. Cahn, Acta Metall. 9, 795 (1961); J. W. Cahn, J. Chem. Phys. 42,
+   93 (1965): the linear theory of spinodal decomposition, whose growth rate
+   ``omega(k) = -k^2 (f''(phi0) + 2 kappa k^2)`` (mobility 1) sets the time and
+   length scales of every run.
 """
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy.optimize import brentq
 
 from scattermorph.errors import ParameterError
 
-__all__ = ["FloryHugginsDeGennes", "Landau", "make_model", "GRADIENT_MODES"]
+__all__ = [
+    "FreeEnergy",
+    "FloryHugginsDeGennes",
+    "Landau",
+    "MODELS",
+    "model_class",
+    "make_model",
+    "run_free_energy",
+    "GRADIENT_MODES",
+]
 
 GRADIENT_MODES = ("de_gennes", "constant")
 
@@ -48,8 +63,152 @@ def _require(cond: bool, message: str) -> None:
         raise ParameterError(message)
 
 
+def _chi_s(N: float, phi0: float) -> float:
+    """Spinodal Flory parameter ``1 / (2 N phi0 (1 - phi0))``."""
+    return 1.0 / (2.0 * N * phi0 * (1.0 - phi0))
+
+
+def _check_phi0(phi0) -> None:
+    _require(
+        0.0 < phi0 < 1.0,
+        f"phi0={phi0!r} is outside (0, 1): a volume fraction must lie "
+        "strictly between 0 and 1",
+    )
+
+
+def _check_N(N) -> None:
+    _require(
+        np.isfinite(N) and N > 0,
+        f"N={N!r} is not a valid degree of polymerisation: need N > 0",
+    )
+
+
+class FreeEnergy(ABC):
+    """What the two free energies share: the linear theory of spinodal decomposition.
+
+    A model supplies its bulk free energy ``f(phi)`` and derivatives, the
+    square-gradient coefficient at the mean composition ``kappa0``, its
+    coexisting phases and its parameter record; everything the linear
+    theory (Cahn 1961, 1965) derives from the curvature ``f''(phi0)`` and
+    ``kappa0`` is written once here. Linearising ``d_t phi = lap(f'(phi) -
+    2 kappa0 lap phi)`` about ``phi0`` gives for a Fourier mode of ``phi -
+    phi0`` (mobility 1, the module's units)
+
+    .. math::
+
+        \\omega(k) = -k^2 \\big(f''(\\phi_0) + 2 \\kappa_0 k^2\\big),
+
+    which is positive for ``0 < k < k_c = sqrt(-f''(phi0) / (2 kappa0))``
+    (inside the spinodal, ``f''(phi0) < 0``) and largest at ``k_m = k_c /
+    sqrt(2)``, where ``omega_max = f''(phi0)^2 / (8 kappa0)``.
+    """
+
+    #: name of the model in a configuration (``simulation.model``)
+    name: ClassVar[str]
+    #: short name in simulation ids
+    tag: ClassVar[str]
+    #: whether runs of this model are swept over the quench depth chi / chi_s
+    has_quench: ClassVar[bool]
+    #: whether ``f'`` diverges at the pure phases ``phi = 0, 1`` (the entropy
+    #: of mixing), so that every cell must stay strictly inside (0, 1)
+    bounded: ClassVar[bool]
+    #: gradient term: ``"de_gennes"`` (composition-dependent) or ``"constant"``
+    gradient: str
+    #: mean volume fraction
+    phi0: float
+
+    @classmethod
+    @abstractmethod
+    def for_run(cls, *, phi0: float, N: float, quench: float, gradient: str, kappa: float,
+                chi: float | None = None) -> FreeEnergy:
+        """The model of one run from the parameters of a simulation record
+        (each model takes the ones it has and ignores the others)."""
+
+    @abstractmethod
+    def require_unstable(self) -> None:
+        """Raise :class:`ParameterError` unless ``phi0`` lies inside the spinodal."""
+
+    @abstractmethod
+    def f(self, phi):
+        """Bulk free energy density ``f(phi)`` (k_B T per site)."""
+
+    @abstractmethod
+    def mu_bulk(self, phi):
+        """``f'(phi)``, the bulk chemical potential."""
+
+    @abstractmethod
+    def f2(self, phi):
+        """``f''(phi)``, the curvature of the bulk free energy."""
+
+    @abstractmethod
+    def gradient_coefficient(self, phi):
+        """Square-gradient coefficient ``kappa(phi)`` (units of b^2)."""
+
+    @property
+    @abstractmethod
+    def kappa0(self) -> float:
+        """Gradient coefficient at the mean composition, entering ``mu = f' - 2 kappa0 lap(phi)``."""
+
+    @abstractmethod
+    def coexistence(self) -> tuple[float, float]:
+        """Compositions ``(phi_-, phi_+)`` of the coexisting phases."""
+
+    @abstractmethod
+    def stiffness_bounds(self) -> tuple[float, float]:
+        """``(max |f''|, max kappa)`` over the composition range the run visits."""
+
+    @abstractmethod
+    def params(self) -> dict:
+        """The model's parameters and name, JSON-ready."""
+
+    def bulk_stiffness(self) -> tuple[float, float]:
+        """``(max(f'', 0), kappa)`` in the coexisting phases.
+
+        ``k^2 (f'' + 2 kappa k^2)`` is the rate at which a composition
+        fluctuation of wavenumber ``k`` relaxes inside a phase: at the domain
+        wavenumber, the fastest physical process of the coarsening structure.
+        Both models are symmetric, so the two phases give the same values.
+        """
+        lo, _ = self.coexistence()
+        return max(0.0, float(self.f2(lo))), float(self.gradient_coefficient(lo))
+
+    # -- linear stability (Cahn 1961, 1965) -----------------------------------
+    def linear_growth_rate(self, k2):
+        """Growth rate of a Fourier mode of ``phi - phi0`` in the linearised,
+        noise-free equation: ``omega = -k^2 (f''(phi0) + 2 kappa(phi0) k^2)``.
+
+        Parameters
+        ----------
+        k2 : array_like
+            Squared wavenumber (or the symbol of the discrete Laplacian, sign
+            flipped), units of ``b^-2``.
+
+        Returns
+        -------
+        ndarray
+            Same shape as ``k2``; units of 1 / time.
+        """
+        k2 = np.asarray(k2, dtype=float)
+        return -k2 * (self.f2(self.phi0) + 2.0 * self.kappa0 * k2)
+
+    @property
+    def k_critical(self) -> float:
+        """Wavenumber above which modes decay: ``sqrt(-f''(phi0) / (2 kappa0))`` (b^-1)."""
+        return math.sqrt(-self.f2(self.phi0) / (2.0 * self.kappa0))
+
+    @property
+    def time_scale(self) -> float:
+        """Inverse of the fastest linear growth rate, ``tau = 8 kappa0 / f''(phi0)^2``."""
+        return 8.0 * self.kappa0 / self.f2(self.phi0) ** 2
+
+    @property
+    def length_scale(self) -> float:
+        """Wavelength of the fastest-growing mode, ``2 pi sqrt(2) / k_c`` (b)."""
+        return 2 * math.pi * math.sqrt(2.0) / self.k_critical
+
+
 @dataclass(frozen=True)
-class FloryHugginsDeGennes:
+class FloryHugginsDeGennes(FreeEnergy):
     """Symmetric polymer blend with the Flory-Huggins-de Gennes free energy.
 
     Free energy per site (units of ``k_B T``), both species of degree of
@@ -88,17 +247,13 @@ class FloryHugginsDeGennes:
     gradient: str = "de_gennes"
 
     name = "flory_huggins"
+    tag = "fh"
+    has_quench = True
+    bounded = True
 
     def __post_init__(self):
-        _require(
-            np.isfinite(self.N) and self.N > 0,
-            f"N={self.N!r} is not a valid degree of polymerisation: need N > 0",
-        )
-        _require(
-            0.0 < self.phi0 < 1.0,
-            f"phi0={self.phi0!r} is outside (0, 1): a volume fraction must lie "
-            "strictly between 0 and 1",
-        )
+        _check_N(self.N)
+        _check_phi0(self.phi0)
         _require(
             self.gradient in GRADIENT_MODES,
             f"gradient={self.gradient!r} is not one of {GRADIENT_MODES}",
@@ -107,6 +262,24 @@ class FloryHugginsDeGennes:
             np.isfinite(self.chi) and self.chi >= 0,
             f"chi={self.chi!r} must be a finite number >= 0",
         )
+
+    @classmethod
+    def at_quench(cls, N: float, phi0: float, quench: float, gradient: str = "de_gennes"):
+        """The blend at ``chi = quench * chi_s(phi0)``.
+
+        ``N`` and ``phi0`` are checked before ``chi_s`` is computed from them.
+        """
+        _check_N(N)
+        _check_phi0(phi0)
+        return cls(N=N, chi=quench * _chi_s(N, phi0), phi0=phi0, gradient=gradient)
+
+    @classmethod
+    def for_run(cls, *, phi0, N, quench, gradient, kappa=None, chi=None):
+        """The run's blend: at ``chi`` when given (not None or NaN), else at
+        ``quench * chi_s``; ``kappa`` (the phi^4 model's) is ignored."""
+        if chi is not None and not math.isnan(chi):
+            return cls(N=N, chi=chi, phi0=phi0, gradient=gradient)
+        return cls.at_quench(N, phi0, quench, gradient)
 
     def require_unstable(self) -> None:
         """Raise :class:`ParameterError` unless ``phi0`` lies inside the spinodal.
@@ -126,7 +299,7 @@ class FloryHugginsDeGennes:
     @property
     def chi_s(self) -> float:
         """Spinodal Flory parameter at ``phi0``: ``1 / (2 N phi0 (1 - phi0))``."""
-        return 1.0 / (2.0 * self.N * self.phi0 * (1.0 - self.phi0))
+        return _chi_s(self.N, self.phi0)
 
     @property
     def quench_depth(self) -> float:
@@ -158,6 +331,10 @@ class FloryHugginsDeGennes:
             return np.full_like(np.asarray(phi, dtype=float), self.kappa0)
         phi = np.asarray(phi, dtype=float)
         return 1.0 / (36.0 * phi * (1 - phi))
+
+    def gradient_coefficient(self, phi):
+        """``kappa(phi)``: composition-dependent (de Gennes) or frozen at ``phi0``."""
+        return self.kappa(phi)
 
     @property
     def kappa0(self) -> float:
@@ -201,43 +378,15 @@ class FloryHugginsDeGennes:
         phi = np.asarray(phi, dtype=float)
         return 1.0 / (6.0 * np.sqrt(phi * (1 - phi)))
 
-    # -- linear stability -----------------------------------------------------
-    def linear_growth_rate(self, k2):
-        """Growth rate of a Fourier mode of ``phi - phi0`` in the linearised,
-        noise-free equation: ``omega = -k^2 (f''(phi0) + 2 kappa(phi0) k^2)``.
-
-        Parameters
-        ----------
-        k2 : array_like
-            Squared wavenumber (or the symbol of the discrete Laplacian, sign
-            flipped), units of ``b^-2``.
-        """
-        k2 = np.asarray(k2, dtype=float)
-        return -k2 * (self.f2(self.phi0) + 2.0 * self.kappa0 * k2)
-
-    @property
-    def k_critical(self) -> float:
-        """Wavenumber above which modes decay: ``sqrt(-f''(phi0) / (2 kappa0))``."""
-        return math.sqrt(-self.f2(self.phi0) / (2.0 * self.kappa0))
-
-    @property
-    def time_scale(self) -> float:
-        """Inverse of the fastest linear growth rate, ``8 kappa0 / f''(phi0)^2``."""
-        return 8.0 * self.kappa0 / self.f2(self.phi0) ** 2
-
-    @property
-    def length_scale(self) -> float:
-        """Wavelength of the fastest-growing mode, ``2 pi sqrt(2) / k_c``."""
-        return 2 * math.pi * math.sqrt(2.0) / self.k_critical
-
     def params(self) -> dict:
+        """``N``, ``chi``, ``phi0``, ``gradient``, the model's name, ``chi_s`` and the quench depth."""
         out = asdict(self)
         out.update(model=self.name, chi_s=self.chi_s, quench_depth=self.quench_depth)
         return out
 
 
 @dataclass(frozen=True)
-class Landau:
+class Landau(FreeEnergy):
     """Dimensionless phi^4 (Ginzburg-Landau) Cahn-Hilliard model.
 
     .. math::
@@ -263,18 +412,23 @@ class Landau:
     kappa: float = 1.0
 
     name = "landau"
+    tag = "ld"
+    has_quench = False
+    bounded = False
     gradient = "constant"
 
     def __post_init__(self):
-        _require(
-            0.0 < self.phi0 < 1.0,
-            f"phi0={self.phi0!r} is outside (0, 1): a volume fraction must lie "
-            "strictly between 0 and 1",
-        )
+        _check_phi0(self.phi0)
         _require(
             np.isfinite(self.kappa) and self.kappa > 0,
             f"kappa={self.kappa!r} must be > 0",
         )
+
+    @classmethod
+    def for_run(cls, *, phi0, kappa, N=None, quench=None, gradient=None, chi=None):
+        """The run's phi^4 model (``N``, ``quench``, ``gradient`` and ``chi``,
+        the blend's, are ignored)."""
+        return cls(phi0=phi0, kappa=kappa)
 
     def require_unstable(self) -> None:
         """Raise :class:`ParameterError` unless ``phi0`` lies inside the spinodal."""
@@ -291,6 +445,7 @@ class Landau:
     # d_t psi = lap(psi^3 - psi - kappa lap psi) follows d_t phi = lap(mu) with
     # mu = (psi^3 - psi) / 2 - kappa lap(phi) = f'(phi) - 2 kappa0 lap(phi).
     def mu_bulk(self, phi):
+        """``f'(phi) = (psi^3 - psi) / 2`` with ``psi = 2 phi - 1``."""
         psi = 2 * np.asarray(phi, dtype=float) - 1
         return 0.5 * (psi**3 - psi)
 
@@ -303,58 +458,63 @@ class Landau:
         return (psi**2 - 1) ** 2 / 16.0
 
     def f2(self, phi):
+        """``f''(phi) = 3 psi^2 - 1`` with ``psi = 2 phi - 1``."""
         psi = 2 * np.asarray(phi, dtype=float) - 1
         return 3 * psi**2 - 1
 
+    def gradient_coefficient(self, phi):
+        """The constant ``kappa0`` at every composition."""
+        return np.full_like(np.asarray(phi, dtype=float), self.kappa0)
+
     @property
     def kappa0(self) -> float:
+        """``kappa / 2``: the gradient coefficient of the phi equation."""
         # F written in phi: (kappa/2)|grad psi|^2 = 2 kappa |grad phi|^2 and the
         # phi equation carries half of mu_psi, so the phi gradient coefficient
         # entering mu = f' - 2 k0 lap(phi) is k0 = kappa / 2.
         return self.kappa / 2.0
 
     def coexistence(self) -> tuple[float, float]:
+        """``(0, 1)``: the phases ``psi = -1`` and ``psi = +1``."""
         return 0.0, 1.0
 
     def stiffness_bounds(self) -> tuple[float, float]:
+        """``(max |f''|, kappa0)`` for ``psi`` in [-1.1, 1.1]."""
         # psi ranges over about [-1.1, 1.1] including overshoot
         return float(3 * 1.1**2 - 1), self.kappa0
 
-    def linear_growth_rate(self, k2):
-        k2 = np.asarray(k2, dtype=float)
-        return -k2 * (self.f2(self.phi0) + 2.0 * self.kappa0 * k2)
-
-    @property
-    def k_critical(self) -> float:
-        return math.sqrt(-self.f2(self.phi0) / (2.0 * self.kappa0))
-
-    @property
-    def time_scale(self) -> float:
-        return 8.0 * self.kappa0 / self.f2(self.phi0) ** 2
-
-    @property
-    def length_scale(self) -> float:
-        return 2 * math.pi * math.sqrt(2.0) / self.k_critical
-
     @property
     def quench_depth(self) -> float:
+        """Not defined for the phi^4 model: NaN."""
         return float("nan")
 
     def params(self) -> dict:
+        """``phi0``, ``kappa``, the model's name and its (constant) gradient."""
         out = asdict(self)
         out.update(model=self.name, gradient="constant")
         return out
 
 
-def make_model(name: str, **params):
+#: the free energies by their configuration name (``simulation.model``)
+MODELS: dict[str, type[FreeEnergy]] = {
+    FloryHugginsDeGennes.name: FloryHugginsDeGennes,
+    Landau.name: Landau,
+}
+
+
+def model_class(name: str) -> type[FreeEnergy]:
+    """The free-energy class of a configuration name; :class:`ParameterError` if unknown."""
+    if name not in MODELS:
+        raise ParameterError(f"model={name!r} is unknown; choose one of {sorted(MODELS)}")
+    return MODELS[name]
+
+
+def make_model(name: str, **params) -> FreeEnergy:
     """Build a model by name (``"flory_huggins"`` or ``"landau"``).
 
     Unknown names and unknown parameters raise :class:`ParameterError`.
     """
-    models = {"flory_huggins": FloryHugginsDeGennes, "landau": Landau}
-    if name not in models:
-        raise ParameterError(f"model={name!r} is unknown; choose one of {sorted(models)}")
-    cls = models[name]
+    cls = model_class(name)
     allowed = set(cls.__dataclass_fields__)
     extra = set(params) - allowed
     if extra:
@@ -363,3 +523,30 @@ def make_model(name: str, **params):
             f"allowed: {sorted(allowed)}"
         )
     return cls(**params)
+
+
+def run_free_energy(name: str, *, phi0: float, N: float, quench: float, gradient: str,
+                    kappa: float, chi: float | None = None) -> FreeEnergy:
+    """The free energy of one run, refused unless ``phi0`` lies inside its spinodal.
+
+    Parameters
+    ----------
+    name : {"flory_huggins", "landau"}
+    phi0 : float
+        Mean volume fraction.
+    N, quench, gradient : float, float, str
+        The blend's degree of polymerisation, ``chi / chi_s`` and gradient term.
+    kappa : float
+        The phi^4 model's gradient coefficient.
+    chi : float, optional
+        The blend's Flory parameter, instead of ``quench`` (None or NaN: use ``quench``).
+
+    Raises
+    ------
+    ParameterError
+        Naming the bad value (the model's own checks and :meth:`FreeEnergy.require_unstable`).
+    """
+    model = model_class(name).for_run(phi0=phi0, N=N, quench=quench, gradient=gradient,
+                                      kappa=kappa, chi=chi)
+    model.require_unstable()
+    return model

@@ -20,8 +20,9 @@ Two schemes, both for 2D and 3D periodic boxes:
   passes compiled with numba. ``selective=theta > 0`` weights the stabiliser
   of each mode by ``z / (z + theta)``, ``z = dt K^2 L``: whole at the stiff
   small scales, vanishing at the domain scale (the study's scheme, with
-  :func:`bulk_stiffness` setting the step and :class:`StepController` taking
-  back steps that leave :func:`admissible_range`).
+  :meth:`~scattermorph.sim.free_energy.FreeEnergy.bulk_stiffness` setting the
+  step and :class:`~scattermorph.sim.control.StepController` taking back
+  steps that leave :func:`~scattermorph.sim.control.admissible_range`).
 * :class:`ExplicitEuler`: forward Euler in time, second-order central finite
   differences in space (5-point / 7-point Laplacian), the scheme of the original
   authors' code; kept as the validation reference and benchmark baseline.
@@ -35,42 +36,41 @@ Noise: the conserved Cook noise ``zeta = div xi`` with white ``xi`` of variance
 ``2 epsilon / (dt dx^d)`` per cell and component. In Fourier space this equals
 ``|K| w_hat`` with ``w`` scalar white noise of the same variance, drawn directly
 in the half-complex layout with Hermitian symmetry (no extra FFT), inside the
-update pass, by a counter-based generator (ziggurat normals of a keyed
-SplitMix64 hash of the number's index) whose 128-bit key each step draws from
-the ``numpy.random.Generator`` it is given: the seeding stays
-``SeedSequence``-based and the numbers do not depend on the thread count. The explicit
+update pass, by a counter-based generator (:mod:`scattermorph.sim.noise`:
+ziggurat normals of a keyed SplitMix64 hash of the number's index) whose
+128-bit key each step draws from the ``numpy.random.Generator`` it is given:
+the seeding stays ``SeedSequence``-based and the numbers do not depend on the
+thread count. The pointwise passes run on fixed chunks
+(:mod:`scattermorph.sim.parallel`). The step control and the driver that
+records snapshots are in :mod:`scattermorph.sim.control`. The explicit
 scheme draws ``xi`` on cell faces and takes its finite-difference divergence,
 whose spectrum is ``K^2_fd`` times the variance: the same statistics.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import os
-import threading
-import time as _time
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
 from scattermorph.errors import ParameterError, SimulationError
 from scattermorph.fft import FFTPair, rfft_mode_weights, rfft_shape, rfft_wavevectors
+from scattermorph.sim.free_energy import FloryHugginsDeGennes
+from scattermorph.sim.noise import fill_noise, lead_sides, noise_row
+from scattermorph.sim.parallel import CHUNK, CHUNK_MODES, n_chunks, rows_per_chunk, run_chunks
 
 __all__ = [
     "Grid",
-    "StepController",
-    "admissible_range",
-    "bulk_stiffness",
     "SemiImplicitSpectral",
     "ExplicitEuler",
     "initial_condition",
-    "integrate",
     "free_energy",
     "explicit_dt_limit",
-    "step_schedule",
+    "check_explicit_dt",
+    "check_dt",
 ]
+
 
 
 # --------------------------------------------------------------------------
@@ -123,85 +123,13 @@ class Grid:
 
 
 # --------------------------------------------------------------------------
-# pointwise kernels (numba, nogil) run on fixed chunks by a thread pool
+# pointwise kernels (numba, nogil), run on fixed chunks (scattermorph.sim.parallel)
 # --------------------------------------------------------------------------
-# Every pass is split into chunks that depend on the array shape only (runs of
-# _CHUNK cells, or of whole rows of about _CHUNK_MODES Fourier modes); a pass
-# with ``threads`` > 1 hands groups of chunks to a pool of Python threads
-# that run the compiled kernels without the GIL. Pointwise results do not
-# depend on who computes them, and every sum is taken per chunk and the
-# partial sums added in chunk order, so a step gives bit-identical fields
-# whatever the thread count (tests/sim/test_steppers.py). A pool of blocking
-# threads rather than numba's prange: on the OpenMP layer prange threads
-# spin-wait, and on a machine whose cores are busy with other jobs a parallel
-# call then takes 5-10x longer than one thread (measured for the Minkowski
-# histograms, scattermorph.measure.minkowski); groups of chunks are handed out one at
-# a time, so a thread that gets no core does not hold the others up.
-_CHUNK = 1 << 15  # real cells per chunk
-_CHUNK_MODES = 1 << 14  # Fourier modes per chunk (whole rows of the last axis)
-_PARALLEL_MIN = 1 << 16  # smaller passes run on the calling thread
-_GROUPS_PER_THREAD = 4
-
-_POOLS: dict = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _reset_pools_after_fork():  # pragma: no cover - runs in forked children
-    _POOLS.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_pools_after_fork)
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """One pool per worker count, so a pass never runs on more threads than asked."""
-    with _POOLS_LOCK:
-        pool = _POOLS.get(workers)
-        if pool is None:
-            pool = _POOLS[workers] = ThreadPoolExecutor(
-                workers, thread_name_prefix=f"scattermorph-solver{workers}"
-            )
-        return pool
-
-
-def _run(kernel, nchunks: int, threads: int, cells: int, *args) -> None:
-    """``kernel(*args, c0, c1)`` over the chunks ``[0, nchunks)``.
-
-    With ``threads`` > 1 the calling thread and ``threads - 1`` pool threads
-    take groups of chunks from a shared counter until none is left (the
-    calling thread works too instead of waiting, and a thread that gets no
-    core holds nobody up)."""
-    if threads <= 1 or nchunks < 2 or cells < _PARALLEL_MIN:
-        kernel(*args, 0, nchunks)
-        return
-    groups = min(nchunks, _GROUPS_PER_THREAD * threads)
-    bounds = [g * nchunks // groups for g in range(groups + 1)]
-    counter = itertools.count()  # next() is atomic under the GIL
-
-    def work():
-        while (g := next(counter)) < groups:
-            kernel(*args, bounds[g], bounds[g + 1])
-
-    futures = [_pool(threads - 1).submit(work) for _ in range(threads - 1)]
-    work()
-    for f in futures:
-        f.result()
-
-
-def _nchunks(n: int) -> int:
-    return max(1, -(-n // _CHUNK))
-
-
-def _rows_per_chunk(m: int) -> int:
-    return max(1, _CHUNK_MODES // m)
-
-
 @numba.njit(cache=True, nogil=True)
 def _k_mu_fh(phi, out, inv_n, chi, c0, c1):  # pragma: no cover - compiled
     p = phi.reshape(-1)
     o = out.reshape(-1)
-    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, p.size)):
+    for i in range(c0 * CHUNK, min(c1 * CHUNK, p.size)):
         x = p[i]
         o[i] = math.log(x / (1.0 - x)) * inv_n + chi * (1.0 - 2.0 * x)
 
@@ -210,7 +138,7 @@ def _k_mu_fh(phi, out, inv_n, chi, c0, c1):  # pragma: no cover - compiled
 def _k_mu_landau(phi, out, c0, c1):  # pragma: no cover - compiled
     p = phi.reshape(-1)
     o = out.reshape(-1)
-    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, p.size)):
+    for i in range(c0 * CHUNK, min(c1 * CHUNK, p.size)):
         s = 2.0 * p[i] - 1.0
         o[i] = 0.5 * (s * s * s - s)
 
@@ -219,7 +147,7 @@ def _k_mu_landau(phi, out, c0, c1):  # pragma: no cover - compiled
 def _k_psi(phi, out, c0, c1):  # pragma: no cover - compiled
     p = phi.reshape(-1)
     o = out.reshape(-1)
-    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, p.size)):
+    for i in range(c0 * CHUNK, min(c1 * CHUNK, p.size)):
         o[i] = math.asin(2.0 * p[i] - 1.0) / 6.0
 
 
@@ -228,7 +156,7 @@ def _k_mu_fh_degennes(phi, lap_psi, out, inv_n, chi, c0, c1):  # pragma: no cove
     p = phi.reshape(-1)
     lp = lap_psi.reshape(-1)
     o = out.reshape(-1)
-    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, p.size)):
+    for i in range(c0 * CHUNK, min(c1 * CHUNK, p.size)):
         x = p[i]
         y = 1.0 - x
         o[i] = (
@@ -243,210 +171,34 @@ def _k_scale_mul(src, factor, out, c0, c1):  # pragma: no cover - compiled
     s = src.reshape(-1)
     f = factor.reshape(-1)
     o = out.reshape(-1)
-    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, s.size)):
+    for i in range(c0 * CHUNK, min(c1 * CHUNK, s.size)):
         o[i] = s[i] * f[i]
 
 
 def _mu_fh(phi, out, inv_n, chi, threads=1):
     """out <- f'(phi) of the Flory-Huggins blend (in place allowed)."""
-    _run(_k_mu_fh, _nchunks(phi.size), threads, phi.size, phi, out, inv_n, chi)
+    run_chunks(_k_mu_fh, n_chunks(phi.size), threads, phi.size, phi, out, inv_n, chi)
 
 
 def _mu_landau(phi, out, threads=1):
     """out <- f'(phi) of the Landau model (in place allowed)."""
-    _run(_k_mu_landau, _nchunks(phi.size), threads, phi.size, phi, out)
+    run_chunks(_k_mu_landau, n_chunks(phi.size), threads, phi.size, phi, out)
 
 
 def _psi(phi, out, threads=1):
     """out <- psi(phi) = asin(2 phi - 1) / 6."""
-    _run(_k_psi, _nchunks(phi.size), threads, phi.size, phi, out)
+    run_chunks(_k_psi, n_chunks(phi.size), threads, phi.size, phi, out)
 
 
 def _mu_fh_degennes(phi, lap_psi, out, inv_n, chi, threads=1):
     """mu = f'(phi) - 2 psi'(phi) lap(psi), psi' = 1/(6 sqrt(phi(1-phi)))."""
-    _run(_k_mu_fh_degennes, _nchunks(phi.size), threads, phi.size, phi, lap_psi, out,
+    run_chunks(_k_mu_fh_degennes, n_chunks(phi.size), threads, phi.size, phi, lap_psi, out,
          inv_n, chi)
 
 
 def _scale_mul(src, factor, out, threads=1):
     """out <- src * factor (complex * real), used for lap(psi)."""
-    _run(_k_scale_mul, _nchunks(src.size), threads, src.size, src, factor, out)
-
-
-# --- seeded Gaussian noise: a counter-based generator --------------------
-# The noise of a step is a pure function of a 128-bit key (two 64-bit words
-# drawn from the step's numpy Generator) and of the index of each number, so
-# any chunk can be drawn by any thread: the fields do not depend on the thread
-# count. Bits: two rounds of the SplitMix64 finaliser (Stafford's mix 13, the
-# output function of SplitMix64, which passes BigCrush applied to a counter),
-# the first keyed by adding k1 to the scaled counter, the second by xor with
-# k2; each round is a bijection of 64-bit words, so distinct counters give
-# distinct words within a step. Normals: the 256-layer ziggurat of Marsaglia &
-# Tsang (2000) in the form numpy uses (8 bits layer, 1 bit sign, 52 bits
-# abscissa; Marsaglia's tail algorithm beyond r = 3.654), so about 99 % of the
-# numbers cost one hash and one table look-up. A rejected candidate takes the
-# next word of its own sub-stream (counter | j << 40, j = 1, 2, ...).
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_U0 = np.uint64(0)
-_U1 = np.uint64(1)
-_ZIG_R = 3.6541528853610088  # start of the tail of the 256-layer ziggurat
-_ZIG_V = 0.00492867323399  # area of each layer
-
-
-def _ziggurat_tables():
-    """(ki, wi, fi) of Marsaglia & Tsang's zigset for 256 layers and 52-bit abscissae."""
-    m = 2.0**52
-    dn = tn = _ZIG_R
-    q = _ZIG_V / math.exp(-0.5 * dn * dn)
-    ki = np.zeros(256, dtype=np.int64)
-    wi = np.zeros(256)
-    fi = np.zeros(256)
-    ki[0] = int((dn / q) * m)
-    ki[1] = 0
-    wi[0] = q / m
-    wi[255] = dn / m
-    fi[0] = 1.0
-    fi[255] = math.exp(-0.5 * dn * dn)
-    for i in range(254, 0, -1):
-        dn = math.sqrt(-2.0 * math.log(_ZIG_V / dn + math.exp(-0.5 * dn * dn)))
-        ki[i + 1] = int((dn / tn) * m)
-        tn = dn
-        fi[i] = math.exp(-0.5 * dn * dn)
-        wi[i] = dn / m
-    return ki, wi, fi
-
-
-_ZKI, _ZWI, _ZFI = _ziggurat_tables()
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _mix64(z):  # pragma: no cover - compiled
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _bits(k1, k2, ctr):  # pragma: no cover - compiled
-    """64 random bits for counter ``ctr`` under the key ``(k1, k2)``."""
-    return _mix64(_mix64(ctr * _GOLDEN + k1) ^ k2)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _uniform(bits):  # pragma: no cover - compiled
-    """Uniform in [0, 1) from the top 53 bits."""
-    return np.float64(bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@numba.njit(cache=True, nogil=True)
-def _normal_slow(k1, k2, ctr, r, j):  # pragma: no cover - compiled
-    """The rare rest of :func:`_normal`: wedge or tail test of the rejected
-    candidate ``r`` (its first 64 bits), then new candidates from sub-stream
-    word ``j`` on."""
-    while True:
-        idx = np.intp(r & np.uint64(0xFF))
-        neg = ((r >> np.uint64(8)) & _U1) != _U0
-        rabs = np.int64((r >> np.uint64(9)) & np.uint64(0x000FFFFFFFFFFFFF))
-        x = np.float64(rabs) * _ZWI[idx]
-        if neg:
-            x = -x
-        if rabs < _ZKI[idx]:
-            return x
-        if idx == 0:  # the tail beyond r (Marsaglia 1964)
-            while True:
-                u1 = _uniform(_bits(k1, k2, ctr | (j << np.uint64(40))))
-                u2 = _uniform(_bits(k1, k2, ctr | ((j + _U1) << np.uint64(40))))
-                j += np.uint64(2)
-                xx = -math.log1p(-u1) / _ZIG_R
-                yy = -math.log1p(-u2)
-                if yy + yy > xx * xx:
-                    return -(_ZIG_R + xx) if neg else _ZIG_R + xx
-        # the wedge of layer idx
-        u = _uniform(_bits(k1, k2, ctr | (j << np.uint64(40))))
-        j += _U1
-        if (_ZFI[idx - 1] - _ZFI[idx]) * u + _ZFI[idx] < math.exp(-0.5 * x * x):
-            return x
-        r = _bits(k1, k2, ctr | (j << np.uint64(40)))
-        j += _U1
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _normal(k1, k2, ctr):  # pragma: no cover - compiled
-    """Standard normal number ``ctr`` of the stream keyed by ``(k1, k2)``."""
-    r = _bits(k1, k2, ctr)
-    idx = np.intp(r & np.uint64(0xFF))
-    rabs = np.int64((r >> np.uint64(9)) & np.uint64(0x000FFFFFFFFFFFFF))
-    if rabs < _ZKI[idx]:
-        # branch-free sign: a random branch would be mispredicted half the time
-        sign = 1.0 - 2.0 * np.float64((r >> np.uint64(8)) & _U1)
-        return sign * (np.float64(rabs) * _ZWI[idx])
-    return _normal_slow(k1, k2, ctr, r, _U1)
-
-
-@numba.njit(cache=True, nogil=True)
-def _k_normals(k1, k2, out, c0, c1):  # pragma: no cover - compiled
-    """out[i] <- normal number i of the stream (i over the chunks c0..c1)."""
-    o = out.reshape(-1)
-    for i in range(c0 * _CHUNK, min(c1 * _CHUNK, o.size)):
-        o[i] = _normal(k1, k2, np.uint64(i))
-
-
-@numba.njit(cache=True, nogil=True)
-def _noise_row(k1, k2, r, n0, n1, m, buf):  # pragma: no cover - compiled
-    """Unit complex white noise of row ``r`` of the half-complex layout.
-
-    Mode ``i`` (flat index) takes normals ``2 i`` (real part) and ``2 i + 1``
-    (imaginary part). In the planes k_last = 0 and k_last = Nyquist the modes
-    must be the complex conjugates of their mirror images: there ``w <- (w +
-    conj(w_mirror)) / sqrt(2)``, the mirror of row (a, b) being (-a, -b) mod
-    the sides (a self-mirrored mode becomes sqrt(2) Re w, real).
-    """
-    base = r * m
-    for j in range(m):
-        c = np.uint64(2 * (base + j))
-        buf[j] = complex(_normal(k1, k2, c), _normal(k1, k2, c + _U1))
-    a = r // n1
-    b = r - a * n1
-    pr = ((n0 - a) % n0) * n1 + (n1 - b) % n1
-    for j in (0, m - 1):
-        c = np.uint64(2 * (pr * m + j))
-        zp = complex(_normal(k1, k2, c), -_normal(k1, k2, c + _U1))
-        buf[j] = (buf[j] + zp) * 0.7071067811865476
-
-
-@numba.njit(cache=True, nogil=True)
-def _k_fill_noise(k1, k2, n0, n1, out, c0, c1):  # pragma: no cover - compiled
-    m = out.shape[-1]
-    o = out.reshape(-1)
-    rows = o.size // m
-    rpc = max(1, _CHUNK_MODES // m)
-    buf = np.empty(m, dtype=np.complex128)
-    for r in range(c0 * rpc, min(c1 * rpc, rows)):
-        _noise_row(k1, k2, r, n0, n1, m, buf)
-        for j in range(m):
-            o[r * m + j] = buf[j]
-
-
-def _lead_sides(cshape):
-    """(n0, n1): the sides of the leading axes of a half-complex layout (n1 = 1 in 2D)."""
-    return (int(cshape[0]), int(cshape[1]) if len(cshape) == 3 else 1)
-
-
-def _fill_noise(key, out, threads=1):
-    """out <- unit Hermitian white noise of the half-complex layout ``out.shape``."""
-    n0, n1 = _lead_sides(out.shape)
-    m = out.shape[-1]
-    nch = max(1, -(-(out.size // m) // _rows_per_chunk(m)))
-    _run(_k_fill_noise, nch, threads, out.size, key[0], key[1], n0, n1, out)
-    return out
-
-
-def _standard_normals(key, out, threads=1):
-    """out (float64, any shape) <- normals 0, 1, ... of the stream ``key``."""
-    _run(_k_normals, _nchunks(out.size), threads, out.size, key[0], key[1], out)
-    return out
+    run_chunks(_k_scale_mul, n_chunks(src.size), threads, src.size, src, factor, out)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -465,7 +217,7 @@ def _k_update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, 
     wv = weight.reshape(-1)
     os_ = out_scaled.reshape(-1)
     rows = ph.size // m
-    rpc = max(1, _CHUNK_MODES // m)
+    rpc = max(1, CHUNK_MODES // m)
     e1 = 1.0 + om
     buf = np.zeros(m, dtype=np.complex128)
     for c in range(c0, c1):
@@ -473,7 +225,7 @@ def _k_update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, 
         norm2 = 0.0
         for r in range(c * rpc, min((c + 1) * rpc, rows)):
             if use_noise:
-                _noise_row(k1, k2key, r, n0, n1, m, buf)
+                noise_row(k1, k2key, r, n0, n1, m, buf)
             base = r * m
             for j in range(m):
                 i = base + j
@@ -516,6 +268,10 @@ def _k_update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, 
         norm_part[c] = norm2
 
 
+#: key word passed to the update kernel of a step without noise (unused there)
+_NO_KEY = np.uint64(0)
+
+
 def _update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0, a1, a2, om,
             S, kap_s, noise_key, cnoise, inv_size, out_scaled, threads=1, theta=0.0,
             phihat_prev_out=None, muhat_prev_out=None):
@@ -530,7 +286,7 @@ def _update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0
     terms would be stiff (z >> theta), vanishing as z^2 / theta at the domain
     scale. ``dt zeta = cnoise |K| w`` with ``w`` the unit Hermitian
     white noise of the key ``noise_key`` (two uint64; empty: no noise), drawn
-    here row by row (:func:`_fill_noise` draws the same numbers into an
+    here row by row (:func:`fill_noise` draws the same numbers into an
     array). Also shifts the history and writes phi' / size.
 
     Returns ``(sum |phi' - phi*|^2, sum |phi'|^2)`` over the modes k != 0
@@ -540,13 +296,13 @@ def _update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, a0
     """
     m = phihat.shape[-1]
     rows = phihat.size // m
-    nch = max(1, -(-rows // _rows_per_chunk(m)))
+    nch = max(1, -(-rows // rows_per_chunk(m)))
     err_part = np.zeros(nch)
     norm_part = np.zeros(nch)
-    n0, n1 = _lead_sides(phihat.shape)
+    n0, n1 = lead_sides(phihat.shape)
     use_noise = len(noise_key) == 2
-    k1, k2key = (noise_key[0], noise_key[1]) if use_noise else (_U0, _U0)
-    _run(_k_update, nch, threads, phihat.size, phihat, phihat_prev, muhat, muhat_prev, k2,
+    k1, k2key = (noise_key[0], noise_key[1]) if use_noise else (_NO_KEY, _NO_KEY)
+    run_chunks(_k_update, nch, threads, phihat.size, phihat, phihat_prev, muhat, muhat_prev, k2,
          kabs, weight, g2, dt, a0, a1, a2, om, S, kap_s, use_noise, k1, k2key, n0, n1,
          cnoise, inv_size, out_scaled, err_part, norm_part, float(theta),
          phihat_prev if phihat_prev_out is None else phihat_prev_out,
@@ -567,7 +323,7 @@ def _k_first_moment(phihat, kabs, weight, num_part, den_part, c0, c1):  # pragma
     for c in range(c0, c1):
         num = 0.0
         den = 0.0
-        for i in range(max(1, c * _CHUNK), min((c + 1) * _CHUNK, ph.size)):
+        for i in range(max(1, c * CHUNK), min((c + 1) * CHUNK, ph.size)):
             p = ph[i].real * ph[i].real + ph[i].imag * ph[i].imag
             num += w[i] * ka[i] * p
             den += w[i] * p
@@ -588,7 +344,7 @@ def _k_pc_error(phi, hist1, hist2, out, om, part, c0, c1):  # pragma: no cover -
         lo = np.inf
         hi = -np.inf
         bad = 0.0
-        for i in range(c * _CHUNK, min((c + 1) * _CHUNK, p.size)):
+        for i in range(c * CHUNK, min((c + 1) * CHUNK, p.size)):
             x = p[i]
             o[i] = x
             if x != x:  # NaN: the step failed
@@ -614,9 +370,9 @@ def _pc_error(phi, hist1, hist2, out, om, threads=1):
     ``om < 0`` only the extremes: no history yet), ``(inf, nan, nan)`` if the
     field holds NaN; copies ``phi`` into ``out`` on the way (the next history
     buffer). Extremes per chunk: the result does not depend on ``threads``."""
-    nch = _nchunks(phi.size)
+    nch = n_chunks(phi.size)
     part = np.empty((nch, 4))
-    _run(_k_pc_error, nch, threads, phi.size, phi, hist1, hist2, out, om, part)
+    run_chunks(_k_pc_error, nch, threads, phi.size, phi, hist1, hist2, out, om, part)
     if part[:, 3].any():
         return math.inf, math.nan, math.nan
     return float(part[:, 0].max()), float(part[:, 1].min()), float(part[:, 2].max())
@@ -625,10 +381,10 @@ def _pc_error(phi, hist1, hist2, out, om, threads=1):
 def _first_moment(phihat, kabs, weight, threads=1):
     """<k> = sum w k |phihat|^2 / sum w |phihat|^2 over k != 0 (sums per
     chunk, added in chunk order)."""
-    nch = _nchunks(phihat.size)
+    nch = n_chunks(phihat.size)
     num_part = np.zeros(nch)
     den_part = np.zeros(nch)
-    _run(_k_first_moment, nch, threads, phihat.size, phihat, kabs, weight, num_part, den_part)
+    run_chunks(_k_first_moment, nch, threads, phihat.size, phihat, kabs, weight, num_part, den_part)
     num = 0.0
     den = 0.0
     for c in range(nch):
@@ -657,7 +413,8 @@ def _check_threads(threads) -> int:
     return int(threads)
 
 
-def _check_dt(dt: float) -> float:
+def check_dt(dt: float) -> float:
+    """``dt`` as a float; :class:`ParameterError` unless it is a finite step > 0."""
     if not (np.isfinite(dt) and dt > 0):
         raise ParameterError(f"dt={dt!r} must be a positive time step")
     return float(dt)
@@ -677,6 +434,40 @@ def explicit_dt_limit(model, grid: Grid) -> float:
     return 2.0 / (lam * (2.0 * kmax * lam + f2max))
 
 
+def check_explicit_dt(model, grid: Grid, dt: float, *, unit_time: float = 1.0, name: str = "dt",
+                      unit: str = "") -> None:
+    """Refuse a forward-Euler step at or above :func:`explicit_dt_limit`.
+
+    The one stability check of the explicit scheme: :class:`ExplicitEuler`
+    makes it on every step it is given (absolute units), and a run's record
+    (:class:`scattermorph.sim.spec.RunSpec`) before the run, in the units of
+    its configuration.
+
+    Parameters
+    ----------
+    model : FreeEnergy
+    grid : Grid
+    dt : float
+        The step, in units of ``unit_time``.
+    unit_time : float
+        One unit of ``dt`` in absolute time units (the run's tau, or 1).
+    name, unit : str
+        What the message calls the step and its unit (e.g. ``"simulation.time.dt"``, ``" tau"``).
+
+    Raises
+    ------
+    ParameterError
+        Naming the step, the limit in the same unit, the grid and the fix.
+    """
+    lim = explicit_dt_limit(model, grid)
+    if dt * unit_time >= lim:
+        raise ParameterError(
+            f"{name}={dt:g}{unit} is unstable for the explicit scheme on this grid "
+            f"(dx={grid.dx:g}, {grid.ndim}D): need dt < {lim / unit_time:.4g}{unit}; "
+            "lower dt or use the semi-implicit scheme"
+        )
+
+
 def free_energy(model, phi: np.ndarray, dx: float, laplacian: str = "spectral") -> float:
     """Total free energy ``F[phi]`` (units of k_B T) on the periodic grid.
 
@@ -686,8 +477,8 @@ def free_energy(model, phi: np.ndarray, dx: float, laplacian: str = "spectral") 
     """
     grid = Grid(phi.shape, dx)
     bulk = float(np.sum(model.f(phi)))
-    field = model.psi(phi) if getattr(model, "gradient", "constant") == "de_gennes" else phi
-    coef = 1.0 if getattr(model, "gradient", "constant") == "de_gennes" else model.kappa0
+    field = model.psi(phi) if model.gradient == "de_gennes" else phi
+    coef = 1.0 if model.gradient == "de_gennes" else model.kappa0
     fh = np.fft.rfftn(field)
     k2 = grid.k2(laplacian)
     # Parseval on the half-complex layout: interior last-axis modes count twice
@@ -790,7 +581,7 @@ class SemiImplicitSpectral:
                 "1 = the scale-selective stabiliser of the study's scheme)"
             )
         self.selective = float(selective)
-        self._bulk_stiffness = bulk_stiffness(model)
+        self._bulk_stiffness = model.bulk_stiffness()
         if order not in (1, 2):
             raise ParameterError(f"order={order!r}: choose 1 or 2")
         self.order = int(order)
@@ -807,7 +598,7 @@ class SemiImplicitSpectral:
         self.laplacian = laplacian
         self.k2 = grid.k2(laplacian)
         self.fft = FFTPair(grid.shape, fft, threads=self.threads)
-        self.degennes = getattr(model, "gradient", "constant") == "de_gennes"
+        self.degennes = model.gradient == "de_gennes"
         if self.degennes:
             self.fft2 = FFTPair(grid.shape, self.fft.backend, threads=self.threads)
             self.lap_symbol = -self.k2 / grid.size  # lap(psi) = ifft(-k2 psihat)
@@ -826,7 +617,7 @@ class SemiImplicitSpectral:
         )
         # the linear gradient term of a frozen coefficient enters mu in Fourier space
         self._g2 = 0.0 if self.degennes else 2.0 * model.kappa0
-        self.base_dt = _check_dt(dt)
+        self.base_dt = check_dt(dt)
         self.dt = self.base_dt
         self._prev_dt = None  # no history yet: the next step is first order
         self._err_max = 0.0
@@ -845,7 +636,7 @@ class SemiImplicitSpectral:
     def set_dt(self, dt: float) -> None:
         """Set the step. Any positive step may follow any other (the
         second-order coefficients depend on the ratio of successive steps)."""
-        self.dt = _check_dt(dt)
+        self.dt = check_dt(dt)
 
     def local_error(self) -> float | None:
         """Largest relative predictor-corrector difference ``||phi' - phi*|| /
@@ -929,7 +720,7 @@ class SemiImplicitSpectral:
             return S, kappa_s
         margin = 0.25 * (hi - lo) + 0.01
         a, b = lo - margin, hi + margin
-        if m.name == "flory_huggins":
+        if m.bounded:  # f'' diverges at the pure phases: stop 20 % of the way there
             a = max(a, 0.8 * lo)
             b = min(b, 1.0 - 0.8 * (1.0 - hi))
         grid = np.linspace(a, b, 257)
@@ -955,10 +746,10 @@ class SemiImplicitSpectral:
 
     def _draw_noise(self, rng: np.random.Generator) -> np.ndarray:
         """Unit Hermitian white noise of the half-complex layout, the numbers
-        a step with the same ``rng`` state adds (see :func:`_noise_row`)."""
+        a step with the same ``rng`` state adds (see :func:`noise_row`)."""
         if self._noise is None:
             self._noise = np.empty(self.phihat.shape, dtype=complex)
-        return _fill_noise(self._noise_key(rng), self._noise, self.threads)
+        return fill_noise(self._noise_key(rng), self._noise, self.threads)
 
     def try_step(self, rng: np.random.Generator | None = None) -> tuple[float, float, float]:
         """One step of size ``dt`` that :meth:`undo` can take back.
@@ -1021,7 +812,7 @@ class SemiImplicitSpectral:
         m = self.model
         fft, real, spec = self.fft, self.fft.real, self.fft.spec
         inv_size = 1.0 / self.grid.size
-        flory = m.name == "flory_huggins"
+        flory = isinstance(m, FloryHugginsDeGennes)  # its own compiled f' kernel
         nt = self.threads
         for _ in range(nsteps):
             if self.steps % self.restab_every == 0 and self.steps > 0:
@@ -1121,7 +912,7 @@ class ExplicitEuler:
         self.model = model
         self.grid = grid
         self.noise = _check_noise(noise)
-        self.degennes = getattr(model, "gradient", "constant") == "de_gennes"
+        self.degennes = model.gradient == "de_gennes"
         self.set_dt(dt)
         self.base_dt = self.dt
         self._lap = _lap2 if grid.ndim == 2 else _lap3
@@ -1132,14 +923,9 @@ class ExplicitEuler:
         self.steps = 0
 
     def set_dt(self, dt: float) -> None:
-        dt = _check_dt(dt)
-        lim = explicit_dt_limit(self.model, self.grid)
-        if dt >= lim:
-            raise ParameterError(
-                f"dt={dt:g} is unstable for the explicit scheme on this grid "
-                f"(dx={self.grid.dx:g}, {self.grid.ndim}D): need dt < {lim:.4g}; "
-                "lower dt or use the semi-implicit scheme"
-            )
+        """Set the step; refused at or above the stability limit (:func:`check_explicit_dt`)."""
+        dt = check_dt(dt)
+        check_explicit_dt(self.model, self.grid, dt)
         self.dt = dt
 
     def set_state(self, phi: np.ndarray, time: float = 0.0) -> None:
@@ -1187,266 +973,3 @@ class ExplicitEuler:
                     f"the field blew up (NaN/inf) at t={self.time:.6g}: reduce dt"
                 )
         return self.phi
-
-
-# --------------------------------------------------------------------------
-# driver
-# --------------------------------------------------------------------------
-def step_schedule(times, dt, *, dt_growth=0.0, dt_max=None):
-    """Split ``[0, times[-1]]`` into steps that land exactly on every snapshot.
-
-    Within the interval that ends at snapshot ``i`` the step is uniform,
-    ``(t_i - t_{i-1}) / n_i``, with ``n_i`` the fewest steps not longer than
-    ``clip(dt_growth * t_{i-1}, dt, dt_max)``. With ``dt_growth = 0`` the step is
-    ``dt`` throughout (up to the rounding needed to hit each time). Letting the
-    step grow in proportion to the elapsed time follows the slowing-down of
-    coarsening (domain size ~ t^(1/3)) and costs about
-    ``ln(t_end / t_start) / dt_growth`` steps. The cap ``dt_max`` matters: the
-    scheme's error at the domain scale grows with the step, and uncapped
-    growth biases late coarsening (measured exponent 0.25-0.31 instead of
-    1/3 for dt_growth 0.02-0.002, Landau 2D); ``dt_max <= tau`` keeps it at
-    0.34 (tests/sim/test_steppers.py), and the study configs use that cap.
-
-    Returns
-    -------
-    (T,) ndarray of int
-        Number of steps in each interval.
-    (T,) ndarray of float
-        Step used in each interval.
-    """
-    times = np.asarray(times, dtype=float)
-    if times.ndim != 1 or times.size == 0 or np.any(times < 0) or np.any(np.diff(times) <= 0):
-        raise ParameterError(
-            f"snapshot times {np.atleast_1d(times).tolist()} must be a non-empty, "
-            "strictly increasing list of times >= 0"
-        )
-    dt = _check_dt(dt)
-    dt_max = dt if dt_max is None else float(dt_max)
-    if dt_max < dt:
-        raise ParameterError(f"dt_max={dt_max:g} must be >= dt={dt:g}")
-    if not (np.isfinite(dt_growth) and dt_growth >= 0):
-        raise ParameterError(f"dt_growth={dt_growth!r} must be >= 0")
-    starts = np.concatenate([[0.0], times[:-1]])
-    spans = times - starts
-    target = np.clip(dt_growth * starts, dt, dt_max)
-    n = np.ceil(spans / target * (1 - 1e-12)).astype(np.int64)
-    n[spans == 0] = 0
-    h = np.where(n > 0, spans / np.maximum(n, 1), dt)
-    return n, h
-
-
-def bulk_stiffness(model) -> tuple[float, float]:
-    """``(max(f'', 0), kappa)`` in the coexisting phases (the binodal).
-
-    ``k^2 (f'' + 2 kappa k^2)`` is the rate at which a composition
-    fluctuation of wavenumber ``k`` relaxes inside a phase: at the domain
-    wavenumber, the fastest physical process of the coarsening structure. For
-    the symmetric blend both phases give the same values.
-    """
-    if getattr(model, "name", "") != "flory_huggins":  # phi^4: phases at phi = 0, 1
-        return max(0.0, float(model.f2(0.0))), float(model.kappa0)
-    lo, _ = model.coexistence()
-    return max(0.0, float(model.f2(lo))), float(model.kappa(lo))
-
-
-def admissible_range(model) -> tuple[float, float]:
-    """Compositions a safeguarded step may produce: ``(lo, hi)``.
-
-    For the Flory-Huggins blend a quarter of the way from each binodal
-    composition to the pure phase (``f'`` diverges at 0 and 1, so a step that
-    overshoots further is rejected and retried shorter, before a cell can
-    leave (0, 1)); unbounded for the phi^4 model.
-    """
-    if getattr(model, "name", "") != "flory_huggins":
-        return -math.inf, math.inf
-    lo = min(model.coexistence()[0], model.phi0, 1.0 - model.phi0)
-    return 0.25 * lo, 1.0 - 0.25 * lo
-
-
-class StepController:
-    """Safeguarded adaptive step of the semi-implicit scheme.
-
-    The step follows the structure, ``dt = accuracy / rate`` with ``rate``
-    the stepper's :meth:`SemiImplicitSpectral.splitting_rate` (re-evaluated
-    every ``every`` steps), at most ``growth`` times the last accepted step
-    and at most ``dt_max``; the last steps before each snapshot are shortened
-    evenly to land on it. Safeguard: every step is tried
-    (:meth:`SemiImplicitSpectral.try_step`) and taken back (``undo``) if the
-    field leaves :func:`admissible_range` or is not finite, then retried
-    ``shrink`` times shorter; the step then grows back by ``growth`` per
-    step. A rare local fast event (a droplet that evaporates, an interface
-    that pinches off) thus costs a few short steps instead of a blown-up run
-    or a step kept small everywhere for its sake. A run whose retried step
-    falls below 1 % of the initial step, or that is rejected ``max_rejects``
-    times in a row, stops with :class:`SimulationError`.
-
-    ``growth <= 1.5`` keeps the variable-step BDF2 zero-stable (step ratios
-    below 1 + sqrt 2; Grigorieff 1983).
-    """
-
-    def __init__(self, stepper, accuracy: float, dt_max: float, *, growth: float = 1.25,
-                 shrink: float = 0.5, every: int = 10, max_rejects: int = 40):
-        if not (np.isfinite(accuracy) and accuracy > 0):
-            raise ParameterError(f"accuracy={accuracy!r} must be > 0")
-        self.stepper, self.accuracy, self.dt_max = stepper, float(accuracy), float(dt_max)
-        self.growth, self.shrink, self.every = growth, shrink, int(every)
-        self.max_rejects = max_rejects
-        self.bounds = admissible_range(stepper.model)
-        self.dt = stepper.base_dt  # last accepted (or retried) step
-        # a run that needs steps 100x below its initial step is failing
-        self.dt_min = 1e-2 * stepper.base_dt
-        self._target = stepper.base_dt
-        self.accepted = 0
-        self.rejected = 0
-
-    def _next_dt(self) -> float:
-        st = self.stepper
-        if self.accepted and self.accepted % self.every == 0:
-            rate = st.splitting_rate()
-            self._target = self.accuracy / rate if rate > 0 else self.dt_max
-        if not self.accepted:
-            return st.base_dt
-        return min(self._target, self.dt_max, self.growth * self.dt)
-
-    def advance_to(self, t_end: float, rng=None) -> int:
-        """Step from the stepper's time to ``t_end`` exactly; returns the
-        number of accepted steps."""
-        st, n0, rejects = self.stepper, self.accepted, 0
-        while t_end - st.time > 1e-12 * max(1.0, abs(t_end)):
-            remaining = t_end - st.time
-            dt = self._next_dt() if not rejects else self.dt
-            n = math.ceil(remaining / dt * (1 - 1e-12))
-            h = remaining / n  # land on t_end with even steps
-            st.set_dt(h)
-            _, lo, hi = st.try_step(rng)
-            if self.bounds[0] < lo and hi < self.bounds[1]:  # False for NaN
-                st.accept()
-                self.accepted += 1
-                rejects = 0
-                self.dt = dt  # the proposal, not a step shortened to land on t_end
-                if n == 1:
-                    st.time = float(t_end)
-                continue
-            st.undo()
-            self.rejected += 1
-            rejects += 1
-            self.dt = h * self.shrink
-            if rejects > self.max_rejects or self.dt < self.dt_min:
-                raise SimulationError(
-                    f"the step control failed at t={st.time:.6g}: {rejects} steps in a "
-                    f"row left the admissible range {self.bounds} or blew up (NaN/inf) "
-                    f"(last field range [{lo:.4g}, {hi:.4g}], step {h:.3g}, at least "
-                    f"{self.dt_min:.3g} allowed); lower the accuracy, the initial step "
-                    "or the noise"
-                )
-        return self.accepted - n0
-
-
-def integrate(
-    stepper, phi_init, times, rng=None, *, dt_growth=0.0, dt_max=None, accuracy=None,
-    safeguard=False, dtype=np.float32, log=None,
-):
-    """Run ``stepper`` from ``phi_init`` and record the field at ``times``.
-
-    The step starts at the stepper's initial step ``stepper.base_dt`` (so a
-    reused stepper starts afresh). Then either
-
-    * ``accuracy`` given (semi-implicit stepper): the step adapts to the
-      structure, ``dt = accuracy / splitting_rate`` (see
-      :meth:`SemiImplicitSpectral.splitting_rate`), re-evaluated every 10
-      steps, growing by at most 25 % per step, capped at ``dt_max``; the
-      last steps before each snapshot are shortened evenly to land on it.
-      The domain wavenumber k1 shrinks as the structure coarsens, so the step
-      grows (as t^(2/3) while the stabilisation is constant); or
-    * a fixed schedule, :func:`step_schedule` (``dt_growth``, ``dt_max``).
-
-    Parameters
-    ----------
-    stepper : SemiImplicitSpectral or ExplicitEuler
-    phi_init : (M, N[, P]) ndarray
-    times : (T,) array_like of float
-        Strictly increasing snapshot times >= 0 (a time 0 records ``phi_init``).
-    rng : numpy.random.Generator, optional
-        Needed when the stepper has noise.
-    dt_growth, dt_max : float, optional
-        Step growth with elapsed time, and the largest step.
-    accuracy : float, optional
-        ``dt * splitting_rate`` per step (dimensionless; 1.5 in the study with
-        the selective stabiliser).
-    safeguard : bool
-        With ``accuracy``: step through :class:`StepController`, which takes
-        back and retries shorter any step that leaves
-        :func:`admissible_range` (the study's scheme).
-    dtype : numpy dtype
-        Storage type of the snapshots (float32 halves the files; its relative
-        round-off, 6e-8, is far below every downstream tolerance).
-    log : callable, optional
-        Called with a progress string after each snapshot.
-
-    Returns
-    -------
-    snapshots : (T, M, N[, P]) ndarray of ``dtype``
-    steps : (T,) ndarray of int
-        Cumulative number of steps at each snapshot.
-    """
-    times = np.asarray(times, dtype=float)
-    adaptive = accuracy is not None
-    if adaptive:
-        if not hasattr(stepper, "suggest_dt") or (safeguard and not hasattr(stepper, "try_step")):
-            raise ParameterError("accuracy-controlled steps need the semi-implicit stepper")
-        if not (np.isfinite(accuracy) and accuracy > 0):
-            raise ParameterError(f"accuracy={accuracy!r} must be > 0")
-        step_schedule(times, stepper.base_dt)  # validates the times
-        dt_cap = float(dt_max) if dt_max is not None else np.inf
-        if dt_cap < stepper.base_dt:
-            raise ParameterError(f"dt_max={dt_cap:g} must be >= dt={stepper.base_dt:g}")
-    else:
-        nsteps, h = step_schedule(times, stepper.base_dt, dt_growth=dt_growth, dt_max=dt_max)
-    stepper.set_state(phi_init)
-    control = StepController(stepper, accuracy, dt_cap) if adaptive and safeguard else None
-    stepper.set_dt(stepper.base_dt)
-    out = np.empty((times.size,) + tuple(stepper.grid.shape), dtype=dtype)
-    counts = np.zeros(times.size, dtype=np.int64)
-    t0 = _time.perf_counter()
-    t, total, chunk = 0.0, 0, 10
-    for i, tn in enumerate(times):
-        if control is not None:
-            total += control.advance_to(float(tn), rng)
-            field = stepper.phi
-        elif adaptive:
-            while tn - t > 1e-12 * max(1.0, tn):
-                target = stepper.suggest_dt(accuracy, dt_cap) if total else stepper.base_dt
-                remaining = tn - t
-                n = int(math.ceil(remaining / target * (1 - 1e-12)))
-                if n <= chunk:
-                    stepper.set_dt(remaining / n)
-                    stepper.step(n, rng)
-                    t = float(tn)
-                else:
-                    stepper.set_dt(target)
-                    stepper.step(chunk, rng)
-                    t += chunk * target
-                    n = chunk
-                total += n
-            field = stepper.phi
-        else:
-            n, dt = int(nsteps[i]), float(h[i])
-            if n > 0:
-                if dt != stepper.dt:
-                    stepper.set_dt(dt)
-                field = stepper.step(n, rng)
-            else:
-                field = stepper.phi
-            total += n
-        counts[i] = total
-        stepper.time = float(tn)  # exact, free of accumulated round-off
-        if not np.all(np.isfinite(field)):
-            raise SimulationError(f"the field is not finite at t={tn:.6g}: reduce dt")
-        out[i] = field
-        if log is not None:
-            log(
-                f"snapshot {i + 1}/{times.size}: t={tn:.6g} dt={stepper.dt:.4g} "
-                f"steps={total} min={field.min():.4f} max={field.max():.4f} "
-                f"wall={_time.perf_counter() - t0:.2f}s"
-            )
-    return out, counts

@@ -1,10 +1,13 @@
 """The study's simulation table and the physical checks of its configuration.
 
 The config's ``simulation`` section describes a sweep; :func:`simulation_table`
-expands it into one row per simulation, each row a complete parameter record
-for :func:`scattermorph.sim.run.run_simulation`. :func:`check_physics` builds
-every model of the sweep before any job runs and raises
-:class:`~scattermorph.errors.ParameterError` naming the first bad value.
+expands it into one row per simulation, each row a complete record of a run
+(:class:`scattermorph.sim.spec.RunSpec`, :func:`run_spec`).
+:func:`check_physics` makes the record of every run of the sweep (and of the
+calibration runs) before any job runs and raises
+:class:`~scattermorph.errors.ParameterError` naming the first bad value. The
+other stages' parse-time checks are in their own packages;
+:func:`scattermorph.plan.plan` runs them all.
 """
 
 from __future__ import annotations
@@ -15,15 +18,21 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from scattermorph.config import setting
 from scattermorph.errors import ParameterError
 from scattermorph.measure.snapshots import snapshot_ids
-from scattermorph.sim.run import MAX_DT_MAX_OVER_TAU, MAX_DT_OVER_TAU, build_model, cell_size
-from scattermorph.sim.steppers import Grid, explicit_dt_limit
+from scattermorph.seeds import CALIBRATION
+from scattermorph.seeds import sequence as seed_sequence
+from scattermorph.sim.free_energy import model_class, run_free_energy
+from scattermorph.sim.spec import RunSpec
 
 __all__ = [
     "simulation_table",
     "calibration_table",
+    "run_cell_size",
+    "run_spec",
     "check_physics",
+    "check_runs",
     "unknown_key_hint",
     "snapshot_table",
     "snapshot_ids",
@@ -32,9 +41,9 @@ __all__ = [
 
 
 def _sim_id(model: str, phi0: float, quench: float, rep: int) -> str:
-    tag = "fh" if model == "flory_huggins" else "ld"
-    q = f"_q{quench:.2f}" if model == "flory_huggins" else ""
-    return f"{tag}_p{phi0:.3f}{q}_r{rep}"
+    cls = model_class(model)
+    q = f"_q{quench:.2f}" if cls.has_quench else ""
+    return f"{cls.tag}_p{phi0:.3f}{q}_r{rep}"
 
 
 def simulation_table(config: dict) -> pd.DataFrame:
@@ -51,7 +60,7 @@ def simulation_table(config: dict) -> pd.DataFrame:
     dim = int(config["study"]["dimension"])
     shape = (int(sim["grid"]),) * dim
     t = sim["time"]
-    quenches = sweep["quench"] if sim["model"] == "flory_huggins" else [float("nan")]
+    quenches = sweep["quench"] if model_class(sim["model"]).has_quench else [float("nan")]
     rows = []
     for idx, (phi0, q, rep) in enumerate(
         itertools.product(sweep["phi0"], quenches, range(int(sweep["replicates"])))
@@ -74,7 +83,7 @@ def simulation_table(config: dict) -> pd.DataFrame:
                 "scheme": sim["scheme"],
                 "laplacian": sim["laplacian"],
                 "stabilization": float(sim["stabilization"]),
-                "stabilizer": sim.get("stabilizer", "selective"),
+                "stabilizer": setting(config, "simulation", "stabilizer"),
                 "init_amplitude": float(sim["init_amplitude"]),
                 "time_unit": t["unit"],
                 "t_min": float(t["t_min"]),
@@ -95,11 +104,6 @@ def simulation_table(config: dict) -> pd.DataFrame:
     return table
 
 
-#: random stream of the calibration runs: ``SeedSequence([study.seed, CALIBRATION_STREAM, k])``
-#: (17: the issue that added them), disjoint from the sweep's ``SeedSequence([study.seed, sim_index])``
-CALIBRATION_STREAM = 17
-
-
 def calibration_table(config: dict) -> pd.DataFrame:
     """Simulations drawn from the inference prior, for simulation-based calibration.
 
@@ -118,7 +122,8 @@ def calibration_table(config: dict) -> pd.DataFrame:
     -------
     DataFrame
         Rows as :func:`simulation_table` (``replicate`` 0, ``sim_index`` the
-        run's position, ``seed`` from :data:`CALIBRATION_STREAM`), ids
+        run's position, ``seed`` from the stream
+        :data:`scattermorph.seeds.CALIBRATION`), ids
         ``<model>_cal<k>_p<phi0>[_q<quench>]``; empty without calibration runs.
     """
     n_runs = int((config.get("inference") or {}).get("calibration_runs", 0) or 0)
@@ -132,11 +137,11 @@ def calibration_table(config: dict) -> pd.DataFrame:
             f"inference.calibration_runs={n_runs} needs simulation.time.n_snapshots >= 3 "
             f"(a calibration run has n_snapshots - 1 shifted snapshots), got {n}")
     base = simulation_table(config).iloc[0].to_dict()
-    ss = np.random.SeedSequence([int(config["study"]["seed"]), CALIBRATION_STREAM])
-    seed_ss, draw_ss = ss.spawn(2)
+    seed_ss, draw_ss = seed_sequence(config["study"]["seed"], CALIBRATION).spawn(2)
     rng = np.random.default_rng(draw_ss)
     phi_lo, phi_hi = min(sim["sweep"]["phi0"]), max(sim["sweep"]["phi0"])
-    fh = sim["model"] == "flory_huggins"
+    cls = model_class(sim["model"])
+    fh = cls.has_quench
     q_lo, q_hi = (min(sim["sweep"]["quench"]), max(sim["sweep"]["quench"])) if fh else (np.nan, np.nan)
     step = np.log(t["t_max"] / t["t_min"]) / (n - 1)
     seed = int(seed_ss.generate_state(1)[0])
@@ -144,10 +149,9 @@ def calibration_table(config: dict) -> pd.DataFrame:
     for k in range(n_runs):
         phi0, u = rng.uniform(phi_lo, phi_hi), rng.uniform()
         quench = rng.uniform(q_lo, q_hi) if fh else float("nan")
-        tag = "fh" if fh else "ld"
         qtag = f"_q{quench:.3f}" if fh else ""
         rec = dict(base)
-        rec.update(sim_id=f"{tag}_cal{k:03d}_p{phi0:.4f}{qtag}", sim_index=k, seed=seed, replicate=0,
+        rec.update(sim_id=f"{cls.tag}_cal{k:03d}_p{phi0:.4f}{qtag}", sim_index=k, seed=seed, replicate=0,
                    phi0=float(phi0), quench=float(quench), dx=run_cell_size(sim, sim, phi0, quench),
                    t_min=float(t["t_min"] * np.exp(u * step)),
                    t_max=float(t["t_min"] * np.exp((n - 2 + u) * step)), n_snapshots=n - 1)
@@ -157,8 +161,14 @@ def calibration_table(config: dict) -> pd.DataFrame:
 
 def run_cell_size(section: dict, sim: dict, phi0, quench, *, key: str = "simulation") -> float:
     """Cell size (b) of one run: ``section["dx"]``, or the run's fastest-growing
-    wavelength over ``section["cells_per_wavelength"]``
-    (:func:`scattermorph.sim.run.cell_size`).
+    wavelength over ``section["cells_per_wavelength"]``.
+
+    With ``cells_per_wavelength`` the cell is ``lambda_m / cells_per_wavelength``
+    (``lambda_m`` the fastest-growing wavelength of the linear theory, Cahn
+    1965), so a grid of ``n`` cells holds ``n / cells_per_wavelength``
+    wavelengths whatever the quench: a shallow quench (chi / chi_s = 1.15,
+    lambda_m = 54 b at N = 100) and a deeper one (1.5, 30 b) are resolved
+    alike at the same cost.
 
     Parameters
     ----------
@@ -172,6 +182,11 @@ def run_cell_size(section: dict, sim: dict, phi0, quench, *, key: str = "simulat
         The run's composition and quench depth.
     key : str
         The section's name in messages.
+
+    Returns
+    -------
+    float
+        Cell size in b.
     """
     dx, cpw = section.get("dx"), section.get("cells_per_wavelength")
     if dx is not None and cpw is not None:
@@ -186,144 +201,63 @@ def run_cell_size(section: dict, sim: dict, phi0, quench, *, key: str = "simulat
                 f"{key}.dx and {key}.cells_per_wavelength are both null: give exactly one"
             )
         return float(dx)
-    rec = {"model": sim["model"], "N": sim["N"], "phi0": float(phi0), "quench": float(quench),
-           "gradient": sim["gradient"], "kappa": sim["landau_kappa"]}
     try:
-        model = build_model(rec)
+        model = run_free_energy(sim["model"], phi0=float(phi0), N=float(sim["N"]),
+                                quench=float(quench), gradient=sim["gradient"],
+                                kappa=float(sim["landau_kappa"]))
     except ParameterError as exc:
         raise ParameterError(f"{key} run at phi0={phi0}, quench={quench}: {exc}") from None
-    return cell_size(model, cells_per_wavelength=cpw)
+    return float(model.length_scale) / float(cpw)
 
 
-def record(table: pd.DataFrame, sim_id: str) -> dict:
-    """The parameter record of one simulation as a plain dict."""
+def run_spec(table: pd.DataFrame, sim_id: str) -> RunSpec:
+    """The record of one simulation of a table (:func:`simulation_table`,
+    :func:`calibration_table`)."""
     row = table.loc[table["sim_id"] == sim_id]
     if len(row) != 1:
         raise ParameterError(f"sim_id={sim_id!r} is not in the simulation table")
-    return {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in row.iloc[0].items()}
+    return RunSpec.from_row(row.iloc[0].to_dict())
 
 
 def check_physics(config: dict) -> pd.DataFrame:
-    """Build every model of the sweep (and of the calibration runs,
-    :func:`calibration_table`) and check it can run; return the sweep's table.
+    """Make the record of every run of the sweep and of the calibration runs
+    (:func:`calibration_table`) and check it can run; return the sweep's table.
 
     Raises
     ------
     ParameterError
-        For the first simulation that lies outside the spinodal, whose step is
-        too large (explicit stability limit, or the semi-implicit accuracy
-        bounds ``dt <= 0.04 tau`` and ``dt_max <= tau``), whose box holds fewer
-        than four fastest-growing wavelengths, or whose snapshot window is empty. The message
-        names the config key, the value and the allowed range.
+        As :func:`check_runs`.
     """
     table = simulation_table(config)
-    _check_measurement(config)
-    _check_learning(config, table)
+    check_runs(config, table, calibration_table(config))
+    return table
+
+
+def check_runs(config: dict, table: pd.DataFrame, calibration: pd.DataFrame) -> None:
+    """Check the ``simulation`` section and every run of the two tables.
+
+    Raises
+    ------
+    ParameterError
+        For an empty snapshot window, or the first simulation whose record
+        :class:`~scattermorph.sim.spec.RunSpec` refuses (outside the
+        spinodal; a step too large: the explicit stability limit, or the
+        semi-implicit bounds ``dt <= 0.04 tau`` and ``dt_max <= tau``;
+        ``dt_max < dt``) or whose box holds fewer than four fastest-growing
+        wavelengths (:meth:`~scattermorph.sim.spec.RunSpec.check_box`). The
+        message names the config key, the value and the allowed range.
+    """
     t = config["simulation"]["time"]
     if not t["t_max"] > t["t_min"]:
         raise ParameterError(
             f"simulation.time.t_max={t['t_max']} must exceed t_min={t['t_min']}"
         )
-    if t["dt_max"] < t["dt"]:
-        raise ParameterError(
-            f"simulation.time.dt_max={t['dt_max']} must be >= simulation.time.dt={t['dt']}"
-        )
-    for rec in pd.concat([table, calibration_table(config)]).to_dict("records"):
+    for row in pd.concat([table, calibration]).to_dict("records"):
         try:
-            model = build_model(rec)
+            spec = RunSpec.from_row(row)
         except ParameterError as exc:
-            raise ParameterError(f"simulation.sweep ({rec['sim_id']}): {exc}") from None
-        scale = model.time_scale if rec["time_unit"] == "tau" else 1.0
-        dt = rec["dt"] * scale
-        grid = Grid(rec["shape"], rec["dx"])
-        if rec["scheme"] == "explicit":
-            lim = explicit_dt_limit(model, grid)
-            if dt >= lim:
-                raise ParameterError(
-                    f"simulation.time.dt={rec['dt']} ({dt:.4g} in absolute units) is "
-                    f"unstable for the explicit scheme at {rec['sim_id']}: need "
-                    f"dt < {lim / scale:.4g} (in units of {rec['time_unit']})"
-                )
-        elif dt > MAX_DT_OVER_TAU * model.time_scale * (1 + 1e-12):
-            raise ParameterError(
-                f"simulation.time.dt={rec['dt']} ({rec['time_unit']}) exceeds "
-                f"{MAX_DT_OVER_TAU} tau for {rec['sim_id']} (tau={model.time_scale:.4g}): "
-                "the early linear growth would not be resolved; lower dt"
-            )
-        if rec["scheme"] == "semi_implicit" and (
-            rec["dt_max"] * scale > MAX_DT_MAX_OVER_TAU * model.time_scale * (1 + 1e-12)
-        ):
-            raise ParameterError(
-                f"simulation.time.dt_max={rec['dt_max']} ({rec['time_unit']}) exceeds "
-                f"{MAX_DT_MAX_OVER_TAU:g} tau for {rec['sim_id']} (tau={model.time_scale:.4g}): "
-                "larger steps bias the late coarsening; lower dt_max"
-            )
-        box = rec["shape"][0] * rec["dx"]
-        if model.length_scale > box / 4:
-            raise ParameterError(
-                f"simulation.grid * simulation.dx = {box:g} is too small for "
-                f"{rec['sim_id']}: the fastest-growing wavelength is "
-                f"{model.length_scale:.4g}, and at least 4 must fit in the box; "
-                "raise grid or dx"
-            )
-    return table
-
-
-def _check_measurement(config: dict) -> None:
-    m = config.get("measurement")
-    if m is None:
-        return
-    dim = int(config["study"]["dimension"])
-    allowed = {2: (4, 8), 3: (6, 26)}[dim]
-    if m["connectivity"] is not None and m["connectivity"] not in allowed:
-        raise ParameterError(
-            f"measurement.connectivity={m['connectivity']} is not a {dim}D connectivity: "
-            f"choose one of {allowed} or null"
-        )
-    if not m["q"]["max"] > m["q"]["min"]:
-        raise ParameterError(
-            f"measurement.q.max={m['q']['max']} must exceed measurement.q.min={m['q']['min']}"
-        )
-    lo, hi = m["porod"]["q_min"], m["porod"]["q_max"]
-    if not (m["q"]["min"] <= lo < hi <= m["q"]["max"]):
-        raise ParameterError(
-            f"measurement.porod window [{lo}, {hi}] must be increasing and inside the "
-            f"q grid [{m['q']['min']}, {m['q']['max']}]"
-        )
-    w = m["instrument"]["q_window"]
-    if not w[0] < w[1]:
-        raise ParameterError(f"measurement.instrument.q_window={w} must be [lo, hi] with lo < hi")
-
-
-def _check_learning(config: dict, table: pd.DataFrame) -> None:
-    """The learning stage can split the sweep as configured."""
-    lc = config.get("learning")
-    if lc is None:
-        return
-    sims = table.drop_duplicates("sim_id")
-    n = len(sims)
-    if n < 4:
-        raise ParameterError(
-            f"learning needs at least 4 simulations (2 to train, 2 to test by simulation), "
-            f"the sweep has {n}: add compositions, quenches or replicates"
-        )
-    lo, hi = lc["feature_grid"]["x_range"]
-    if not lo < hi:
-        raise ParameterError(f"learning.feature_grid.x_range={[lo, hi]} must be [lo, hi] with lo < hi")
-    c = lc["targets"]["coverage_95"]
-    if not c[0] <= c[1]:
-        raise ParameterError(f"learning.targets.coverage_95={c} must be [lo, hi] with lo <= hi")
-    for key, column in [("phi0_split", "phi0"), ("quench_split", "quench")]:
-        split = lc["extrapolation"][key]
-        if split is None:
-            continue
-        below = int((sims[column] <= split).sum())
-        if below == 0 or below == n:
-            raise ParameterError(
-                f"learning.extrapolation.{key}={split} leaves one side empty: the sweep's "
-                f"{column} values are {sorted(set(sims[column]))}; choose a value between "
-                "two of them, or null to skip"
-            )
+            raise ParameterError(f"simulation.sweep ({row['sim_id']}): {exc}") from None
+        spec.check_box()
 
 
 def unknown_key_hint(key: str, allowed) -> str:
@@ -370,7 +304,7 @@ def simulation_summary(metas: list[dict]) -> pd.DataFrame:
                 "sim_id": meta["sim_id"],
                 "model": p["model"],
                 "phi0": p["phi0"],
-                "quench": p["quench"] if p["model"] == "flory_huggins" else np.nan,
+                "quench": p["quench"] if model_class(p["model"]).has_quench else np.nan,
                 "chi": m.get("chi", np.nan),
                 "chi_s": m.get("chi_s", np.nan),
                 "N": m.get("N", np.nan),
