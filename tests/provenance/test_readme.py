@@ -3,6 +3,8 @@
 blocks, missing sources, the files synced by default, and the committed
 pages' own blocks."""
 
+import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -289,6 +291,32 @@ def test_relative_links_of_the_readme_and_docs_resolve():
                 assert anchor in {_slug(h) for h in headings}, f"{page.relative_to(ROOT)}: no heading #{anchor}"
             checked += 1
     assert checked >= 30
+
+
+def _resolves(dotted):
+    """Whether ``scattermorph.a.b.attr`` names a module and attributes that exist."""
+    parts = dotted.split(".")
+    for k in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:k]))
+        except ImportError:
+            continue
+        for attr in parts[k:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def test_library_names_in_the_readme_and_docs_exist():
+    """A module or function the documentation names by its dotted path exists
+    (modules move between subpackages: the docs must follow)."""
+    names = {m.group(1) for f in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+             for m in re.finditer(r"(scattermorph(?:\.[A-Za-z_]\w*)+)", f.read_text())}
+    assert len(names) > 10  # the docs do name the library's modules
+    assert sorted(n for n in names if not _resolves(n)) == []
+    assert not _resolves("scattermorph.modelio.fit_models")  # a name that moved
 
 
 def test_headings_of_a_copied_page_nest_under_the_readme_section():
