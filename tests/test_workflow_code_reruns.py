@@ -72,7 +72,9 @@ def test_recorded_modules_are_among_those_found_statically(copied_run):
     for side in sides:
         rec = json.loads(side.read_text())["record"]
         script = src / rec["script"]["path"]
-        found = {p.name for p in library_modules(script, root=src / "workflow")}
+        lib = src / "workflow" / "scattermorph"
+        found = {p.relative_to(lib).as_posix() for p in library_modules(script, root=src / "workflow")
+                 if p.is_relative_to(lib)}
         assert set(rec["library"]["modules"]) <= found, (side.name, set(rec["library"]["modules"]) - found)
 
 

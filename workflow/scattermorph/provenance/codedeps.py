@@ -192,9 +192,10 @@ def _parse(path: Path, name: str | None, is_pkg: bool) -> _Module:
 class _Closure:
     """The modules a script runs: a worklist over load / whole / reach tasks."""
 
-    def __init__(self, root: Path, package: str):
+    def __init__(self, root: Path, package: str, local: Path | None = None):
         self.root = root
         self.package = package
+        self.local = local  # the script's folder: its sibling modules run too
         self.loaded: dict[str, Path] = {}
         self.done = set()
         self.todo = deque()
@@ -211,6 +212,8 @@ class _Closure:
                     if cand.is_file():
                         found = cand
                         break
+            elif self.local is not None and "." not in name and (self.local / f"{name}.py").is_file():
+                found = self.local / f"{name}.py"  # a helper beside the script (_bootstrap)
             self._sources[name] = found
         return self._sources[name]
 
@@ -318,6 +321,7 @@ class _Closure:
 def library_modules(script_path, *, root=None, package=None) -> list[Path]:
     """The source files of the library package that ``script_path`` runs,
     transitively, with the ``__init__.py`` of every package on the way.
+    Modules beside the script (``_bootstrap``) are followed, and listed too.
 
     Parameters
     ----------
@@ -344,7 +348,7 @@ def _library_modules(script: str, root: str, package: str) -> tuple[Path, ...]:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        closure = _Closure(Path(root).resolve(), package)
+        closure = _Closure(Path(root).resolve(), package, Path(script).parent)
         closure.run(_parse(Path(script), None, False))
     finally:
         if enabled:
@@ -361,7 +365,7 @@ def code_digest(script_path, *, root=None, package=None) -> str:
     root = Path(root or ROOT).resolve()
     script = Path(script_path).resolve()
     files = [(f"<script>/{script.name}", script)]
-    files += [(p.relative_to(root).as_posix(), p)
+    files += [(p.relative_to(root).as_posix() if p.is_relative_to(root) else f"<script>/{p.name}", p)
               for p in library_modules(script, root=root, package=package)]
     h = hashlib.sha256()
     for key, path in sorted(files):
