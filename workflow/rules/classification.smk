@@ -1,4 +1,4 @@
-# Stage 4 (issue 5): classifiers that see only part of an image. Labels of the
+# Stage 4: classifiers that see only part of an image. Labels of the
 # full structures; random partial views and their features (one job per view
 # kind); bootstrap training fanned out as one job per (view kind, feature set,
 # batch of rounds); the decompositions; figures.

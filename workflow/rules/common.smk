@@ -98,7 +98,7 @@ def sim_files(wildcards=None):
     return expand(f"{RESULTS}/simulations/{{sim_id}}.npz", sim_id=SIM_IDS)
 
 
-# Resources (issue 8). Convention, for all rules of all stages -
+# Resources. Convention, for all rules of all stages -
 # * `threads:` what the script really uses (1 unless it parallelises).
 # * `resources: mem_mb=..., runtime=...` (MB, minutes) always through
 #   job_mem_mb(need_mb, attempt) and job_runtime(minutes, attempt): `need` is
@@ -344,7 +344,7 @@ def cv_prediction_files(wildcards=None):
 
 
 # ---------------------------------------------------------------------------
-# Gaussian-process stage (issue 6: foundations.smk, emulator.smk): data path,
+# Gaussian-process stage (foundations.smk, emulator.smk): data path,
 # seeds, the emulator design and resources.
 # ---------------------------------------------------------------------------
 
@@ -590,7 +590,7 @@ def summary_label_tables(wildcards):
 
 
 # --------------------------------------------------------------------------
-# Helpers of the inference stage (workflow/rules/inference.smk, issue 17).
+# Helpers of the inference stage (workflow/rules/inference.smk).
 
 
 def inference_seed():

@@ -1,4 +1,4 @@
-# Stage 6: the inverse problem (issue 17). The PCA-GP emulator of the
+# Stage 6: the inverse problem. The PCA-GP emulator of the
 # scale-free features (scattermorph.infer.posterior) is fitted on every run of the
 # study (the model `scattermorph infer` uses) and checked on the calibration
 # runs, drawn from the prior (inference.calibration_runs; simulated and

@@ -85,7 +85,7 @@ class FeatureScaler(BaseEstimator, TransformerMixin):
         features as the raw inputs do, only in units of a typical spread.
         ``"feature"``: scikit-learn's StandardScaler (each column to unit
         variance: with an isotropic kernel, ~100 flat, noisy high-q bins of
-        log S then outweigh the few informative low-q bins, issue 15).
+        log S then outweigh the few informative low-q bins).
         ``"none"``: the identity (mean 0, scale 1), the paper's raw inputs.
 
     Attributes
@@ -218,7 +218,7 @@ def make_gp(kernel="squared_exponential", *, ard=False, n_features=None, noise=T
     scaling : {"global", "feature", "none"}
         Input scaling (:class:`FeatureScaler`). ``"global"`` (default) keeps
         the features' relative weights; ``"feature"`` standardises each one
-        (the default before issue 15: it lost 2-14x in accuracy to the plain
+        (the earlier default: it lost 2-14x in accuracy to the plain
         GP because the many noisy high-q bins dominated the distance).
 
     groups : sequence of int, optional

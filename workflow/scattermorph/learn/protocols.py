@@ -718,7 +718,7 @@ def robustness_table(metrics) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-#: Calibration targets of issue 15 when a config does not give them: a
+#: Default calibration targets when a config does not give them: a
 #: calibrated Gaussian predictive distribution covers 68.3 % / 95 % of the
 #: points at +-1 / +-1.96 std and its z-scores have std 1; the bands allow
 #: for the sampling spread of a few hundred correlated test snapshots.

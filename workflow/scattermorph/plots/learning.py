@@ -1,4 +1,4 @@
-"""Figures of the learning stage (issue 4). They only read the tables that the
+"""Figures of the learning stage. They only read the tables that the
 learning rules write (:mod:`scattermorph.learn.protocols`); each returns a
 :class:`matplotlib.figure.Figure` that the caller saves with
 :func:`scattermorph.plots.save.save_figure`.

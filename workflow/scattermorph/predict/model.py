@@ -211,7 +211,7 @@ def _build_kernel(spec: dict, n_features: int):
 
 
 def _refit(spec: dict, X: np.ndarray, y: np.ndarray) -> Pipeline:
-    # files written before issue 15 have no "scaling": their GPs standardised every feature
+    # older model files have no "scaling": their GPs standardised every feature
     scaling = spec.get("scaling", "feature")
     if scaling not in SCALINGS:
         raise InputFileError(f"unknown input scaling {scaling!r} (known: {', '.join(SCALINGS)})")

@@ -28,7 +28,7 @@ from scattermorph.provenance.records import REPO_ROOT, git_state, package_versio
 FORMAT = "scattermorph-model"
 
 
-#: version 2 (issue 16) adds the optional training curves (``train_*`` arrays,
+#: version 2 adds the optional training curves (``train_*`` arrays,
 #: inside the checksum); version 1 files (without them) are still read
 FORMAT_VERSION = 2
 
