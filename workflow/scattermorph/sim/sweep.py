@@ -12,7 +12,6 @@ other stages' parse-time checks are in their own packages;
 
 from __future__ import annotations
 
-import difflib
 import itertools
 
 import numpy as np
@@ -33,9 +32,7 @@ __all__ = [
     "run_spec",
     "check_physics",
     "check_runs",
-    "unknown_key_hint",
     "snapshot_table",
-    "snapshot_ids",
     "simulation_summary",
 ]
 
@@ -258,12 +255,6 @@ def check_runs(config: dict, table: pd.DataFrame, calibration: pd.DataFrame) -> 
         except ParameterError as exc:
             raise ParameterError(f"simulation.sweep ({row['sim_id']}): {exc}") from None
         spec.check_box()
-
-
-def unknown_key_hint(key: str, allowed) -> str:
-    """'did you mean' text for a misspelt config key (empty if no close match)."""
-    match = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
 
 
 def snapshot_table(metas: list[dict]) -> pd.DataFrame:
