@@ -64,11 +64,13 @@ def test_decreasing_q_is_reversed_with_a_note(tmp_path):
 
 
 def test_zero_intensity_points_dropped_with_a_warning(tmp_path):
-    i = I.copy()
-    i[-2:] = 0.0
-    c = read_curve(write(tmp_path, lines(Q, i)))
+    i, di = I.copy(), DI.copy()
+    i[-2:], di[-2:] = 0.0, 0.0  # an empty bin: no count, no uncertainty
+    c = read_curve(write(tmp_path, lines(Q, i, di)))
     assert c.q.size == Q.size - 2
     assert any("dropped 2 point(s) with I(q) = 0" in w for w in c.warnings)
+    c = read_curve(write(tmp_path, lines(Q, i), "with_di.dat"))  # I = 0 +- dI: a measurement near zero
+    assert c.q.size == Q.size and c.intensity[-1] == 0.0
 
 
 def test_extra_columns_ignored_and_columns_by_name(tmp_path):
@@ -117,14 +119,17 @@ BAD = {
     "one column": ("\n".join(repr(float(v)) for v in Q) + "\n", r"have 1 column; need at least 2"),
     "nan intensity": (_replace(4, 1, "nan"), r"line 5, column 2 \(I\(q\)\): value nan is not finite"),
     "inf q": (_replace(7, 0, "inf"), r"line 8, column 1 \(q\): value inf is not finite"),
-    "duplicate q": (_replace(4, 0, repr(float(Q[3]))), r"line 5: q = .* repeats the previous point \(line 4\)"),
-    "non-monotonic q": (_replace(10, 0, "0.011"), r"line 11: q = 0.011 is smaller than the previous"),
+    "repeated q that disagree": (_replace(4, 0, repr(float(Q[3]))), r"line 4: q = .* appears 2 times with "
+                                 r"intensities .* that disagree \(chi-square .*rescale the banks"),
     "zero q": (_replace(0, 0, "0"), r"line 1: q = 0.0 is not positive"),
     "negative q": (_replace(0, 0, "-0.01"), r"line 1: q = -0.01 is not positive"),
     "negative intensity": (_replace(15, 1, "-2.5"), r"line 16: I\(q\) = -2.5 is negative .*background"),
     "negative dI": (_replace(2, 2, "-1"), r"line 3: dI = -1.0 is negative"),
     "too few points": (lines(Q[:5], I[:5], DI[:5]), rf"only 5 data points; at least {MIN_POINTS}"),
-    "too few after zeros": (lines(Q[:12], np.r_[I[:8], np.zeros(4)], DI[:12]), r"only 8 points with I\(q\) > 0"),
+    "too few after zeros": (lines(Q[:12], np.r_[I[:8], np.zeros(4)], np.r_[DI[:8], np.zeros(4)]),
+                            r"only 8 points with I\(q\) > 0"),
+    "negative without dI": ("\n".join(f"{float(a)!r} {float(b)!r}" for a, b in zip(Q, np.r_[I[:15], -1e-3, I[16:]])),
+                            r"line 16: I\(q\) = -0.001 is negative .*no dI"),
     "canSAS XML without SASentry": ('<?xml version="1.0"?>\n<SASroot version="1.1">\n</SASroot>\n',
                                     r"XML without canSAS 1D SASroot/SASentry"),
 }
@@ -406,3 +411,104 @@ def test_malformed_structured_files(tmp_path, case):
 def test_missing_q_unit_can_be_stated(tmp_path):
     c = read_curve(_bad_structured(tmp_path, "HDF5 Q without units"), q_unit="1/nm")
     assert c.q_unit == "1/nm" and any("states no unit" in w for w in c.warnings)
+
+
+# --------------------------------------------------------------------------
+# habits of real files: merged banks, unsorted q, noise around zero, resolution columns
+# --------------------------------------------------------------------------
+def test_repeated_q_merged_by_inverse_variance():
+    q = np.r_[Q[:6], Q[5], Q[6:]]  # point 6 measured twice (two detector banks)
+    i = np.r_[I[:6], 1.02 * I[5], I[6:]]
+    di = np.r_[DI[:6], 2 * DI[5], DI[6:]]
+    dq = np.r_[0.05 * Q[:6], 0.08 * Q[5], 0.05 * Q[6:]]
+    c = check_curve(q, i, di, dq=dq, source="banks")
+    w1, w2 = 1 / DI[5] ** 2, 1 / (2 * DI[5]) ** 2
+    # the two values differ by 0.02 I = 0.4 dI1: chi-square 0.032 < 1, so no Birge scaling
+    assert c.q.size == Q.size
+    np.testing.assert_allclose(c.intensity[5], (w1 * I[5] + w2 * 1.02 * I[5]) / (w1 + w2), rtol=1e-14)
+    np.testing.assert_allclose(c.error[5], 1 / np.sqrt(w1 + w2), rtol=1e-14)
+    np.testing.assert_allclose(c.dq[5], np.sqrt((w1 * (0.05 * Q[5]) ** 2 + w2 * (0.08 * Q[5]) ** 2) / (w1 + w2)),
+                               rtol=1e-14)
+    np.testing.assert_array_equal(np.delete(c.intensity, 5), np.delete(I, 5))
+    assert any("1 q value(s) appear more than once (2 points" in w and "inverse-variance" in w for w in c.warnings)
+    # without dI: the plain mean, refused when the repeats differ by more than 20 %
+    c = check_curve(q, i, source="banks")
+    assert c.intensity[5] == pytest.approx(1.01 * I[5], rel=1e-14)
+    with pytest.raises(InputFileError, match=r"point 6: q = .* appears 2 times .*differ by 40% .*no dI"):
+        check_curve(q, np.r_[I[:6], 1.5 * I[5], I[6:]], source="banks")
+
+
+def test_unsorted_q_sorted_with_a_note():
+    order = np.r_[np.arange(0, 20, 2), np.arange(1, 20, 2)]  # two interleaved halves, one after the other
+    c = check_curve(Q[order], I[order], DI[order], source="halves")
+    np.testing.assert_array_equal(c.q, Q)
+    np.testing.assert_array_equal(c.intensity, I)
+    assert any("q is not monotonic (1 decrease(s), the first at point 11" in w for w in c.warnings)
+
+
+def test_negative_points_within_three_sigma_kept():
+    i = I.copy()
+    i[-3:] = [-0.5 * DI[-3], -2.9 * DI[-2], 0.1 * DI[-1]]
+    c = check_curve(Q, i, DI, source="tail")
+    np.testing.assert_array_equal(c.intensity, i)
+    assert any("kept 2 point(s) with I(q) < 0 within 3 dI" in w for w in c.warnings)
+    i[-2] = -3.1 * DI[-2]
+    with pytest.raises(InputFileError, match=r"tail, point 19: I\(q\) = .* is negative \(1 point\(s\) below zero by "
+                                             r"more than 3 dI .*point 19: q = 0.40696, I\(q\) = .*, dI = "):
+        check_curve(Q, i, DI, source="tail")
+
+
+def test_positive_for_logs_conserves_the_weighted_intensity():
+    from scattermorph.sas.curves import positive_for_logs
+
+    c = check_curve(Q, I, DI, source="clean")
+    assert positive_for_logs(c) is c  # nothing to do
+    rng = np.random.default_rng(5)
+    i = I.copy()
+    err = DI.copy()
+    err[-8:] = I[-8]  # noise as large as the signal over the last 8 points: some go below zero
+    i[-8:] = I[-8:] + err[-8:] * rng.standard_normal(8)
+    assert np.sum(i <= 0) >= 2
+    c = positive_for_logs(check_curve(Q, i, err, dq=0.05 * Q, source="noisy"))
+    assert np.all(c.intensity > 0) and np.all(np.diff(c.q) > 0)
+    # merging is a partition of the points: the sums of w I, w and w q are conserved (w = 1/dI^2)
+    w, wm = 1 / err ** 2, 1 / c.error ** 2
+    np.testing.assert_allclose(np.sum(wm * c.intensity), np.sum(w * i), rtol=1e-12)
+    np.testing.assert_allclose(np.sum(wm), np.sum(w), rtol=1e-12)
+    np.testing.assert_allclose(np.sum(wm * c.q), np.sum(w * Q), rtol=1e-12)
+    j = np.abs(np.log(c.q[:, None] / Q[None, :])).argmin(axis=1)
+    alone = np.isclose(c.q, Q[j], rtol=1e-14, atol=0)  # points not merged (w q / w: round-off only)
+    assert alone.sum() >= Q.size - 8
+    np.testing.assert_allclose(c.intensity[alone], i[j[alone]], rtol=1e-14)  # untouched points stay as read
+    assert any(f"{int(np.sum(i <= 0))} point(s) with I(q) <= 0 were averaged" in w for w in c.warnings)
+
+
+@pytest.mark.parametrize("name,factor", [("<dsigQ>", 1.0), ("sigmaQ(1/A)", 1.0), ("Qdev", 1.0), ("dQ_FWHM", 2.3548)])
+def test_resolution_column_names(tmp_path, name, factor):
+    dq = 0.1 * Q
+    text = f"<X> <Y> <dY> {name}\n" + "\n".join(" ".join(repr(float(v)) for v in r) for r in zip(Q, I, DI, dq))
+    c = read_curve(write(tmp_path, text))
+    # a FWHM column is a standard deviation times 2 sqrt(2 ln 2) = 2.35482
+    np.testing.assert_allclose(c.dq, dq / factor, rtol=1e-4 if factor != 1.0 else 0)
+
+
+def test_sasview_text_export_with_dsigq():
+    c = read_curve(SASDATA / "100nmPinholeSphere.txt")
+    # the header: 'resolution: pinhole with 15% DQ/Q'; dsigQ is SasView's Data1D.dx, the 1-sigma width
+    # sasmodels' Pinhole1D smears with; 3 significant digits are printed
+    np.testing.assert_allclose(c.dq / c.q, 0.15, rtol=0.03)
+    assert (c.q[0], c.intensity[0], c.error[0], c.dq[0]) == (1.00e-03, 2.41e03, 2.41e01, 1.50e-04)
+
+
+def test_isis_rkh_colette_file(tmp_path):
+    c = read_curve(SASDATA / "ISIS_98929.TXT")
+    assert c.format == "rkh" and c.q_unit == "1/A" and c.q.size == 140 and c.dq is None
+    # first and last data lines as printed (F12.5, 2E16.6)
+    assert (c.q[0], c.intensity[0], c.error[0]) == (0.007, 2.108775e01, 6.056236e-01)
+    assert (c.q[-1], c.intensity[-1], c.error[-1]) == (0.285, 1.619386e-01, 1.022965e00)
+    assert any("does not state the unit of q: taken as 1/A" in w for w in c.warnings)
+    text = (SASDATA / "ISIS_98929.TXT").read_text().splitlines()
+    with pytest.raises(InputFileError, match=r"ISIS RKH/COLETTE 1D file\), line 3: declares 140 points .* truncated"):
+        read_curve(write(tmp_path, "\n".join(text[:100]) + "\n", "cut.txt"))
+    with pytest.raises(InputFileError, match=r"looks like an ISIS RKH/COLETTE file .*canSAS XML or NXcanSAS"):
+        read_curve(write(tmp_path, "\n".join(["untitled"] + text[1:]) + "\n", "renamed.txt"))

@@ -49,7 +49,7 @@ from scattermorph.predict.fit import cv_text, train_model
 from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, domain_text
 from scattermorph.predict.modelfile import model_summary, save_model
 from scattermorph.provenance.readme import HAND_EDITED, STALE, check, documents, sync
-from scattermorph.sas.curves import read_curve, read_table
+from scattermorph.sas.curves import positive_for_logs, read_curve, read_table
 
 __all__ = ["main", "build_parser"]
 
@@ -199,7 +199,7 @@ def _cmd_predict(args) -> int:
 def _cmd_infer(args) -> int:
     if not 8 <= args.grid <= 80:
         raise ParameterError(f"--grid {args.grid}: give 8 to 80 cells per parameter (default 32)")
-    curve = read_curve(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry)
+    curve = positive_for_logs(read_curve(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry))
     cal = study_calibration(args.study, cache_dir=args.cache_dir,
                             log=lambda m: print(f"scattermorph infer: note: {m}", file=sys.stderr))
     res = cal.infer(curve.q, curve.intensity, n_grid=args.grid)  # everything computed before anything is written

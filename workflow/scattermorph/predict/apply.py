@@ -22,7 +22,7 @@ from scattermorph.predict.model import FunctionalModel, Prediction, domain_text,
 from scattermorph.predict.modelfile import load_model, load_shipped_model
 from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
 from scattermorph.provenance.records import sha256_file
-from scattermorph.sas.curves import Curve, read_curve, read_curves
+from scattermorph.sas.curves import Curve, positive_for_logs, read_curve, read_curves
 
 __all__ = ["CurveResult", "curve_files", "read_curve_files", "base_model", "model_for", "resolution_info",
            "apply_model", "results_table", "about_text"]
@@ -281,9 +281,10 @@ def apply_model(base: FunctionalModel, curves, *, label="model", resolution=None
     """
     results, models = [], {}
     for path, curve in curves:
-        model, used, notes = model_for(base, curve, models, resolution=resolution, cache_dir=cache_dir,
+        logs_ok = positive_for_logs(curve)  # points I <= 0 averaged with neighbours: the features take log I
+        model, used, notes = model_for(base, logs_ok, models, resolution=resolution, cache_dir=cache_dir,
                                        label=label, log=log)
-        pred = model.predict(curve, None, n_draws=n_draws)
+        pred = model.predict(logs_ok, None, n_draws=n_draws)
         pred.warnings[:0] = notes
         doc = pred.to_dict()
         doc.update(curve=str(path), entry=curve.entry, format=curve.format, model=label,

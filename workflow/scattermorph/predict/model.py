@@ -102,7 +102,7 @@ from sklearn.preprocessing import StandardScaler
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.learn.estimators import GP_KERNELS, SCALINGS, FeatureScaler, GroupedRBF
 from scattermorph.learn.features import SCALE_COLUMNS, _featurise, density_power, from_scale_free, window_curve
-from scattermorph.sas.curves import Q_UNITS, Curve, check_curve, density_unit, normalise_q_unit
+from scattermorph.sas.curves import Q_UNITS, Curve, check_curve, density_unit, normalise_q_unit, positive_for_logs
 
 __all__ = [
     "FEATURE_KINDS",
@@ -430,6 +430,7 @@ class FunctionalModel:
         else:
             curve = check_curve(q, intensity, error, q_unit=q_unit or self.features["q_unit"],
                                 source=source)
+        curve = positive_for_logs(curve)  # points I <= 0 (kept within 3 dI) averaged with neighbours for log I
         unit = normalise_q_unit(q_unit) if q_unit is not None else curve.q_unit
         notes = list(curve.warnings) + self._check_units(curve, unit)
         X, q1, cov, more = self._curve_features(curve, unit)

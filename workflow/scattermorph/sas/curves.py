@@ -73,7 +73,7 @@ from scattermorph.errors import InputFileError
 from scattermorph.functionals import FUNCTIONALS
 
 __all__ = ["MIN_POINTS", "Q_UNITS", "Curve", "read_curve", "read_curves", "read_table", "check_curve", "normalise_q_unit",
-           "length_unit", "density_unit"]
+           "length_unit", "density_unit", "positive_for_logs"]
 
 #: fewest points a usable curve may have (after dropping zero intensities);
 #: the model grid has 32 points over a factor ~17 in q, so fewer than 10
@@ -156,7 +156,7 @@ class Curve:
     entry : str or None
         Which curve of a file holding several (SASentry/SASdata path, frame).
     format : str
-        ``"text"``, ``"nist"``, ``"cansas_xml"``, ``"nxcansas"`` or ``"arrays"``.
+        ``"text"``, ``"nist"``, ``"rkh"``, ``"cansas_xml"``, ``"nxcansas"`` or ``"arrays"``.
     """
 
     q: np.ndarray
@@ -218,9 +218,13 @@ def _read_rows(path: Path, raw: bytes):
         values = [_parse_float(t) for t in tokens]
         if all(v is not None for v in values):
             if rows and len(values) != len(rows[0]):
+                rkh = any(_RKH_FORMAT.match(x) for x in all_lines[:8])
                 raise InputFileError(
                     f"{path}, line {lineno}: {len(values)} values, but line {lines[0]} has "
                     f"{len(rows[0])}; every data line needs the same columns (q, I(q) [, dI])"
+                    + ("; this looks like an ISIS RKH/COLETTE file whose title line names no LOQ/SANS2D run "
+                       "and date: export it as canSAS XML or NXcanSAS from Mantid or SasView, or delete the "
+                       "5 header lines" if rkh else "")
                 )
             rows.append(values)
             lines.append(lineno)
@@ -361,10 +365,87 @@ def read_curve(path, *, q_unit=None, columns=None, entry=None) -> Curve:
     return read_curves(path, q_unit=q_unit, columns=columns, entry="all" if entry is None else entry)[0]
 
 
-_DQ_NAME = re.compile(r"^<?(d_?q|d_?x|sigma_?q|qdev|dqx?|q_?res\w*|resolution)>?(\(.*\))?$", re.IGNORECASE)
+#: header names of a q-resolution column (compared without spaces, case-insensitively, after any
+#: unit in brackets): SasView's text export writes ``<dX>`` (its Data1D.dx) and its example data
+#: ``<dsigQ>``; NIST ``sigmaQ``; canSAS ``Qdev``; others ``dQ``, ``sigma_q``, ``Q_sigma``, ``dq_res``.
+_DQ_NAME = re.compile(r"^<?(d_?q|d_?x|d_?sig_?q|sig_?q|sigma_?q|q_?sigma|q_?dev|dqx?|d_?q_?res\w*|q_?res\w*|"
+                      r"resolution|fwhm_?q|q_?fwhm|d_?q_?fwhm)>?$", re.IGNORECASE)
+_UNIT_SUFFIX = re.compile(r"[\(\[].*[\)\]]$")
+#: FWHM = 2 sqrt(2 ln 2) sigma for a Gaussian
+_FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+
+
+def _resolution_column(name: str):
+    """How a 4th-column header names the q resolution: ``"sigma"``, ``"fwhm"`` or None (not a resolution)."""
+    key = _UNIT_SUFFIX.sub("", re.sub(r"\s+", "", name))
+    if not _DQ_NAME.match(key):
+        return None
+    return "fwhm" if "fwhm" in key.lower() else "sigma"
+
+
+_MONTHS = ("-JAN-", "-FEB-", "-MAR-", "-APR-", "-MAY-", "-JUN-", "-JUL-", "-AUG-", "-SEP-", "-OCT-", "-NOV-", "-DEC-")
+_RKH_FORMAT = re.compile(r"^\s*([34])\s*\(\s*F12\.5\s*,\s*([23])E16\.6\s*\)")
+
+
+def _is_rkh(head: list[str]) -> bool:
+    """The ISIS "RKH"/COLETTE 1D layout, recognised as Mantid's LoadRKH does: an instrument (LOQ or
+    SANS2D) and a date (``-MON-``) on line 1, a Fortran format line ``3 (F12.5,2E16.6)`` on line 5."""
+    if len(head) < 5:
+        return False
+    first = head[0].upper()
+    return (("LOQ" in first or "SANS2D" in first) and any(m in first for m in _MONTHS)
+            and _RKH_FORMAT.match(head[4]) is not None)
+
+
+def _read_rkh(path, text_lines, q_unit) -> Curve:
+    """An ISIS RKH/COLETTE 1D file (LOQ, SANS2D; Mantid's SaveRKH and the old COLETTE software).
+
+    Layout (as Mantid's ``LoadRKH`` reads it, https://github.com/mantidproject/mantid,
+    Framework/DataHandling/src/LoadRKH.cpp): line 1 a title (instrument, date, run numbers); line 2
+    free text; line 3 seven integers, the first the number of points and the 5th and 6th the first
+    and last data line to use; line 4 ignored; line 5 the Fortran format ``3 (F12.5,2E16.6)`` (or
+    ``4 (...)`` with a 4th column, the x resolution as a standard deviation); then one point per
+    line: x, y, dy [, dx]. The file does not state the unit of x: Mantid writes Q in 1/A
+    (MomentumTransfer), so 1/A is taken unless ``q_unit`` says otherwise (with a note).
+    """
+    where = f"{path} (ISIS RKH/COLETTE 1D file)"
+    counts = _split(text_lines[2].strip())
+    ncols = int(_RKH_FORMAT.match(text_lines[4]).group(1))
+    try:
+        total, start, end = int(counts[0]), int(counts[4]), int(counts[5])
+    except (IndexError, ValueError):
+        raise InputFileError(f"{where}, line 3: {text_lines[2].strip()!r} should hold 7 integers (number of "
+                             "points, ..., first and last point); export the curve again from Mantid "
+                             "(SaveCanSAS1D or SaveNXcanSAS) or SasView") from None
+    if not 1 <= start <= end <= total or 5 + total > len(text_lines):
+        raise InputFileError(f"{where}, line 3: declares {total} points (use {start}-{end}) but the file has "
+                             f"{len(text_lines) - 5} data lines; the file is truncated or damaged: export it "
+                             "again from Mantid (SaveCanSAS1D or SaveNXcanSAS) or SasView")
+    rows, lines = [], []
+    for k in range(5 + start - 1, 5 + end):
+        values = [_parse_float(t) for t in _split(text_lines[k].strip())]
+        if len(values) < ncols or any(v is None for v in values[:ncols]):
+            raise InputFileError(f"{where}, line {k + 1}: {text_lines[k].strip()!r} is not {ncols} numbers "
+                                 f"(the format line declares {ncols} columns); fix or re-export the file")
+        rows.append(values[:ncols])
+        lines.append(k + 1)
+    data = np.asarray(rows, dtype=float)
+    notes = [f"{where}: read points {start}-{end} of {total} as q, I, dI" + (", dQ" if ncols == 4 else "")
+             + ("; the format does not state the unit of q: taken as 1/A (Mantid's unit for Q; pass --q-unit "
+                "if the file is in another)" if q_unit is None else f"; q taken as {q_unit} (--q-unit)")]
+    curve = check_curve(data[:, 0], data[:, 1], data[:, 2], q_unit=q_unit or "1/A", source=str(path),
+                        lines=np.asarray(lines), notes=notes, dq=data[:, 3] if ncols == 4 else None)
+    return replace(curve, format="rkh")
 
 
 def _read_text(path, raw, q_unit, columns) -> Curve:
+    if b"\x00" not in raw[:4096]:
+        text_lines = _decode(raw).splitlines()
+        if _is_rkh(text_lines[:5]):
+            if columns is not None:
+                raise InputFileError(f"{path}: an ISIS RKH/COLETTE file has fixed columns (q, I, dI); "
+                                     "leave out --columns")
+            return _read_rkh(path, text_lines, q_unit)
     data, lines, header, nist = _read_rows(path, raw)
     notes = []
     fmt, i_unit, dq_col = "text", None, None
@@ -391,10 +472,14 @@ def _read_text(path, raw, q_unit, columns) -> Curve:
                          "ignored meanQ and ShadowFactor")
     cols, more = _pick_columns(path, data.shape[1], header, columns)
     notes += more
+    dq_kind = None
     if nist is None and columns is None and data.shape[1] > 3:
-        if header is not None and len(header) == data.shape[1] and _DQ_NAME.match(header[3].replace(" ", "")):
+        if header is not None and len(header) == data.shape[1]:
+            dq_kind = _resolution_column(header[3])
+        if dq_kind is not None:
             dq_col = 3
-            notes.append(f"{path}: column 4 ({header[3]!r}) read as the q resolution dQ")
+            notes.append(f"{path}: column 4 ({header[3]!r}) read as the q resolution dQ (one standard deviation, "
+                         "in the unit of q" + (", converted from FWHM: / 2.355)" if dq_kind == "fwhm" else ")"))
         extra = f"{'1-4 as q, I, dI, dQ' if dq_col is not None else '1-3 as q, I, dI'}"
         if data.shape[1] > (4 if dq_col is not None else 3):
             notes.append(f"{path}: {data.shape[1]} columns; used {extra} and ignored the rest")
@@ -411,6 +496,8 @@ def _read_text(path, raw, q_unit, columns) -> Curve:
     q, inten = data[:, cols[0]], data[:, cols[1]]
     err = data[:, cols[2]] if len(cols) == 3 else None
     dq = data[:, dq_col] if dq_col is not None else None
+    if dq is not None and dq_kind == "fwhm":
+        dq = dq / _FWHM_PER_SIGMA
     if nist is not None:
         q, dq, unit, more = _convert_q(path, "Q", q, file_unit, q_unit, dq)
         notes += more
@@ -726,8 +813,10 @@ def check_curve(q, intensity, error=None, *, q_unit="1/A", source="curve", lines
     if pts["q"].size < MIN_POINTS:
         raise InputFileError(f"{source}: only {pts['q'].size} data points; at least {MIN_POINTS} are needed")
     _check_q_values(source, where, pts)
-    pts = _increasing(source, where, pts, notes)
     _check_signs(source, where, pts)
+    pts = _increasing(source, where, pts, notes)
+    pts = _merge_repeated_q(source, where, unit, pts, notes)
+    _check_negative_intensity(source, where, unit, pts, notes)
     pts = _drop_zero_intensity(source, unit, pts, notes)
     return Curve(q=pts["q"], intensity=pts["I(q)"], error=pts["dI"], q_unit=unit, source=source,
                  warnings=tuple(notes), dq=pts["dQ"])
@@ -764,7 +853,7 @@ def _check_finite(source, where, pts) -> None:
 
 
 def _check_q_values(source, where, pts) -> None:
-    """q positive (the features use log q) and never repeated."""
+    """q positive (the features use log q)."""
     q = pts["q"]
     if np.any(q <= 0):
         i = int(np.flatnonzero(q <= 0)[0])
@@ -772,43 +861,112 @@ def _check_q_values(source, where, pts) -> None:
             f"{_at(source, where, pts, i)}: q = {float(q[i])!r} is not positive; the features use log q: drop "
             "q <= 0 points (e.g. the beam-stop region)"
         )
-    step = np.diff(q)
-    if np.any(step == 0):
-        i = int(np.flatnonzero(step == 0)[0])
-        raise InputFileError(
-            f"{_at(source, where, pts, i + 1)}: q = {float(q[i + 1])!r} repeats the previous point "
-            f"({where} {pts['lines'][i]}); a curve needs distinct q values: merge or remove the duplicates"
-        )
 
 
 def _increasing(source, where, pts, notes) -> dict:
-    """The points in increasing q: a curve stored with decreasing q is reversed (with a note); a
-    change of direction is an error (two curves concatenated, or the column is not q)."""
-    if pts["q"].size > 1 and np.all(np.diff(pts["q"]) < 0):
-        notes.append(f"{source}: q decreases; the points were put in increasing order")
-        pts = _take(pts, slice(None, None, -1))
+    """The points in increasing q, with a note when they were not: a curve stored with decreasing q
+    is reversed; points out of order (two detector banks or frames written one after the other) are
+    sorted by q (a stable sort: repeated q keep their file order)."""
     q = pts["q"]
     step = np.diff(q)
+    if q.size > 1 and np.all(step < 0):
+        notes.append(f"{source}: q decreases; the points were put in increasing order")
+        return _take(pts, slice(None, None, -1))
     if np.any(step < 0):
         i = int(np.flatnonzero(step < 0)[0])
-        raise InputFileError(
-            f"{_at(source, where, pts, i + 1)}: q = {float(q[i + 1])!r} is smaller than the previous q = "
-            f"{float(q[i])!r}; q must be monotonic (are two curves concatenated? split them, or sort by q)"
+        notes.append(
+            f"{source}: q is not monotonic ({int(np.sum(step < 0))} decrease(s), the first at {where} "
+            f"{pts['lines'][i + 1]}: q = {float(q[i + 1]):.6g} after {float(q[i]):.6g}); the points were sorted "
+            "by q (several detector banks or runs in one file?): check that they belong to one curve"
         )
+        return _take(pts, np.argsort(q, kind="stable"))
     return pts
 
 
+#: a group of repeated-q values with uncertainties is refused when its chi-square against its own
+#: weighted mean has a p-value below this, divided by the number of groups (Bonferroni): the
+#: repeats then disagree beyond their stated errors (banks on different scales or backgrounds)
+REPEAT_P_VALUE = 1e-3
+#: without usable uncertainties, repeats are refused when they differ by more than this fraction of
+#: their mean: more than the counting noise of a usable reduced point (a few %), so a mismatch
+REPEAT_MAX_SPREAD = 0.2
+
+
+def _merge_group(I, dI, dQ):
+    """One point from the points of a repeated q.
+
+    Returns (I, dI, dQ, chi2, spread). With uncertainties (all dI > 0): the inverse-variance
+    weighted mean I = sum(w I)/sum(w), w = 1/dI^2, the maximum-likelihood estimate of a common
+    intensity from independent Gaussian measurements, with dI = 1/sqrt(sum w) (its standard error),
+    scaled by the Birge ratio sqrt(chi2/(k-1)) when that exceeds 1 (the repeats scatter more than
+    their errors say; the Particle Data Group's scale factor, Birge, Phys. Rev. 40, 207 (1932)).
+    Without (dI None or some dI = 0): the plain mean, dI = sqrt(sum dI^2)/k. dQ: the square root of
+    the weighted mean of dQ^2 with the same weights: the merged intensity is the weighted mean of
+    the measurements, so its resolution function is the weighted mixture of theirs, whose variance
+    is the weighted mean of their variances (all centred on the same q); the Gaussian of
+    :mod:`scattermorph.sas.resolution` then has the mixture's second moment.
+    """
+    k = I.size
+    weighted = dI is not None and np.all(dI > 0)
+    w = 1.0 / dI ** 2 if weighted else np.ones(k)
+    mean = float(np.sum(w * I) / np.sum(w))
+    chi2 = float(np.sum(w * (I - mean) ** 2)) if weighted else None
+    if weighted:
+        err = float(1.0 / np.sqrt(np.sum(w)) * max(1.0, np.sqrt(chi2 / (k - 1))))
+    else:
+        err = None if dI is None else float(np.sqrt(np.sum(dI ** 2)) / k)
+    res = None if dQ is None else float(np.sqrt(np.sum(w * dQ ** 2) / np.sum(w)))
+    spread = float((I.max() - I.min()) / abs(mean)) if mean != 0 else np.inf
+    return mean, err, res, chi2, spread
+
+
+def _merge_repeated_q(source, where, unit, pts, notes) -> dict:
+    """Points of the same q (sorted, so adjacent) merged into one (:func:`_merge_group`), with a
+    note; refused when they disagree (:data:`REPEAT_P_VALUE`, :data:`REPEAT_MAX_SPREAD`)."""
+    from scipy.stats import chi2 as chi2_dist
+
+    q = pts["q"]
+    first = np.r_[True, np.diff(q) != 0]
+    if first.all():
+        return pts
+    starts = np.flatnonzero(first)
+    bounds = np.r_[starts, q.size]
+    groups = [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b - a > 1]
+    out = _take(pts, starts)
+    for a, b in groups:
+        g = _take(pts, slice(a, b))
+        mean, err, res, chi2, spread = _merge_group(g["I(q)"], g["dI"], g["dQ"])
+        bad = (chi2 is not None and chi2_dist.sf(chi2, b - a - 1) < REPEAT_P_VALUE / len(groups)) or \
+              (chi2 is None and spread > REPEAT_MAX_SPREAD)
+        if bad:
+            vals = ", ".join(f"{float(v):.6g}" + (f" +- {float(e):.3g}" if g["dI"] is not None else "")
+                             for v, e in zip(g["I(q)"], g["dI"] if g["dI"] is not None else g["I(q)"]))
+            why = (f"chi-square {chi2:.3g} for {b - a - 1} degree(s) of freedom" if chi2 is not None
+                   else f"they differ by {100 * spread:.0f}% of their mean and the file gives no dI")
+            raise InputFileError(
+                f"{_at(source, where, pts, a)}: q = {float(q[a]):.6g} appears {b - a} times with intensities "
+                f"{vals} that disagree ({why}); these are not repeats of one measurement (detector banks on "
+                "different scales or backgrounds?): rescale the banks to agree where they overlap, or keep one"
+            )
+        k = int(np.flatnonzero(starts == a)[0])
+        out["I(q)"][k] = mean
+        if out["dI"] is not None:
+            out["dI"][k] = err
+        if out["dQ"] is not None:
+            out["dQ"][k] = res
+    n_pts = sum(b - a for a, b in groups)
+    notes.append(
+        f"{source}: {len(groups)} q value(s) appear more than once ({n_pts} points, q from {float(q[groups[0][0]]):.4g} "
+        f"to {float(q[groups[-1][0]]):.4g} {unit}; merged detector banks?); each was merged into one point: "
+        + ("inverse-variance mean of I" if pts["dI"] is not None else "mean of I")
+        + (", rms of dQ" if pts["dQ"] is not None else "")
+    )
+    return out
+
+
 def _check_signs(source, where, pts) -> None:
-    """I, dI and dQ non-negative: a negative count rate means an over-subtracted background."""
-    inten, err, res = pts["I(q)"], pts["dI"], pts["dQ"]
-    if np.any(inten < 0):
-        bad = np.flatnonzero(inten < 0)
-        i = int(bad[0])
-        raise InputFileError(
-            f"{_at(source, where, pts, i)}: I(q) = {float(inten[i])!r} is negative ({bad.size} negative "
-            "point(s)); a count rate cannot be negative: the background was over-subtracted or the column is "
-            "not I(q); fix the subtraction or crop the q range to where I > 0"
-        )
+    """dI and dQ non-negative."""
+    err, res = pts["dI"], pts["dQ"]
     if err is not None and np.any(err < 0):
         i = int(np.flatnonzero(err < 0)[0])
         raise InputFileError(f"{_at(source, where, pts, i)}: dI = {float(err[i])!r} is negative; "
@@ -819,10 +977,50 @@ def _check_signs(source, where, pts) -> None:
                              "a resolution must be >= 0")
 
 
+#: a negative intensity is kept when it lies within this many dI of zero
+NEGATIVE_SIGMAS = 3.0
+
+
+def _check_negative_intensity(source, where, unit, pts, notes) -> None:
+    """Negative I: kept, with a note, where within :data:`NEGATIVE_SIGMAS` dI of zero.
+
+    After background subtraction the intensity where the signal reaches the background scatters
+    around zero, and a negative value within its error bars is a legitimate measurement (SasView
+    fits such points with their errors); dropping it would bias the curve upwards there. A point
+    more than 3 dI below zero (probability 0.13 % for Gaussian noise on a non-negative intensity),
+    or negative without an uncertainty to judge it by, means an over-subtracted background or a
+    column that is not I(q): refused, naming the points.
+    """
+    inten, err = pts["I(q)"], pts["dI"]
+    neg = inten < 0
+    if not neg.any():
+        return
+    e = np.zeros_like(inten) if err is None else err
+    bad = neg & ((e <= 0) | (inten < -NEGATIVE_SIGMAS * e))
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        shown = "; ".join(f"{where} {pts['lines'][i]}: q = {float(pts['q'][i]):.5g}, I(q) = {float(inten[i])!r}, "
+                          + (f"dI = {float(e[i]):.3g}" if err is not None else "no dI") for i in idx[:5])
+        raise InputFileError(
+            f"{_at(source, where, pts, int(idx[0]))}: I(q) = {float(inten[idx[0]])!r} is negative "
+            f"({idx.size} point(s) below zero by more than {NEGATIVE_SIGMAS:g} dI or without dI: {shown}"
+            f"{' ...' if idx.size > 5 else ''}); a count rate cannot be negative beyond its noise: the "
+            "background was over-subtracted or the column is not I(q); redo the subtraction, or crop the q "
+            "range to where I > 0"
+        )
+    notes.append(
+        f"{source}: kept {int(neg.sum())} point(s) with I(q) < 0 within {NEGATIVE_SIGMAS:g} dI of zero (q from "
+        f"{float(pts['q'][neg][0]):.4g} to {float(pts['q'][neg][-1]):.4g} {unit}): noise around a "
+        "background-subtracted intensity near zero; log I is undefined there, so predict averages them with "
+        "their neighbours (scattermorph.sas.curves.positive_for_logs)"
+    )
+
+
 def _drop_zero_intensity(source, unit, pts, notes) -> dict:
-    """The points without I = 0 (an empty detector bin: log I is undefined), with a note; at
-    least :data:`MIN_POINTS` must remain."""
-    zero = pts["I(q)"] == 0
+    """The points without I = 0 and dI = 0 (or no dI): an empty detector bin, log I undefined and no
+    uncertainty to weigh it by; dropped with a note. A zero with dI > 0 is a measurement near zero
+    and is kept, like a small negative one. At least :data:`MIN_POINTS` must remain."""
+    zero = (pts["I(q)"] == 0) & (True if pts["dI"] is None else ~(pts["dI"] > 0))
     if not zero.any():
         return pts
     q = pts["q"]
@@ -836,6 +1034,75 @@ def _drop_zero_intensity(source, unit, pts, notes) -> dict:
             f"{source}: only {pts['q'].size} points with I(q) > 0; at least {MIN_POINTS} are needed"
         )
     return pts
+
+
+def positive_for_logs(curve: Curve) -> Curve:
+    """The curve with every point I <= 0 averaged with its neighbours until positive, for log I.
+
+    Features and likelihoods built on log I (:mod:`scattermorph.learn.features`) cannot take the
+    points :func:`check_curve` keeps below or at zero (within 3 dI). Dropping them would keep only
+    the upward fluctuations where the signal reaches the background and bias log I upwards there;
+    instead each non-positive point is merged with its nearer neighbour (in log q) into one point,
+    and merged again until every point is positive: the inverse-variance mean of I (w = 1/dI^2,
+    unbiased for the mean intensity over the merged q range), at the same weighted mean of q,
+    with dI = 1/sqrt(sum w) and dQ the square root of sum w (dQ^2 + (q - q_mean)^2) / sum w (the
+    mixture's second moment about the merged q). Positive points are never changed unless merged
+    into a group, and a curve with I > 0 everywhere is returned as it is. The effect on the
+    features of noisy simulated curves is measured in docs/predict.md.
+
+    Parameters
+    ----------
+    curve : Curve
+
+    Returns
+    -------
+    Curve
+        I > 0 everywhere; a note names how many points were merged into how many.
+
+    Raises
+    ------
+    InputFileError
+        No group of neighbours has a positive mean (fewer than :data:`MIN_POINTS` points remain).
+    """
+    inten = curve.intensity
+    if np.all(inten > 0):
+        return curve
+    q = curve.q
+    err = curve.error
+    pos_err = err[err > 0] if err is not None else np.array([])
+    floor = float(np.median(pos_err)) if pos_err.size else 1.0  # dI = 0 (or none): weight as a typical point
+    e = np.where(err > 0, err, floor) if err is not None else np.full(q.size, floor)
+    w = 1.0 / e ** 2
+    dq2 = np.zeros(q.size) if curve.dq is None else curve.dq ** 2
+    # running sums per group: weight, w I, w q, w (dQ^2 + q^2); groups are runs of adjacent points
+    groups = [[w[i], w[i] * inten[i], w[i] * q[i], w[i] * (dq2[i] + q[i] ** 2), 1] for i in range(q.size)]
+    while True:
+        bad = [k for k, g in enumerate(groups) if g[1] <= 0]
+        if not bad or len(groups) < 2:
+            break
+        k = bad[0]
+        centre = np.log(groups[k][2] / groups[k][0])
+        left = abs(centre - np.log(groups[k - 1][2] / groups[k - 1][0])) if k > 0 else np.inf
+        right = abs(np.log(groups[k + 1][2] / groups[k + 1][0]) - centre) if k + 1 < len(groups) else np.inf
+        j = k - 1 if left <= right else k + 1
+        a, b = min(j, k), max(j, k)
+        groups[a:b + 1] = [[x + y for x, y in zip(groups[a], groups[b])]]
+    g = np.asarray(groups)
+    if np.any(g[:, 1] <= 0) or g.shape[0] < MIN_POINTS:
+        raise InputFileError(f"{curve.source}: after averaging its points I <= 0 with their neighbours only "
+                             f"{int(np.sum(g[:, 1] > 0))} positive points remain; at least {MIN_POINTS} are "
+                             "needed: check the background subtraction")
+    qm = g[:, 2] / g[:, 0]
+    merged = g[:, 4] > 1
+    n_bad = int(np.sum(inten <= 0))
+    note = (f"{curve.source}: {n_bad} point(s) with I(q) <= 0 were averaged with their neighbours in log q "
+            f"(inverse-variance mean) into {int(merged.sum())} point(s) with I > 0 ({int(g[merged, 4].sum())} "
+            f"points in all, q from {qm[merged][0]:.4g} to {qm[merged][-1]:.4g} {curve.q_unit}) so that log I "
+            "is defined")
+    return replace(curve, q=qm, intensity=g[:, 1] / g[:, 0],
+                   error=None if err is None else 1.0 / np.sqrt(g[:, 0]),
+                   dq=None if curve.dq is None else np.sqrt(np.maximum(g[:, 3] / g[:, 0] - qm ** 2, 0.0)),
+                   warnings=tuple(curve.warnings) + (note,))
 
 
 def read_table(path, ndim, *, q_unit="1/b"):
