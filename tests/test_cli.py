@@ -242,7 +242,7 @@ def test_predict_warns_out_of_domain(small_model, tmp_path, capsys):
     ("", "the file is empty"),
     ("q I\n1 2\n3 x\n", r"line 3, column 2: 'x' is not a number"),
     ("\n".join(f"{0.1 * k + 0.1} {-1.0 if k == 4 else 1.0}" for k in range(12)), r"line 5: I\(q\) = -1.0 is negative"),
-    ("\n".join(f"{0.1 * (k % 6) + 0.1} 1.0" for k in range(12)), "q must be monotonic"),
+    ("\n".join(f"{0.1 * (k % 6) + 0.1} 1.0" for k in range(12)), "only 6 distinct q values after merging"),
 ])
 def test_predict_bad_curve_exit_2(small_model, tmp_path, capsys, content, match):
     import re

@@ -19,12 +19,17 @@ Formats (recognised by content, not by the file name):
   ``dI``, separated by whitespace, commas or semicolons. Lines that start with
   ``#``, ``%``, ``!`` or ``;`` are comments; text lines before the first
   numeric line are headers (the last one may name the columns). A fourth
-  column whose header names a resolution (``dQ``, ``dX``, ``<dX>``,
-  ``sigmaQ``, ``Qdev``) is read as dQ; other extra columns are ignored with a
+  column whose header names a resolution (SasView's ``<dX>`` and ``<dsigQ>``,
+  ``dQ``, ``sigmaQ``, ``Qdev``, ...; a name with ``FWHM`` is converted to a
+  standard deviation) is read as dQ; other extra columns are ignored with a
   note. NIST reduced files (``.ABS``: a header ending in ``The 6 columns are |
   Q (1/A) | I(Q) (1/cm) | std. dev. I(Q) (1/cm) | sigmaQ | meanQ |
   ShadowFactor|``) are read with q in the unit that header states and sigmaQ
   as dQ.
+* **ISIS RKH/COLETTE 1D** (LOQ, SANS2D; Mantid's SaveRKH): five header lines
+  (title with instrument and date, run line, point counts, zeros, the Fortran
+  format ``3 (F12.5,2E16.6)``) and then q, I, dI [, dQ]; q in 1/A unless
+  ``q_unit`` says otherwise (the format does not state it).
 
 A file with several curves (entries, SASdata groups or frames) needs ``entry``
 (a name, a 1-based number or ``"all"``; :func:`read_curves`). Q in a file that
@@ -41,17 +46,20 @@ missing or mixed units, arrays of unequal length, no SASdata.
 
 Decisions (each one documented where it is enforced):
 
-* **q** must be finite, positive and strictly monotonic. A curve stored with
-  decreasing q is reversed (with a note); a repeated q or a change of direction
-  is an error, because it means two curves were concatenated or the column is
-  not q.
-* **I(q)** must be finite and non-negative. A *negative* intensity cannot come
-  from counting photons or neutrons: it means the background was
-  over-subtracted (or the column is not I), so it is an error naming the line
-  and suggesting to crop the q range or redo the subtraction. A *zero*
-  intensity is a legitimate measurement (an empty detector bin at high q) but
-  has no logarithm: such points are dropped with a warning that says how many
-  and where (the features use log I, see :mod:`scattermorph.learn.estimators`).
+* **q** must be finite and positive. A curve stored with decreasing q is
+  reversed, one out of order (several banks written one after the other) is
+  sorted, each with a note. Repeated q values (merged detector banks) are
+  merged into one point (inverse-variance mean of I, see :func:`_merge_group`)
+  with a note, and refused when the repeats disagree beyond their errors.
+* **I(q)** must be finite. A *negative* intensity within 3 dI of zero is noise
+  around a background-subtracted intensity near zero: kept, with a note
+  (:func:`positive_for_logs` averages such points with their neighbours before
+  anything takes log I). One more than 3 dI below zero, or negative without
+  dI, cannot come from counting photons or neutrons: the background was
+  over-subtracted (or the column is not I), so it is an error naming the
+  points. A *zero* intensity without dI (an empty detector bin) has no
+  logarithm and no weight: such points are dropped with a warning that says
+  how many and where.
 * **dI** (optional) must be finite and non-negative; it feeds the propagation
   of the measurement noise into the predictions.
 * **dQ** (optional) must be finite and non-negative (zero means "no
@@ -139,7 +147,7 @@ class Curve:
     q : ndarray, shape (n,)
         Strictly increasing, positive scattering vectors (``q_unit``).
     intensity : ndarray, shape (n,)
-        I(q) > 0 (any scale).
+        I(q) (any scale): positive, or within 3 dI of zero (see :func:`positive_for_logs`).
     error : ndarray, shape (n,) or None
         Standard uncertainty dI >= 0, or None if the file has none.
     q_unit : str
@@ -346,8 +354,8 @@ def read_curve(path, *, q_unit=None, columns=None, entry=None) -> Curve:
         Missing, empty, binary or malformed file (truncated HDF5, XML with
         entity declarations, no SASdata, missing or mixed units, arrays of
         unequal length); non-numeric values; unequal column counts; NaN/inf;
-        q <= 0, repeated or non-monotonic q; negative I, dI or dQ; fewer than
-        :data:`MIN_POINTS` points; several curves and no ``entry``. The
+        q <= 0, repeated q that disagree; I below -3 dI (or negative without
+        dI), negative dI or dQ; fewer than :data:`MIN_POINTS` points; several curves and no ``entry``. The
         message names the file, the line (or entry and point) and the fix.
     """
     if isinstance(entry, str) and entry.lower() == "all":
@@ -792,13 +800,15 @@ def check_curve(q, intensity, error=None, *, q_unit="1/A", source="curve", lines
     Returns
     -------
     Curve
-        Increasing q; points with I = 0 dropped (with a note).
+        Increasing q, repeated q merged, points with I = 0 and no dI dropped
+        (each with a note).
 
     Raises
     ------
     InputFileError
         Arrays of unequal length, NaN/inf, fewer than :data:`MIN_POINTS`
-        points, q <= 0, repeated or non-monotonic q, negative I, dI or dQ.
+        points, q <= 0, repeated q that disagree, I below -3 dI (or negative
+        without dI), negative dI or dQ.
     """
     pts = {"q": np.asarray(q, dtype=float).ravel()}
     pts["dQ"] = None if dq is None else np.asarray(dq, dtype=float).ravel()
@@ -954,6 +964,9 @@ def _merge_repeated_q(source, where, unit, pts, notes) -> dict:
             out["dI"][k] = err
         if out["dQ"] is not None:
             out["dQ"][k] = res
+    if out["q"].size < MIN_POINTS:
+        raise InputFileError(f"{source}: only {out['q'].size} distinct q values after merging repeated q; at least "
+                             f"{MIN_POINTS} are needed (is the q column right?)")
     n_pts = sum(b - a for a, b in groups)
     notes.append(
         f"{source}: {len(groups)} q value(s) appear more than once ({n_pts} points, q from {float(q[groups[0][0]]):.4g} "
