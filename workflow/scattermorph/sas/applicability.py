@@ -355,8 +355,8 @@ def assess_curve(q, intensity, error=None, *, background=None, dq=None, ndim=3) 
         reasons = _no_peak_reasons(q, intensity, weights, noise, smooth, k, diag)
         reasons.append(("no_peak", f"I(q) has no maximum inside the q range ({q[0]:.3g}-{q[-1]:.3g}) standing clear "
                         f"of the noise (peak over the low-q end {over_lo:.2f}x, over the high-q end {over_hi:.2f}x): "
-                        "a phase-separating blend shows a peak at q1 ~ 2 pi / L; if yours lies below the lowest q, "
-                        "measure to lower q"))
+                        "a phase-separating blend shows a peak at q1 ~ 2 pi / L; if yours lies outside the q range, "
+                        "measure a wider q range"))
         return Applicability("refused", tuple(reasons), diag)
     reasons = _peak_shape_reasons(q, lnq, intensity, weights, smooth, n_eff, noise, k, diag)
     return Applicability("flagged" if reasons else "ok", tuple(reasons), diag)
