@@ -44,7 +44,7 @@ VERDICTS = ("ok", "flagged", "refused")
 #: the study's simulated curves' extreme with a margin
 THRESHOLDS = {
     # smoothing: Gaussian kernel in ln q, at least this wide (and at least the resolution)
-    "smooth_ln_q": 0.04,
+    "smooth_ln_q": 0.07,
     # an interior maximum counts when it stands this many noise sigmas and this factor above both ends
     "peak_sigmas": 2.5,
     "peak_ratio": 1.05,
@@ -59,9 +59,13 @@ THRESHOLDS = {
     "width_min": 0.17,
     # low-q side: I(x q1) / I(q1) at most these at x = 0.3 and 0.5 (a conserved order parameter: I -> 0 as q -> 0)
     "low_q_ratio_max": {0.3: 0.2, 0.5: 0.6},
+    # the q range around the peak must reach below and above these (q/q1) to judge its shape
+    "short_range": (0.85, 1.3),
+    # ... and below 0.5 q1 it falls towards q = 0 at least this steeply (d ln I / d ln q; the study's: 2.7-7)
+    "low_q_slope_min": 2.3,
     # high-q slope beyond 1.8 q1 (flat background fitted beside it): the study's curves fall faster than
-    # Porod's q^-4 there (diffuse interfaces); flagged when the slope is above this by 2 standard errors
-    "tail_slope_max": -4.0,
+    # Porod's q^-4 there (diffuse interfaces; the steepest seen -4.5); flagged above this by 1.5 standard errors
+    "tail_slope_max": -4.25,
     # secondary maxima beyond the peak standing this many noise sigmas above their neighbours
     "secondary_sigmas": 5.0,
     # ... and by this factor at least (form-factor minima are deep; a few-mode wiggle of a small box is not)
@@ -197,17 +201,23 @@ def _tail_slope(q, intensity, weights, q_peak):
 # --------------------------------------------------------------------------
 # the features of a peak
 # --------------------------------------------------------------------------
-def _excess(smooth, k):
-    """ln of the smoothed I minus the lowest smoothed I beyond the peak (an upper bound of a flat background).
+def _excess(lnq, smooth, k):
+    """ln of the smoothed I / I(q_peak) less a flat-background bound, and whether a bound was taken.
 
-    The peak's width and its low-q side are measured on this, so that a flat
-    incoherent background (up to the intensity at the largest q) neither widens
-    the peak nor lifts its low-q side. Points at or below that level get -inf.
+    The bound is the lowest smoothed I beyond the peak when the curve reaches
+    2 q_peak (there the tail has fallen well below the peak, so what is left
+    is mostly background): the peak's width and its low-q side are measured on
+    the rest, so that a flat incoherent background (up to the intensity at the
+    largest q) neither widens the peak nor lifts its low-q side. A curve that
+    stops before 2 q_peak keeps its intensity as it is (the lowest point beyond
+    the peak is then still the peak's flank). Points at or below the bound get -inf.
     """
     lin = np.exp(smooth - smooth[k])
+    if lnq[-1] - lnq[k] < np.log(2.0):
+        return np.log(lin), False
     floor = 0.999 * lin[k:].min()
     with np.errstate(divide="ignore"):
-        return np.log(np.maximum(lin - floor, 0.0))
+        return np.log(np.maximum(lin - floor, 0.0)), True
 
 
 def _half_point(lnq, smooth, k, step):
@@ -238,6 +248,14 @@ def _low_q_ratios(lnq, smooth, k):
     return out
 
 
+def _low_q_slope(lnq, excess, k):
+    """d ln I / d ln q below 0.5 q_peak (on ``_excess``); None with < 4 points or < a factor 1.5 in q there."""
+    m = (lnq <= lnq[k] + np.log(0.5)) & np.isfinite(excess)
+    if m.sum() < 4 or lnq[m][-1] - lnq[m][0] < np.log(1.5):
+        return None
+    return float(np.polyfit(lnq[m], excess[m], 1)[0])
+
+
 def _secondary_maxima(smooth, k, noise_eff):
     """Maxima of the smoothed curve beyond the peak that stand clear of their neighbours."""
     after = smooth[k:]
@@ -248,8 +266,12 @@ def _secondary_maxima(smooth, k, noise_eff):
     return int(found.size)
 
 
-def _peak(lnq, lni, smooth, n_eff, noise):
-    """The interior maximum of the smoothed curve and how far it stands above both ends."""
+def _peak(lnq, lni, smooth, n_eff, noise, width):
+    """The interior maximum of the smoothed curve and how far it stands above both ends.
+
+    Interior: at least one smoothing ``width`` (in ln q) from either end, so that
+    the end of a decreasing curve bent by noise or smoothing is not a peak.
+    """
     k = int(np.argmax(smooth))
     sig = noise / np.sqrt(n_eff)
     end_lo, end_hi = smooth[0], smooth[-1]
@@ -257,7 +279,7 @@ def _peak(lnq, lni, smooth, n_eff, noise):
     z_lo = over_lo / np.hypot(sig[k], sig[0])
     z_hi = over_hi / np.hypot(sig[k], sig[-1])
     need = np.log(THRESHOLDS["peak_ratio"])
-    interior = (0 < k < lnq.size - 1 and z_lo >= THRESHOLDS["peak_sigmas"] and z_hi >= THRESHOLDS["peak_sigmas"]
+    interior = (lnq[k] - lnq[0] >= width and lnq[-1] - lnq[k] >= width and z_lo >= THRESHOLDS["peak_sigmas"] and z_hi >= THRESHOLDS["peak_sigmas"]
                 and over_lo >= need and over_hi >= need)
     return k, bool(interior), float(np.exp(over_lo)), float(np.exp(over_hi))
 
@@ -346,7 +368,7 @@ def assess_curve(q, intensity, error=None, *, background=None, dq=None, ndim=3) 
     smooth, n_eff = _smooth(lnq, lni, width)
     noise = _noise_ln(lni, smooth, rel)
     weights = np.ones_like(q)
-    k, interior, over_lo, over_hi = _peak(lnq, lni, smooth, n_eff, noise)
+    k, interior, over_lo, over_hi = _peak(lnq, lni, smooth, n_eff, noise, width)
     diag = {"ndim": int(ndim), "n_points": int(q.size), "noise_ln": noise, "smoothing_ln_q": width,
             "dq_over_q": rel_dq, "background": None if background is None else float(background),
             "q_peak": float(q[k]) if interior else None, "peak_over_low_end": over_lo, "peak_over_high_end": over_hi,
@@ -365,14 +387,26 @@ def assess_curve(q, intensity, error=None, *, background=None, dq=None, ndim=3) 
 def _peak_shape_reasons(q, lnq, intensity, weights, smooth, n_eff, noise, k, diag):
     """Reasons a curve with a peak is unlike the study's (empty when it is like them)."""
     t = THRESHOLDS
-    excess = _excess(smooth, k)
+    excess, bounded = _excess(lnq, smooth, k)
     lo, hi = _half_point(lnq, excess, k, -1), _half_point(lnq, excess, k, +1)
     slope, slope_err = _tail_slope(q, intensity, weights, q[k])
     n_sec = _secondary_maxima(smooth, k, noise / np.sqrt(np.median(n_eff)))
     low = _low_q_ratios(lnq, excess, k)
+    # without a background bound the low-q side may be background: its slope says nothing then
+    low_slope = _low_q_slope(lnq, excess, k) if bounded else None
     diag.update(half_low=lo, half_high=hi, tail_slope=slope, tail_slope_error=slope_err, n_secondary_maxima=n_sec,
-                low_q_ratio={f"{x:g}": v for x, v in low.items()})
+                low_q_ratio={f"{x:g}": v for x, v in low.items()}, low_q_slope=low_slope)
     out = []
+    span = (float(np.exp(lnq[0] - lnq[k])), float(np.exp(lnq[-1] - lnq[k])))
+    if span[0] > t["short_range"][0] or span[1] < t["short_range"][1]:
+        out.append(("short_range", f"the q range covers {span[0]:.2f}-{span[1]:.2f} q1 around the maximum: too little "
+                    f"on one side of it (at least {t['short_range'][0]:g}-{t['short_range'][1]:g} q1 are needed) to "
+                    "tell a coarsening blend's peak from a liquid's or a lattice's; measure a wider q range"))
+    if low_slope is not None and low_slope < t["low_q_slope_min"]:
+        out.append(("low_q_plateau", f"below 0.5 q1 the intensity falls towards q = 0 only as q^{low_slope:.2f}; the "
+                    f"study's curves fall at least as q^{t['low_q_slope_min']:g} there (a conserved composition: "
+                    "I ~ q^4 at small q, Yeung 1988), while a finite I(0) (a liquid of particles, a microemulsion, "
+                    "a one-phase blend) levels off"))
     high = {x: v for x, v in low.items() if v > t["low_q_ratio_max"][x]}
     if high:
         x, v = min(high.items())
@@ -390,7 +424,7 @@ def _peak_shape_reasons(q, lnq, intensity, weights, smooth, n_eff, noise, k, dia
                     f"{_fmt(lo)} and {_fmt(hi)} q1, the study's curves (resolution dQ/q up to 10 % included) within "
                     f"{t['half_low_min']:g}-{t['half_high_max']:g} q1: a broad correlation peak (microemulsion, "
                     "ionomer, a liquid of particles) rather than a coarsening bicontinuous pattern"))
-    if slope is not None and slope - 2 * slope_err > t["tail_slope_max"]:
+    if slope is not None and slope - 1.5 * slope_err > t["tail_slope_max"]:
         out.append(("porod_tail", f"beyond 1.8 q1 I(q) falls as q^{slope:.2f} +- {slope_err:.2f}: Porod's q^-4 of sharp "
                     "interfaces or shallower (fractal or rough surfaces, chains); the study's simulated blends fall "
                     f"faster than q^{t['tail_slope_max']:g} there (interfaces still diffuse at 5-60 tau), so this "

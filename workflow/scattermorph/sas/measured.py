@@ -19,12 +19,13 @@ from __future__ import annotations
 import numpy as np
 
 from scattermorph.errors import ParameterError
-from scattermorph.sas.resolution import smear_pinhole
+from scattermorph.sas.resolution import PINHOLE_N_SIGMA, smear_pinhole
 
 __all__ = ["as_measured"]
 
 
-def as_measured(q, intensity, rng, *, window=None, resolution=0.0, noise=0.0, background=0.0, min_points=10):
+def as_measured(q, intensity, rng, *, window=None, resolution=0.0, noise=0.0, background=0.0, min_points=10,
+                trim=True):
     """A noise-free curve as an instrument would record it.
 
     Parameters
@@ -46,6 +47,11 @@ def as_measured(q, intensity, rng, *, window=None, resolution=0.0, noise=0.0, ba
         Flat background as a fraction of the windowed, smeared intensity at its largest q.
     min_points : int
         Fewer points in the window give None.
+    trim : bool
+        Drop the points whose resolution support (:data:`scattermorph.sas.resolution.PINHOLE_N_SIGMA`)
+        reaches beyond the ends of the ideal curve: their smeared value
+        averages only the bins on one side (an instrument averages both), a
+        bias that can make a maximum at the end of a decreasing curve.
 
     Returns
     -------
@@ -62,8 +68,12 @@ def as_measured(q, intensity, rng, *, window=None, resolution=0.0, noise=0.0, ba
     dq = resolution * q
     if resolution > 0:
         intensity = smear_pinhole(q, intensity, dq)
+    keep = np.ones(q.size, bool)
+    if trim and resolution > 0:
+        keep &= (q - PINHOLE_N_SIGMA[0] * dq >= q[0]) & (q + PINHOLE_N_SIGMA[1] * dq <= q[-1])
     if window is not None:
-        keep = (q >= window[0]) & (q <= window[1])
+        keep &= (q >= window[0]) & (q <= window[1])
+    if not keep.all():
         q, intensity, dq = q[keep], intensity[keep], dq[keep]
     if q.size < min_points:
         return None
