@@ -231,11 +231,21 @@ def test_predict_prints_each_functional_with_std_and_units(small_model, tmp_path
 
 
 def test_predict_warns_out_of_domain(small_model, tmp_path, capsys):
-    q = np.geomspace(1e-3, 100.0, 300)
-    curve = _curve_file(tmp_path / "db.dat", q, 1 / (1 + (q / 0.02) ** 2) ** 2)  # no peak
+    # a peak with a q^-9 tail: a blend-like shape (the applicability check passes it), but the
+    # model was trained on tails q^-3 to q^-4.5 only
+    q = np.geomspace(1e-3, 1.0, 300)
+    curve = _curve_file(tmp_path / "steep.dat", q, _peaked(9.0, 0.02, q))
     code, out, err = run(capsys, "predict", curve, "--model", small_model)
-    assert code == 0
+    assert code == 0, err
     assert "OUT OF TRAINING DOMAIN" in out and "warning: OUT OF TRAINING DOMAIN" in err
+
+
+def test_predict_refuses_a_curve_without_a_peak_with_its_reason(small_model, tmp_path, capsys):
+    q = np.geomspace(1e-3, 100.0, 300)
+    curve = _curve_file(tmp_path / "db.dat", q, 1 / (1 + (q / 0.02) ** 2) ** 2)  # a squared Lorentzian
+    code, out, err = run(capsys, "predict", curve, "--model", small_model)
+    assert code == 2 and out == ""
+    assert "not a phase-separated blend" in err and "no maximum inside the q range" in err
 
 
 @pytest.mark.parametrize("content,match", [

@@ -118,3 +118,20 @@ def test_base_model_and_about_text_name_the_file(model, tmp_path):
     text = about_text(base, where)
     assert text.startswith(f"model {path}: ") and "functionals: area_density, perimeter_density" in text
     assert "training curves stored (resolution-aware refits): yes" in text
+
+
+def test_a_curve_without_a_peak_is_refused_with_the_reason(model, tmp_path):
+    q = np.geomspace(0.004, 5.0, 160)
+    path = _write(tmp_path / "oz.dat", q, 10 / (1 + (q * 30) ** 2) + 0.01)  # a one-phase blend
+    with pytest.raises(InputFileError, match="not a phase-separated blend.*Ornstein-Zernike"):
+        apply_model(model, read_curve_files(path))
+
+
+def test_a_flagged_curve_carries_the_reason_in_warnings_doc_and_table(model, tmp_path):
+    # the test family rises as q^2 below its peak (Furukawa's form); the study's curves rise as q^4
+    path = _write(tmp_path / "f.dat", Q, family(3.8, 0.1))
+    [result] = apply_model(model, read_curve_files(path))
+    app = result.doc["applicability"]
+    assert app["verdict"] == "flagged" and "low_q_plateau" in [r["code"] for r in app["reasons"]]
+    assert result.prediction.warnings[0].startswith("MAY NOT BE A PHASE-SEPARATED BLEND:")
+    assert results_table([result])["applicability"].iloc[0] == "flagged"

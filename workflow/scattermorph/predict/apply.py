@@ -22,10 +22,11 @@ from scattermorph.predict.model import FunctionalModel, Prediction, domain_text,
 from scattermorph.predict.modelfile import load_model, load_shipped_model
 from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
 from scattermorph.provenance.records import sha256_file
+from scattermorph.sas.applicability import Applicability, assess_curve
 from scattermorph.sas.curves import Curve, positive_for_logs, read_curve, read_curves
 
 __all__ = ["CurveResult", "curve_files", "read_curve_files", "base_model", "model_for", "resolution_info",
-           "apply_model", "results_table", "about_text"]
+           "check_applicability", "apply_model", "results_table", "about_text"]
 
 #: characters that make a CURVE argument a glob pattern
 GLOB_CHARS = frozenset("*?[")
@@ -230,6 +231,32 @@ def resolution_info(curve: Curve, used=None) -> dict | None:
 # --------------------------------------------------------------------------
 # predictions
 # --------------------------------------------------------------------------
+def check_applicability(curve: Curve, ndim: int = 3) -> Applicability:
+    """Whether the curve can come from a phase-separated blend; a refusal raises.
+
+    Parameters
+    ----------
+    curve : Curve
+    ndim : int
+        The model's dimension.
+
+    Returns
+    -------
+    Applicability
+        ``"ok"`` or ``"flagged"`` (:func:`scattermorph.sas.applicability.assess_curve`).
+
+    Raises
+    ------
+    InputFileError
+        ``"refused"``: the curve has no peak to predict from; the message gives the reasons.
+    """
+    result = assess_curve(curve.q, curve.intensity, curve.error, dq=curve.dq, ndim=ndim)
+    if result.verdict == "refused":
+        raise InputFileError(f"{curve.source}: not a phase-separated blend's curve, nothing to predict: "
+                             f"{result.text()} (see 'Is this curve a phase-separated blend?' in docs/predict.md)")
+    return result
+
+
 @dataclass
 class CurveResult:
     """The prediction for one curve of a ``predict`` run.
@@ -243,8 +270,9 @@ class CurveResult:
         Its warnings start with the notes on the resolution.
     doc : dict
         JSON-ready: :meth:`Prediction.to_dict` plus ``curve``, ``entry``,
-        ``format``, ``model``, ``intensity_unit`` and ``resolution``
-        (:func:`resolution_info`).
+        ``format``, ``model``, ``intensity_unit``, ``resolution``
+        (:func:`resolution_info`) and ``applicability``
+        (:meth:`scattermorph.sas.applicability.Applicability.to_dict`).
     model : FunctionalModel
         The model applied (the base model or its refit for the curve's dQ/q).
     """
@@ -277,18 +305,29 @@ def apply_model(base: FunctionalModel, curves, *, label="model", resolution=None
     Returns
     -------
     list of CurveResult
-        In the order of ``curves``.
+        In the order of ``curves``; a flagged curve (:func:`check_applicability`)
+        carries the reasons as its first warning.
+
+    Raises
+    ------
+    InputFileError
+        A curve that cannot come from a phase-separated blend (no peak), or
+        one the model cannot read (see :meth:`FunctionalModel.predict`).
     """
     results, models = [], {}
     for path, curve in curves:
+        applicable = check_applicability(curve, base.ndim)
         logs_ok = positive_for_logs(curve)  # points I <= 0 averaged with neighbours: the features take log I
         model, used, notes = model_for(base, logs_ok, models, resolution=resolution, cache_dir=cache_dir,
                                        label=label, log=log)
         pred = model.predict(logs_ok, None, n_draws=n_draws)
         pred.warnings[:0] = notes
+        if applicable.verdict == "flagged":
+            pred.warnings.insert(0, f"MAY NOT BE A PHASE-SEPARATED BLEND: {applicable.text()}")
         doc = pred.to_dict()
         doc.update(curve=str(path), entry=curve.entry, format=curve.format, model=label,
-                   intensity_unit=curve.intensity_unit, resolution=resolution_info(curve, used))
+                   intensity_unit=curve.intensity_unit, resolution=resolution_info(curve, used),
+                   applicability=applicable.to_dict())
         results.append(CurveResult(path, curve, pred, doc, model))
     return results
 
@@ -304,8 +343,8 @@ def results_table(results) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``curve``, ``entry``, ``format``, ``n_points``, ``q_unit``,
-        ``in_domain``, ``dq_over_q_median``, ``dq_over_q_used``,
-        ``n_warnings`` and per functional ``<name>``, ``<name>_std`` (in
+        ``in_domain``, ``applicability`` (``ok`` or ``flagged``),
+        ``dq_over_q_median``, ``dq_over_q_used``, ``n_warnings`` and per functional ``<name>``, ``<name>_std`` (in
         ``<name>_unit``) and ``<name>_unit``.
     """
     rows = []
@@ -314,6 +353,7 @@ def results_table(results) -> pd.DataFrame:
         row = {"curve": r.doc["curve"], "entry": r.curve.entry or "", "format": r.curve.format,
                "n_points": pred.info["n_points"], "q_unit": pred.info["q_unit"],
                "in_domain": bool(pred.info["in_domain"]),
+               "applicability": (r.doc.get("applicability") or {}).get("verdict", "not checked"),
                "dq_over_q_median": res.get("dq_over_q_median", float("nan")),
                "dq_over_q_used": res.get("relative_used", 0.0),
                "n_warnings": len(pred.warnings)}
