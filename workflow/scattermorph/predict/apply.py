@@ -295,12 +295,15 @@ def _edge_intensity(model, curve) -> float:
 
 
 def curve_model(base, curve, models, *, resolution=None, background=None, cache_dir=None, label="model", log=None):
-    """The model, background and window for one curve (window and background found together).
+    """The model, background and window for one curve.
 
-    The window the raw curve covers gives a first model, which fits the
-    background; the window the background-subtracted curve covers gives the
-    final model (the same one, unless subtracting moved q1 across a window
-    step), which fits the background again.
+    A background shifts the curve's q1, so the window is the one the curve
+    covers once a first background is subtracted: fitted with the base
+    model (its whole window, the missing ends held at the curve's end
+    values). The model refitted on that window fits the background again,
+    which is the one used. (The window is not chosen a third time, which
+    could cost a second refit: a curve that then misses a sliver of the
+    window gets the partial-coverage note.)
 
     Returns
     -------
@@ -312,17 +315,12 @@ def curve_model(base, curve, models, *, resolution=None, background=None, cache_
     x_range : (float, float) or None
         The window refitted on (None: the model's own).
     """
-    x_range = _window(base, curve, curve.intensity)
+    first = _background(base, curve, background)
+    x_range = _window(base, curve, curve.intensity if first is None else
+                      subtract_background(curve.intensity, first["value"]))
     model, used, notes = model_for(base, curve, models, resolution=resolution, x_range=x_range,
                                    cache_dir=cache_dir, label=label, log=log)
-    bg = _background(model, curve, background)
-    if bg is not None and bg["value"] != 0:
-        x2 = _window(base, curve, subtract_background(curve.intensity, bg["value"]))
-        if x2 != x_range:
-            x_range = x2
-            model, used, notes = model_for(base, curve, models, resolution=resolution, x_range=x_range,
-                                           cache_dir=cache_dir, label=label, log=log)
-            bg = _background(model, curve, background)
+    bg = first if background is not None or model is base else _background(model, curve, background)
     if bg is not None and not bg["determined"]:
         edge = _edge_intensity(model, curve)
         notes.append(f"the background is not determined by the curve's shape (no clear best value between "
