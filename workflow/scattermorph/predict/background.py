@@ -15,8 +15,10 @@ features, the curvature of D^2 at the minimum gives a standard deviation,
 scaled by :data:`SIGMA_FACTOR`, measured on held-out simulations. Where D^2
 has no interior minimum in the allowed range (the shape does not pin B),
 the background is "not determined": its uncertainty is that of a uniform
-distribution over the whole range (centred on B = 0), and ``predict`` says so
-with the size of that range next to the intensity at the window's edge.
+distribution over the whole range (around the best value, still the
+estimate: on held-out simulations it misses B by less than taking 0 would),
+and ``predict`` says so with the size of that range next to the intensity at
+the window's edge.
 """
 
 from __future__ import annotations
@@ -129,8 +131,8 @@ def fit_background(model, q, intensity) -> dict:
     sigma = SIGMA_FACTOR * np.sqrt(2 / curv) if curv > 0 else np.inf
     at_edge = x - lo < 2 * h or hi - x < 2 * h
     determined = bool(np.isfinite(sigma) and not at_edge and sigma < (hi - lo) / np.sqrt(12))
-    if not determined:  # the shape does not pin B: uniform over the whole range, centred on 0
-        x, sigma = 0.0, (hi - lo) / np.sqrt(12)
+    if not determined:  # the shape does not pin B: the best value kept, the uncertainty of a uniform one
+        sigma = (hi - lo) / np.sqrt(12)
     return {"value": x * unit, "sigma": float(sigma * unit), "determined": determined,
             "method": "minimum of the Mahalanobis distance of the subtracted curve's features to the "
                       "training features", "range": [lo * unit, hi * unit], "distance": float(np.sqrt(d0))}
