@@ -19,10 +19,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from scattermorph.errors import InputFileError, ParameterError
-from scattermorph.predict.model import FunctionalModel, Prediction, domain_text, training_domain
-from scattermorph.predict.modelfile import load_model, load_shipped_model
 from scattermorph.learn.features import SCALE_COLUMNS, window_curve
 from scattermorph.predict.background import fit_background, subtract_background
+from scattermorph.predict.model import FunctionalModel, Prediction, domain_text, training_domain
+from scattermorph.predict.modelfile import load_model, load_shipped_model
 from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
 from scattermorph.predict.window import MIN_R2, covered_window, refusal_text, refusals
 from scattermorph.provenance.records import sha256_file
