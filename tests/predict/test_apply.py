@@ -94,7 +94,8 @@ def test_resolution_zero_keeps_the_base_model_and_says_so(model):
     curve = check_curve(Q, family(3.8, 0.1), q_unit="1/nm", dq=0.05 * Q)
     got, used, notes = model_for(model, curve, {}, resolution=0.0)
     assert got is model and notes == []
-    assert used == {"relative": 0.0, "source": "--resolution", "window": None, "cache": None, "refit": False}
+    assert used == {"relative": 0.0, "source": "--resolution", "window": None, "cache": None, "refit": False,
+                    "x_range": None}
     info = resolution_info(curve, used)
     assert info["used"] and info["relative_used"] == 0.0
     assert info["dq_over_q_median"] == pytest.approx(0.05)

@@ -195,6 +195,33 @@ rule test_instrument_robustness:
         "../scripts/test_instrument_robustness.py"
 
 
+rule evaluate_windows:
+    input:
+        table=rules.assemble_dataset.output.table,
+        curves=rules.assemble_dataset.output.curves,
+        split=rules.split_dataset.output.split,
+        comparison=rules.compare_models.output.comparison,
+    output:
+        metrics=f"{RESULTS}/learning/windows.csv",
+        predictions=f"{RESULTS}/learning/windows_predictions.csv",
+    log:
+        f"{LOGS}/learning/evaluate_windows.log",
+    benchmark:
+        f"{BENCH}/evaluate_windows.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=learning_mem_mb,
+        runtime=learning_runtime,
+    params:
+        learning=learning_keys("windows", "feature_grid", "restarts"),
+        seed=config["study"]["seed"],
+        code=code_version("evaluate_windows.py"),
+    script:
+        "../scripts/evaluate_windows.py"
+
+
 rule evaluate_paper_protocol:
     input:
         table=rules.assemble_dataset.output.table,
@@ -440,6 +467,7 @@ TARGETS += [
     rules.compute_learning_curves.output.curves,
     rules.test_extrapolation.output.predictions,
     rules.test_instrument_robustness.output.metrics,
+    rules.evaluate_windows.output.metrics,
     rules.evaluate_paper_protocol.output.splits,
     rules.plot_parity.output.figure,
     rules.plot_error_vs_euler.output.figure,
@@ -461,6 +489,7 @@ rule summarise_learning:
         paper=rules.evaluate_paper_protocol.output.splits,
         extrapolation=rules.test_extrapolation.output.predictions,
         robustness=rules.test_instrument_robustness.output.metrics,
+        windows=rules.evaluate_windows.output.metrics,
         split=rules.split_dataset.output.split,
     output:
         summary=report(

@@ -45,6 +45,7 @@ from scattermorph.plots.inference import inference_figure
 from scattermorph.plots.predict import predict_figure
 from scattermorph.plots.save import save_figure
 from scattermorph.predict.apply import about_text, apply_model, base_model, read_curve_files, results_table
+from scattermorph.predict.background import check_background
 from scattermorph.predict.fit import cv_text, train_model
 from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, domain_text
 from scattermorph.predict.modelfile import model_summary, save_model
@@ -162,7 +163,21 @@ def _print_prediction(result, label, base) -> None:
     print(f"  training domain: {domain_text(info['training_domain'])}")
     if not info["in_domain"]:
         print("  OUT OF TRAINING DOMAIN: numbers below are not trustworthy (see warnings)")
+    bg, win = info.get("background"), info.get("window") or {}
+    if bg is not None:
+        how = ("given" if bg["method"].startswith("given") else
+               "fitted" + ("" if bg["determined"] else ", NOT DETERMINED by the curve's shape"))
+        unit = f" {curve.intensity_unit}" if curve.intensity_unit else " (units of I)"
+        print(f"  background: {bg['value']:.4g} +- {bg['sigma']:.2g}{unit} ({how}; subtracted)")
+    if win.get("refit"):
+        lo, hi = win["x_range"]
+        print(f"  window: the curve covers q/q1 in [{lo:g}, {hi:g}]: model refitted on that window; "
+              "cross-validated R^2 there: " + ", ".join(f"{k} {v['r2']:.2f}" for k, v in win["accuracy"].items()))
     for f in pred.table.itertuples():
+        if f.functional in info.get("refused", {}):
+            print(f"  {f.functional:24s} refused: R^2 {info['refused'][f.functional]['r2']:.2f} on this window "
+                  f"(< {win['min_r2']:g})")
+            continue
         print(f"  {f.functional:24s} {f.mean: .5g} +- {f.std:.3g}  [{f.unit}]")
 
 
@@ -170,6 +185,7 @@ def _cmd_predict(args) -> int:
     if args.resolution is not None and not (0 <= args.resolution < 1):
         raise ParameterError(f"--resolution {args.resolution:g}: give the relative resolution dQ/q in [0, 1), "
                              "e.g. 0.1 for 10 %")
+    background = None if args.background is None else check_background(args.background)
     base, path, label = base_model(args.model)
     if args.about:
         print(about_text(base, path, shipped=args.model is None))
@@ -183,8 +199,8 @@ def _cmd_predict(args) -> int:
         raise ParameterError(f"--plot draws one curve; CURVE gives {len(curves)} (pick one with --entry, or "
                              "use --csv for many)")
     # every curve is read and predicted before anything is written
-    results = apply_model(base, curves, label=label, resolution=args.resolution, cache_dir=args.cache_dir,
-                          n_draws=args.draws, log=_predict_log)
+    results = apply_model(base, curves, label=label, resolution=args.resolution, background=background,
+                          cache_dir=args.cache_dir, n_draws=args.draws, log=_predict_log)
     if args.plot is not None:
         save_figure(predict_figure(results[0].curve, results[0].prediction, results[0].model), args.plot)
     for r in results:
@@ -398,6 +414,11 @@ def _add_predict(sub) -> None:
                     help="relative q resolution dQ/q of the curve (e.g. 0.1): the model is refitted on its "
                          "training curves smeared with it (pinhole Gaussian, as sasmodels) and cached; default: "
                          "the file's dQ (Qdev, sigmaQ) when it has one; 0: no smearing")
+    pr.add_argument("--background", default=None, metavar="B",
+                    help="flat background of the curve in the units of its I, subtracted before the features "
+                         "(0 for data whose background is already subtracted); default: fitted as the value "
+                         "that makes the curve's shape most like the training curves', its uncertainty "
+                         "included in the standard deviations")
     pr.add_argument("--cache-dir", default=None,
                     help="folder of the refitted models (default $SCATTERMORPH_CACHE_DIR, else "
                          "~/.cache/scattermorph/models)")

@@ -14,6 +14,7 @@ with job(snakemake, __file__) as sm:
         targets=pd.read_csv(sm.input.targets), metrics=pd.read_csv(sm.input.metrics),
         comparison=pd.read_csv(sm.input.comparison), paper=pd.read_csv(sm.input.paper),
         extrapolation=pd.read_csv(sm.input.extrapolation), robustness=pd.read_csv(sm.input.robustness),
+        windows=pd.read_csv(sm.input.windows),
         n_train_sims=int((split["subset"] == "train").sum()), n_test_sims=int((split["subset"] == "test").sum()))
     atomic_write(sm.output.summary, lambda tmp: open(tmp, "w").write(page))
     print(page, file=sys.stderr)

@@ -23,6 +23,7 @@ __all__ = [
     "summary_markdown",
     "coverage_band_lines",
     "robustness_markdown",
+    "windows_markdown",
 ]
 
 
@@ -31,7 +32,7 @@ def _fmt(v, spec=".3f"):
 
 
 def summary_markdown(*, targets, metrics, comparison, paper, extrapolation, robustness, n_train_sims,
-                     n_test_sims):
+                     n_test_sims, windows=None):
     """The learning stage's headline numbers as a Markdown page.
 
     Every number is read from the tables the rules wrote; the page states
@@ -58,6 +59,8 @@ def summary_markdown(*, targets, metrics, comparison, paper, extrapolation, robu
     lines += _extrapolation_lines(extrapolation)
     if len(robustness):
         lines += robustness_markdown(robustness)
+    if windows is not None and len(windows):
+        lines += windows_markdown(windows)
     return "\n".join(lines) + "\n"
 
 
@@ -213,4 +216,30 @@ def robustness_markdown(robustness) -> list[str]:
             lines.append(f"| {r.setting} | {r.resolution:g} | {counts} | {r.background:g} | {r.functional} | "
                          f"{_fmt(r.r2_ideal)} | {_fmt(r.r2_trained_ideal)} | {_fmt(r.r2_trained_smeared)} | "
                          f"{_fmt(r.gap)} |")
+    return lines
+
+
+def windows_markdown(windows) -> list[str]:
+    """Lines of the learning summary for the :func:`scattermorph.predict.evaluate.windows_table` table.
+
+    Parameters
+    ----------
+    windows : pandas.DataFrame
+        One row per (window, background level, fitted or given, functional).
+    """
+    w = windows.copy()
+    lines = ["", "Measured curves (what `scattermorph predict` does with a partial q range and a flat background): "
+             "held-out curves cut to a window of their own q1, a background of a fraction of I at their largest q "
+             "and 2 % noise added; the model refitted on the window each covers, the background fitted (rows "
+             "'given 0': the full window with the background given as 0, as before window refits and background "
+             "fits existed). R^2 and 95 % coverage over the answered curves; refused: the fraction refused for a "
+             "cross-validated R^2 below the threshold on the refitted window; background: RMS error of the "
+             "fitted background over I at the largest q, and RMS of its z-score.", "",
+             "| window (q/q1) | background | functional | R^2 | coverage 95 % | refused | background error | "
+             "background z RMS |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in w.itertuples():
+        bg = f"{r.background_level:g}" + ("" if r.background_fitted else " (given 0)")
+        lines.append(f"| {r.window} | {bg} | {r.functional} | {_fmt(r.r2)} | {_fmt(r.coverage_95, '.2f')} | "
+                     f"{_fmt(r.refused, '.2f')} | {_fmt(r.b_error, '.2f')} | {_fmt(r.b_z_rms, '.2f')} |")
     return lines

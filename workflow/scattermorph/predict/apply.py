@@ -16,17 +16,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from scattermorph.errors import InputFileError, ParameterError
+from scattermorph.learn.features import SCALE_COLUMNS, window_curve
+from scattermorph.predict.background import fit_background, subtract_background
 from scattermorph.predict.model import FunctionalModel, Prediction, domain_text, training_domain
 from scattermorph.predict.modelfile import load_model, load_shipped_model
 from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
+from scattermorph.predict.window import MIN_R2, covered_window, refusal_text, refusals
 from scattermorph.provenance.records import sha256_file
 from scattermorph.sas.applicability import Applicability, assess_curve
 from scattermorph.sas.curves import Curve, positive_for_logs, read_curve, read_curves
 
-__all__ = ["CurveResult", "curve_files", "read_curve_files", "base_model", "model_for", "resolution_info",
-           "check_applicability", "apply_model", "results_table", "about_text"]
+__all__ = ["CurveResult", "curve_files", "read_curve_files", "base_model", "model_for", "curve_model",
+           "resolution_info", "check_applicability", "apply_model", "results_table", "about_text"]
 
 #: characters that make a CURVE argument a glob pattern
 GLOB_CHARS = frozenset("*?[")
@@ -137,23 +141,27 @@ def _resolution_notes(base, window, resolution) -> list[str]:
     return notes
 
 
-def model_for(base: FunctionalModel, curve: Curve, models: dict, *, resolution=None, cache_dir=None,
+def model_for(base: FunctionalModel, curve: Curve, models: dict, *, resolution=None, x_range=None, cache_dir=None,
               label="model", log=None):
-    """The model for one curve: the base model, or the base model refitted for its resolution.
+    """The model for one curve: the base model, or the base model refitted for its resolution and q window.
 
     The base model is refitted on its training curves smeared with the
-    curve's relative resolution: ``resolution`` when given, else the file's
-    dQ (the median dQ/q over the feature window,
-    :func:`scattermorph.predict.smearing.curve_resolution`).
+    curve's relative resolution (``resolution`` when given, else the file's
+    dQ: the median dQ/q over the feature window,
+    :func:`scattermorph.predict.smearing.curve_resolution`) and cut to the
+    window ``x_range`` of q/q1 the curve covers
+    (:func:`scattermorph.predict.window.covered_window`; None: the model's own).
 
     Parameters
     ----------
     base : FunctionalModel
     curve : Curve
     models : dict
-        Refitted models of this run by rounded dQ/q (filled here).
+        Refitted models of this run by (rounded dQ/q, window) (filled here).
     resolution : float, optional
         Relative resolution dQ/q for every curve (``--resolution``).
+    x_range : (float, float), optional
+        The window of q/q1 to refit on (rounded, :func:`scattermorph.predict.window.window_key`).
     cache_dir : path, optional
         Folder of the refitted models (:func:`scattermorph.predict.smearing.resolution_model`).
     label : str
@@ -166,7 +174,8 @@ def model_for(base: FunctionalModel, curve: Curve, models: dict, *, resolution=N
     model : FunctionalModel
     used : dict or None
         The resolution used (``relative``, ``source``, ``window``, ``cache``,
-        ``refit``); None when the curve states none and none was given.
+        ``refit``, ``x_range``); None when the curve states none, none was
+        given and the window is the model's.
     notes : list of str
         Warnings about the resolution.
     """
@@ -175,20 +184,24 @@ def model_for(base: FunctionalModel, curve: Curve, models: dict, *, resolution=N
         rel, source = resolution, "--resolution"
     else:
         window = curve_resolution(base, curve.q, curve.dq, curve.intensity)
-        if window is None:
-            return base, None, []
-        rel, source = window["median"], "the file's dQ (median dQ/q over the feature window)"
+        rel, source = (0.0, None) if window is None else (
+            window["median"], "the file's dQ (median dQ/q over the feature window)")
     notes = _resolution_notes(base, window, resolution)
     if base.curves is None and resolution is None:
         return base, None, notes
-    key = round_resolution(rel)
-    if key == 0:
-        return base, {"relative": 0.0, "source": source, "window": window, "cache": None, "refit": False}, notes
+    key = (round_resolution(rel), x_range)
+    if key == (0, None):
+        used = None if source is None else {"relative": 0.0, "source": source, "window": window, "cache": None,
+                                            "refit": False, "x_range": None}
+        return base, used, notes
     if key not in models:
         if log:
-            log(f"refitting the model on training curves smeared with dQ/q = {key:g} (done once; cached)")
+            what = [f"training curves smeared with dQ/q = {key[0]:g}" if key[0] else "its training curves",
+                    "" if x_range is None else f" cut to the window q/q1 in [{x_range[0]:g}, {x_range[1]:g}] "
+                                               "the curve covers"]
+            log(f"refitting the model on {''.join(what)} (done once; cached)")
         try:
-            models[key] = resolution_model(base, rel, cache_dir=cache_dir)
+            models[key] = resolution_model(base, rel, x_range=x_range, cache_dir=cache_dir)
         except ParameterError as exc:
             raise InputFileError(f"{label}: {exc}") from None
     model, info = models[key]
@@ -284,9 +297,85 @@ class CurveResult:
     model: FunctionalModel
 
 
-def apply_model(base: FunctionalModel, curves, *, label="model", resolution=None, cache_dir=None,
+def _window(base, curve, intensity):
+    """The window of q/q1 the curve covers (None: the model's own, or a model that cannot be refitted)."""
+    if base.curves is None or base.kind not in SCALE_COLUMNS:
+        return None
+    try:
+        return covered_window(base, curve.q, intensity)
+    except ParameterError as exc:
+        raise InputFileError(f"{curve.source}: {exc}; measure (or include) a wider q range") from None
+
+
+def _background(model, curve, background) -> dict | None:
+    """The background to subtract: the given one, or fitted (:func:`scattermorph.predict.background.fit_background`)."""
+    if background is not None:
+        return {"value": float(background), "sigma": 0.0, "determined": True, "method": "given (--background)"}
+    if model.kind not in SCALE_COLUMNS:
+        return None
+    return fit_background(model, curve.q, curve.intensity)
+
+
+def _edge_intensity(model, curve) -> float:
+    """I at the upper edge of the model's window on the curve (the scale a background is compared with)."""
+    qw, sw, _ = window_curve(curve.q, curve.intensity, model.ndim, model.features["x_range"])
+    return float(sw[-1])
+
+
+def curve_model(base, curve, models, *, resolution=None, background=None, cache_dir=None, label="model", log=None):
+    """The model, background and window for one curve.
+
+    A background shifts the curve's q1, so the window is the one the curve
+    covers once a first background is subtracted: fitted with the base
+    model (its whole window, the missing ends held at the curve's end
+    values). The model refitted on that window fits the background again,
+    which is the one used. (The window is not chosen a third time, which
+    could cost a second refit: a curve that then misses a sliver of the
+    window gets the partial-coverage note.)
+
+    Returns
+    -------
+    model, used, notes
+        As :func:`model_for`.
+    background : dict or None
+        ``value``, ``sigma``, ``determined``, ``method`` (None: a model that
+        reads the absolute intensity and no ``background`` given).
+    x_range : (float, float) or None
+        The window refitted on (None: the model's own).
+    """
+    first = _background(base, curve, background)
+    x_range = _window(base, curve, curve.intensity if first is None else
+                      subtract_background(curve.intensity, first["value"]))
+    model, used, notes = model_for(base, curve, models, resolution=resolution, x_range=x_range,
+                                   cache_dir=cache_dir, label=label, log=log)
+    bg = first if background is not None or model is base else _background(model, curve, background)
+    if bg is not None and not bg["determined"]:
+        edge = _edge_intensity(model, curve)
+        notes.append(f"the background is not determined by the curve's shape (no clear best value between "
+                     f"{bg['range'][0]:.3g} and {bg['range'][1]:.3g}, the curve's lowest intensity: "
+                     f"{100 * bg['range'][1] / edge:.3g} % of I at the window's upper edge); it is taken as "
+                     f"{bg['value']:.3g} +- {bg['sigma']:.3g} (uniform over that range), which the standard "
+                     "deviations include: give --background if you know it (0 for subtracted data)")
+    return model, used, notes, bg, x_range
+
+
+def _refuse(pred, model, x_range, source) -> None:
+    """Blank the functionals the window's accuracy refuses (with a warning each); all refused: an error."""
+    refused = refusals(model)
+    if not refused:
+        return
+    if len(refused) == len(model.targets):
+        raise InputFileError(f"{source}: " + "; ".join(refusal_text(k, v, x_range or model.features["x_range"])
+                                                       for k, v in refused.items()))
+    for name, acc in refused.items():
+        pred.table.loc[pred.table["functional"] == name, ["mean", "std", "std_model", "std_noise"]] = np.nan
+        pred.warnings.append(refusal_text(name, acc, x_range or model.features["x_range"]))
+    pred.info["refused"] = {k: dict(v) for k, v in refused.items()}
+
+
+def apply_model(base: FunctionalModel, curves, *, label="model", resolution=None, background=None, cache_dir=None,
                 n_draws=200, log=None) -> list[CurveResult]:
-    """Predict every curve, each with the model its resolution needs.
+    """Predict every curve, each with the model its resolution and q window need, its background subtracted.
 
     Parameters
     ----------
@@ -296,11 +385,14 @@ def apply_model(base: FunctionalModel, curves, *, label="model", resolution=None
     label : str
         Names the model in messages and in each result's ``doc``.
     resolution, cache_dir, log
-        See :func:`model_for` (a model refitted for one dQ/q serves every
-        curve of that dQ/q).
+        See :func:`model_for` (a model refitted for one dQ/q and window
+        serves every curve of that dQ/q and window).
+    background : float, optional
+        The flat background of every curve (units of its I; ``--background``);
+        None: fitted per curve (:func:`curve_model`).
     n_draws : int
-        Monte Carlo draws of the measurement noise per curve
-        (:meth:`FunctionalModel.predict`).
+        Monte Carlo draws of the measurement noise and the background per
+        curve (:meth:`FunctionalModel.predict`).
 
     Returns
     -------
@@ -316,20 +408,31 @@ def apply_model(base: FunctionalModel, curves, *, label="model", resolution=None
     """
     results, models = [], {}
     for path, curve in curves:
-        applicable = check_applicability(curve, base.ndim)
-        logs_ok = positive_for_logs(curve)  # points I <= 0 averaged with neighbours: the features take log I
-        model, used, notes = model_for(base, logs_ok, models, resolution=resolution, cache_dir=cache_dir,
-                                       label=label, log=log)
-        pred = model.predict(logs_ok, None, n_draws=n_draws)
-        pred.warnings[:0] = notes
-        if applicable.verdict == "flagged":
-            pred.warnings.insert(0, f"MAY NOT BE A PHASE-SEPARATED BLEND: {applicable.text()}")
-        doc = pred.to_dict()
-        doc.update(curve=str(path), entry=curve.entry, format=curve.format, model=label,
-                   intensity_unit=curve.intensity_unit, resolution=resolution_info(curve, used),
-                   applicability=applicable.to_dict())
-        results.append(CurveResult(path, curve, pred, doc, model))
+        with threadpool_limits(1, user_api="blas"):  # small matrices: see scattermorph.predict.model._refit
+            results.append(_apply_one(base, path, curve, models, label=label, resolution=resolution,
+                                      background=background, cache_dir=cache_dir, n_draws=n_draws, log=log))
     return results
+
+
+def _apply_one(base, path, curve, models, *, label, resolution, background, cache_dir, n_draws, log) -> CurveResult:
+    """The :class:`CurveResult` of one curve (see :func:`apply_model`)."""
+    applicable = check_applicability(curve, base.ndim)
+    logs_ok = positive_for_logs(curve)  # points I <= 0 averaged with neighbours: the features take log I
+    model, used, notes, bg, x_range = curve_model(base, logs_ok, models, resolution=resolution,
+                                                  background=background, cache_dir=cache_dir, label=label,
+                                                  log=log)
+    pred = model.predict(logs_ok, None, n_draws=n_draws, background=bg)
+    pred.warnings[:0] = notes
+    if applicable.verdict == "flagged":
+        pred.warnings.insert(0, f"MAY NOT BE A PHASE-SEPARATED BLEND: {applicable.text()}")
+    pred.info["window"] = {"x_range": list(x_range or model.features["x_range"]), "refit": x_range is not None,
+                           "accuracy": model.training.get("window_accuracy"), "min_r2": MIN_R2}
+    _refuse(pred, model, x_range, curve.source)
+    doc = pred.to_dict()
+    doc.update(curve=str(path), entry=curve.entry, format=curve.format, model=label,
+               intensity_unit=curve.intensity_unit, resolution=resolution_info(curve, used),
+               applicability=applicable.to_dict())
+    return CurveResult(path, curve, pred, doc, model)
 
 
 def results_table(results) -> pd.DataFrame:

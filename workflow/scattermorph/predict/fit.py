@@ -33,7 +33,7 @@ from scattermorph.sas.curves import normalise_q_unit
 def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential", ard=False,
                restarts=3, random_state=0, feature_kind="scale_free", n_points=32,
                x_range=(0.3, 5.0), counts=None, groups=None, q_unit="1/b", noise=True,
-               scaling="global", scale_length="own", log=None) -> FunctionalModel:
+               scaling="global", scale_length="own", start=None, optimise=True, log=None) -> FunctionalModel:
     """Fit one Gaussian process per Minkowski density.
 
     Parameters
@@ -75,6 +75,14 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
         cross-validated by group.
     q_unit : str
         Unit of q (default ``1/b``, the simulations').
+    start : dict of str -> dict, optional
+        Kernel spec per target (``FunctionalModel.specs`` of a model of the
+        same kernel and features): each GP starts from those
+        hyper-parameters, without restarts (a refit of a model on changed
+        curves, :mod:`scattermorph.predict.smearing`).
+    optimise : bool
+        With ``start``: re-optimise the hyper-parameters from there (True) or
+        keep them and only refactorise the covariance on the new features.
     log : callable, optional
         Called with progress lines.
 
@@ -99,7 +107,8 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
     for j, name in enumerate(targets):
         pipelines[name], specs[name], times[name], rec = _fit_one(
             X, Y[:, j], name, kernel=kernel, ard=ard, noise=noise, restarts=restarts, random_state=random_state,
-            scaling=scaling, length_groups=length_groups)
+            scaling=scaling, length_groups=length_groups, start=None if start is None else start[name],
+            optimise=optimise)
         caught += rec
         if log:
             log(f"{name}: {specs[name]['repr']} ({times[name]:.1f} s)")
@@ -107,6 +116,8 @@ def fit_models(q, s_q, table, ndim, targets=None, *, kernel="squared_exponential
                 "ard": bool(ard), "noise": bool(noise), "scaling": scaling, "restarts": int(restarts),
                 "scale_length": scale_length if length_groups is not None else None,
                 "random_state": int(random_state), "fit_seconds": times,
+                **({} if start is None else {"hyperparameters": "re-optimised from the parent's" if optimise
+                                             else "the parent's, kept"}),
                 "grouped": groups is not None, "warnings": sorted(set(caught))}
     return FunctionalModel(features=features, grid=grid, targets=targets, X=X, Y=Y, pipelines=pipelines, specs=specs,
                            domain=domain, training=training, curves=_training_curves(q, s_q, values, groups))
@@ -183,7 +194,8 @@ def _length_groups(feature_kind, scale_length, kernel, ard, n_features):
     return None
 
 
-def _fit_one(X, y, name, *, kernel, ard, noise, restarts, random_state, scaling, length_groups):
+def _fit_one(X, y, name, *, kernel, ard, noise, restarts, random_state, scaling, length_groups, start=None,
+             optimise=True):
     """One GP fitted to one target, with the spec it is saved as.
 
     Parameters
@@ -191,6 +203,8 @@ def _fit_one(X, y, name, *, kernel, ard, noise, restarts, random_state, scaling,
     X : ndarray, shape (rows, p)
     y : ndarray, shape (rows,)
         The target in model space.
+    start : dict, optional
+        Kernel spec to start from (no restarts); ``optimise=False`` keeps it.
 
     Returns
     -------
@@ -207,6 +221,9 @@ def _fit_one(X, y, name, *, kernel, ard, noise, restarts, random_state, scaling,
     else:
         pipe = make_gp(kernel, ard=ard, n_features=X.shape[1], noise=noise, restarts=restarts,
                        random_state=random_state, scaling=scaling, groups=length_groups)
+    if start is not None:
+        pipe.set_params(gp__kernel=_build_kernel(start, X.shape[1]), gp__n_restarts_optimizer=0,
+                        **({} if optimise else {"gp__optimizer": None}))
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")

@@ -82,7 +82,7 @@ stays under :data:`SHIPPED_MAX_BYTES`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -98,10 +98,12 @@ from sklearn.gaussian_process.kernels import (
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.learn.estimators import GP_KERNELS, SCALINGS, FeatureScaler, GroupedRBF
 from scattermorph.learn.features import SCALE_COLUMNS, _featurise, density_power, from_scale_free, window_curve
+from scattermorph.predict.background import subtract_background
 from scattermorph.sas.curves import Q_UNITS, Curve, check_curve, density_unit, normalise_q_unit, positive_for_logs
 
 __all__ = [
@@ -217,7 +219,10 @@ def _refit(spec: dict, X: np.ndarray, y: np.ndarray) -> Pipeline:
         raise InputFileError(f"unknown input scaling {scaling!r} (known: {', '.join(SCALINGS)})")
     gp = GaussianProcessRegressor(kernel=_build_kernel(spec, X.shape[1]), alpha=float(spec["alpha"]),
                                   normalize_y=bool(spec["normalize_y"]), optimizer=None)
-    return Pipeline([("scale", FeatureScaler(scaling)), ("gp", gp)]).fit(X, y)
+    # one BLAS thread: a few hundred rows gain nothing from more, and on a busy machine OpenBLAS's waiting
+    # threads made this Cholesky factorisation 16 times slower (benchmarks/bench_predict.py)
+    with threadpool_limits(1, user_api="blas"):
+        return Pipeline([("scale", FeatureScaler(scaling)), ("gp", gp)]).fit(X, y)
 
 
 # --------------------------------------------------------------------------
@@ -231,12 +236,16 @@ class Prediction:
     ----------
     table : pandas.DataFrame
         One row per functional: ``functional``, ``mean``, ``std`` (total),
-        ``std_model`` (GP), ``std_noise`` (propagated dI), ``unit``.
+        ``std_model`` (GP), ``std_noise`` (propagated dI and background),
+        ``unit``; NaN for a functional refused on the curve's q window.
     warnings : list of str
     info : dict
         ``q1`` (curve units), ``coverage``, ``distance``/``distance_threshold``
         (Mahalanobis), ``neighbour``/``neighbour_threshold``,
-        ``in_domain``, ``q_unit``, ``n_points``, ``feature_kind``.
+        ``in_domain``, ``q_unit``, ``n_points``, ``feature_kind``; from
+        ``predict``: ``background`` (``value``, ``sigma``, ``determined``,
+        ``method``), ``window`` (``x_range``, ``refit``, ``accuracy``,
+        ``min_r2``) and ``refused`` (functional: its window accuracy).
     """
 
     table: pd.DataFrame
@@ -246,8 +255,11 @@ class Prediction:
     def to_dict(self) -> dict:
         """JSON-ready dict: ``functionals`` {name: {mean, std, std_model, std_noise, unit}},
         ``warnings``, ``info``."""
-        funcs = {r.functional: {"mean": float(r.mean), "std": float(r.std), "std_model": float(r.std_model),
-                                "std_noise": float(r.std_noise), "unit": r.unit}
+        def num(v):  # a refused functional has no value (JSON null, not NaN)
+            return float(v) if np.isfinite(v) else None
+
+        funcs = {r.functional: {"mean": num(r.mean), "std": num(r.std), "std_model": num(r.std_model),
+                                "std_noise": num(r.std_noise), "unit": r.unit}
                  for r in self.table.itertuples()}
         return {"functionals": funcs, "warnings": list(self.warnings), "info": dict(self.info)}
 
@@ -395,7 +407,7 @@ class FunctionalModel:
 
     # ---- prediction for a user's curve
     def predict(self, q, intensity, error=None, *, q_unit=None, n_draws=200, random_state=0,
-                source="curve") -> Prediction:
+                source="curve", background=None) -> Prediction:
         """Minkowski densities of one measured curve, with standard deviations.
 
         Parameters
@@ -414,6 +426,12 @@ class FunctionalModel:
         random_state : int
         source : str
             Named in messages.
+        background : dict, optional
+            A flat background to subtract: ``value`` (units of I) and
+            ``sigma`` (0 for a given one); points left at or below zero are
+            skipped. Each Monte Carlo draw subtracts its own background drawn
+            from N(value, sigma^2), so its uncertainty enters ``std_noise``
+            (:func:`scattermorph.predict.background.fit_background`).
 
         Returns
         -------
@@ -433,6 +451,13 @@ class FunctionalModel:
         curve = positive_for_logs(curve)  # points I <= 0 (kept within 3 dI) averaged with neighbours for log I
         unit = normalise_q_unit(q_unit) if q_unit is not None else curve.q_unit
         notes = list(curve.warnings) + self._check_units(curve, unit)
+        measured = curve
+        if background is not None and background["value"] != 0:
+            sub = subtract_background(curve.intensity, background["value"])
+            keep = np.isfinite(sub)
+            curve = replace(curve, q=curve.q[keep], intensity=sub[keep],
+                            error=None if curve.error is None else curve.error[keep],
+                            dq=None if curve.dq is None else curve.dq[keep])
         X, q1, cov, more = self._curve_features(curve, unit)
         notes += more
         res = self.predict_features(X)
@@ -442,7 +467,9 @@ class FunctionalModel:
         if not res["in_domain"][0]:  # far from its data a GP knows no more than its prior
             notes.append(self._out_of_domain_note(info, res))
             std_gp = np.maximum(std_gp, res["prior_std"] * self.calibration_factors)
-        md, q1d = self._noise_draws(curve, n_draws, random_state)
+        md, q1d = self._noise_draws(measured, n_draws, random_state, background)
+        if background is not None:
+            info["background"] = dict(background)
         return Prediction(self._density_table(res["mean"][0], std_gp, q1[0], md, q1d, unit), notes, info)
 
     # ---- the steps of predict
@@ -543,11 +570,13 @@ class FunctionalModel:
             "least the prior's: do not trust these numbers"
         )
 
-    def _noise_draws(self, curve: Curve, n_draws, random_state):
-        """GP means of noisy copies of the curve (Monte Carlo over dI), or ``(None, None)``.
+    def _noise_draws(self, curve: Curve, n_draws, random_state, background=None):
+        """GP means of noisy copies of the curve (Monte Carlo over dI and B), or ``(None, None)``.
 
         The curve's intensities are drawn log-normally, I exp(dI/I z) with z
-        standard normal, ``n_draws`` times from ``default_rng(random_state)``.
+        standard normal, ``n_draws`` times from ``default_rng(random_state)``;
+        with a ``background``, each copy then has its own B ~ N(value, sigma^2)
+        subtracted (points left at or below zero skipped).
 
         Returns
         -------
@@ -556,12 +585,18 @@ class FunctionalModel:
         q1 : ndarray, shape (n_draws,) or None
             Each draw's q1 (curve units).
         """
-        if curve.error is None or not np.any(curve.error > 0) or int(n_draws) <= 1:
+        noisy = curve.error is not None and np.any(curve.error > 0)
+        b_sigma = 0.0 if background is None else float(background["sigma"])
+        if not (noisy or b_sigma > 0) or int(n_draws) <= 1:
             return None, None
         ic = curve.intensity
         rng = np.random.default_rng(int(random_state))
-        sig = curve.error / ic
-        draws = ic[None, :] * np.exp(sig[None, :] * rng.standard_normal((int(n_draws), ic.size)))
+        draws = np.repeat(ic[None, :], int(n_draws), axis=0)
+        if noisy:
+            sig = curve.error / ic
+            draws = ic[None, :] * np.exp(sig[None, :] * rng.standard_normal((int(n_draws), ic.size)))
+        if background is not None:
+            draws = subtract_background(draws, background["value"] + b_sigma * rng.standard_normal(int(n_draws)))
         Xd, q1d, _, _ = self.featurise(curve.q, draws)
         return self.predict_features(Xd)["mean"], q1d
 

@@ -7,12 +7,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.learn.features import SCALE_COLUMNS, window_curve
 from scattermorph.predict.fit import fit_models
 from scattermorph.predict.model import FunctionalModel
 from scattermorph.predict.modelfile import load_model, save_model
+from scattermorph.predict.window import window_accuracy, window_key
 from scattermorph.sas.resolution import smear_pinhole
 
 #: resolutions dQ/q are rounded to this step before a model is refitted (and cached)
@@ -66,40 +68,64 @@ def curve_resolution(model: FunctionalModel, q, dq, intensity) -> dict | None:
             "n_points": int(rel.size)}
 
 
-def smeared_model(model: FunctionalModel, resolution, *, log=None) -> FunctionalModel:
-    """The model refitted on its training curves smeared with a relative resolution.
+def smeared_model(model: FunctionalModel, resolution, *, x_range=None, hyperparameters="fit",
+                  log=None) -> FunctionalModel:
+    """The model refitted on its training curves smeared with a relative resolution, on a window.
 
     Every training curve is smeared with a pinhole Gaussian of standard
     deviation ``dQ = resolution * q`` (:func:`scattermorph.sas.resolution.smear_pinhole`,
-    sasmodels' scheme), its features rebuilt, and one GP per density fitted
-    again with the model's own options (kernel, ARD, restarts, seed, feature
-    grid): the hyper-parameters are re-optimised, the training domain and its
-    thresholds recomputed. The sigma-scaling factors of the original model
-    (cross-validated on ideal curves) are carried over, not re-estimated.
+    sasmodels' scheme; none for 0), its features rebuilt on the q/q1 window
+    ``x_range`` (default the model's own), and one GP per density fitted
+    again with the model's own options (kernel, ARD, seed, feature grid
+    size): the training domain and its thresholds are recomputed. The
+    sigma-scaling factors of the original model (cross-validated on ideal
+    curves) are carried over, not re-estimated.
+
+    Parameters
+    ----------
+    model : FunctionalModel
+        With its training curves.
+    resolution : float
+        Relative resolution dQ/q (0: none).
+    x_range : (float, float), optional
+        Window of q/q1 of the refitted features (scale-free kinds).
+    hyperparameters : {"fit", "start", "fixed"}
+        ``"fit"``: optimised afresh with the model's restarts (the fit
+        :func:`scattermorph.predict.fit.fit_models` would make); ``"start"``:
+        optimised from the model's own hyper-parameters without restarts;
+        ``"fixed"``: the model's hyper-parameters kept, the covariance only
+        refactorised on the new features.
 
     Raises
     ------
     ParameterError
         The model has no training curves (a file written before they were
-        stored, or with ``curves=False``).
+        stored, or with ``curves=False``), or a bad option.
     """
 
     if model.curves is None:
         raise ParameterError("this model file holds no training curves, so it cannot be refitted for the "
-                             "curve's resolution: retrain it with this scattermorph (`scattermorph train` or "
-                             "the study), or pass --resolution 0 to use it as it is")
+                             "curve's resolution or q window: retrain it with this scattermorph (`scattermorph "
+                             "train` or the study), or pass --resolution 0 and a curve covering the model's "
+                             "whole window to use it as it is")
+    if hyperparameters not in ("fit", "start", "fixed"):
+        raise ParameterError(f"hyperparameters must be 'fit', 'start' or 'fixed', got {hyperparameters!r}")
     r = float(resolution)
     c, f, t = model.curves, model.features, model.training
-    s_sm = smear_pinhole(c["q"], c["s_q"], r * np.asarray(c["q"], dtype=float))
+    s_sm = c["s_q"] if r == 0 else smear_pinhole(c["q"], c["s_q"], r * np.asarray(c["q"], dtype=float))
     table = {name: c["values"][:, j] for j, name in enumerate(model.targets)}
     opts = dict(kernel=t.get("kernel", "squared_exponential"), ard=bool(t.get("ard", False)),
                 restarts=int(t.get("restarts", 1)), random_state=int(t.get("random_state", 0)),
                 feature_kind=f["kind"], q_unit=f["q_unit"], noise=bool(t.get("noise", True)),
                 scaling=t.get("scaling", "global"), scale_length=t.get("scale_length") or "own",
                 groups=c.get("groups"))
+    if hyperparameters != "fit":
+        opts.update(start=model.specs, optimise=hyperparameters == "start")
     if f["kind"] in SCALE_COLUMNS:
-        opts.update(n_points=int(f["n_points"]), x_range=tuple(f["x_range"]))
-    with warnings.catch_warnings():
+        opts.update(n_points=int(f["n_points"]), x_range=tuple(f["x_range"] if x_range is None else x_range))
+    # one BLAS thread: the covariances (a few hundred rows) gain nothing from more, and on a busy machine
+    # OpenBLAS's waiting threads made each Cholesky factorisation 16 times slower (benchmarks/bench_predict.py)
+    with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
         warnings.simplefilter("ignore")
         new = fit_models(c["q"], s_sm, table, model.ndim, model.targets, log=log, **opts)
     for key in ("calibration", "cross_validation", "selected_by_cv", "study_domain"):
@@ -111,7 +137,12 @@ def smeared_model(model: FunctionalModel, resolution, *, log=None) -> Functional
     new.training["resolution"] = {
         "relative": r, "scheme": "pinhole Gaussian dQ = relative * q (scattermorph.sas.resolution.smear_pinhole, "
                                  "as sasmodels.resolution.pinhole_resolution)",
-        "parent_sha256": model.checksum}
+        "parent_sha256": model.checksum, "hyperparameters": hyperparameters,
+        "x_range": None if x_range is None else [float(v) for v in x_range]}
+    _, q1, _, _ = new.featurise(c["q"], s_sm) if f["kind"] in SCALE_COLUMNS else (None, None, None, None)
+    with threadpool_limits(1, user_api="blas"):
+        new.training["window_accuracy"] = window_accuracy(new, c["values"], q1, c.get("groups"),
+                                                          random_state=int(t.get("random_state", 0)))
     new.curves = None
     return new
 
@@ -125,16 +156,56 @@ def default_cache_dir() -> Path:
     return Path(base) / "scattermorph" / "models"
 
 
-def resolution_model(model: FunctionalModel, resolution, *, cache_dir=None, log=None):
-    """The model a curve of relative resolution dQ/q = ``resolution`` needs, cached.
+#: how the refits of predict treat the hyper-parameters (see :func:`smeared_model`), by whether the training
+#: curves are smeared: optimised from the parent's without restarts (smearing changes the curves' shapes and
+#: noise level), or kept for a window alone (refactorised on the window's features: 4x faster than
+#: re-optimising; on the window [0.5, 2] the cross-validated R^2 moved by <= 0.002 and the 95 % coverage by
+#: -0.07 to +0.01, benchmarks/bench_predict.py and the study's window table)
+REFIT_HYPERPARAMETERS = {"smeared": "start", "window": "fixed"}
 
-    The resolution is rounded to :data:`RESOLUTION_STEP` (0.5 %); 0 gives the
-    model itself. Otherwise :func:`smeared_model` is fitted once and saved in
-    ``cache_dir`` (default :func:`default_cache_dir`) as
-    ``<first 16 hex of the model's sha256>_dq<rounded dQ/q>.npz``, a normal
-    model file (no training curves) whose ``training["resolution"]`` names the
-    parent's sha256: a cached file is used only if it loads, its checksum
-    holds and its parent and resolution match; a damaged or foreign one is
+
+def _refit_mode(r) -> str:
+    return REFIT_HYPERPARAMETERS["smeared" if r > 0 else "window"]
+
+
+def _cache_path(model, r, x_range, cache_dir) -> Path:
+    """``<sha16>_dq<r>.npz`` on the model's own window, ``<sha16>_dq<r>_x<lo>-<hi>.npz`` on another."""
+    name = f"{model.checksum[:16]}_dq{r:.3f}"
+    if x_range is not None:
+        name += f"_x{x_range[0]:.2f}-{x_range[1]:.2f}"
+    return Path(cache_dir or default_cache_dir()) / f"{name}.npz"
+
+
+def _cached(path, model, r, x_range) -> tuple:
+    """The cached refit at ``path`` if it is the one asked for: (model or None, note or None)."""
+    if not path.is_file():
+        return None, None
+    try:
+        cached = load_model(path)
+    except InputFileError as exc:
+        return None, f"cached model unusable ({exc}): refitted"
+    res = cached.training.get("resolution") or {}
+    want = None if x_range is None else [float(v) for v in x_range]
+    if (res.get("parent_sha256") == model.checksum and res.get("relative") == r and res.get("x_range") == want
+            and res.get("hyperparameters") == _refit_mode(r) and "window_accuracy" in cached.training):
+        return cached, None
+    return None, f"{path}: cached model of another parent, resolution or window: refitted"
+
+
+def resolution_model(model: FunctionalModel, resolution, *, x_range=None, cache_dir=None, log=None):
+    """The model a curve of relative resolution dQ/q = ``resolution`` on a q/q1 window needs, cached.
+
+    The resolution is rounded to :data:`RESOLUTION_STEP` (0.5 %) and the
+    window to :func:`scattermorph.predict.window.window_key`; 0 on the
+    model's own window gives the model itself. Otherwise :func:`smeared_model`
+    (hyper-parameters :data:`REFIT_HYPERPARAMETERS`) is fitted once and saved
+    in ``cache_dir`` (default :func:`default_cache_dir`) as
+    ``<first 16 hex of the model's sha256>_dq<rounded dQ/q>[_x<lo>-<hi>].npz``,
+    a normal model file (no training curves) whose ``training["resolution"]``
+    names the parent's sha256, the resolution and the window, and whose
+    ``training["window_accuracy"]`` holds the refit's cross-validated
+    accuracy: a cached file is used only if it loads, its checksum holds and
+    its parent, resolution and window match; a damaged or foreign one is
     refitted and replaced. A cache folder that cannot be written is skipped
     (the refit is then done on every call).
 
@@ -142,33 +213,30 @@ def resolution_model(model: FunctionalModel, resolution, *, cache_dir=None, log=
     -------
     model : FunctionalModel
     info : dict
-        ``relative`` (rounded), ``requested``, ``refit`` (fitted now),
-        ``cache`` (the file, or None), ``note`` (a message, or None).
+        ``relative`` (rounded), ``requested``, ``x_range`` (None: the model's
+        own), ``refit`` (fitted now), ``cache`` (the file, or None), ``note``
+        (a message, or None).
     """
     r = round_resolution(resolution)
-    info = {"relative": r, "requested": float(resolution), "refit": False, "cache": None, "note": None}
-    if r == 0:
+    x_range = window_key(model, x_range)
+    info = {"relative": r, "requested": float(resolution), "x_range": x_range, "refit": False, "cache": None,
+            "note": None}
+    if r == 0 and x_range is None:
         return model, info
     path = None
     if model.checksum is not None:
-        path = Path(cache_dir or default_cache_dir()) / f"{model.checksum[:16]}_dq{r:.3f}.npz"
-        if path.is_file():
-            try:
-                cached = load_model(path)
-                res = cached.training.get("resolution") or {}
-                if res.get("parent_sha256") == model.checksum and res.get("relative") == r:
-                    info["cache"] = str(path)
-                    return cached, info
-                info["note"] = f"{path}: cached model of another parent or resolution: refitted"
-            except InputFileError as exc:
-                info["note"] = f"cached model unusable ({exc}): refitted"
-    new = smeared_model(model, r, log=log)
+        path = _cache_path(model, r, x_range, cache_dir)
+        cached, info["note"] = _cached(path, model, r, x_range)
+        if cached is not None:
+            info["cache"] = str(path)
+            return cached, info
+    new = smeared_model(model, r, x_range=x_range, hyperparameters=_refit_mode(r), log=log)
     info["refit"] = True
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             save_model(path, new, {"derived_from": {"sha256": model.checksum, "provenance": model.provenance},
-                                   "resolution": r}, curves=False)
+                                   "resolution": r, "x_range": x_range}, curves=False)
             info["cache"] = str(path)
         except OSError as exc:
             info["note"] = f"could not cache the refitted model in {path.parent} ({exc})"
