@@ -23,6 +23,7 @@ import numpy as np
 
 from scattermorph._io import atomic_write
 from scattermorph.errors import InputFileError, ParameterError
+from scattermorph.infer.checks import PPC_DRAWS, reference_seed
 from scattermorph.infer.grid import PARAM_LABELS, PARAMS
 from scattermorph.infer.posterior import FunctionalEmulator, ScatteringEmulator, StudyCalibration, fit_calibration
 from scattermorph.measure.snapshots import load_dataset
@@ -35,6 +36,7 @@ __all__ = [
     "save_emulator",
     "load_emulator",
     "write_study_emulator",
+    "save_small",
     "shipped_emulator_path",
     "load_shipped_emulator",
     "about_emulator",
@@ -164,7 +166,7 @@ def load_emulator(path) -> StudyCalibration:
 
 
 def write_study_emulator(table_path, curves_path, target, *, features, metadata=None,
-                         max_bytes=SHIPPED_MAX_BYTES, seed=0) -> StudyCalibration:
+                         max_bytes=SHIPPED_MAX_BYTES, seed=0, reference_draws=PPC_DRAWS) -> StudyCalibration:
     """Fit the calibration model on every run of a study and write it (the rule ``ship_emulator``).
 
     Parameters
@@ -181,27 +183,39 @@ def write_study_emulator(table_path, curves_path, target, *, features, metadata=
         The largest file allowed (it is committed to the repository).
     seed : int
         Seed of the check's reference draws (:func:`scattermorph.infer.checks.reference_seed`).
+    reference_draws : int
+        Prior-predictive draws of the check's reference distribution.
 
     Raises
     ------
     InputFileError
         The written file is larger than ``max_bytes`` (it is removed).
     """
-    from scattermorph.infer.checks import reference_seed
-
     table, arrays = load_dataset(table_path, curves_path)
     features = {"n_points": int(features["n_points"]), "x_range": tuple(float(v) for v in features["x_range"])}
     cal = fit_calibration(table, arrays, features, source=str(table_path))
-    cal.check_reference(seed=reference_seed(seed))
+    cal.check_reference(seed=reference_seed(seed), n_draws=reference_draws)
     meta = dict(metadata or {}, dataset=[str(table_path), str(curves_path)],
                 n_simulations=int(table["sim_id"].nunique()) if "sim_id" in table else None)
-    save_emulator(target, cal, meta)
+    save_small(target, cal, meta, max_bytes=max_bytes)
+    return cal
+
+
+def save_small(target, cal: StudyCalibration, metadata=None, *, max_bytes=SHIPPED_MAX_BYTES) -> dict:
+    """:func:`save_emulator`, then refuse (and remove) a file larger than ``max_bytes``.
+
+    Raises
+    ------
+    InputFileError
+        The file is larger than ``max_bytes`` (a shipped file lives in the git repository).
+    """
+    meta = save_emulator(target, cal, metadata)
     size = Path(target).stat().st_size
     if size > int(max_bytes):
         Path(target).unlink()
         raise InputFileError(f"{target}: {size / 1e6:.2f} MB, more than the {max_bytes / 1e6:.2f} MB a shipped "
                              "emulator may have")
-    return cal
+    return meta
 
 
 def shipped_emulator_path() -> Path:

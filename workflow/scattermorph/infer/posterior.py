@@ -74,7 +74,7 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
 from scattermorph._io import atomic_write
 from scattermorph.errors import InputFileError, ParameterError
-from scattermorph.infer.checks import (EDGE_BAND, EDGE_MASS, PPC_THRESHOLD, GridGaussian, edge_warnings,
+from scattermorph.infer.checks import (EDGE_BAND, EDGE_MASS, PPC_DRAWS, PPC_THRESHOLD, GridGaussian, edge_warnings,
                                        posterior_predictive_check, ppc_reference, reference_seed)
 from scattermorph.infer.grid import PARAM_LABELS, PARAMS, cell_cdf as _cdf, grid_axes
 from scattermorph.learn.features import density_power, from_scale_free, scale_free_targets, scale_free_windowed
@@ -758,10 +758,11 @@ class StudyCalibration:
                 "functionals": [gp.kernel_.theta.tolist()
                                                                      for gp in self.functionals.gps]}
 
-    def check_reference(self, seed=None) -> np.ndarray:
-        """The check's reference distribution, computed once (about 15 s on 2 cores)."""
+    def check_reference(self, seed=None, n_draws=PPC_DRAWS) -> np.ndarray:
+        """The check's reference distribution, computed once (about 15 s on 2 cores for 1000 draws)."""
         if self.ppc_reference is None:
-            self.ppc_reference = ppc_reference(self.emulator, seed=reference_seed(0) if seed is None else seed)
+            self.ppc_reference = ppc_reference(self.emulator, seed=reference_seed(0) if seed is None else seed,
+                                               n_draws=n_draws)
         return self.ppc_reference
 
     def fit_checks(self, z, post, *, threshold=PPC_THRESHOLD, edge_band=EDGE_BAND, edge_mass=EDGE_MASS) -> dict:
