@@ -74,9 +74,19 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
 from scattermorph._io import atomic_write
 from scattermorph.errors import InputFileError, ParameterError
-from scattermorph.infer.checks import (EDGE_BAND, EDGE_MASS, PPC_DRAWS, PPC_THRESHOLD, GridGaussian, edge_warnings,
-                                       posterior_predictive_check, ppc_reference, reference_seed)
-from scattermorph.infer.grid import PARAM_LABELS, PARAMS, cell_cdf as _cdf, grid_axes
+from scattermorph.infer.checks import (
+    EDGE_BAND,
+    EDGE_MASS,
+    PPC_DRAWS,
+    PPC_THRESHOLD,
+    GridGaussian,
+    edge_warnings,
+    posterior_predictive_check,
+    ppc_reference,
+    reference_seed,
+)
+from scattermorph.infer.grid import PARAM_LABELS, PARAMS, grid_axes
+from scattermorph.infer.grid import cell_cdf as _cdf
 from scattermorph.learn.features import density_power, from_scale_free, scale_free_targets, scale_free_windowed
 from scattermorph.learn.metrics import coverage_band
 from scattermorph.measure.snapshots import load_dataset
@@ -86,6 +96,8 @@ from scattermorph.provenance.records import sha256_file
 
 __all__ = [
     "PARAMS",
+    "PARAM_LABELS",
+    "grid_axes",
     "study_features",
     "study_parameters",
     "replicate_groups",
