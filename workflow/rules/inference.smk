@@ -153,3 +153,45 @@ TARGETS += [
     rules.plot_inference_example.output.figure,
     rules.summarise_inference.output.summary,
 ]
+
+
+def ship_emulator_runtime(wildcards, attempt):
+    """Runtime (minutes) of ship_emulator, measured on the default study: 2.2 min of
+    CPU (the GP fits with their leave-one-run-out variance factors, 1000 reference
+    posteriors on a 24^3 grid); 10 min wall on 2 cores shared with six other jobs."""
+    return job_runtime(4, attempt)
+
+
+# The emulator shipped in the repository (models/emulator.npz, used by
+# `scattermorph infer` without --study): fitted on every run of the study, as
+# `infer --study` fits it, with the fit check's reference distribution; only
+# where the config ships the predict model (the 3D default study), so that no
+# other study overwrites it.
+if config["learning"]["ship_model"]:
+
+    rule ship_emulator:
+        input:
+            table=rules.assemble_dataset.output.table,
+            curves=rules.assemble_dataset.output.curves,
+        output:
+            emulator="models/emulator.npz",
+        log:
+            f"{LOGS}/inference/ship_emulator.log",
+        benchmark:
+            f"{BENCH}/ship_emulator.tsv"
+        conda:
+            "../../envs/emulator.yaml"
+        threads: 1
+        resources:
+            mem_mb=inference_mem_mb,
+            runtime=ship_emulator_runtime,
+        params:
+            feature_grid=canonical(config["learning"]["feature_grid"]),
+            study=config["study"]["name"],
+            seed=config["study"]["seed"],
+            max_bytes=2000000,
+            code=code_version("ship_emulator.py"),
+        script:
+            "../scripts/ship_emulator.py"
+
+    TARGETS += [rules.ship_emulator.output.emulator]

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from scattermorph.errors import InputFileError
+from scattermorph.infer.emulatorfile import SHIPPED_EMULATOR, load_emulator
 from scattermorph.predict.modelfile import load_model
 from scattermorph.provenance import records
 from scattermorph.provenance.jobparams import current_params
@@ -188,7 +189,9 @@ def _check_params(files: list[Path], sides: dict, configfile=None, snakefile=Non
 
 def _check_shipped_model(path: Path, problems: list[str], notes) -> list[str]:
     """A shipped model (``models/*.npz``): its own sha256 checksum must hold
-    (:func:`scattermorph.predict.modelfile.load_model`), on top of the sidecar checks.
+    (:func:`scattermorph.predict.modelfile.load_model`; the shipped emulator
+    ``models/emulator.npz``: :func:`scattermorph.infer.emulatorfile.load_emulator`,
+    which also rebuilds it and compares its stored predictions), on top of the sidecar checks.
     Its recorded inputs live in the study's results/, which a fresh checkout
     does not have: a *missing* input or script is a note (not checked), a
     present but changed one stays a STALE problem."""
@@ -206,7 +209,10 @@ def _check_shipped_model(path: Path, problems: list[str], notes) -> list[str]:
                 continue
         out.append(line)
     try:
-        load_model(path)
+        if path.name == SHIPPED_EMULATOR.name:
+            load_emulator(path)
+        else:
+            load_model(path)
     except InputFileError as exc:
         out.append(f"TAMPERED {path}: {exc}")
     return out

@@ -19,8 +19,11 @@ predict CURVE [--model MODEL]
 infer CURVE [--study DIR]
     Posterior over the blend's composition phi0, quench depth chi/chi_s and
     age t/tau given a curve (any format predict reads), through an emulator
-    of the scattering trained on a study's simulations; the absolute length
-    2 pi / q1 and the Minkowski densities the posterior implies.
+    of the scattering trained on a study's simulations (default: the shipped
+    models/emulator.npz; ``--about`` describes it); the absolute length
+    2 pi / q1 and the Minkowski densities the posterior implies; a posterior
+    predictive check (exit status 3 when the emulator does not fit the
+    curve) and warnings when the posterior piles up at the prior's edge.
 train TABLE --out MODEL
     Fit the Gaussian-process models to a user's table of curves and densities.
 """
@@ -38,6 +41,7 @@ from scattermorph import __version__
 from scattermorph._io import atomic_write
 from scattermorph.audit import audit
 from scattermorph.errors import InputFileError, ParameterError
+from scattermorph.infer.emulatorfile import about_emulator, load_shipped_emulator
 from scattermorph.infer.posterior import PARAM_LABELS, study_calibration
 from scattermorph.learn.estimators import GP_KERNELS
 from scattermorph.measure.images import characterise, read_image
@@ -212,34 +216,79 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+#: exit status of ``infer`` when the emulator does not fit the curve (the posterior predictive check fails)
+EXIT_MISFIT = 3
+
+
+def _infer_model(args):
+    """(calibration model, label) of infer: the study's (``--study``) or the shipped emulator."""
+    if args.study is None:
+        cal, path = load_shipped_emulator()
+        return cal, f"shipped emulator {path}", path
+    cal = study_calibration(args.study, cache_dir=args.cache_dir,
+                            log=lambda m: print(f"scattermorph infer: note: {m}", file=sys.stderr))
+    return cal, f"study {args.study}", None
+
+
 def _cmd_infer(args) -> int:
     if not 8 <= args.grid <= 80:
         raise ParameterError(f"--grid {args.grid}: give 8 to 80 cells per parameter (default 32)")
+    if not np.isfinite(args.background):
+        raise ParameterError(f"--background {args.background}: give a finite flat background in the curve's "
+                             "intensity unit (0: none)")
+    if args.about:
+        if args.study is not None:
+            raise ParameterError("--about describes the shipped emulator: leave out --study")
+        cal, _, path = _infer_model(args)
+        print(about_emulator(cal, path, shipped=True))
+        return 0
+    if args.curve is None:
+        raise ParameterError("give a CURVE (a file), or --about")
     curve = positive_for_logs(read_curve(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry))
-    cal = study_calibration(args.study, cache_dir=args.cache_dir,
-                            log=lambda m: print(f"scattermorph infer: note: {m}", file=sys.stderr))
-    res = cal.infer(curve.q, curve.intensity, n_grid=args.grid)  # everything computed before anything is written
+    cal, label, _ = _infer_model(args)
+    # everything computed before anything is written
+    res = cal.infer(curve.q, curve.intensity, n_grid=args.grid, background=args.background)
     post = res.pop("grid")
+    checks = res["checks"]
     doc = dict(res, curve=str(args.curve), entry=curve.entry, format=curve.format, q_unit=curve.q_unit,
-               study=str(args.study), ndim=cal.ndim, n_training_snapshots=int(cal.emulator.X_train.shape[0]),
-               n_components=cal.emulator.k, grid_cells_per_parameter=args.grid,
-               warnings=list(curve.warnings))
+               study=str(args.study) if args.study is not None else None, emulator=label, ndim=cal.ndim,
+               n_training_snapshots=int(cal.emulator.X_train.shape[0]), n_components=cal.emulator.k,
+               grid_cells_per_parameter=args.grid, warnings=list(curve.warnings) + checks["warnings"])
     if args.plot is not None:
         save_figure(inference_figure(post, res), args.plot)
+    for w in checks["warnings"]:
+        print(f"scattermorph infer: warning: {w}", file=sys.stderr)
+    status = 0 if checks["fits"] else EXIT_MISFIT
     if args.json is not None:
         text = json.dumps(doc, indent=2)
         if args.json == "-":
             print(text)
-            return 0
+            return status
         Path(args.json).write_text(text + "\n")
-    p = res["posterior"]
-    print(f"{curve.source}: {cal.ndim}D study {args.study} ({cal.emulator.X_train.shape[0]} snapshots, "
+    _print_posterior(curve, cal, label, res)
+    return status
+
+
+def _print_posterior(curve, cal, label, res) -> None:
+    """The text output of infer: the fit check, the posterior, the length scale and the densities."""
+    p, ppc = res["posterior"], res["checks"]["ppc"]
+    print(f"{curve.source}: {cal.ndim}D {label} ({cal.emulator.X_train.shape[0]} snapshots, "
           f"{cal.emulator.k} principal components of the scale-free features)")
+    verdict = "passed" if ppc["passed"] else "FAILED: the emulator does not fit this curve; numbers below describe no simulation"
+    floor = ppc["p_value"] <= 1 / (ppc["n_reference"] + 1)  # the smallest p the reference draws resolve
+    shown = f"<= {ppc['p_value']:.2g} (uncalibrated {ppc['p_gms']:.2g})" if floor else f"= {ppc['p_value']:.3g}"
+    print(f"  fit check: posterior predictive p {shown}, threshold {ppc['threshold']:g}; chi^2 "
+          f"{ppc['chi2_mode']:.3g} over {ppc['dof']} components at the best fit: {verdict}")
+    if res["background"]:
+        print(f"  flat background subtracted: {res['background']:.4g} [{curve.intensity_unit or 'intensity unit'}]")
     print(f"  posterior ({int(p['level'] * 100)} % credible intervals; prior uniform over the training box):")
+    edges = res["checks"]["edges"]["parameters"]
     for name, r in p["params"].items():
+        at = (edges.get(name) or {}).get("warned")
         print(f"  {PARAM_LABELS[name]:12s} mean {r['mean']:.4g}  median {r['median']:.4g}  "
               f"central [{r['central'][0]:.4g}, {r['central'][1]:.4g}]  HPD [{r['hpd'][0]:.4g}, {r['hpd'][1]:.4g}]  "
-              f"prior [{r['prior'][0]:.4g}, {r['prior'][1]:.4g}]  width/prior {r['width_ratio']:.2f}")
+              f"prior [{r['prior'][0]:.4g}, {r['prior'][1]:.4g}]  width/prior {r['width_ratio']:.2f}"
+              + (f"  AT THE {at.upper()} EDGE OF THE PRIOR" if at else ""))
     c = p["correlation"]
     print(f"  correlations: phi0-quench {c[0][1]:+.2f}, phi0-log t {c[0][2]:+.2f}, quench-log t {c[1][2]:+.2f}")
     print(f"  length scale 2 pi / q1 = {res['length_2pi_over_q1']:.4g} [{curve.q_unit.split('/')[-1]}] "
@@ -248,7 +297,6 @@ def _cmd_infer(args) -> int:
     for name, f in res["functionals"].items():
         unit = "1" if f["power"] == 0 else f"({curve.q_unit})^{f['power']}"
         print(f"    {name:24s} {f['mean']: .5g} +- {f['std']:.3g}  [{unit}]")
-    return 0
 
 
 def _cmd_train(args) -> int:
@@ -451,13 +499,23 @@ def _add_infer(sub) -> None:
             "plus the replicate-run scatter; uniform prior over the study's ranges; the posterior evaluated "
             "exactly on a grid. Prints the credible intervals, the absolute length 2 pi / q1 in the curve's unit "
             "and the Minkowski densities implied by the posterior. Reads every format predict reads; bad input: "
-            "a message and exit status 2, nothing written."
+            "a message and exit status 2, nothing written. Every answer is checked: a posterior predictive "
+            "check of the emulator's fit (its p-value; below 0.01 a warning and exit status 3, the results still "
+            "written) and a warning for each parameter whose posterior piles up at an edge of the prior box."
         ),
     )
-    inf.add_argument("curve", help="NXcanSAS (.h5), canSAS 1D XML, NIST 6-column or text file with columns q, I(q)")
-    inf.add_argument("--study", default="results/default",
-                     help="study folder holding dataset.csv and dataset_sq.npz (default results/default); the "
-                          "emulator is fitted on all its simulations (about a minute once, then cached)")
+    inf.add_argument("curve", nargs="?", default=None,
+                     help="NXcanSAS (.h5), canSAS 1D XML, NIST 6-column or text file with columns q, I(q)")
+    inf.add_argument("--study", default=None,
+                     help="study folder holding dataset.csv and dataset_sq.npz: the emulator is fitted on all its "
+                          "simulations (about a minute once, then cached); default: the shipped emulator "
+                          "models/emulator.npz (see --about)")
+    inf.add_argument("--about", action="store_true",
+                     help="print the shipped emulator's size, provenance (study, config hash, code commit and "
+                          "digest, date), parameter box and training set, and exit")
+    inf.add_argument("--background", type=float, default=0.0, metavar="B",
+                     help="flat background of the curve, in its intensity unit, subtracted before the features "
+                          "(data model I = scale S(q) + B; default 0)")
     inf.add_argument("--cache-dir", default=None,
                      help="folder of the cached fits (default $SCATTERMORPH_CACHE_DIR, else ~/.cache/scattermorph/models)")
     inf.add_argument("--grid", type=int, default=32, help="grid cells per parameter (default 32: 32^3 cells)")

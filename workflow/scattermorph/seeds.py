@@ -32,7 +32,9 @@ GAUSSIAN_PROCESS          6             the emulator's designs, its runs' seed, 
 CALIBRATION               17            the calibration runs drawn from the prior
                                         (scattermorph.sim.sweep.calibration_table)
                                         and, with INFERENCE_GP, the inference
-                                        stage's GPs
+                                        stage's GPs; with 101, the reference draws
+                                        of infer's fit check
+                                        (scattermorph.infer.checks.reference_seed)
 INSTRUMENT                2**32 - 2     the simulated instrument's counting noise
                                         (scattermorph.measure.snapshots)
 REFERENCE                 2**32 - 1     the reference structures with known

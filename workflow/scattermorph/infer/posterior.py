@@ -74,6 +74,19 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
 from scattermorph._io import atomic_write
 from scattermorph.errors import InputFileError, ParameterError
+from scattermorph.infer.checks import (
+    EDGE_BAND,
+    EDGE_MASS,
+    PPC_DRAWS,
+    PPC_THRESHOLD,
+    GridGaussian,
+    edge_warnings,
+    posterior_predictive_check,
+    ppc_reference,
+    reference_seed,
+)
+from scattermorph.infer.grid import PARAM_LABELS, PARAMS, grid_axes
+from scattermorph.infer.grid import cell_cdf as _cdf
 from scattermorph.learn.features import density_power, from_scale_free, scale_free_targets, scale_free_windowed
 from scattermorph.learn.metrics import coverage_band
 from scattermorph.measure.snapshots import load_dataset
@@ -83,6 +96,8 @@ from scattermorph.provenance.records import sha256_file
 
 __all__ = [
     "PARAMS",
+    "PARAM_LABELS",
+    "grid_axes",
     "study_features",
     "study_parameters",
     "replicate_groups",
@@ -97,9 +112,6 @@ __all__ = [
     "effective_size",
 ]
 
-#: the calibrated parameters: volume fraction, quench depth chi/chi_s, log10 of the age t/tau
-PARAMS = ("phi0", "quench", "log10_t")
-PARAM_LABELS = {"phi0": "phi0", "quench": "chi/chi_s", "log10_t": "log10 t/tau"}
 #: default feature grid of the study (config.yaml learning.feature_grid)
 DEFAULT_FEATURES = {"n_points": 32, "x_range": (0.3, 3.0)}
 
@@ -329,6 +341,7 @@ class ScatteringEmulator:
         elif runs is not None and np.unique(runs).size > 2:
             self.variance_scale = self._loro_scale(U, Z, np.asarray(runs))
         self.X_train, self.theta_train = X, theta
+        self.groups_train = None if groups is None else np.asarray(groups)
         self.fit_seconds = time.perf_counter() - t0
         return self
 
@@ -444,6 +457,7 @@ class FunctionalEmulator:
         """``values`` shape (n, t) in the simulation's unit; ``q1`` shape (n,) in the same unit."""
 
         self.box = box
+        self.values_train, self.q1_train = np.asarray(values, float), np.asarray(q1, float)
         U = box(theta)
         self.gps = []
         for j, name in enumerate(self.targets):
@@ -464,14 +478,6 @@ class FunctionalEmulator:
 # --------------------------------------------------------------------------
 # posterior on a grid
 # --------------------------------------------------------------------------
-def grid_axes(lo, hi, n=40):
-    """Cell centres of ``n`` equal cells per parameter over [lo, hi] (list of 3 arrays)."""
-    n = int(n)
-    if n < 2:
-        raise ParameterError(f"the grid needs at least 2 cells per parameter, got {n}")
-    return [lo_ + (np.arange(n) + 0.5) * (hi_ - lo_) / n for lo_, hi_ in zip(lo, hi)]
-
-
 def grid_posterior(loglike, lo, hi, n=40):
     """Posterior with a uniform prior over the box, on the grid of cell centres.
 
@@ -500,17 +506,6 @@ def grid_posterior(loglike, lo, hi, n=40):
     w /= w.sum()
     return {"axes": axes, "weights": w.reshape(len(axes[0]), len(axes[1]), len(axes[2])), "theta": mesh,
             "lo": np.asarray(lo, float), "hi": np.asarray(hi, float)}
-
-
-def _cdf(mass, lo, hi, x):
-    """CDF at x of a piecewise-constant density with cell masses ``mass`` over [lo, hi]
-    (a point mass at lo when hi == lo: a parameter with one value in the study)."""
-    if hi <= lo:
-        return 1.0 if x >= lo else 0.0
-    n = mass.size
-    u = np.clip((x - lo) / (hi - lo) * n, 0, n)
-    i = min(int(u), n - 1)
-    return float(mass[:i].sum() + (u - i) * mass[i])
 
 
 def _quantile(mass, lo, hi, p):
@@ -757,11 +752,17 @@ class StudyCalibration:
     features : dict
         ``n_points`` and ``x_range`` of the scale-free features.
     fit_seconds : float
+    ppc_reference : ndarray, shape (M,), or None
+        Sorted p-values of the posterior predictive check on the emulator's
+        prior predictive (:func:`scattermorph.infer.checks.ppc_reference`);
+        None: not computed yet (:meth:`check_reference` computes it).
     """
 
-    def __init__(self, emulator, functionals, ndim, features, fit_seconds, source):
+    def __init__(self, emulator, functionals, ndim, features, fit_seconds, source, ppc_reference=None):
         self.emulator, self.functionals, self.ndim = emulator, functionals, ndim
         self.features, self.fit_seconds, self.source = features, fit_seconds, source
+        self.ppc_reference = None if ppc_reference is None else np.sort(np.asarray(ppc_reference, float))
+        self._ppc_grid = None
 
     def hyper(self) -> dict:
         """Log hyper-parameters of every GP (JSON-able): the cache of a fit."""
@@ -769,8 +770,61 @@ class StudyCalibration:
                 "functionals": [gp.kernel_.theta.tolist()
                                                                      for gp in self.functionals.gps]}
 
-    def infer(self, q, intensity, *, n_grid=40, level=0.90):
+    def check_reference(self, seed=None, n_draws=PPC_DRAWS) -> np.ndarray:
+        """The check's reference distribution, computed once (about 15 s on 2 cores for 1000 draws)."""
+        if self.ppc_reference is None:
+            self.ppc_reference = ppc_reference(self.emulator, seed=reference_seed(0) if seed is None else seed,
+                                               n_draws=n_draws)
+        return self.ppc_reference
+
+    def fit_checks(self, z, post, *, threshold=PPC_THRESHOLD, edge_band=EDGE_BAND, edge_mass=EDGE_MASS) -> dict:
+        """The posterior predictive check and the edge-of-prior check of one curve.
+
+        Parameters
+        ----------
+        z : array_like, shape (k,)
+            The curve's component scores.
+        post : dict
+            Its grid posterior (:func:`grid_posterior`).
+
+        Returns
+        -------
+        dict
+            ``ppc`` (:func:`scattermorph.infer.checks.posterior_predictive_check`),
+            ``edges`` (:func:`scattermorph.infer.checks.edge_warnings`' masses,
+            with ``band`` and ``threshold``), ``warnings`` (list of str) and
+            ``fits`` (False when the check fails).
+        """
+        if self._ppc_grid is None:
+            self._ppc_grid = GridGaussian(self.emulator)
+        ppc = posterior_predictive_check(self._ppc_grid, z, self.check_reference(), threshold=threshold)
+        masses, lines = edge_warnings(post, band=edge_band, threshold=edge_mass)
+        if not ppc["passed"]:
+            lines.insert(0, f"the emulator does not fit this curve: posterior predictive p = {ppc['p_value']:.2g} "
+                            f"< {threshold:g} (chi^2 {ppc['chi2_mode']:.3g} over {ppc['dof']} components at the "
+                            "best fit): the curve is unlike the study's simulations, so the posterior and the "
+                            "densities below describe no simulation of it")
+        return {"ppc": ppc, "edges": {"band": edge_band, "threshold": edge_mass, "parameters": masses},
+                "warnings": lines, "fits": ppc["passed"]}
+
+    def infer(self, q, intensity, *, n_grid=40, level=0.90, background=0.0, checks=True):
         """Posterior of one curve (q in any unit, I in any scale).
+
+        The data model is ``I(q) = scale * S(q) + background``: the flat
+        ``background`` (in the curve's intensity unit) is subtracted before
+        the scale-free features are taken, which remove the scale.
+
+        Parameters
+        ----------
+        q, intensity : array_like, shape (B,)
+        n_grid : int
+            Cells per parameter of the grid posterior.
+        level : float
+            Credible level of the intervals.
+        background : float
+            Flat background B of the curve (0: none).
+        checks : bool
+            Run :meth:`fit_checks` (the posterior predictive and edge checks).
 
         Returns
         -------
@@ -779,40 +833,48 @@ class StudyCalibration:
             ``length_2pi_over_q1`` (curve's unit and its inverse),
             ``functionals`` (name: mean, std, scale-free mean/std, power p),
             ``features`` (x grid, the curve's, posterior-predictive mean and
-            5/95 % band), ``grid`` (the raw posterior, not JSON).
+            5/95 % band), ``background``, ``checks`` (:meth:`fit_checks`, or
+            None), ``grid`` (the raw posterior, not JSON).
         """
-
-        X, q1 = study_features(q, np.asarray(intensity, float)[None], self.ndim, **self.features)
+        if not np.isfinite(background):
+            raise ParameterError(f"background {background!r}: give a finite intensity in the curve's unit")
+        signal = np.asarray(intensity, float) - float(background)
+        X, q1 = study_features(q, signal[None], self.ndim, **self.features)
         em = self.emulator
         z = em.transform(X)[0]
         post = grid_posterior(lambda th: em.loglike(z, th), em.lo, em.hi, n_grid)
-        summ = summarise_posterior(post, level)
+        out = {"posterior": summarise_posterior(post, level), "q1": float(q1[0]),
+               "length_2pi_over_q1": float(2 * np.pi / q1[0]), "background": float(background)}
         w = post["weights"].reshape(-1)
         keep = w > 1e-12 * w.max()  # cells carrying mass: the averages below are over them
         th, wk = post["theta"][keep], w[keep] / w[keep].sum()
-        fm, fs = self.functionals.predict(th)
-        f_mean = wk @ fm
-        f_std = np.sqrt(np.maximum(wk @ (fs ** 2 + fm ** 2) - f_mean ** 2, 0))
-        funcs = {}
-
-        for j, name in enumerate(self.functionals.targets):
-            funcs[name] = {"mean": float(from_scale_free(f_mean[j], q1[0], name, self.ndim)),
-                           "std": float(from_scale_free(f_std[j], q1[0], name, self.ndim)),
-                           "scale_free_mean": float(f_mean[j]), "scale_free_std": float(f_std[j]),
-                           "power": density_power(name, self.ndim)}
+        out["functionals"] = self._functionals(th, wk, q1[0])
         # posterior predictive of the features: mixture of the emulator's Gaussians, by draws
         rng = np.random.default_rng(0)
         pick = rng.choice(th.shape[0], size=400, p=wk)
         mu, sd = em.predict_features(th[pick])
         draws = mu + sd * rng.standard_normal(mu.shape)
         grid = np.logspace(*np.log10(self.features["x_range"]), int(self.features["n_points"]))
-        return {"posterior": summ, "q1": float(q1[0]), "length_2pi_over_q1": float(2 * np.pi / q1[0]),
-                "functionals": funcs,
-                "features": {"x": grid.tolist(), "curve": X[0].tolist(),
-                             "predictive_mean": draws.mean(axis=0).tolist(),
-                             "predictive_lo": np.quantile(draws, 0.05, axis=0).tolist(),
-                             "predictive_hi": np.quantile(draws, 0.95, axis=0).tolist()},
-                "grid": post}
+        out["features"] = {"x": grid.tolist(), "curve": X[0].tolist(),
+                           "predictive_mean": draws.mean(axis=0).tolist(),
+                           "predictive_lo": np.quantile(draws, 0.05, axis=0).tolist(),
+                           "predictive_hi": np.quantile(draws, 0.95, axis=0).tolist()}
+        out["checks"] = self.fit_checks(z, post) if checks else None
+        out["grid"] = post
+        return out
+
+    def _functionals(self, th, wk, q1) -> dict:
+        """Minkowski densities averaged over posterior cells ``th`` with weights ``wk`` (law of total variance)."""
+        fm, fs = self.functionals.predict(th)
+        f_mean = wk @ fm
+        f_std = np.sqrt(np.maximum(wk @ (fs ** 2 + fm ** 2) - f_mean ** 2, 0))
+        funcs = {}
+        for j, name in enumerate(self.functionals.targets):
+            funcs[name] = {"mean": float(from_scale_free(f_mean[j], q1, name, self.ndim)),
+                           "std": float(from_scale_free(f_std[j], q1, name, self.ndim)),
+                           "scale_free_mean": float(f_mean[j]), "scale_free_std": float(f_std[j]),
+                           "power": density_power(name, self.ndim)}
+        return funcs
 
 
 def density_columns(table: pd.DataFrame, ndim: int) -> list[str]:
@@ -873,14 +935,15 @@ def fit_calibration(table, arrays, features=None, rows=None, *, source=None, see
 
 
 #: version of the cache records of :func:`study_calibration` (bump when the fit changes)
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def study_calibration(study_dir, *, cache_dir=None, log=None) -> StudyCalibration:
     """The calibration model of a study, trained on all its simulations.
 
-    The GP hyper-parameters are cached (JSON, keyed by the sha256 of the
-    study's dataset files and the feature grid) in ``cache_dir`` (default
+    The GP hyper-parameters and the posterior predictive check's reference
+    distribution are cached (JSON, keyed by the sha256 of the study's
+    dataset files and the feature grid) in ``cache_dir`` (default
     :func:`scattermorph.predict.smearing.default_cache_dir`): a cached fit is rebuilt
     with one Cholesky factorisation per GP, no optimiser. The study folder
     itself is only read.
@@ -891,20 +954,27 @@ def study_calibration(study_dir, *, cache_dir=None, log=None) -> StudyCalibratio
                                      sha256_file(d / "dataset_sq.npz"), features["n_points"],
                                      list(features["x_range"])]).encode()).hexdigest()[:24]
     cache = Path(cache_dir or default_cache_dir()) / f"inference_{key}.json"
-    hyper = None
+    hyper = reference = None
     if cache.is_file():
         try:
-            hyper = json.loads(cache.read_text())["hyper"]
-        except (ValueError, KeyError):
-            hyper = None  # a damaged cache is refitted and rewritten
+            record = json.loads(cache.read_text())
+            hyper, reference = record["hyper"], record["ppc_reference"]
+        except (ValueError, KeyError, TypeError):
+            hyper = reference = None  # a damaged cache is refitted and rewritten
+    t0 = time.perf_counter()
     cal = fit_calibration(table, arrays, features, source=str(d), hyper=hyper)
-    if hyper is None:
+    if hyper is None or reference is None:
+        cal.check_reference()
         if log:
-            log(f"fitted the emulators on {len(table)} snapshots in {cal.fit_seconds:.1f} s; cached in {cache}")
+            log(f"fitted the emulators on {len(table)} snapshots and the fit check's reference in "
+                f"{time.perf_counter() - t0:.1f} s; cached in {cache}")
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            text = json.dumps({"version": CACHE_VERSION, "study": str(d), "hyper": cal.hyper()})
+            text = json.dumps({"version": CACHE_VERSION, "study": str(d), "hyper": cal.hyper(),
+                               "ppc_reference": cal.ppc_reference.tolist()})
             atomic_write(cache, lambda tmp: Path(tmp).write_text(text))
         except OSError:
             pass  # an unwritable cache only costs a refit next time
+    else:
+        cal.ppc_reference = np.sort(np.asarray(reference, float))
     return cal

@@ -399,7 +399,7 @@ def example_posterior(calibration, q, s_q, truth: dict, functionals_true: dict, 
     grid : dict
         ``axes`` (3 arrays of n_grid), ``weights`` (n_grid, n_grid, n_grid), ``lo``, ``hi``.
     """
-    res = calibration.infer(q, s_q, n_grid=n_grid, level=level)
+    res = calibration.infer(q, s_q, n_grid=n_grid, level=level, checks=False)
     post = res.pop("grid")
     fixed = fixed_parameters(calibration.emulator)
     params = res["posterior"]["params"]
