@@ -325,7 +325,7 @@ def cahn_table(cfg: dict, seed: int, *, log=print):
         log(f"Cahn plot, {name}: chi/chi_s = {got['quench']:.4f} +- {got['quench_sd']:.4f}")
     late = setup.run((g, g), 20, seed, noise=0.0)
     qs, s_late = _series_sq(late, setup.dx, edges)
-    q1 = np.array([peak_position(qs, s) for s in s_late])
+    q1 = np.array([peak_position(qs[1:], s[1:]) for s in s_late])  # shell 0 is k = 0, the mean
     alpha, alpha_se = growth_exponent(setup.times / setup.tau, q1, t_min=c["late_t_min"])
     rows.append({"condition": "late stage (noise-free run)", "quantity": "growth exponent alpha",
                  "truth": 1 / 3, "recovered": alpha, "sd": alpha_se})
