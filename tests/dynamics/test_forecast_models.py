@@ -83,3 +83,16 @@ def test_strong_form_terms_have_the_stencils_symbol():
     expect = -(2 * np.sin(k * dx / 2) / dx) ** 2 * phi
     np.testing.assert_allclose(fd_laplacian(phi, dx, (0, 1)), expect, atol=1e-12)
     np.testing.assert_allclose(strong_terms(phi, dx)[4], expect, atol=1e-12)
+
+
+def test_linear_forecast_with_the_closed_form_rate_follows_the_linearised_solver():
+    # amplitude 1e-6: the nonlinear terms are 1e-12 of the linear ones for 2 tau,
+    # so the project's solver and exp(omega(k) t) agree to its time error
+    model = FloryHugginsDeGennes.at_quench(100, 0.5, 1.5)
+    tau, dx = model.time_scale, model.length_scale / 8
+    times = np.linspace(0.0, 2 * tau, 3)
+    phi = simulate_series(model, (32, 32), dx, times, dt=tau / 400, rng=np.random.default_rng(6),
+                          amplitude=1e-6)
+    pred = linear_forecast(phi[0], dx, times, np.linspace(0, np.pi / dx, 17), model.linear_growth_rate)
+    amp = np.abs(phi[-1] - 0.5).max()
+    assert np.abs(pred[-1] - phi[-1]).max() < 1e-3 * amp

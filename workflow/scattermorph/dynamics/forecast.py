@@ -218,9 +218,12 @@ def fit_fourier_operator(runs, times, dx: float, edges):
 
 
 def linear_forecast(phi_init, dx: float, times, edges, rate):
-    """Every mode of ``phi_init - mean`` grown as ``exp(r(q) (t - t0))``, r per shell.
+    """Every mode of ``phi_init - mean`` grown as ``exp(r(q) (t - t0))``.
 
-    Modes in shells with no rate (NaN) or outside ``edges`` keep their amplitude.
+    ``rate`` is one value per shell of ``edges`` (modes in shells with no
+    rate, NaN, or outside ``edges`` keep their amplitude), or a callable of
+    ``k^2`` evaluated at every mode (e.g.
+    :meth:`~scattermorph.sim.free_energy.FreeEnergy.linear_growth_rate`).
 
     Returns
     -------
@@ -228,8 +231,11 @@ def linear_forecast(phi_init, dx: float, times, edges, rate):
     """
     phi_init = np.asarray(phi_init, float)
     times = np.asarray(times, float)
-    idx = shell_index(phi_init.shape, dx, edges)
-    r = np.where(idx >= 0, np.nan_to_num(np.asarray(rate, float)[np.maximum(idx, 0)]), 0.0)
+    if callable(rate):
+        r = rate(_k2(phi_init.shape, dx))
+    else:
+        idx = shell_index(phi_init.shape, dx, edges)
+        r = np.where(idx >= 0, np.nan_to_num(np.asarray(rate, float)[np.maximum(idx, 0)]), 0.0)
     f0 = sfft.rfftn(phi_init - phi_init.mean())
     with np.errstate(over="ignore", invalid="ignore"):
         out = [phi_init.mean() + sfft.irfftn(f0 * np.exp(r * (t - times[0])), s=phi_init.shape)
