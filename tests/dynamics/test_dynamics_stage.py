@@ -101,3 +101,14 @@ def test_figures_draw_from_small_tables():
     a = {"q": q, "t": np.arange(3.0), "s_qt": np.ones((3, 6)), "rate": 0.1 - q**2, "rate_se": 0.01 + 0 * q,
          "intercept": 0.1, "slope": -1.0, "k_critical": 0.3}
     assert len(plot_cahn(a).axes) == 2
+
+
+def test_window_longer_than_a_subsampled_series_is_refused():
+    from scattermorph.dynamics.study import check_dynamics
+    from scattermorph.errors import ParameterError
+
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())["dynamics"]
+    check_dynamics(cfg)
+    cfg["degradation"]["time_stride"] = [20]
+    with pytest.raises(ParameterError, match="dynamics.library.window = 21"):
+        check_dynamics(cfg)

@@ -5,6 +5,13 @@
 # time-resolved S(q, t). The stage makes its own short 2D (and 3D) runs from
 # config dynamics; it reads nothing from the other stages.
 
+from scattermorph.dynamics.study import check_dynamics
+
+try:
+    check_dynamics(config["dynamics"])
+except ParameterError as exc:
+    raise WorkflowError(f"invalid configuration: {exc}") from None
+
 
 rule recover_dynamics:
     output:

@@ -22,6 +22,7 @@ from scattermorph.dynamics.linear import blend_parameters, cahn_plot, growth_exp
 from scattermorph.dynamics.series import add_measurement_noise, coarse_grain, simulate_series, subsample_times
 from scattermorph.dynamics.strong import fit_strong, strong_terms
 from scattermorph.dynamics.weak import fit_weak
+from scattermorph.errors import ParameterError
 from scattermorph.measure.scattering import (
     apply_instrument,
     peak_position,
@@ -32,7 +33,7 @@ from scattermorph.measure.scattering import (
 from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
 
 __all__ = ["Setup", "series_setup", "recovery_tables", "forecast_table", "cahn_table",
-           "strong_truth", "MODELS"]
+           "strong_truth", "check_dynamics", "MODELS"]
 
 #: the two free energies of the stage, by their key in the configuration
 MODELS = ("landau", "blend")
@@ -333,3 +334,21 @@ def cahn_table(cfg: dict, seed: int, *, log=print):
     rows.append({"condition": "late stage (noise-free run)", "quantity": "growth exponent alpha",
                  "truth": 1 / 3, "recovered": alpha, "sd": alpha_se})
     return pd.DataFrame(rows), out
+
+
+def check_dynamics(cfg: dict) -> None:
+    """The ``dynamics`` section's cross-key checks (the schema checks each key alone).
+
+    Raises
+    ------
+    ParameterError
+        Naming the keys: a time window longer than a (subsampled) series.
+    """
+    lib = cfg["library"]
+    shortest = min([cfg["snapshots"]] + [len(range(0, cfg["snapshots"], s))
+                                         for s in cfg["degradation"]["time_stride"]])
+    if lib["window"] > shortest:
+        raise ParameterError(
+            f"dynamics.library.window = {lib['window']} snapshots is longer than the shortest series "
+            f"({shortest} snapshots, after dynamics.degradation.time_stride): lower the window or the stride"
+        )
