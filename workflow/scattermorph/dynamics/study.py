@@ -18,7 +18,13 @@ import pandas as pd
 from scattermorph import seeds
 from scattermorph.dynamics.forecast import fit_fourier_operator, integrate_fit, linear_forecast, trajectory_errors
 from scattermorph.dynamics.library import STRONG_TERMS, chemical_potential, conservative_library, true_coefficients
-from scattermorph.dynamics.linear import blend_parameters, cahn_plot, growth_exponent, growth_rates
+from scattermorph.dynamics.linear import (
+    blend_parameters,
+    cahn_plot,
+    cook_growth_rates,
+    growth_exponent,
+    growth_rates,
+)
 from scattermorph.dynamics.series import add_measurement_noise, coarse_grain, simulate_series, subsample_times
 from scattermorph.dynamics.strong import fit_strong, strong_terms
 from scattermorph.dynamics.weak import fit_weak
@@ -284,7 +290,9 @@ def cahn_table(cfg: dict, seed: int, *, log=print):
     """Cahn-plot recovery of the blend from simulated time-resolved scattering.
 
     Conditions: the ideal ``S(q, t)`` of a noise-free run; of a run with
-    thermal noise; and the noise-free run seen through an instrument
+    thermal noise, fitted as ``ln S`` linear in t and with Cook's noise floor
+    (:func:`~scattermorph.dynamics.linear.cook_growth_rates`); and the
+    noise-free run seen through an instrument
     (resolution ``dq/q`` and Poisson counting noise, ``counts`` counts in a
     bin of the first curve's mean intensity). Also the late-stage growth
     exponent of the peak ``q1(t)`` of the recovery's noise-free blend run.
@@ -306,15 +314,17 @@ def cahn_table(cfg: dict, seed: int, *, log=print):
     runs = {"ideal": setup.run((g, g), 401, seed, noise=0.0, times=times, amplitude=c["amplitude"]),
             "thermal noise": setup.run((g, g), 402, seed, times=times, amplitude=c["amplitude"])}
     q, s_ideal = _series_sq(runs["ideal"], setup.dx, edges)
-    series = {"ideal": s_ideal, "thermal noise": _series_sq(runs["thermal noise"], setup.dx, edges)[1]}
+    thermal = _series_sq(runs["thermal noise"], setup.dx, edges)[1]
     counts = c["counts"] / np.nanmean(s_ideal[0])
-    series["instrument"] = np.array([apply_instrument(q, s, rng=rng, resolution=c["resolution"],
-                                                      counts=counts)[0] for s in s_ideal])
+    seen = np.array([apply_instrument(q, s, rng=rng, resolution=c["resolution"], counts=counts)[0]
+                     for s in s_ideal])
+    series = {"ideal": (s_ideal, growth_rates), "thermal noise": (thermal, growth_rates),
+              "thermal noise, Cook fit": (thermal, cook_growth_rates), "instrument": (seen, growth_rates)}
     rows, out = [], {}
-    for name, s in series.items():
+    for name, (s, rates) in series.items():
         ok = np.all(np.isfinite(s) & (s > 0), axis=0)
         rate, se = np.full(q.size, np.nan), np.full(q.size, np.nan)
-        rate[ok], se[ok] = growth_rates(times, s[:, ok])
+        rate[ok], se[ok] = rates(times, s[:, ok])
         plot = cahn_plot(q, rate, q_max=c["q_max"] * model.k_critical)
         got = blend_parameters(plot, phi0=model.phi0, N=model.N)
         cov = plot.cov
