@@ -109,7 +109,8 @@ def _cook_fit(x, y, r0):
     scale = float(np.abs(y).max())
 
     def resid(p):
-        return (p[0] * np.exp(2 * p[1] * x) + p[2] - y / scale) * scale / y
+        # the optimiser may try steep rates on its way: clip the exponent, not the answer
+        return (p[0] * np.exp(np.clip(2 * p[1] * x, -700, 700)) + p[2] - y / scale) * scale / y
 
     best = None
     for r in (r0, -1.0, -5.0, -25.0, 1.0, 5.0):
