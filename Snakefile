@@ -35,6 +35,7 @@ include: "workflow/rules/foundations.smk"
 include: "workflow/rules/emulator.smk"
 include: "workflow/rules/inference.smk"
 include: "workflow/rules/classification.smk"
+include: "workflow/rules/dynamics.smk"
 
 
 rule all:

@@ -631,3 +631,33 @@ def inference_runtime(wildcards, attempt):
     fit = 13 / 60 * max(1.0, (n_train / 576) ** 3)
     grid = 55 / 60 * (n_test / 528) * (config["inference"]["n_grid"] / 40) ** 3
     return job_runtime(fit + grid, attempt)
+
+
+# ---------------------------------------------------------------------------
+# Dynamics stage (dynamics.smk): params and resources.
+# ---------------------------------------------------------------------------
+
+
+def dynamics_params():
+    """The stage's config section (canonical) and the study seed."""
+    return {"dynamics": canonical(config["dynamics"]), "seed": config["study"]["seed"]}
+
+
+def dynamics_mem_mb(wildcards, attempt):
+    """Memory of a dynamics job: a few float64 series of snapshots x grid^2
+    cells (the 3D run: grid_3d^3) and their transforms per library term."""
+    d = config["dynamics"]
+    cells = max(d["grid"] ** 2, d["grid_3d"] ** 3)
+    need = 150 + 12 * 8 * d["snapshots"] * cells / 1e6
+    return job_mem_mb(need, attempt)
+
+
+def dynamics_runtime(wildcards, attempt):
+    """Runtime (minutes): measured ~40 s CPU for the recovery at the default
+    (grid 64, 201 snapshots, 50 resamples) on the shared 2-core machine;
+    scales with snapshots x cells."""
+    d = config["dynamics"]
+    scale = (
+        d["snapshots"] / 201 * max(d["grid"] ** 2 / 64**2, d["grid_3d"] ** 3 / 24**3)
+    )
+    return job_runtime(1.0 * scale, attempt)

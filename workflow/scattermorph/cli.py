@@ -26,6 +26,11 @@ infer CURVE [--study DIR]
     curve) and warnings when the posterior piles up at the prior's edge.
 train TABLE --out MODEL
     Fit the Gaussian-process models to a user's table of curves and densities.
+cahn FOLDER
+    Cahn's linear theory from a folder of time-stamped curves of a quenched
+    blend: the early growth rate R(q) per q, the Cahn plot R/q^2 against q^2
+    (critical and fastest wavenumbers; with phi0, N and the segment length the
+    mobility, f'' and chi/chi_s) and the late-stage growth exponent.
 """
 
 from __future__ import annotations
@@ -40,11 +45,13 @@ import numpy as np
 from scattermorph import __version__
 from scattermorph._io import atomic_write
 from scattermorph.audit import audit
+from scattermorph.dynamics.measured import cahn_analysis, read_time_series
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.infer.emulatorfile import about_emulator, load_shipped_emulator
 from scattermorph.infer.posterior import PARAM_LABELS, study_calibration
 from scattermorph.learn.estimators import GP_KERNELS
 from scattermorph.measure.images import characterise, read_image
+from scattermorph.plots.dynamics import plot_cahn
 from scattermorph.plots.inference import inference_figure
 from scattermorph.plots.predict import predict_figure
 from scattermorph.plots.save import save_figure
@@ -359,6 +366,61 @@ def _cmd_readme(args) -> int:
 # --------------------------------------------------------------------------
 # the parser: one _add_<command> per subcommand
 # --------------------------------------------------------------------------
+def _cmd_cahn(args) -> int:
+    t, q, intensity, q_unit = read_time_series(args.folder, times=args.times, q_unit=args.q_unit,
+                                               columns=args.columns, entry=args.entry)
+    res = cahn_analysis(t, q, intensity, t_max=args.t_max, q_max=args.q_max, phi0=args.phi0, N=args.N,
+                        segment_length=args.segment_length, late_t_min=args.late_t_min)
+    if args.plot is not None:
+        save_figure(plot_cahn({"q": q, "t": t, "s_qt": intensity, "rate": res["rate"], "rate_se": res["rate_se"],
+                               "intercept": res["intercept"], "slope": res["slope"],
+                               "k_critical": res["q_critical"]}), args.plot)
+    length = q_unit.split("/")[-1]
+    print(f"{args.folder}: {t.size} curves, t = {t[0]:.4g} to {t[-1]:.4g}, {q.size} q values ({q_unit})")
+    print(f"  Cahn plot R/q^2 = a + b q^2: a = {res['intercept']:.5g} ({length}^2/time, = -M f''), "
+          f"b = {res['slope']:.5g} ({length}^4/time, = -2 M kappa0)")
+    print(f"  q_c = {res['q_critical']:.5g} {q_unit} (modes above it decay), fastest q_m = {res['q_fastest']:.5g}")
+    if "blend" in res:
+        b = res["blend"]
+        print(f"  mobility M = {b['mobility']:.5g} +- {b['mobility_sd']:.2g} ({length}^2/time), "
+              f"f''(phi0) = {b['f2']:.5g} +- {b['f2_sd']:.2g}, chi/chi_s = {b['quench']:.5g} +- {b['quench_sd']:.2g}")
+    if "alpha" in res:
+        print(f"  late stage: q1 ~ t^-alpha, alpha = {res['alpha']:.4g} +- {res['alpha_se']:.2g}")
+    if args.json is not None:
+        doc = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()}
+        doc.update(times=t.tolist(), q=q.tolist(), q_unit=q_unit, folder=str(args.folder))
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+    return 0
+
+
+def _add_cahn(sub) -> None:
+    """scattermorph cahn FOLDER."""
+    ca = sub.add_parser(
+        "cahn",
+        help="Cahn plot (mobility, quench depth, critical wavenumber) from a folder of time-stamped curves",
+        description=(
+            "Cahn's linear theory of spinodal decomposition from time-resolved scattering: ln I(q, t) is fitted "
+            "linearly in t per q over the early curves (R(q) = d ln I / 2 dt), then R(q)/q^2 against q^2 by a "
+            "straight line (intercept -M f'', slope -2 M kappa0). Every curve must be on the same q grid. Bad "
+            "input: a message and exit status 2, nothing written."
+        ),
+    )
+    ca.add_argument("folder", help="folder of curve files (any format predict reads), one per time")
+    ca.add_argument("--times", default=None, metavar="CSV",
+                    help="CSV table with columns file, time (default: the time in each file name, e.g. run_t12.5.dat)")
+    ca.add_argument("--t-max", type=float, default=None, help="last time of the early, linear regime (default: all)")
+    ca.add_argument("--q-max", type=float, default=None, help="fit the Cahn plot up to this q (default: all)")
+    ca.add_argument("--phi0", type=float, default=None, help="mean volume fraction (with --N, --segment-length)")
+    ca.add_argument("--N", type=float, default=None, help="degree of polymerisation of both species")
+    ca.add_argument("--segment-length", type=float, default=None,
+                    help="statistical segment length b in the length unit of q (de Gennes kappa0 = b^2/(36 phi0 (1-phi0)))")
+    ca.add_argument("--late-t-min", type=float, default=None, help="fit q1 ~ t^-alpha from this time on")
+    _add_curve_options(ca, batch=False)
+    ca.add_argument("--json", metavar="OUT", default=None, help="write everything as JSON to OUT")
+    ca.add_argument("--plot", metavar="OUT.png", default=None, help="the curves and the Cahn plot")
+    ca.set_defaults(func=_cmd_cahn)
+
+
 def _add_characterise(sub) -> None:
     """scattermorph characterise IMAGE."""
     p = sub.add_parser(
@@ -611,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"scattermorph {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_characterise, _add_audit, _add_predict, _add_infer, _add_train, _add_readme):
+    for add in (_add_characterise, _add_audit, _add_predict, _add_infer, _add_train, _add_readme, _add_cahn):
         add(sub)
     return parser
 

@@ -35,6 +35,8 @@ CALIBRATION               17            the calibration runs drawn from the prio
                                         stage's GPs; with 101, the reference draws
                                         of infer's fit check
                                         (scattermorph.infer.checks.reference_seed)
+DYNAMICS                  26            the dynamics stage's series, held-out runs,
+                                        noise and bootstrap (scattermorph.dynamics.study)
 INSTRUMENT                2**32 - 2     the simulated instrument's counting noise
                                         (scattermorph.measure.snapshots)
 REFERENCE                 2**32 - 1     the reference structures with known
@@ -54,6 +56,7 @@ __all__ = [
     "EMULATOR_RESTARTS",
     "CALIBRATION",
     "INFERENCE_GP",
+    "DYNAMICS",
     "INSTRUMENT",
     "REFERENCE",
     "sequence",
@@ -75,6 +78,8 @@ EMULATOR_RESTARTS = 101
 CALIBRATION = 17
 #: sub-stream key of the inference stage's GPs (under CALIBRATION)
 INFERENCE_GP = 100
+#: the dynamics stage: ``SeedSequence([seed, DYNAMICS, *keys])``
+DYNAMICS = 26
 #: the instrument's counting noise on the stored curves: ``SeedSequence([seed, INSTRUMENT])``
 INSTRUMENT = 2**32 - 2
 #: the reference structures: ``SeedSequence([seed, REFERENCE])``
