@@ -34,7 +34,7 @@ __all__ = ["SIGMA_FACTOR", "B_RANGE", "fit_background", "subtract_background", "
 #: allowed background, in units of the lowest intensity of the curve's points in the model's window: from an
 #: over-subtraction as large as that intensity to just below it (a larger B leaves no point of the tail)
 B_RANGE = (-1.0, 0.97)
-#: factor on the curvature standard deviation: the RMS of (fitted - true) / sigma_curvature on 42 held-out
+#: factor on the curvature standard deviation: the RMS of (fitted - true) / sigma_curvature on 48 held-out
 #: study curves on the full window [0.3, 3] q1 with backgrounds of 0 and 50 % of I at their largest q (1.67);
 #: the study's window table (scattermorph.predict.evaluate) reports the z-scores this gives
 SIGMA_FACTOR = 1.7
