@@ -76,7 +76,8 @@ def _curves(folder: Path) -> dict:
     for k, (qq, ss, dq) in files.items():
         path = folder / (k.replace(" ", "_").replace("/", "").replace(",", "") + ".txt")
         cols = [qq, ss, 0.02 * ss] + ([] if dq is None else [dq])
-        np.savetxt(path, np.column_stack(cols), header="q I dI" + ("" if dq is None else " dQ"))
+        # a plain header line (not a comment): predict reads a 4th column headed dQ as the resolution
+        np.savetxt(path, np.column_stack(cols), header="q I dI" + ("" if dq is None else " dQ"), comments="")
         out[k] = path
     return out
 

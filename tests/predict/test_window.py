@@ -130,11 +130,11 @@ def test_refusal_names_the_functional_the_window_and_the_accuracy(model):
     row = pred.table.set_index("functional")
     assert np.isnan(row.loc["perimeter_density", "mean"]) and np.isfinite(row.loc["area_density", "mean"])
     [msg] = [w for w in pred.warnings if "refused" in w]
-    assert "perimeter_density" in msg and "[0.5, 2]" in msg and f"{MIN_R2 - 0.3:.2f}" in msg
+    assert "perimeter_density" in msg and "[0.5, 2]" in msg and f"{MIN_R2 - 0.3:.3f}" in msg
     assert pred.to_dict()["functionals"]["perimeter_density"]["mean"] is None  # JSON null, not NaN
     refit.training["window_accuracy"]["area_density"]["r2"] = 0.1
     pred = refit.predict(curve, None, background={"value": 0.0, "sigma": 0.0})
-    with pytest.raises(InputFileError, match=r"area_density refused.*R\^2 is 0.10.*perimeter_density refused"):
+    with pytest.raises(InputFileError, match=r"area_density refused.*R\^2 is 0.100.*perimeter_density refused"):
         _refuse(pred, refit, (0.5, 2.0), "cut.dat")
 
 

@@ -230,7 +230,7 @@ def windows_markdown(windows) -> list[str]:
     w = windows.copy()
     lines = ["", "Measured curves (what `scattermorph predict` does with a partial q range and a flat background): "
              "held-out curves cut to a window of their own q1, a background of a fraction of I at their largest q "
-             "and 2 % noise added; the model refitted on the window each covers, the background fitted (rows "
+             "and relative noise (config learning.windows) added; the model refitted on the window each covers, the background fitted (rows "
              "'given 0': the full window with the background given as 0, as before window refits and background "
              "fits existed). R^2 and 95 % coverage over the answered curves; refused: the fraction refused for a "
              "cross-validated R^2 below the threshold on the refitted window; background: RMS error of the "

@@ -194,5 +194,5 @@ def refusal_text(name, acc, x_range, *, min_r2=MIN_R2) -> str:
     """Why ``name`` is refused on ``x_range`` (the message ``predict`` prints)."""
     lo, hi = x_range
     return (f"{name} refused: on the window q/q1 in [{lo:g}, {hi:g}] the curve covers, the refitted model's "
-            f"cross-validated R^2 is {acc['r2']:.2f} (95 % interval coverage {acc['coverage_95']:.2f}), below "
+            f"cross-validated R^2 is {acc['r2']:.3f} (95 % interval coverage {acc['coverage_95']:.2f}), below "
             f"{min_r2:g}: the answer would be meaningless; measure a wider q range for it")
