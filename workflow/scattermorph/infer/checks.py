@@ -66,9 +66,9 @@ PPC_GRID = 24
 #: prior-predictive draws of the reference distribution (a p-value near 0.01
 #: then carries a Monte Carlo error of 0.003)
 PPC_DRAWS = 1000
-#: a curve fails the check below this p-value: on the study's held-out runs
-#: 1.1 % of the snapshots fall below it (nominal 1 %), every non-blend real file
-#: tried falls below it (docs/inference.md)
+#: a curve fails the check below this p-value: the false-alarm rate on curves the
+#: emulator describes; on the study's held-out runs about 1 % of the snapshots
+#: fall below it, and every non-blend real file tried (docs/inference.md)
 PPC_THRESHOLD = 0.01
 #: the outer fraction of a parameter's prior range that is its "edge"
 EDGE_BAND = 0.05
