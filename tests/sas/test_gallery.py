@@ -13,6 +13,7 @@ import pytest
 
 from scattermorph.errors import InputFileError
 from scattermorph.predict.apply import apply_model, base_model
+from scattermorph.sas.applicability import assess_curve
 from scattermorph.sas.curves import read_curves
 
 SASDATA = Path(__file__).resolve().parents[1] / "data" / "sasdata"
@@ -22,6 +23,8 @@ NOT_DATA = {"README.md", "LICENSE.TXT", "gallery.csv"}
 #: reason keywords of the table -> the phrases of the message (or warning) that show it
 REASONS = {
     "coverage": ("the curve covers", "needs at least"),
+    "window": ("refused: on the window", "cross-validated R^2"),
+    "narrow-window": ("too narrow to hold a peak",),
     "out-of-domain": ("OUT OF TRAINING DOMAIN",),
     "negative-intensity": ("is negative",),
     "repeated-q": ("appears", "disagree"),
@@ -49,10 +52,17 @@ def _curves(row):
     return chosen[0], None
 
 
+def _applicability(curve):
+    """The applicability check of a curve as ``predict`` runs it (shipped model: 3D)."""
+    return assess_curve(curve.q, curve.intensity, curve.error, dq=curve.dq, ndim=3)
+
+
 def _needs_refit(row) -> bool:
-    """A curve that states a resolution: predict refits the model for it (tens of seconds each)."""
+    """A curve that predict answers with a model refitted for its resolution (seconds each): one
+    that states a dQ and is not refused by the applicability check before any refit."""
     curve, _ = _curves(row)
-    return curve is not None and curve.dq is not None and bool(np.any(curve.dq > 0))
+    return (curve is not None and curve.dq is not None and bool(np.any(curve.dq > 0))
+            and _applicability(curve).verdict != "refused")
 
 
 def _rows(slow_when_refit=False):
@@ -92,18 +102,31 @@ def test_predict_outcome(row, shipped, tmp_path_factory):
     if curve is None:
         pytest.skip(f"not read: {message}")
     model, _, label = shipped
-    cache = tmp_path_factory.getbasetemp() / "gallery_refits"  # one refit per dQ/q for the whole run
-    try:
-        res = apply_model(model, [(SASDATA / row["file"], curve)], label=label, cache_dir=cache, n_draws=1)[0]
-    except InputFileError as exc:
-        got, detail = f"refused: {reason(str(exc))}", str(exc)
+    verdict = _applicability(curve)
+    if verdict.verdict == "refused":  # predict refuses it before any model is applied (no refit)
+        with pytest.raises(InputFileError, match="not a phase-separated blend's curve"):
+            apply_model(model, [(SASDATA / row["file"], curve)], label=label, n_draws=1)
+        got, detail = f"refused: {verdict.reasons[0][0]}", verdict.text()
     else:
-        warnings = res.prediction.warnings
-        flags = [reason(w) for w in warnings if reason(w) in REASONS]
-        if not res.prediction.info["in_domain"] and "out-of-domain" not in flags:
-            flags.append("out-of-domain")
-        got = f"flagged: {flags[0]}" if flags else "predicted"
-        detail = "; ".join(warnings) or "no warning"
+        got, detail = _predict_outcome(model, label, row, curve, tmp_path_factory)
     assert got == row["predict"], (
         f"{row['file']} {row['entry']}: predict outcome changed from {row['predict']!r} to {got!r} ({detail[:400]}); "
         "update tests/data/sasdata/gallery.csv if intended")
+
+
+def _predict_outcome(model, label, row, curve, tmp_path_factory):
+    """``predict``'s outcome for a curve the applicability check does not refuse, and its messages."""
+    cache = tmp_path_factory.getbasetemp() / "gallery_refits"  # one refit per dQ/q and window for the run
+    try:
+        res = apply_model(model, [(SASDATA / row["file"], curve)], label=label, cache_dir=cache, n_draws=1)[0]
+    except InputFileError as exc:
+        return f"refused: {reason(str(exc))}", str(exc)
+    warnings = res.prediction.warnings
+    detail = "; ".join(warnings) or "no warning"
+    applicable = res.doc["applicability"]
+    if applicable["verdict"] == "flagged":
+        return f"flagged: {applicable['reasons'][0]['code']}", detail
+    flags = [reason(w) for w in warnings if reason(w) in REASONS]
+    if not res.prediction.info["in_domain"] and "out-of-domain" not in flags:
+        flags.append("out-of-domain")
+    return (f"flagged: {flags[0]}" if flags else "predicted"), detail

@@ -47,6 +47,7 @@ from scattermorph._io import atomic_write
 from scattermorph.audit import audit
 from scattermorph.dynamics.measured import cahn_analysis, read_time_series
 from scattermorph.errors import InputFileError, ParameterError
+from scattermorph.infer.apply import infer_curve
 from scattermorph.infer.emulatorfile import about_emulator, load_shipped_emulator
 from scattermorph.infer.posterior import PARAM_LABELS, study_calibration
 from scattermorph.learn.estimators import GP_KERNELS
@@ -61,7 +62,7 @@ from scattermorph.predict.fit import cv_text, train_model
 from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, domain_text
 from scattermorph.predict.modelfile import model_summary, save_model
 from scattermorph.provenance.readme import HAND_EDITED, STALE, check, documents, sync
-from scattermorph.sas.curves import positive_for_logs, read_curve, read_table
+from scattermorph.sas.curves import read_curve, read_table
 
 __all__ = ["main", "build_parser"]
 
@@ -240,9 +241,7 @@ def _infer_model(args):
 def _cmd_infer(args) -> int:
     if not 8 <= args.grid <= 80:
         raise ParameterError(f"--grid {args.grid}: give 8 to 80 cells per parameter (default 32)")
-    if not np.isfinite(args.background):
-        raise ParameterError(f"--background {args.background}: give a finite flat background in the curve's "
-                             "intensity unit (0: none)")
+    background = None if args.background is None else check_background(args.background)
     if args.about:
         if args.study is not None:
             raise ParameterError("--about describes the shipped emulator: leave out --study")
@@ -251,10 +250,10 @@ def _cmd_infer(args) -> int:
         return 0
     if args.curve is None:
         raise ParameterError("give a CURVE (a file), or --about")
-    curve = positive_for_logs(read_curve(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry))
+    curve = read_curve(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry)
     cal, label, _ = _infer_model(args)
     # everything computed before anything is written
-    res = cal.infer(curve.q, curve.intensity, n_grid=args.grid, background=args.background)
+    res = infer_curve(cal, curve, n_grid=args.grid, background=background)
     post = res.pop("grid")
     checks = res["checks"]
     doc = dict(res, curve=str(args.curve), entry=curve.entry, format=curve.format, q_unit=curve.q_unit,
@@ -286,8 +285,10 @@ def _print_posterior(curve, cal, label, res) -> None:
     shown = f"<= {ppc['p_value']:.2g} (uncalibrated {ppc['p_gms']:.2g})" if floor else f"= {ppc['p_value']:.3g}"
     print(f"  fit check: posterior predictive p {shown}, threshold {ppc['threshold']:g}; chi^2 "
           f"{ppc['chi2_mode']:.3g} over {ppc['dof']} components at the best fit: {verdict}")
-    if res["background"]:
-        print(f"  flat background subtracted: {res['background']:.4g} [{curve.intensity_unit or 'intensity unit'}]")
+    bg = res.get("background_fit") or {"value": res["background"], "sigma": 0.0, "method": "given"}
+    if bg["value"] or bg["sigma"]:
+        print(f"  flat background subtracted: {bg['value']:.4g} +- {bg['sigma']:.2g} "
+              f"[{curve.intensity_unit or 'intensity unit'}] ({bg['method']})")
     print(f"  posterior ({int(p['level'] * 100)} % credible intervals; prior uniform over the training box):")
     edges = res["checks"]["edges"]["parameters"]
     for name, r in p["params"].items():
@@ -575,9 +576,10 @@ def _add_infer(sub) -> None:
     inf.add_argument("--about", action="store_true",
                      help="print the shipped emulator's size, provenance (study, config hash, code commit and "
                           "digest, date), parameter box and training set, and exit")
-    inf.add_argument("--background", type=float, default=0.0, metavar="B",
+    inf.add_argument("--background", default=None, metavar="B",
                      help="flat background of the curve, in its intensity unit, subtracted before the features "
-                          "(data model I = scale S(q) + B; default 0)")
+                          "(data model I = scale S(q) + B; 0 for subtracted data); default: fitted as predict "
+                          "fits it (the value that makes the curve's shape most like the training curves')")
     inf.add_argument("--cache-dir", default=None,
                      help="folder of the cached fits (default $SCATTERMORPH_CACHE_DIR, else ~/.cache/scattermorph/models)")
     inf.add_argument("--grid", type=int, default=32, help="grid cells per parameter (default 32: 32^3 cells)")

@@ -244,7 +244,7 @@ def resolution_info(curve: Curve, used=None) -> dict | None:
 # --------------------------------------------------------------------------
 # predictions
 # --------------------------------------------------------------------------
-def check_applicability(curve: Curve, ndim: int = 3) -> Applicability:
+def check_applicability(curve: Curve, ndim: int = 3, *, task: str = "predict") -> Applicability:
     """Whether the curve can come from a phase-separated blend; a refusal raises.
 
     Parameters
@@ -252,6 +252,8 @@ def check_applicability(curve: Curve, ndim: int = 3) -> Applicability:
     curve : Curve
     ndim : int
         The model's dimension.
+    task : str
+        What the refusal says there is nothing to do ("predict", "infer").
 
     Returns
     -------
@@ -265,7 +267,7 @@ def check_applicability(curve: Curve, ndim: int = 3) -> Applicability:
     """
     result = assess_curve(curve.q, curve.intensity, curve.error, dq=curve.dq, ndim=ndim)
     if result.verdict == "refused":
-        raise InputFileError(f"{curve.source}: not a phase-separated blend's curve, nothing to predict: "
+        raise InputFileError(f"{curve.source}: not a phase-separated blend's curve, nothing to {task}: "
                              f"{result.text()} (see 'Is this curve a phase-separated blend?' in docs/predict.md)")
     return result
 

@@ -135,10 +135,11 @@ def _noise_ln(lni, smooth, rel_error):
 # --------------------------------------------------------------------------
 # fits for curves without a peak
 # --------------------------------------------------------------------------
-def _fit_rms(model, p0, lo, hi, q, intensity, weights, *, full=False):
-    """Weighted rms of ln I - ln model after a bounded least-squares fit (robust soft-L1 loss).
+def _fit_rms(model, p0, lo, hi, q, intensity, weights, *, full=False, weighted=False):
+    """Rms of ln I - ln model after a bounded, weighted least-squares fit (robust soft-L1 loss).
 
-    With ``full`` also the standard errors of the parameters (from the Jacobian, scaled by the rms).
+    With ``full`` also the standard errors of the parameters (from the Jacobian, scaled by the rms);
+    with ``weighted`` the rms of the weighted residuals (with weights I/dI: the reduced chi of the fit).
     """
     def resid(p):
         m = model(p, q)
@@ -148,7 +149,7 @@ def _fit_rms(model, p0, lo, hi, q, intensity, weights, *, full=False):
                             max_nfev=400)
     except ValueError:
         return (np.inf, None, None) if full else (np.inf, None)
-    r = resid(res.x) / weights
+    r = resid(res.x) if weighted else resid(res.x) / weights
     rms = float(np.sqrt(np.mean(r ** 2)))
     if not full:
         return rms, res.x
@@ -157,7 +158,7 @@ def _fit_rms(model, p0, lo, hi, q, intensity, weights, *, full=False):
     return rms, res.x, np.sqrt(np.abs(np.diag(cov)))
 
 
-def _fit_oz(q, intensity, weights):
+def _fit_oz(q, intensity, weights, *, weighted=False):
     """Ornstein-Zernike with a flat background: ``I0 / (1 + (q xi)^2) + B`` (rms in ln I, xi q_max)."""
     imax = intensity.max()
     p0 = [np.log(intensity[0] * 1.1), np.log(1.0 / q[q.size // 2]), 0.1 * intensity[-1]]
@@ -165,8 +166,43 @@ def _fit_oz(q, intensity, weights):
     def model(p, qq):
         return np.exp(p[0]) / (1 + (qq * np.exp(p[1])) ** 2) + p[2]
     rms, p = _fit_rms(model, p0, [np.log(imax) - 5, np.log(1e-3 / q[-1]), 0.0],
-                      [np.log(imax) + 10, np.log(1e3 / q[0]), imax], q, intensity, weights)
+                      [np.log(imax) + 10, np.log(1e3 / q[0]), imax], q, intensity, weights, weighted=weighted)
     return rms, (None if p is None else float(np.exp(p[1])))
+
+
+def _debye(x2):
+    """Debye's function of a Gaussian coil, g_D = 2 (e^-x + x - 1) / x^2 with x = (q Rg)^2 (series near 0)."""
+    x2 = np.asarray(x2, dtype=float)
+    small = x2 < 1e-4
+    safe = np.where(small, 1.0, x2)
+    return np.where(small, 1 - x2 / 3 + x2 ** 2 / 12, 2 * (np.expm1(-safe) + safe) / safe ** 2)
+
+
+def _fit_rpa(q, intensity, weights, *, weighted=False):
+    """One-phase binary blend in the random-phase approximation, with a flat background.
+
+    For a symmetric blend (equal chain lengths and radii of gyration) de Gennes'
+    RPA gives S(q)^-1 proportional to 1/g_D(q Rg) - chi/chi_s (de Gennes,
+    *Scaling Concepts in Polymer Physics*, 1979, ch. IX): ``I = K / (1/g_D(q Rg) -
+    c) + B`` with ``c = chi/chi_s < 1`` in the one-phase region. Its small-q
+    limit is Ornstein-Zernike; beyond q Rg ~ 1 it follows the coils' q^-2.
+
+    Returns
+    -------
+    rms : float
+        In ln I.
+    params : (float, float) or None
+        ``Rg`` (1/q unit) and ``c`` (chi/chi_s).
+    """
+    imax = intensity.max()
+    p0 = [np.log(intensity[0] * 0.5), np.log(1.0 / q[q.size // 2]), 0.5, 0.1 * intensity[-1]]
+
+    def model(p, qq):
+        return np.exp(p[0]) / (1.0 / _debye((qq * np.exp(p[1])) ** 2) - p[2]) + p[3]
+    rms, p = _fit_rms(model, p0, [np.log(imax) - 12, np.log(1e-3 / q[-1]), -5.0, 0.0],
+                      [np.log(imax) + 5, np.log(1e3 / q[0]), 0.999, imax], q, intensity, weights,
+                      weighted=weighted)
+    return rms, (None if p is None else (float(np.exp(p[1])), float(p[2])))
 
 
 def _fit_power_law(q, intensity, weights):
@@ -312,20 +348,42 @@ def _inputs(q, intensity, error, background, dq):
     return q[keep], intensity[keep], rel, rel_dq
 
 
-def _no_peak_reasons(q, intensity, weights, noise, smooth, k, diag):
-    """Why a curve without an interior maximum is not a phase-separating blend (the best description first)."""
+def _no_peak_reasons(q, intensity, weights, noise, smooth, k, diag, rel=None):
+    """Why a curve without an interior maximum is not a phase-separating blend (the best description first).
+
+    A one-phase form describes the curve when its rms log residual is within
+    the noise tolerance, or, with stated errors ``rel`` (dI/I), when its fit
+    weighted by them has a reduced chi within ``fit_noise_factor``: real
+    curves' errors grow tenfold towards high q, where an unweighted rms
+    counts the noisiest points most.
+    """
     tol = min(THRESHOLDS["fit_rms_max"], max(THRESHOLDS["fit_noise_factor"] * noise, 0.01))
-    oz_rms, xi = _fit_oz(q, intensity, weights)
+    fits = {"oz": _fit_oz(q, intensity, weights), "rpa": _fit_rpa(q, intensity, weights)}
+    how = {name: f"within {100 * rms:.1f}% rms" if rms <= tol else None for name, (rms, _) in fits.items()}
+    if rel is not None and np.all(rel > 0):
+        w = 1.0 / np.maximum(rel, 1e-3)
+        for name, fit in (("oz", _fit_oz), ("rpa", _fit_rpa)):
+            chi, par = fit(q, intensity, w, weighted=True)
+            diag[f"{name}_chi"] = chi
+            if how[name] is None and chi <= THRESHOLDS["fit_noise_factor"]:
+                fits[name], how[name] = (fits[name][0], par), f"within its errors (reduced chi {chi:.2f})"
+    (oz_rms, xi), (rpa_rms, rpa) = fits["oz"], fits["rpa"]
     pl_rms, expo = _fit_power_law(q, intensity, weights)
-    diag.update(oz_rms=oz_rms, oz_xi=xi, power_law_rms=pl_rms, power_law_exponent=expo)
+    diag.update(oz_rms=oz_rms, oz_xi=xi, rpa_rms=rpa_rms, rpa_rg=None if rpa is None else rpa[0],
+                rpa_chi_over_chi_s=None if rpa is None else rpa[1], power_law_rms=pl_rms, power_law_exponent=expo)
     if k == intensity.size - 1 or smooth[-1] >= smooth.max() - 1e-12:
         return [("no_peak_rising", "I(q) rises up to the largest q measured: a peak, if there is one, lies beyond "
                  "the q range; measure to larger q")]
     out = []
-    if oz_rms <= tol:
+    if how["oz"]:
         out.append(("one_phase_oz", f"the curve is an Ornstein-Zernike (Lorentzian) I0/(1+(q xi)^2) + B with xi = "
-                    f"{xi:.3g} (1/q unit), within {100 * oz_rms:.1f}% rms: a one-phase mixture's concentration "
+                    f"{xi:.3g} (1/q unit), {how['oz']}: a one-phase mixture's concentration "
                     "fluctuations, no spinodal structure"))
+    elif how["rpa"]:
+        out.append(("one_phase_rpa", f"the curve is a one-phase polymer blend's random-phase-approximation "
+                    f"scattering K / (1/g_D(q Rg) - chi/chi_s) + B (de Gennes) with Rg = {rpa[0]:.3g} (1/q unit) "
+                    f"and chi/chi_s = {rpa[1]:.2f} (fitted as a symmetric blend; < 1: below the spinodal), {how['rpa']}: "
+                    "concentration fluctuations of a one-phase mixture, no spinodal structure"))
     elif pl_rms <= tol:
         out.append(("power_law", f"the curve is a single power law q^-{expo:.2f} (+ flat background) over the whole "
                     f"range, within {100 * pl_rms:.1f}% rms: no characteristic length in this q range (fractal, "
@@ -375,7 +433,7 @@ def assess_curve(q, intensity, error=None, *, background=None, dq=None, ndim=3) 
             "q_peak": float(q[k]) if interior else None, "peak_over_low_end": over_lo, "peak_over_high_end": over_hi,
             "q_range_over_q_peak": [float(q[0] / q[k]), float(q[-1] / q[k])] if interior else None}
     if not interior:
-        reasons = _no_peak_reasons(q, intensity, weights, noise, smooth, k, diag)
+        reasons = _no_peak_reasons(q, intensity, weights, noise, smooth, k, diag, rel)
         reasons.append(("no_peak", f"I(q) has no maximum inside the q range ({q[0]:.3g}-{q[-1]:.3g}) standing clear "
                         f"of the noise (peak over the low-q end {over_lo:.2f}x, over the high-q end {over_hi:.2f}x): "
                         "a phase-separating blend shows a peak at q1 ~ 2 pi / L; if yours lies outside the q range, "
