@@ -19,7 +19,6 @@ are sampled at the same dynamical stages; otherwise in the absolute unit
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 

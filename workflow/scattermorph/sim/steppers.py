@@ -426,6 +426,23 @@ def _first_moment(phihat, kabs, weight, threads=1):
     return num / den
 
 
+def _separated_norm2(model, grid: Grid) -> float:
+    """``sum w |phihat|^2 / K^2`` of a phase-separated pattern at the fastest
+    wavenumber ``k_m``: ``(size A / k_m)^2`` with ``A = (phi_+ - phi_-) sqrt(x
+    (1 - x))`` the RMS deviation of a field of the binodal phases in volume
+    fractions ``x``, ``1 - x`` (Parseval). The floor of the norm that
+    :attr:`SemiImplicitSpectral.last_error` divides by (an absolute tolerance):
+    before the pattern has formed the field is small and mostly noise, and a
+    purely relative error would make the steps of the linear regime follow the
+    noise (measured: 15,300 steps to 5 tau instead of ~90)."""
+    lo, hi = model.coexistence()
+    if not hi > lo:
+        return 0.0
+    x = min(max((model.phi0 - lo) / (hi - lo), 0.0), 1.0)
+    k_m = model.k_critical / math.sqrt(2.0)
+    return (grid.size * (hi - lo) * math.sqrt(x * (1.0 - x)) / k_m) ** 2
+
+
 # --------------------------------------------------------------------------
 # helpers shared by both schemes
 # --------------------------------------------------------------------------
@@ -656,6 +673,7 @@ class SemiImplicitSpectral:
         #: for a first-order step), the local-error estimate of
         #: :class:`~scattermorph.sim.control.StepController`'s ``tolerance``
         self.last_error = math.nan
+        self._norm_floor2 = _separated_norm2(model, grid)
         # real-space history of the safeguarded steps (try_step / accept /
         # undo): the last two accepted fields and a buffer for the next one;
         # spare Fourier history buffers, so that nothing is copied to take a
@@ -914,7 +932,8 @@ class SemiImplicitSpectral:
                 self.kappa_s, noise_key, cnoise, inv_size, spec, nt, self.selective,
                 *self._history_out, self._nu, self._nu_out,
             )
-            self.last_error = math.sqrt(err2 / norm2) if om > 0 and norm2 > 0 else math.nan
+            self.last_error = (math.sqrt(err2 / max(norm2, self._norm_floor2))
+                               if om > 0 and norm2 > 0 else math.nan)
             if om > 0 and norm2 > 0:
                 self._err_max = max(self._err_max, self.last_error)
             self._prev_dt = dt
