@@ -117,12 +117,14 @@ class StepController:
     below 1 + sqrt 2; Grigorieff 1983).
 
     Error control (``tolerance`` given): the step is also held to a local
-    error estimate. Each second-order step returns ``e = ||phi' - phi*|| /
-    ||phi' - <phi>||`` (the stepper's
+    error estimate. Each second-order step gives ``e = ||phi' - phi*|| /
+    max(||phi' - <phi>||, floor)`` (the stepper's
     :attr:`~scattermorph.sim.steppers.SemiImplicitSpectral.last_error`: the
-    relative L2 difference, over the modes k != 0, between the new field
-    and the linear extrapolation of the last two, i.e. the embedded
-    first-order (extrapolated Euler) pair of the BDF2 step; ``e ~ dt^2
+    difference in the H^-1 norm between the new field and the linear
+    extrapolation of the last two, i.e. the embedded first-order
+    (extrapolated Euler) pair of the BDF2 step, without the Cook noise; the
+    floor is the norm of a phase-separated pattern at the fastest
+    wavelength, an absolute tolerance for the linear regime; ``e ~ dt^2
     |d^2 phi / dt^2| / ||phi - <phi>||``). The next step is ``h * safety
     * sqrt(tolerance / e)`` (the estimate scales as ``dt^2``); a step with
     ``e > reject * tolerance`` is taken back and retried at that length.

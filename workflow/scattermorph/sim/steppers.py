@@ -669,9 +669,10 @@ class SemiImplicitSpectral:
         self.dt = self.base_dt
         self._prev_dt = None  # no history yet: the next step is first order
         self._err_max = 0.0
-        #: relative predictor-corrector difference of the last step (NaN
-        #: for a first-order step), the local-error estimate of
-        #: :class:`~scattermorph.sim.control.StepController`'s ``tolerance``
+        #: predictor-corrector difference of the last step, ``||phi' - phi*|| /
+        #: max(||phi' - <phi>||, floor)`` in the H^-1 norm (see :func:`_update`,
+        #: :func:`_separated_norm2`; NaN for a first-order step): the local-error
+        #: estimate of :class:`~scattermorph.sim.control.StepController`'s ``tolerance``
         self.last_error = math.nan
         self._norm_floor2 = _separated_norm2(model, grid)
         # real-space history of the safeguarded steps (try_step / accept /
@@ -704,12 +705,11 @@ class SemiImplicitSpectral:
             self._nu = np.zeros_like(self.phihat)
 
     def local_error(self) -> float | None:
-        """Largest relative predictor-corrector difference ``||phi' - phi*|| /
-        ||phi'||`` of the second-order steps since the last call (None if
-        there was none); resets the record. ``phi*`` extrapolates the last two
-        states, so this is ``dt^2 d^2 phi / dt^2`` to leading order, the
-        classical local-error estimate of an extrapolated BDF2 step (logged by
-        :func:`integrate` as a diagnostic).
+        """Largest :attr:`last_error` of the second-order steps since the last
+        call (None if there was none); resets the record. ``phi*``
+        extrapolates the last two states, so this is ``dt^2 d^2 phi / dt^2``
+        to leading order, the classical local-error estimate of an
+        extrapolated BDF2 step.
         """
         err = self._err_max if self._err_max > 0 else None
         self._err_max = 0.0
