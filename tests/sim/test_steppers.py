@@ -959,11 +959,14 @@ def test_same_fields_whatever_the_thread_count(always_parallel, shape, gradient)
         assert out[0][1:] == other[1:]
 
 
+@pytest.mark.parametrize("tolerance", [None, 3e-3], ids=["rate", "error-control"])
 @pytest.mark.parametrize("shape", DET_SHAPES, ids=["2d", "3d"])
-def test_safeguarded_run_is_the_same_whatever_the_thread_count(always_parallel, shape):
+def test_safeguarded_run_is_the_same_whatever_the_thread_count(always_parallel, shape, tolerance):
     """The study's scheme (selective stabiliser, tried and taken-back steps)
     at an accuracy high enough that steps are rejected: the same snapshots,
-    step counts and rejections with 1 and 2 threads."""
+    step counts and rejections with 1 and 2 threads; with error control too
+    (its estimate is summed per chunk in chunk order, so it steers both runs
+    to the same steps)."""
     model = fh(2.0, 0.25, "de_gennes")
     grid = Grid(shape, 2.0)
     tau = model.time_scale
@@ -973,7 +976,7 @@ def test_safeguarded_run_is_the_same_whatever_the_thread_count(always_parallel, 
         st = SemiImplicitSpectral(model, grid, 0.02 * tau, noise=1e-4, threads=threads,
                                   selective=1.0)
         st.set_state(phi0)
-        ctl = StepController(st, 8.0, tau)
+        ctl = StepController(st, 8.0, tau, tolerance=tolerance)
         rng = np.random.default_rng(5)
         fields = []
         for t in (2.0 * tau, 6.0 * tau):
