@@ -75,6 +75,7 @@ def test_from_row_casts_every_value_to_its_type():
         (dict(model="flory"), r"model='flory' is unknown"),
         (dict(quench=np.float64(0.9)), r"gives no spinodal decomposition"),
         (dict(shape=(63, 64)), r"every side must be an even number"),
+        (dict(tolerance=-1e-3), r"simulation.time.tolerance=-0.001 must be > 0"),
     ],
 )
 def test_from_row_refuses_bad_records(over, pattern):
@@ -226,3 +227,19 @@ def test_time_scale_is_tau():
     k_m = spec.free_energy().k_critical / math.sqrt(2)
     assert spec.time_scale() == pytest.approx(1.0 / float(spec.free_energy().linear_growth_rate(k_m**2)),
                                               rel=1e-12)
+
+
+def test_tolerance_is_optional_and_only_a_column_when_set():
+    """The default study's records (and so its jobs' params) do not change
+    with the optional error control; a config that sets it gets the column."""
+    assert RunSpec.from_row(row()).tolerance is None
+    assert RunSpec.from_row(row(tolerance=np.float64("nan"))).tolerance is None
+    spec = RunSpec.from_row(row(tolerance=np.float64(3e-4)))
+    assert spec.tolerance == 3e-4 and list(spec.as_params())[-1] == "tolerance"
+    assert "tolerance" not in RunSpec.from_row(row()).as_params()
+    cfg = load("config/tiny.yaml")
+    assert "tolerance" not in simulation_table(cfg).columns
+    cfg["simulation"]["time"]["tolerance"] = 1e-3
+    table = simulation_table(cfg)
+    assert (table["tolerance"] == 1e-3).all()
+    assert run_spec(table, table["sim_id"].iloc[0]).tolerance == 1e-3

@@ -959,11 +959,14 @@ def test_same_fields_whatever_the_thread_count(always_parallel, shape, gradient)
         assert out[0][1:] == other[1:]
 
 
+@pytest.mark.parametrize("tolerance", [None, 3e-3], ids=["rate", "error-control"])
 @pytest.mark.parametrize("shape", DET_SHAPES, ids=["2d", "3d"])
-def test_safeguarded_run_is_the_same_whatever_the_thread_count(always_parallel, shape):
+def test_safeguarded_run_is_the_same_whatever_the_thread_count(always_parallel, shape, tolerance):
     """The study's scheme (selective stabiliser, tried and taken-back steps)
     at an accuracy high enough that steps are rejected: the same snapshots,
-    step counts and rejections with 1 and 2 threads."""
+    step counts and rejections with 1 and 2 threads; with error control too
+    (its estimate is summed per chunk in chunk order, so it steers both runs
+    to the same steps)."""
     model = fh(2.0, 0.25, "de_gennes")
     grid = Grid(shape, 2.0)
     tau = model.time_scale
@@ -973,7 +976,7 @@ def test_safeguarded_run_is_the_same_whatever_the_thread_count(always_parallel, 
         st = SemiImplicitSpectral(model, grid, 0.02 * tau, noise=1e-4, threads=threads,
                                   selective=1.0)
         st.set_state(phi0)
-        ctl = StepController(st, 8.0, tau)
+        ctl = StepController(st, 8.0, tau, tolerance=tolerance)
         rng = np.random.default_rng(5)
         fields = []
         for t in (2.0 * tau, 6.0 * tau):
@@ -1288,6 +1291,50 @@ def test_safeguarded_steps_stay_admissible_and_land_on_snapshots():
     lo, hi = admissible_range(model)
     assert ctl.rejected > 0  # accuracy 8 is 8x the study's: the safeguard acted
     assert lo < np.min(snaps) and np.max(snaps) < hi
+
+
+def test_error_control_shortens_the_steps_and_keeps_the_fields():
+    """With a tolerance the steps follow the local-error estimate: a tighter
+    tolerance takes more steps (the estimate scales as dt^2, so 10x tighter
+    about 3.2x more steps where the error rule decides, fewer overall where the
+    other caps do), keeping the noise
+    record (track_noise) changes no field, and the estimate that drives the
+    steps stays near the tolerance (below the rejection bound, 4x)."""
+    model = Landau(0.5, kappa=2.5)
+    grid = Grid((48, 48), 2.0)
+    tau = model.time_scale
+    phi0 = initial_condition(model, grid, np.random.default_rng(3))
+    steps, errs = {}, {}
+    for tol in (1e-3, 1e-4):
+        st = SemiImplicitSpectral(model, grid, 0.02 * tau, selective=1.0)
+        st.set_state(phi0)
+        ctl = StepController(st, 3.0, 10 * tau, tolerance=tol)
+        e = []
+        for t in np.linspace(1, 30, 30) * tau:
+            ctl.advance_to(t)
+            e.append(st.last_error / tol)
+        steps[tol], errs[tol] = ctl.accepted, max(e)
+    assert steps[1e-4] > 2.0 * steps[1e-3]
+    assert max(errs.values()) < 4.0
+    # the noise record is bookkeeping: same fields with and without it
+    fields = []
+    for track in (False, True):
+        st = SemiImplicitSpectral(model, grid, 0.02 * tau, noise=1e-3, selective=1.0)
+        if track:
+            st.track_noise()
+        st.set_state(phi0)
+        ctl = StepController(st, 1.5, tau)
+        ctl.advance_to(3 * tau, np.random.default_rng(5))
+        fields.append(st.phi.copy())
+    np.testing.assert_array_equal(fields[0], fields[1])
+
+
+def test_error_control_refuses_a_bad_tolerance():
+    st = SemiImplicitSpectral(Landau(0.5), Grid((16, 16), 1.0), 0.1)
+    with pytest.raises(ParameterError, match=r"tolerance=0 must be > 0"):
+        StepController(st, 1.5, 1.0, tolerance=0)
+    with pytest.raises(ParameterError, match=r"tolerance .* needs accuracy and safeguard=True"):
+        integrate(st, np.full((16, 16), 0.5), [1.0], tolerance=1e-3)
 
 
 def test_step_control_gives_up_with_a_clear_message():

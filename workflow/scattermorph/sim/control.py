@@ -115,12 +115,37 @@ class StepController:
 
     ``growth <= 1.5`` keeps the variable-step BDF2 zero-stable (step ratios
     below 1 + sqrt 2; Grigorieff 1983).
+
+    Error control (``tolerance`` given): the step is also held to a local
+    error estimate. Each second-order step gives ``e = ||phi' - phi*|| /
+    max(||phi' - <phi>||, floor)`` (the stepper's
+    :attr:`~scattermorph.sim.steppers.SemiImplicitSpectral.last_error`: the
+    difference in the H^-1 norm between the new field and the linear
+    extrapolation of the last two, i.e. the embedded first-order
+    (extrapolated Euler) pair of the BDF2 step, without the Cook noise; the
+    floor is the norm of a phase-separated pattern at the fastest
+    wavelength, an absolute tolerance for the linear regime; ``e ~ dt^2
+    |d^2 phi / dt^2| / ||phi - <phi>||``). The next step is ``h * safety
+    * sqrt(tolerance / e)`` (the estimate scales as ``dt^2``); a step with
+    ``e > reject * tolerance`` is taken back and retried at that length.
+    The tolerance is thus the relative change of the composition pattern per
+    step that a first-order step would get wrong, a physical quantity the same
+    for every model and run; the splitting-rate rule stays as the stability
+    cap (set ``accuracy`` to its stability limit, about 3, to let the error
+    rule alone decide).
     """
 
     def __init__(self, stepper, accuracy: float, dt_max: float, *, growth: float = 1.25,
-                 shrink: float = 0.5, every: int = 10, max_rejects: int = 40):
+                 shrink: float = 0.5, every: int = 10, max_rejects: int = 40,
+                 tolerance: float | None = None, safety: float = 0.9, reject: float = 4.0):
         if not (np.isfinite(accuracy) and accuracy > 0):
             raise ParameterError(f"accuracy={accuracy!r} must be > 0")
+        if tolerance is not None and not (np.isfinite(tolerance) and tolerance > 0):
+            raise ParameterError(f"tolerance={tolerance!r} must be > 0 (or None: no error control)")
+        self.tolerance, self.safety, self.reject = tolerance, float(safety), float(reject)
+        if tolerance is not None:
+            stepper.track_noise()  # the estimate of the deterministic error
+        self._err_target = math.inf
         self.stepper, self.accuracy, self.dt_max = stepper, float(accuracy), float(dt_max)
         self.growth, self.shrink, self.every = growth, shrink, int(every)
         self.max_rejects = max_rejects
@@ -139,7 +164,18 @@ class StepController:
             self._target = self.accuracy / rate if rate > 0 else self.dt_max
         if not self.accepted:
             return st.base_dt
-        return min(self._target, self.dt_max, self.growth * self.dt)
+        return min(self._target, self._err_target, self.dt_max, self.growth * self.dt)
+
+    def _error_verdict(self, h: float) -> bool:
+        """With a tolerance: set the error rule's next step from the last
+        step ``h`` and its estimate; False if that step must be taken back."""
+        if self.tolerance is None:
+            return True
+        e = self.stepper.last_error
+        if not (e > 0):  # a first-order step (NaN) or no change: no estimate
+            return True
+        self._err_target = h * min(self.growth, self.safety * math.sqrt(self.tolerance / e))
+        return e <= self.reject * self.tolerance
 
     def advance_to(self, t_end: float, rng=None) -> int:
         """Step from the stepper's time to ``t_end`` exactly; returns the
@@ -152,7 +188,14 @@ class StepController:
             h = remaining / n  # land on t_end with even steps
             st.set_dt(h)
             _, lo, hi = st.try_step(rng)
-            if self.bounds[0] < lo and hi < self.bounds[1]:  # False for NaN
+            inside = self.bounds[0] < lo and hi < self.bounds[1]  # False for NaN
+            if inside and not self._error_verdict(h) and self._err_target >= self.dt_min:
+                st.undo()  # retried at the error rule's step (below 0.45 h)
+                self.rejected += 1
+                rejects += 1
+                self.dt = self._err_target
+                continue
+            if inside:
                 st.accept()
                 self.accepted += 1
                 rejects = 0
@@ -177,7 +220,7 @@ class StepController:
 
 def integrate(
     stepper, phi_init, times, rng=None, *, dt_growth=0.0, dt_max=None, accuracy=None,
-    safeguard=False, dtype=np.float32, log=None,
+    safeguard=False, dtype=np.float32, log=None, tolerance=None,
 ):
     """Run ``stepper`` from ``phi_init`` and record the field at ``times``.
 
@@ -215,6 +258,11 @@ def integrate(
         round-off, 6e-8, is far below every downstream tolerance).
     log : callable, optional
         Called with a progress string after each snapshot.
+    tolerance : float, optional
+        With ``accuracy`` and ``safeguard``: the local-error tolerance of
+        :class:`StepController` (relative change of the field per step that
+        the embedded first-order step gets wrong); None: the splitting-rate
+        rule alone.
 
     Returns
     -------
@@ -229,7 +277,10 @@ def integrate(
     else:
         nsteps, h = step_schedule(times, stepper.base_dt, dt_growth=dt_growth, dt_max=dt_max)
     stepper.set_state(phi_init)
-    control = StepController(stepper, accuracy, dt_cap) if adaptive and safeguard else None
+    if tolerance is not None and not (adaptive and safeguard):
+        raise ParameterError("tolerance (error-controlled steps) needs accuracy and safeguard=True")
+    control = (StepController(stepper, accuracy, dt_cap, tolerance=tolerance)
+               if adaptive and safeguard else None)
     stepper.set_dt(stepper.base_dt)
     out = np.empty((times.size,) + tuple(stepper.grid.shape), dtype=dtype)
     counts = np.zeros(times.size, dtype=np.int64)

@@ -108,6 +108,7 @@ def run_simulation(spec: RunSpec, *, log=None, threads: int = 1):
         safeguard=semi_implicit and spec.stabilizer == "selective",
         dt_max=spec.largest_dt(),
         log=log,
+        tolerance=spec.tolerance if semi_implicit and spec.stabilizer == "selective" else None,
     )
     wall = _time.perf_counter() - t0
     return snaps, run_metadata(spec, stepper, times, steps, snapshot_summary(snaps, spec.dx), wall)

@@ -18,6 +18,7 @@ are sampled at the same dynamical stages; otherwise in the absolute unit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 
@@ -145,6 +146,12 @@ class RunSpec:
     chi : float, optional
         The blend's Flory parameter, used instead of ``quench`` when given
         (not None or NaN); not a column of the simulation table.
+    tolerance : float, optional
+        Local-error tolerance of the safeguarded step (relative change of the
+        field per step that the embedded first-order step gets wrong;
+        :class:`~scattermorph.sim.control.StepController`), on top of the
+        ``accuracy`` rule; None (or NaN): the accuracy rule alone. A column of
+        the simulation table only when the config sets it.
     """
 
     sim_id: str
@@ -173,6 +180,7 @@ class RunSpec:
     accuracy: float
     dt_max: float
     chi: float | None = None
+    tolerance: float | None = None
     _free_energy: FreeEnergy = field(init=False, repr=False, compare=False)
     _grid: Grid = field(init=False, repr=False, compare=False)
 
@@ -184,6 +192,13 @@ class RunSpec:
                 raise ParameterError(
                     f"{name}={value!r}: choose " + " or ".join(repr(a) for a in allowed)
                 )
+        if self.tolerance is not None and math.isnan(self.tolerance):
+            object.__setattr__(self, "tolerance", None)  # a NaN cell of the table: unset
+        if self.tolerance is not None and not (math.isfinite(self.tolerance) and self.tolerance > 0):
+            raise ParameterError(
+                f"simulation.time.tolerance={self.tolerance!r} must be > 0 (or null: the "
+                "accuracy rule alone)"
+            )
         model = run_free_energy(self.model, phi0=self.phi0, N=self.N, quench=self.quench,
                                 gradient=self.gradient, kappa=self.kappa, chi=self.chi)
         # the run's free energy and grid are built here, once (frozen: set past __setattr__)
@@ -243,7 +258,7 @@ class RunSpec:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if not f.init or (f.name == "chi" and value is None):
+            if not f.init or (f.name in ("chi", "tolerance") and value is None):
                 continue
             out[f.name] = _AS_ROW[f.type](value)
         return out

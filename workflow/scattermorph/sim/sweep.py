@@ -57,6 +57,7 @@ def simulation_table(config: dict) -> pd.DataFrame:
     dim = int(config["study"]["dimension"])
     shape = (int(sim["grid"]),) * dim
     t = sim["time"]
+    tol = setting(config, "simulation", "time", "tolerance")
     quenches = sweep["quench"] if model_class(sim["model"]).has_quench else [float("nan")]
     rows = []
     for idx, (phi0, q, rep) in enumerate(
@@ -89,6 +90,8 @@ def simulation_table(config: dict) -> pd.DataFrame:
                 "dt": float(t["dt"]),
                 "accuracy": float(t["accuracy"]),
                 "dt_max": float(t["dt_max"]),
+                # only when set: the records of the default study are unchanged
+                **({"tolerance": float(tol)} if tol is not None else {}),
             }
         )
     table = pd.DataFrame(rows)
