@@ -16,8 +16,16 @@ made by the workflow) this script writes, next to itself:
     scaled to an arbitrary intensity, cut at ``--q-max`` (1/b), Poisson counting
     noise drawn from a fixed seed with ``--min-counts`` counts expected in the
     weakest point, and the counting error dI.
+``measured_curve_background.dat``
+    The same snapshot measured on top of a flat incoherent background of
+    ``--background`` times the signal at 3 q1 (the upper edge of the shipped
+    model's window; q1 the curve's highest bin), counts of signal plus
+    background drawn from a second fixed seed, dI their counting error:
+    what a reduced curve of a hydrogen-rich sample looks like before the
+    background is subtracted.
 ``measured_curve_truth.json``
-    The true densities of that snapshot in 1/A units (and in units of b).
+    The true densities of that snapshot in 1/A units (and in units of b), and
+    the background of ``measured_curve_background.dat``.
 
 Usage (from the repository root, after the default study has run)::
 
@@ -51,6 +59,9 @@ def main(argv=None):
                     help="highest q of the 'measurement' in 1/b (default 0.9, above 5 q1 of the curve)")
     ap.add_argument("--min-counts", type=float, default=50.0,
                     help="expected counts in the weakest point (default 50: 14%% noise there)")
+    ap.add_argument("--background", type=float, default=0.5,
+                    help="flat background of measured_curve_background.dat in units of the signal at 3 q1 "
+                         "(default 0.5: half the signal at the model window's upper edge)")
     ap.add_argument("--out", default=str(HERE), help="output folder (default: examples/)")
     args = ap.parse_args(argv)
 
@@ -104,6 +115,19 @@ def main(argv=None):
         fh.write("q I dI\n")
         for a, c in zip(q_a, counts):
             fh.write(f"{a:.6e} {c * unit:.6e} {np.sqrt(c) * unit:.6e}\n")
+    q1 = q[ok][np.argmax(s)]
+    bg_counts = args.background * float(np.interp(3 * q1, q[ok], expected))
+    total = np.random.default_rng(SEED + 1).poisson(expected + bg_counts).astype(float)
+    with open(out / "measured_curve_background.dat", "w") as fh:
+        fh.write(
+            f"# example 'measured' curve written by examples/make_example.py: {args.holdout} snapshot "
+            f"{args.snapshot} of results/{args.study} on a flat background of {bg_counts * unit:.6e} "
+            f"(= {args.background:g} x the signal at 3 q1)\n# q in 1/A (b = {SEGMENT_A} A), I in "
+            f"arbitrary units (Poisson noise of signal + background, seed {SEED + 1}), dI = counting error\n"
+        )
+        fh.write("q I dI\n")
+        for a, c in zip(q_a, total):
+            fh.write(f"{a:.6e} {c * unit:.6e} {np.sqrt(c) * unit:.6e}\n")
     row = table.iloc[i]
     truth = {
         "source": {"study": args.study, "sim_id": args.holdout, "snapshot": args.snapshot,
@@ -111,10 +135,11 @@ def main(argv=None):
         "q_unit": "1/A",
         "densities": {n: float(row[n]) / SEGMENT_A ** density_power(n, ndim) for n in names},
         "densities_per_b": {n: float(row[n]) for n in names},
+        "background_of_measured_curve_background": bg_counts * unit,
     }
     (out / "measured_curve_truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     print(f"wrote {out}/training_table.csv ({int(keep.sum())} rows, {int(bins.sum())} q bins), "
-          f"measured_curve.dat ({ok.sum()} points), measured_curve_truth.json")
+          f"measured_curve.dat ({ok.sum()} points), measured_curve_background.dat, measured_curve_truth.json")
 
 
 if __name__ == "__main__":

@@ -156,16 +156,21 @@ def test_infer_without_a_study_uses_the_shipped_emulator(study, tmp_path, capsys
     assert "(shipped with scattermorph)" in out and " MB, sha256 " in out and "study: tiny-test" in out
     assert "48 snapshots of 12 simulations (3D)" in out and "phi0 [0.2, 0.5]" in out
     assert "git commit" in out and "library sha256" in out
-    good, bad = tmp_path / "good.dat", tmp_path / "power_law.dat"
+    good, bad, odd = tmp_path / "good.dat", tmp_path / "power_law.dat", tmp_path / "plateau.dat"
     np.savetxt(good, np.column_stack([Q, _curve(Q, 0.3, 1.3, 12.0)]))
     np.savetxt(bad, np.column_stack([Q, Q ** -4.0]))
+    # a Lorentzian peak on a plateau (finite I at q -> 0, as a liquid's): a peak, so inferred, but flagged
+    np.savetxt(odd, np.column_stack([Q, 1.0 / (1 + ((Q - 0.1) / 0.02) ** 2) + 0.3]))
     code, out, err = run(capsys, "infer", good, "--grid", "12", "--json", tmp_path / "good.json")
     assert code == 0, err
     doc = json.loads((tmp_path / "good.json").read_text())
     assert doc["checks"]["ppc"]["passed"] and doc["study"] is None and "shipped emulator" in doc["emulator"]
     code, out, err = run(capsys, "infer", bad, "--grid", "12")
+    assert code == 2 and "not a phase-separated blend's curve, nothing to infer" in err  # refused: no peak
+    code, out, err = run(capsys, "infer", odd, "--grid", "12", "--background", "0")
     assert code == 3  # answered, but the emulator does not fit: a distinct exit status
     assert "fit check: posterior predictive p <= " in out and "FAILED" in out
+    assert "warning: MAY NOT BE A PHASE-SEPARATED BLEND" in err
     assert "warning: the emulator does not fit this curve" in err
     monkeypatch.setenv("SCATTERMORPH_EMULATOR", str(tmp_path / "none.npz"))
     code, out, err = run(capsys, "infer", good)

@@ -140,7 +140,8 @@ def test_refusal_names_the_functional_the_window_and_the_accuracy(model):
 
 @pytest.mark.slow
 def test_shipped_model_on_a_curve_missing_the_low_q_side():
-    """The study's own curve cut to q/q1 >= 0.75: predict refits the shipped model on the window the curve
+    """The study's own curve cut to q/q1 >= 0.65 (from 0.75 up the applicability check finds no peak
+    standing clear of the low-q end, and refuses it first): predict refits the shipped model on the window the curve
     covers and refuses exactly the functionals whose cross-validated R^2 there is below MIN_R2, answering the
     others (measured: the low-q side carries the curvature and Euler densities)."""
     base, _ = load_shipped_model()
@@ -148,7 +149,7 @@ def test_shipped_model_on_a_curve_missing_the_low_q_side():
     ok = np.isfinite(s) & (s > 0)
     q, s = q[ok], s[ok]
     _, _, q1 = window_curve(q, s, 3, base.features["x_range"])
-    cut = q >= 0.75 * q1
+    cut = q >= 0.65 * q1
     curve = check_curve(q[cut], s[cut], 0.02 * s[cut], q_unit="1/b", source="row200.dat")
     [res] = apply_model(base, [("row200.dat", curve)], background=0.0, n_draws=20)
     info = res.prediction.info

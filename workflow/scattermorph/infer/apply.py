@@ -45,7 +45,7 @@ def curve_background(curve: Curve, background=None, model=None) -> dict:
     if model.kind not in SCALE_COLUMNS:
         return {"value": 0.0, "sigma": 0.0, "determined": False,
                 "method": "none (the model reads the absolute intensity; give --background)"}
-    return fit_background(model, curve.q, curve.intensity)
+    return fit_background(model, curve.q, curve.intensity, curve.error)
 
 
 def infer_curve(cal, curve: Curve, *, n_grid=32, background=None, model=None) -> dict:

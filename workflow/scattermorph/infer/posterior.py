@@ -90,6 +90,7 @@ from scattermorph.infer.grid import cell_cdf as _cdf
 from scattermorph.learn.features import density_power, from_scale_free, scale_free_targets, scale_free_windowed
 from scattermorph.learn.metrics import coverage_band
 from scattermorph.measure.snapshots import load_dataset
+from scattermorph.predict.background import subtract_background
 from scattermorph.predict.modelfile import load_model
 from scattermorph.predict.smearing import default_cache_dir
 from scattermorph.provenance.records import sha256_file
@@ -838,7 +839,8 @@ class StudyCalibration:
         """
         if not np.isfinite(background):
             raise ParameterError(f"background {background!r}: give a finite intensity in the curve's unit")
-        signal = np.asarray(intensity, float) - float(background)
+        # points a background leaves at or below zero carry no shape: NaN, skipped by the features
+        signal = subtract_background(np.asarray(intensity, float), float(background))
         X, q1 = study_features(q, signal[None], self.ndim, **self.features)
         em = self.emulator
         z = em.transform(X)[0]

@@ -315,7 +315,7 @@ def _background(model, curve, background) -> dict | None:
         return {"value": float(background), "sigma": 0.0, "determined": True, "method": "given (--background)"}
     if model.kind not in SCALE_COLUMNS:
         return None
-    return fit_background(model, curve.q, curve.intensity)
+    return fit_background(model, curve.q, curve.intensity, curve.error)
 
 
 def _edge_intensity(model, curve) -> float:
