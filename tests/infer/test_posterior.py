@@ -203,8 +203,9 @@ def run(capsys, *argv):
 def test_infer_cli_end_to_end(study, tmp_path, capsys):
     d, curve = study
     out_json, out_png = tmp_path / "post.json", tmp_path / "post.png"
+    # the synthetic curve has no background: given as 0, so the q1 compared below is the curve's own
     code, out, err = run(capsys, "infer", curve, "--study", d, "--q-unit", "1/nm", "--json", out_json,
-                         "--plot", out_png, "--cache-dir", tmp_path / "cache", "--grid", "24")
+                         "--plot", out_png, "--cache-dir", tmp_path / "cache", "--grid", "24", "--background", "0")
     assert code == 0, err
     assert "phi0" in out and "chi/chi_s" in out and "2 pi / q1" in out
     doc = json.loads(out_json.read_text())
@@ -223,7 +224,7 @@ def test_infer_cli_end_to_end(study, tmp_path, capsys):
     assert out_png.stat().st_size > 10_000
     # second run: the cached hyper-parameters are used, the answer is the same
     code, out2, _ = run(capsys, "infer", curve, "--study", d, "--q-unit", "1/nm",
-                        "--cache-dir", tmp_path / "cache", "--grid", "24")
+                        "--cache-dir", tmp_path / "cache", "--grid", "24", "--background", "0")
     assert code == 0 and out2 == out
     assert len(list((tmp_path / "cache").glob("inference_*.json"))) == 1
 

@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 
 from scattermorph.audit import _leaf_diff, audit, find_configfile  # noqa: E402
 from scattermorph.cli import main  # noqa: E402
+from scattermorph.plots import common as plots_common  # noqa: E402
 from scattermorph.plots.save import save_figure  # noqa: E402
 from scattermorph.provenance import records as pv  # noqa: E402
 
@@ -251,7 +252,9 @@ def test_library_staleness_names_the_modules_the_job_ran(made, monkeypatch, tmp_
     names it (an edit elsewhere in the library does not make it stale)."""
     tmp, rec = made
     mods = rec["library"]["modules"]
-    assert {"provenance/records.py", "plots/common.py"} <= set(mods)  # loaded by this test module
+    # loaded by this test module (imported above, whatever ran before it in this process)
+    assert plots_common.__name__ == "scattermorph.plots.common"
+    assert {"provenance/records.py", "plots/common.py"} <= set(mods)
     assert mods["provenance/records.py"] == pv.sha256_file(pv.LIB_DIR / "provenance/records.py")
     # a figure whose job ran plotting.py only, checked against a copy of the library
     rec = dict(rec, library=dict(rec["library"], modules={"plots/common.py": mods["plots/common.py"]}))
