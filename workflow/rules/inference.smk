@@ -155,13 +155,6 @@ TARGETS += [
 ]
 
 
-def ship_emulator_runtime(wildcards, attempt):
-    """Runtime (minutes) of ship_emulator, measured on the default study: 2.2 min of
-    CPU (the GP fits with their leave-one-run-out variance factors, 1000 reference
-    posteriors on a 24^3 grid); 10 min wall on 2 cores shared with six other jobs."""
-    return job_runtime(4, attempt)
-
-
 # The emulator shipped in the repository (models/emulator.npz, used by
 # `scattermorph infer` without --study): fitted on every run of the study, as
 # `infer --study` fits it, with the fit check's reference distribution; only
