@@ -88,19 +88,35 @@ def sasmodels_curves(path="tests/data/sasmodels_curves.npz"):
     return out, meta
 
 
+#: diagnostics kept in the CSV tables (what each reason measured)
+KEPT = ("q_peak", "half_low", "half_high", "tail_slope", "tail_slope_error", "low_q_slope", "n_secondary_maxima",
+        "peak_over_low_end", "peak_over_high_end",
+        "tail_rms_over_noise", "background_bound", "noise_ln")
+
+
 def assess_measured(q, intensity, rng, *, window=None, background=0.0):
-    """Verdict and reason codes of one curve made measured with a random resolution and noise (None: window too small)."""
-    m = as_measured(q, intensity, rng, window=window, resolution=float(rng.choice(RESOLUTIONS)),
-                    noise=float(rng.uniform(0.01, 0.05)), background=background)
+    """Verdict, reason codes, diagnostics and the drawn (resolution, noise) of one curve made measured with a
+    random resolution and noise (None: window too small)."""
+    resolution, noise = float(rng.choice(RESOLUTIONS)), float(rng.uniform(0.01, 0.05))
+    m = as_measured(q, intensity, rng, window=window, resolution=resolution, noise=noise, background=background)
     if m is None:
         return None
     a = assess_curve(m[0], m[1], m[2], dq=m[3])
-    return a.verdict, [c for c, _ in a.reasons], a.diagnostics
+    return a.verdict, [c for c, _ in a.reasons], a.diagnostics, (resolution, noise)
+
+
+def _kept(diag):
+    """The diagnostics of ``KEPT`` (NaN where not measured), and the low-q ratios."""
+    out = {k: (np.nan if diag.get(k) is None else diag[k]) for k in KEPT}
+    out.update({f"low_q_ratio_{x}": v for x, v in (diag.get("low_q_ratio") or {}).items()})
+    return out
 
 
 def study_table(split="held_out", dataset=None, seed=SEED) -> pd.DataFrame:
     """One row per (curve, window, background) of the chosen simulations."""
     q, s_q, q_peak, groups = study_curves(dataset)
+    times = (pd.read_csv(Path(dataset) / "dataset.csv")["time_over_tau"].to_numpy() if dataset is not None
+             else np.full(len(s_q), np.nan))
     codes = np.unique(groups, return_inverse=True)[1]
     pick = {"tune": codes % 2 == 0, "held_out": codes % 2 == 1, "all": np.ones(codes.size, bool)}[split]
     rng = np.random.default_rng(seed)
@@ -115,8 +131,9 @@ def study_table(split="held_out", dataset=None, seed=SEED) -> pd.DataFrame:
                     continue
                 # the box reaches the window's low end (else the simulation, not the window, cuts the peak)
                 reached = finite[0] <= 1.05 * (window[0] if window else finite[0])
-                rows.append({"row": i, "group": groups[i], "window": wname, "background": bg, "verdict": res[0],
-                             "codes": ",".join(res[1]), "box_reaches_window": bool(reached)})
+                rows.append({"row": i, "group": groups[i], "time_over_tau": times[i], "window": wname,
+                             "background": bg, "resolution": res[3][0], "noise": res[3][1], "verdict": res[0],
+                             "codes": ",".join(res[1]), "box_reaches_window": bool(reached), **_kept(res[2])})
     return pd.DataFrame(rows)
 
 
@@ -125,10 +142,13 @@ def family_table(draws=2, seed=SEED, path="tests/data/sasmodels_curves.npz") -> 
     curves, _ = sasmodels_curves(path)
     rng = np.random.default_rng(seed)
     rows = []
-    for family, q, intensity, _ in curves:
+    for j, (family, q, intensity, pars) in enumerate(curves):
         for _ in range(draws):
-            verdict, codes, _ = assess_measured(q, intensity, rng, background=float(rng.choice(BACKGROUNDS)))
-            rows.append({"family": family, "verdict": verdict, "codes": ",".join(codes)})
+            bg = float(rng.choice(BACKGROUNDS))
+            verdict, codes, diag, (res, noise) = assess_measured(q, intensity, rng, background=bg)
+            rows.append({"curve": j, "family": family, "verdict": verdict, "codes": ",".join(codes), "background": bg,
+                         "resolution": res, "noise": noise, "q_min": q[0], "q_max": q[-1],
+                         "parameters": json.dumps(pars), **_kept(diag)})
     rows = pd.DataFrame(rows)
     table = []
     for family, g in rows.groupby("family", sort=False):
@@ -144,15 +164,27 @@ def main(argv=None):
     ap.add_argument("--dataset", default=None, help="study results folder (dataset_sq.npz, dataset.csv)")
     ap.add_argument("--split", default="held_out", choices=["held_out", "tune", "all"])
     ap.add_argument("--draws", type=int, default=2, help="measured versions of each sasmodels curve")
+    ap.add_argument("--seed", type=int, default=SEED, help="seed of the resolution, noise and background draws")
+    ap.add_argument("--sasmodels", default="tests/data/sasmodels_curves.npz", help="curves of other structures "
+                    "(benchmarks/make_sasmodels_curves.py; a new --seed there makes a fresh draw)")
+    ap.add_argument("--skip-study", action="store_true", help="only the sasmodels table")
     ap.add_argument("--csv", default="benchmarks/results/applicability")
     args = ap.parse_args(argv)
     out = Path(args.csv)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    st = study_table(args.split, args.dataset)
+    if not args.skip_study:
+        _print_study(study_table(args.split, args.dataset, args.seed), args.split, out)
+    table, rows = family_table(args.draws, args.seed, args.sasmodels)
+    _print_families(table, rows, args.draws, out)
+    print(f"\n{time.perf_counter() - t0:.1f} s")
+
+
+def _print_study(st, split, out):
+    """Table 1: rates by window and background, reasons, and where the box reaches the window."""
     st.to_csv(f"{out}_study.csv", index=False)
     bad = st.verdict != "ok"
-    print(f"1. the study's curves ({args.split} simulations, {st.row.nunique()} curves, {len(st)} measured "
+    print(f"1. the study's curves ({split} simulations, {st.row.nunique()} curves, {len(st)} measured "
           f"versions): {100 * bad.mean():.2f} % refused or flagged (target <= 2 %)")
     print(st.assign(bad=bad).pivot_table(index="window", columns="background", values="bad", aggfunc="mean")
           .mul(100).round(2).to_string())
@@ -161,9 +193,12 @@ def main(argv=None):
     print(f"   where the simulation box reaches the window's low end: {100 * bad[full].mean():.2f} % of "
           f"{int(full.sum())}; where it does not (late curves, the box's lowest q above the window's, so less of "
           f"the peak's low side than the window gives): {100 * bad[~full].mean():.2f} % of {int((~full).sum())}")
-    table, rows = family_table(args.draws)
+
+
+def _print_families(table, rows, draws, out):
+    """Table 2: per family refused, flagged, passed; the rate outside the neighbours; the neighbours."""
     rows.to_csv(f"{out}_sasmodels.csv", index=False)
-    print(f"\n2. curves of other structures (sasmodels, {args.draws} measured versions each)")
+    print(f"\n2. curves of other structures (sasmodels, {draws} measured versions each)")
     print(table.to_string(index=False))
     others = rows[~rows.family.isin(NEIGHBOURS)]
     print(f"refused or flagged, all families but {', '.join(NEIGHBOURS)}: "
@@ -171,7 +206,6 @@ def main(argv=None):
     for fam in NEIGHBOURS:
         g = rows[rows.family == fam]
         print(f"{fam}: {100 * (g.verdict != 'ok').mean():.1f} % refused or flagged of {len(g)}")
-    print(f"\n{time.perf_counter() - t0:.1f} s")
 
 
 if __name__ == "__main__":

@@ -52,11 +52,14 @@ THRESHOLDS = {
     "fit_noise_factor": 1.5,
     # and at most this rms in ln I (a few per cent: a model off by more is not the curve)
     "fit_rms_max": 0.05,
-    # peak shape: half-height points q/q1 (the study's curves, smeared with dQ/q <= 10 %, stay inside)
+    # peak shape: half-height points q/q1 (the study's curves, smeared with dQ/q <= 10 %, stay inside: measured
+    # 0.38-0.77 and 1.24-1.89 on the tuning simulations in all windows and backgrounds; the high side's widest
+    # are late curves whose 64^3 box scatters by tens of per cent between bins beyond the peak)
     "half_low_min": 0.45,
-    "half_high_max": 1.8,
-    # ... and no narrower than theirs: the full width at half height ln(q+/q-) (both points measured)
-    "width_min": 0.17,
+    "half_high_max": 2.0,
+    # ... and no narrower than theirs: the full width at half height ln(q+/q-) (both points measured; the
+    # study's at least 0.27, resolution 0-10 % included; a liquid's or a lattice's first peak can be narrower)
+    "width_min": 0.25,
     # low-q side: I(x q1) / I(q1) at most these at x = 0.3 and 0.5 (a conserved order parameter: I -> 0 as q -> 0)
     "low_q_ratio_max": {0.3: 0.2, 0.5: 0.6},
     # the q range around the peak must reach below and above these (q/q1) to judge its shape
@@ -65,8 +68,10 @@ THRESHOLDS = {
     # 2.7-7 on the simulations' fine grid, 2.2 on the example's coarse one)
     "low_q_slope_min": 2.0,
     # high-q slope beyond 1.8 q1 (flat background fitted beside it): the study's curves fall faster than
-    # Porod's q^-4 there (diffuse interfaces; the steepest seen -4.5); flagged above this by 1.5 standard errors
+    # Porod's q^-4 there (diffuse interfaces; the shallowest fitted -4.0 to -4.1, but never above -4.5 by one
+    # standard error); flagged above this by ``tail_slope_sigmas`` standard errors
     "tail_slope_max": -4.25,
+    "tail_slope_sigmas": 1.0,
     # secondary maxima beyond the peak standing this many noise sigmas above their neighbours
     "secondary_sigmas": 5.0,
     # ... and by this factor at least (form-factor minima are deep; a few-mode wiggle of a small box is not)
@@ -218,43 +223,45 @@ def _fit_power_law(q, intensity, weights):
 
 
 def _tail_slope(q, intensity, weights, q_peak):
-    """Exponent of ``A q^s + B`` fitted beyond 1.8 q_peak, and its standard error.
+    """Exponent of ``A q^s + B`` fitted beyond 1.8 q_peak, its standard error, and the fit's rms in ln I.
 
-    (None, None) with fewer than 8 points or less than a factor 2 in q there:
-    over a shorter range a power law and a flat background trade off.
+    (None, None, None) with fewer than 8 points or less than a factor 2 in q
+    there: over a shorter range a power law and a flat background trade off.
     """
     m = q > 1.8 * q_peak
     if m.sum() < 8 or q[m][-1] < 2.0 * q[m][0]:
-        return None, None
+        return None, None, None
     qq, ii, ww = q[m], intensity[m], weights[m]
     p0 = [np.log(ii[0]) + 4 * np.log(qq[0]), 4.0, 0.1 * ii[-1]]
 
     def model(p, x):
         return np.exp(p[0] - p[1] * np.log(x)) + p[2]
-    _, p, err = _fit_rms(model, p0, [-np.inf, 0.0, 0.0], [np.inf, 12.0, ii.max()], qq, ii, ww, full=True)
-    return (None, None) if p is None else (-float(p[1]), float(err[1]))
+    rms, p, err = _fit_rms(model, p0, [-np.inf, 0.0, 0.0], [np.inf, 12.0, ii.max()], qq, ii, ww, full=True)
+    return (None, None, None) if p is None else (-float(p[1]), float(err[1]), rms)
 
 
 # --------------------------------------------------------------------------
 # the features of a peak
 # --------------------------------------------------------------------------
 def _excess(lnq, smooth, k):
-    """ln of the smoothed I / I(q_peak) less a flat-background bound, and whether a bound was taken.
+    """ln of the smoothed I / I(q_peak) less a flat-background bound, and which bound was taken.
 
-    The bound is the lowest smoothed I beyond the peak when the curve reaches
-    2 q_peak (there the tail has fallen well below the peak, so what is left
-    is mostly background): the peak's width and its low-q side are measured on
+    When the curve reaches 2 q_peak the bound is the lowest smoothed I beyond the
+    peak (there the tail has fallen well below the peak, so what is left is
+    mostly background: ``"tail"``). A curve that stops before 2 q_peak cannot
+    tell its tail from a background; the bound is then the lowest smoothed I
+    anywhere in the range (``"largest"``), the largest flat background the
+    data allow. Either way the peak's width and its low-q side are measured on
     the rest, so that a flat incoherent background (up to the intensity at the
-    largest q) neither widens the peak nor lifts its low-q side. A curve that
-    stops before 2 q_peak keeps its intensity as it is (the lowest point beyond
-    the peak is then still the peak's flank). Points at or below the bound get -inf.
+    largest q) neither widens the peak nor lifts its low-q side, and with the
+    largest bound a low-q side that stays high is one no flat background can
+    explain. Points at or below the bound get -inf.
     """
     lin = np.exp(smooth - smooth[k])
-    if lnq[-1] - lnq[k] < np.log(2.0):
-        return np.log(lin), False
-    floor = 0.999 * lin[k:].min()
+    reaches = lnq[-1] - lnq[k] >= np.log(2.0)
+    floor = 0.999 * (lin[k:].min() if reaches else lin.min())
     with np.errstate(divide="ignore"):
-        return np.log(np.maximum(lin - floor, 0.0)), True
+        return np.log(np.maximum(lin - floor, 0.0)), ("tail" if reaches else "largest")
 
 
 def _half_point(lnq, smooth, k, step):
@@ -446,14 +453,14 @@ def assess_curve(q, intensity, error=None, *, background=None, dq=None, ndim=3) 
 def _peak_shape_reasons(q, lnq, intensity, weights, smooth, n_eff, noise, k, diag):
     """Reasons a curve with a peak is unlike the study's (empty when it is like them)."""
     t = THRESHOLDS
-    excess, bounded = _excess(lnq, smooth, k)
+    excess, floor = _excess(lnq, smooth, k)
     lo, hi = _half_point(lnq, excess, k, -1), _half_point(lnq, excess, k, +1)
-    slope, slope_err = _tail_slope(q, intensity, weights, q[k])
+    slope, slope_err, tail_rms = _tail_slope(q, intensity, weights, q[k])
     n_sec = _secondary_maxima(smooth, k, noise / np.sqrt(np.median(n_eff)))
     low = _low_q_ratios(lnq, excess, k)
-    # without a background bound the low-q side may be background: its slope says nothing then
-    low_slope = _low_q_slope(lnq, excess, k) if bounded else None
+    low_slope = _low_q_slope(lnq, excess, k)
     diag.update(half_low=lo, half_high=hi, tail_slope=slope, tail_slope_error=slope_err, n_secondary_maxima=n_sec,
+                tail_rms_over_noise=None if tail_rms is None else tail_rms / noise, background_bound=floor,
                 low_q_ratio={f"{x:g}": v for x, v in low.items()}, low_q_slope=low_slope)
     out = []
     span = (float(np.exp(lnq[0] - lnq[k])), float(np.exp(lnq[-1] - lnq[k])))
@@ -483,7 +490,7 @@ def _peak_shape_reasons(q, lnq, intensity, weights, smooth, n_eff, noise, k, dia
                     f"{_fmt(lo)} and {_fmt(hi)} q1, the study's curves (resolution dQ/q up to 10 % included) within "
                     f"{t['half_low_min']:g}-{t['half_high_max']:g} q1: a broad correlation peak (microemulsion, "
                     "ionomer, a liquid of particles) rather than a coarsening bicontinuous pattern"))
-    if slope is not None and slope - 1.5 * slope_err > t["tail_slope_max"]:
+    if slope is not None and slope - t["tail_slope_sigmas"] * slope_err > t["tail_slope_max"]:
         out.append(("porod_tail", f"beyond 1.8 q1 I(q) falls as q^{slope:.2f} +- {slope_err:.2f}: Porod's q^-4 of sharp "
                     "interfaces or shallower (fractal or rough surfaces, chains); the study's simulated blends fall "
                     f"faster than q^{t['tail_slope_max']:g} there (interfaces still diffuse at 5-60 tau), so this "
