@@ -106,6 +106,34 @@ def test_teubner_strey_is_flagged_for_its_finite_forward_intensity(k_xi):
     assert {"low_q_plateau", "porod_tail"} & set(codes(got)), got.reasons
 
 
+def test_a_plateau_above_the_largest_possible_background_is_flagged_in_a_short_window():
+    # a Teubner-Strey microemulsion (k xi = 4) measured from 0.05 to 1.6 q1: the curve stops before 2 q1,
+    # so its tail cannot be told from a background; but its finite I(0) (0.22 of the peak) lies above the
+    # lowest intensity anywhere (0.10 at 1.6 q1), so no flat background explains the plateau
+    k = 2 * np.pi / 200.0
+    xi = 4.0 / k
+    q1 = np.sqrt(k ** 2 - xi ** -2)
+    q = np.geomspace(0.05 * q1, 1.6 * q1, 120)
+    i = 1 / ((k ** 2 + xi ** -2) ** 2 - 2 * (k ** 2 - xi ** -2) * q ** 2 + q ** 4)
+    got = assess_curve(q, *noisy(i))
+    assert got.verdict == "flagged" and "low_q_plateau" in codes(got), got.reasons
+    assert got.diagnostics["background_bound"] == "largest"
+
+
+def test_a_background_does_not_lift_the_low_q_side_in_a_short_window():
+    # the blend-like curve in [0.3, 1.5] q1, without and with a flat background equal to I(1.5 q1): the
+    # low-q side is judged above the largest background the data allow, so I(0.5 q1)/I(q1) stays the
+    # background-free 0.10 (0.26 if the background were kept); 0.03 allows 2 % noise on the few points there
+    q = np.geomspace(0.3 * 0.03, 1.5 * 0.03, 60)
+    b = blend_like(q)
+    ratios = []
+    for bg in (0.0, b[-1]):
+        got = assess_curve(q, *noisy(b, background=bg))
+        assert got.verdict == "ok", got.reasons
+        ratios.append(got.diagnostics["low_q_ratio"]["0.5"])
+    assert abs(ratios[1] - ratios[0]) < 0.03 and ratios[0] < 0.15
+
+
 def test_a_second_order_peak_is_flagged():
     i = blend_like(Q) + 0.3 * np.exp(-0.5 * (np.log(Q / 0.06) / 0.04) ** 2)  # a Bragg-like order at 2 q1
     got = assess_curve(Q, *noisy(i, rel=0.01))
@@ -188,14 +216,13 @@ def study():
 
 
 def _study_rate(q, s_q, rows, seed):
+    """Fraction refused or flagged of the curves in every window and background (late curves whose box
+    starts above the window's low end included: a measured curve can stop anywhere), and their number."""
     rng = np.random.default_rng(seed)
     verdicts = []
     for r in rows:
         qp = smoothed_peak(q, s_q[r])
-        finite = q[np.isfinite(s_q[r])]
         for w in WINDOWS:
-            if w is not None and finite[0] > 1.05 * w[0] * qp:
-                continue  # the simulation box, not the window, cuts the peak's low side (reported apart)
             for bg in BACKGROUNDS:
                 m = as_measured(q, s_q[r], rng, window=None if w is None else (w[0] * qp, w[1] * qp),
                                 resolution=float(rng.choice(RESOLUTIONS)), noise=float(rng.uniform(0.01, 0.05)),
@@ -208,8 +235,8 @@ def _study_rate(q, s_q, rows, seed):
 def test_study_curves_pass_in_windows_with_backgrounds_sample(study):
     q, s_q = study
     rate, n = _study_rate(q, s_q, range(0, len(s_q), 12), seed=3)
-    # 24 curves x up to 16 conditions: measured 0.5 % (2 of 384) with this seed, the full held-out
-    # set 1.6 % (slow test); 4 % (15 of 384) leaves room for the sampling spread of a small set
+    # 24 curves x 16 conditions: measured 0.26 % (1 of 384) with this seed, the full held-out set 1.4 %
+    # (slow test); 4 % (15 of 384) leaves room for the sampling spread of a small set
     assert n > 300 and rate <= 0.04
 
 
@@ -217,8 +244,9 @@ def test_study_curves_pass_in_windows_with_backgrounds_sample(study):
 def test_study_curves_pass_in_windows_with_backgrounds_all_held_out(study):
     q, s_q = study
     rate, n = _study_rate(q, s_q, range(len(s_q)), seed=4)
-    # measured 1.64 % (71 of 4340) with this seed; the target is 2 %
-    assert n > 4000 and rate <= 0.02
+    # the issue's target: at most 2 % refused or flagged (measured 1.44 %, 66 of 4591, with this seed; the
+    # thresholds were tuned on the even simulations, these are the odd ones)
+    assert n > 4500 and rate <= 0.02
 
 
 # --------------------------------------------------------------------------
@@ -259,7 +287,7 @@ def test_other_structures_are_refused_or_flagged_with_reasons_sample(sasmodels_c
     others = [a for f, a in got if f not in NEIGHBOURS]
     assert all(a.reasons for a in others if a.verdict != "ok")
     rate = np.mean([a.verdict != "ok" for a in others])
-    # 120 curves of 23 families: measured 99.2 % (1 passed) with this seed; 97.5 % allows 3
+    # 120 curves of 23 families: measured 100 % with this seed; 97.5 % allows 3 to pass
     assert rate >= 0.975
     by_family = {}
     for f, a in got:
@@ -274,9 +302,9 @@ def test_other_structures_are_refused_or_flagged_all(sasmodels_curves):
     got = _family_verdicts(curves, seed=6, draws=2)
     others = [a for f, a in got if f not in NEIGHBOURS]
     assert all(a.reasons for a in others if a.verdict != "ok")
-    # measured 98.75 % (15 of 1196 passed: charged-sphere liquids and narrow generic peaks, see
-    # docs/predict.md) with this seed; the target of 99 % is not reached: 98 % catches a loss of 9 more
-    assert np.mean([a.verdict != "ok" for a in others]) >= 0.98
+    # the issue's target: at least 99 % refused or flagged (measured 99.5 %, 6 of 1196 passed with this seed:
+    # charged-sphere liquids at dQ/q = 10 % and one generic broad peak, see docs/predict.md)
+    assert np.mean([a.verdict != "ok" for a in others]) >= 0.99
 
 
 def test_reasons_quote_the_thresholds_in_force():
