@@ -21,6 +21,15 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bench_applicability.py [--dataset results/default] [--split held_out|tune|all]
 
+A fresh draw (new resolution, noise and background draws; new sasmodels curves) to check the rates
+of thresholds tuned on the default one::
+
+    python benchmarks/make_sasmodels_curves.py --seed 20261208 --out /tmp/fresh.npz   # with sasmodels
+    .venv/bin/python benchmarks/bench_applicability.py --seed 2412 --sasmodels /tmp/fresh.npz
+
+The CSV rows keep each curve's window, background, resolution, noise, verdict, reason codes and the
+diagnostics behind them (``KEPT``), so every false flag can be traced to its condition.
+
 Without ``--dataset`` the simulated curves are the shipped model's training
 curves (the default study's, with their simulation groups).
 """
