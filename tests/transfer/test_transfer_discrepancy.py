@@ -112,3 +112,15 @@ def test_bad_options_are_refused(rng, kw):
 def test_one_set_is_refused(rng):
     with pytest.raises(ParameterError, match="at least two sets"):
         leave_one_set_out(_predictions(rng, {"a": (5, 1.0)}))
+
+
+def test_rows_outside_the_fit_never_shape_the_term(rng):
+    p = _predictions(rng, {"a": (30, 1.0), "b": (30, 1.0), "wild": (30, 30.0)})
+    fit = (p["set"] != "wild").to_numpy()
+    table = leave_one_set_out(p, kind="scale", fit_rows=fit)
+    # the wild set is scored with the term of a and b, and is fitted on by nobody
+    assert table.loc[table["set"] == "wild", "parameter"].iloc[0] == fit_discrepancy(p[fit], kind="scale")[
+        "volume_density"]
+    assert not table["fitted_on"].str.contains("wild").any()
+    with pytest.raises(ParameterError, match="no other set"):
+        leave_one_set_out(p, fit_rows=(p["set"] == "a").to_numpy())

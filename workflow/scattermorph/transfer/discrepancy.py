@@ -143,7 +143,8 @@ def inflate(predictions: pd.DataFrame, parameters: dict, *, kind="scale", ndim=3
     return out
 
 
-def leave_one_set_out(predictions: pd.DataFrame, *, kind="scale", target=0.9, ndim=3, rule="every") -> pd.DataFrame:
+def leave_one_set_out(predictions: pd.DataFrame, *, kind="scale", target=0.9, ndim=3, rule="every",
+                      fit_rows=None) -> pd.DataFrame:
     """Each set scored with the discrepancy term fitted on the other sets only.
 
     Parameters
@@ -153,6 +154,10 @@ def leave_one_set_out(predictions: pd.DataFrame, *, kind="scale", target=0.9, nd
         rows to fit and score (e.g. those inside the model's domain).
     kind, target, ndim, rule
         As :func:`fit_discrepancy` and :func:`inflate`.
+    fit_rows : (rows,) array_like of bool, optional
+        The rows the term may be fitted on (default all): e.g. those inside
+        the model's stated domain, so that sets outside it are scored but
+        never shape the term. A set is never fitted on its own rows.
 
     Returns
     -------
@@ -167,10 +172,13 @@ def leave_one_set_out(predictions: pd.DataFrame, *, kind="scale", target=0.9, nd
     names = list(dict.fromkeys(predictions["set"]))
     if len(names) < 2:
         raise ParameterError(f"leave-one-set-out needs at least two sets, got {names}")
+    usable = predictions if fit_rows is None else predictions[np.asarray(fit_rows, dtype=bool)]
     rows = []
     for held in names:
-        others = [s for s in names if s != held]
-        params = fit_discrepancy(predictions, kind=kind, target=target, sets=others, rule=rule)
+        others = [s for s in dict.fromkeys(usable["set"]) if s != held]
+        if not others:
+            raise ParameterError(f"no other set has rows to fit the discrepancy of set {held!r} on")
+        params = fit_discrepancy(usable, kind=kind, target=target, sets=others, rule=rule)
         mine = predictions[predictions["set"] == held]
         after = inflate(mine, params, kind=kind, ndim=ndim)
         mine = mine.assign(std_after=after)
