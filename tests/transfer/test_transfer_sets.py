@@ -33,8 +33,9 @@ def test_every_simulation_set_makes_valid_runs(config):
             continue
         for row in set_runs(config, name).to_dict("records"):
             spec = RunSpec.from_row(row)
-            # the study's resolution: the fastest-growing wavelength over 8 cells
-            assert spec.free_energy().length_scale / spec.dx == pytest.approx(8)
+            # the fastest-growing wavelength over the set's cells per wavelength (the study's 8 unless it says)
+            cpw = transfer_settings(config)["sets"][name].get("cells_per_wavelength", 8)
+            assert spec.free_energy().length_scale / spec.dx == pytest.approx(cpw)
             assert spec.seed != study["seed"]
 
 
@@ -95,3 +96,9 @@ def test_run_set_measures_a_small_simulation_set(config):
     # the blend's phases are the composition's two sides: phi > phi0 holds a fraction near phi0 ... 1/2
     assert table["volume_density"].between(0.2, 0.6).all()
     assert np.isfinite(s_q).sum(axis=1).min() > 50
+
+
+def test_study_config_states_the_library_defaults(config):
+    # config.yaml writes the sets out in full; the library's defaults (used outside the study) must not drift
+    section = {k: v for k, v in config["transfer"].items() if k not in ("enabled", "target")}
+    assert section == DEFAULT_TRANSFER
