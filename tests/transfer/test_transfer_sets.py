@@ -14,8 +14,16 @@ from scattermorph.measure.reference import boolean_model_expected
 from scattermorph.sim.spec import RunSpec
 from scattermorph.sim.steppers import explicit_dt_limit
 from scattermorph.sim.sweep import simulation_table
-from scattermorph.transfer.sets import (DEFAULT_TRANSFER, boolean_structures, grf_structures, measure_structures,
-                                        run_set, set_names, set_runs, transfer_settings)
+from scattermorph.transfer.sets import (
+    DEFAULT_TRANSFER,
+    boolean_structures,
+    grf_structures,
+    measure_structures,
+    run_set,
+    set_names,
+    set_runs,
+    transfer_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

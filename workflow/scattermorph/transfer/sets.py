@@ -39,8 +39,13 @@ import pandas as pd
 
 from scattermorph import seeds
 from scattermorph.errors import ParameterError
-from scattermorph.measure.reference import (boolean_model, gaussian_random_field, grf_excursion_expected,
-                                            grf_moments, level_cut)
+from scattermorph.measure.reference import (
+    boolean_model,
+    gaussian_random_field,
+    grf_excursion_expected,
+    grf_moments,
+    level_cut,
+)
 from scattermorph.measure.scattering import q_grid
 from scattermorph.measure.snapshots import measure_field
 from scattermorph.sim.free_energy import model_class
