@@ -16,6 +16,7 @@ from scattermorph.sim.steppers import explicit_dt_limit
 from scattermorph.sim.sweep import simulation_table
 from scattermorph.transfer.sets import (
     DEFAULT_TRANSFER,
+    check_sets,
     boolean_structures,
     grf_structures,
     measure_structures,
@@ -60,6 +61,14 @@ def test_sets_change_what_they_say(config):
     # forward Euler steps under its stability limit (the record's check), at 0.8 of it
     limit = explicit_dt_limit(ex.free_energy(), ex.grid())
     assert ex.initial_dt() == pytest.approx(0.8 * limit)
+
+
+def test_bad_set_is_refused_naming_it(config):
+    bad = {**config, "transfer": {**DEFAULT_TRANSFER, "sets": {"x": {"kind": "simulation", "model": "landau",
+                                                                     "phi0": [0.1]}}}}
+    with pytest.raises(ParameterError, match=r"transfer\.sets\.x.*spinodal"):
+        check_sets(bad)
+    assert check_sets(config) == set_names(config)
 
 
 def test_unknown_set_and_kind_are_refused(config):

@@ -6,10 +6,10 @@
 # the same-simulator held-out runs and learns the discrepancy term
 # leave-one-set-out (docs/transfer.md).
 
-from scattermorph.transfer.sets import set_names, transfer_settings
+from scattermorph.transfer.sets import check_sets, transfer_settings
 
 try:
-    TRANSFER_SETS = set_names(config) if config["transfer"]["enabled"] else []
+    TRANSFER_SETS = check_sets(config) if config["transfer"]["enabled"] else []
 except ParameterError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
 

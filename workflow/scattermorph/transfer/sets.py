@@ -55,6 +55,7 @@ from scattermorph.sim.steppers import explicit_dt_limit
 from scattermorph.sim.sweep import run_cell_size, simulation_table
 
 __all__ = ["DEFAULT_TRANSFER", "KINDS", "Q_RANGE_CELLS", "transfer_settings", "set_names", "set_runs",
+           "check_sets",
            "run_set", "measure_structures", "grf_structures", "boolean_structures"]
 
 #: kinds of test set: runs of the Cahn-Hilliard-Cook solver, Gaussian-field
@@ -191,6 +192,32 @@ def set_runs(config: dict, name: str) -> pd.DataFrame:
             row["dt"] = _explicit_dt(row)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def check_sets(config: dict) -> list[str]:
+    """Make the record of every run of every simulation set (the parse-time check).
+
+    Returns
+    -------
+    list of str
+        The set names.
+
+    Raises
+    ------
+    ParameterError
+        Naming the set and the first bad value (e.g. a composition outside the
+        spinodal, or a step the explicit scheme cannot take).
+    """
+    section = transfer_settings(config)
+    for name, spec in section["sets"].items():
+        if spec["kind"] != "simulation":
+            continue
+        for row in set_runs(config, name).to_dict("records"):
+            try:
+                RunSpec.from_row(row)
+            except ParameterError as exc:
+                raise ParameterError(f"transfer.sets.{name}: {exc}") from None
+    return list(section["sets"])
 
 
 def _explicit_dt(row: dict) -> float:
