@@ -16,8 +16,8 @@ from scattermorph.sim.steppers import explicit_dt_limit
 from scattermorph.sim.sweep import simulation_table
 from scattermorph.transfer.sets import (
     DEFAULT_TRANSFER,
-    check_sets,
     boolean_structures,
+    check_sets,
     grf_structures,
     measure_structures,
     run_set,
