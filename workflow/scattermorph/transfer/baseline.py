@@ -68,7 +68,8 @@ def same_simulator_predictions(model: FunctionalModel, q, s_q, table: pd.DataFra
     -------
     predictions : DataFrame
         :func:`~scattermorph.transfer.score.predict_structures` rows of the
-        held-out runs, ``set`` = :data:`SAME_SIMULATOR`, with ``sim_id``.
+        held-out runs, ``set`` = :data:`SAME_SIMULATOR`, with ``sim_id``,
+        ``model``, ``phi0``, ``quench`` and ``time_over_tau``.
     refit : FunctionalModel
         The model fitted on the training runs.
 
@@ -87,4 +88,5 @@ def same_simulator_predictions(model: FunctionalModel, q, s_q, table: pd.DataFra
                          groups=table["sim_id"][train].to_numpy())
     test = table[~train].reset_index(drop=True).assign(
         set=SAME_SIMULATOR, structure=lambda d: d["sim_id"] + "_s" + d["snapshot"].astype(str))
-    return predict_structures(refit, q, s_q[~train], test, keep=["sim_id"]), refit
+    keep = [c for c in ("sim_id", "model", "phi0", "quench", "time_over_tau") if c in test.columns]
+    return predict_structures(refit, q, s_q[~train], test, keep=keep), refit
