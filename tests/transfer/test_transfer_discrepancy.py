@@ -62,16 +62,19 @@ def test_no_shrinking_when_already_covered(rng):
     assert required_parameter(p["y_mean"] - p["y_true"], p["y_std"], kind="additive") == 0.0
 
 
-def test_every_rule_meets_the_target_on_each_set_pooled_on_the_rows(rng):
+def test_every_rule_meets_the_target_on_each_set_mean_rule_on_average(rng):
     p = _predictions(rng, {"a": (40, 1.0), "b": (40, 4.0), "c": (400, 1.0)})
     every = fit_discrepancy(p, kind="scale", rule="every")["volume_density"]
-    pooled = fit_discrepancy(p, kind="scale", rule="pooled")["volume_density"]
-    assert pooled < every
-    for name, g in p.groupby("set"):
-        cov = interval_scores(g["truth"], g["mean"], inflate(g, {"volume_density": every}))["coverage_95"]
-        assert cov >= 0.9, name
-    cov_all = interval_scores(p["truth"], p["mean"], inflate(p, {"volume_density": pooled}))["coverage_95"]
-    assert cov_all >= 0.9
+    mean = fit_discrepancy(p, kind="scale", rule="mean")["volume_density"]
+    assert mean < every
+
+    def covs(par):
+        return [interval_scores(g["truth"], g["mean"], inflate(g, {"volume_density": par}))["coverage_95"]
+                for _, g in p.groupby("set")]
+
+    assert min(covs(every)) >= 0.9
+    # the mean rule: the average of the three sets' coverages (not of the 480 rows) reaches 0.9, just
+    assert np.mean(covs(mean)) >= 0.9 > np.mean(covs(mean * (1 - 1e-6)))
 
 
 def test_leave_one_set_out_never_sees_its_set(rng):

@@ -15,9 +15,10 @@ The parameter of a set is the smallest one whose 95 % intervals hold at least
 ``s_i = |r_i| / (z95 sigma_i)`` (or ``delta_i^2 = r_i^2 / z95^2 - sigma_i^2``)
 on, and the set's parameter is the ``ceil(target n)``-th smallest of them.
 Fitted on several sets, the parameter is the largest of theirs, so that every
-one of them reaches the target (``rule="every"``), or the one that covers
-``target`` of their rows pooled (``rule="pooled"``: narrower, but a set unlike
-the others may stay under the target). :func:`leave_one_set_out` scores each set with
+one of them reaches the target (``rule="every"``), or the smallest whose
+coverage averaged over the sets, each set weighing the same whatever its
+size, reaches it (``rule="mean"``: narrower, but a set unlike the others may
+stay under the target). :func:`leave_one_set_out` scores each set with
 the parameter fitted on the other sets only.
 """
 
@@ -36,8 +37,8 @@ __all__ = ["DISCREPANCY_KINDS", "RULES", "required_parameter", "fit_discrepancy"
 
 #: the forms of the discrepancy term
 DISCREPANCY_KINDS = ("scale", "additive")
-#: how the sets a term is fitted on must reach the target: each of them, or their rows pooled
-RULES = ("every", "pooled")
+#: how the sets a term is fitted on must reach the target: each of them, or on average over the sets
+RULES = ("every", "mean")
 # a truth on the interval's edge is covered: the parameter is raised past the
 # round-off of sigma' = s sigma, which could otherwise leave it just outside
 _EDGE = 1 + 1e-12
@@ -70,16 +71,34 @@ def required_parameter(residual, std, *, kind="scale", target=0.9) -> float:
         1 or 0 for no values.
     """
     _check(kind, target)
-    r, s = np.abs(np.asarray(residual, dtype=float)), np.asarray(std, dtype=float)
+    need = _needs(residual, std, kind)
     floor = 1.0 if kind == "scale" else 0.0
-    if r.size == 0:
+    if need.size == 0:
         return floor
-    if kind == "scale":
-        need = r / (Z95 * s)
-    else:
-        need = np.sqrt(np.maximum((r / Z95) ** 2 - s**2, 0.0))
-    k = math.ceil(target * r.size - 1e-9)  # the k-th smallest covers k of n values
+    k = math.ceil(target * need.size - 1e-9)  # the k-th smallest covers k of n values
     return float(max(floor, _EDGE * np.sort(need)[k - 1]))
+
+
+def _needs(residual, std, kind) -> np.ndarray:
+    """The parameter from which each value is covered by its 95 % interval."""
+    r, s = np.abs(np.asarray(residual, dtype=float)), np.asarray(std, dtype=float)
+    if kind == "scale":
+        return r / (Z95 * s)
+    return np.sqrt(np.maximum((r / Z95) ** 2 - s**2, 0.0))
+
+
+def _mean_rule(group: pd.DataFrame, kind: str, target: float) -> float:
+    """The smallest parameter whose coverage, averaged over the sets of ``group``, reaches ``target``."""
+    needs = [np.sort(_needs(g["y_mean"] - g["y_true"], g["y_std"], kind)) for _, g in group.groupby("set", sort=False)]
+    floor = 1.0 if kind == "scale" else 0.0
+    # the mean coverage steps up only at a value's own parameter: try them in order
+    for p in np.unique(np.concatenate([[floor], *needs])):
+        if p < floor:
+            continue
+        mean = np.mean([np.searchsorted(n, _EDGE * p, side="right") / n.size for n in needs])
+        if mean >= target - 1e-12:
+            return float(_EDGE * p)
+    return float(_EDGE * max(n[-1] for n in needs))
 
 
 def fit_discrepancy(predictions: pd.DataFrame, *, kind="scale", target=0.9, sets=None, rule="every") -> dict:
@@ -94,9 +113,9 @@ def fit_discrepancy(predictions: pd.DataFrame, *, kind="scale", target=0.9, sets
         As :func:`required_parameter`.
     sets : sequence of str, optional
         The sets to fit on (default all in ``predictions``).
-    rule : {"every", "pooled"}
+    rule : {"every", "mean"}
         Every set reaches ``target`` (the largest of the sets' parameters), or
-        the sets' rows pooled do.
+        the sets' coverages averaged (each set weighing the same) do.
 
     Returns
     -------
@@ -107,9 +126,8 @@ def fit_discrepancy(predictions: pd.DataFrame, *, kind="scale", target=0.9, sets
     use = predictions if sets is None else predictions[predictions["set"].isin(list(sets))]
     out = {}
     for name, group in use.groupby("functional", sort=False):
-        if rule == "pooled":
-            out[name] = required_parameter(group["y_mean"] - group["y_true"], group["y_std"], kind=kind,
-                                           target=target)
+        if rule == "mean":
+            out[name] = _mean_rule(group, kind, target)
             continue
         per_set = [required_parameter(g["y_mean"] - g["y_true"], g["y_std"], kind=kind, target=target)
                    for _, g in group.groupby("set", sort=False)]
@@ -163,7 +181,8 @@ def leave_one_set_out(predictions: pd.DataFrame, *, kind="scale", target=0.9, nd
     -------
     DataFrame
         One row per set and functional: ``set``, ``functional``, ``kind``, ``rule``,
-        ``parameter`` (fitted without the set), ``fitted_on`` (the other sets,
+        ``parameter`` (fitted without the set), ``own_parameter`` (what the set
+        alone would need: for comparison only, never used), ``fitted_on`` (the other sets,
         comma-separated), ``n``, ``r2``, ``median_rel_error``,
         ``coverage_68_before``/``_after``, ``coverage_95_before``/``_after``,
         ``width_95_before``/``_after`` (median half-width over |truth|) and
@@ -185,7 +204,9 @@ def leave_one_set_out(predictions: pd.DataFrame, *, kind="scale", target=0.9, nd
         for name, g in mine.groupby("functional", sort=False):
             before = interval_scores(g["truth"], g["mean"], g["std"])
             post = interval_scores(g["truth"], g["mean"], g["std_after"])
+            own = required_parameter(g["y_mean"] - g["y_true"], g["y_std"], kind=kind, target=target)
             rows.append({"set": held, "functional": name, "kind": kind, "rule": rule, "parameter": params[name],
+                         "own_parameter": own,
                          "fitted_on": ",".join(others), "n": before["n"], "r2": before["r2"],
                          "median_rel_error": before["median_rel_error"],
                          "coverage_68_before": before["coverage_68"], "coverage_68_after": post["coverage_68"],

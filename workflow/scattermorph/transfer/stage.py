@@ -149,10 +149,10 @@ def _scores_section(scores: pd.DataFrame) -> list[str]:
 
 def _loo_section(loo: pd.DataFrame, kind: str, rule: str) -> list[str]:
     sel = loo[(loo["kind"] == kind) & (loo["rule"] == rule)]
-    rows = [[r.set, r.functional, r.n, r.parameter, r.coverage_68_before, r.coverage_68_after,
+    rows = [[r.set, r.functional, r.n, r.parameter, r.own_parameter, r.coverage_68_before, r.coverage_68_after,
              r.coverage_95_before, r.coverage_95_after, r.width_95_before, r.width_95_after, r.width_ratio]
             for r in sel.itertuples()]
-    return md_table(["held-out set", "functional", "n", "parameter (other sets)", "cov 68 before", "cov 68 after",
+    return md_table(["held-out set", "functional", "n", "parameter (other sets)", "own need", "cov 68 before", "cov 68 after",
                      "cov 95 before", "cov 95 after", "half-width before", "half-width after", "width ratio"], rows)
 
 
@@ -186,7 +186,7 @@ def summary_markdown(scores: pd.DataFrame, scores_in_domain: pd.DataFrame, loo: 
     lines += ["", f"From `{sources['scores_in_domain']}`."]
     for kind in DISCREPANCY_KINDS:
         for rule in RULES:
-            what = ("each of the other sets" if rule == "every" else "the other sets' curves pooled")
+            what = ("each of the other sets" if rule == "every" else "the other sets on average (each set weighing the same)")
             form = "sigma' = s sigma" if kind == "scale" else "sigma'^2 = sigma^2 + delta^2 (dimensionless densities)"
             lines += ["", f"## Leave-one-set-out discrepancy: {kind}, {rule}", "",
                       f"{form}; the parameter of each held-out set is the smallest that gives {what} a 95 % "
