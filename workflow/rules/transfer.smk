@@ -6,39 +6,12 @@
 # the same-simulator held-out runs and learns the discrepancy term
 # leave-one-set-out (docs/transfer.md).
 
-from scattermorph.transfer.sets import check_sets, transfer_settings
+from scattermorph.transfer.sets import check_sets
 
 try:
     TRANSFER_SETS = check_sets(config) if config["transfer"]["enabled"] else []
 except ParameterError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
-
-
-def transfer_params():
-    """What a set job reads: the transfer and simulation sections (canonical) and the study seed."""
-    return {"transfer": canonical(config["transfer"]), "simulation": canonical(config["simulation"]),
-            "seed": config["study"]["seed"]}
-
-
-def transfer_set_mem_mb(wildcards, attempt):
-    """Memory of a set job: the snapshots of one run (float32) and a few float64
-    fields and transforms of the largest grid (measured ~300 MB at 64^3)."""
-    section = transfer_settings(config)
-    grid = max([section["grid"]] + [s.get("grid", section["grid"]) for s in section["sets"].values()])
-    return job_mem_mb(100 + 20 * 8 * grid**3 / 1e6, attempt)
-
-
-def transfer_set_runtime(wildcards, attempt):
-    """Runtime (minutes): the slowest default set (two forward-Euler 32^3 runs
-    of ~16,000 steps) took ~2.5 min on the loaded 2-core machine; the others
-    under 35 s."""
-    return job_runtime(2.5, attempt)
-
-
-def transfer_score_runtime(wildcards, attempt):
-    """Runtime (minutes): the refit of the model's recipe on the training
-    runs dominates (~80 s for 288 rows on the loaded 2-core machine, ~n^3)."""
-    return job_runtime(1.5 * max(1.0, (_dataset_rows() / 576) ** 3), attempt)
 
 
 rule make_transfer_set:
@@ -88,7 +61,10 @@ rule score_transfer:
         runtime=transfer_score_runtime,
     params:
         target=config["transfer"]["target"],
-        time_range=[config["simulation"]["time"]["t_min"], config["simulation"]["time"]["t_max"]],
+        time_range=[
+            config["simulation"]["time"]["t_min"],
+            config["simulation"]["time"]["t_max"],
+        ],
         code=code_version("score_transfer.py"),
     script:
         "../scripts/score_transfer.py"
@@ -148,4 +124,7 @@ rule summarise_transfer:
 
 
 if config["transfer"]["enabled"]:
-    TARGETS += [rules.plot_transfer.output.figure, rules.summarise_transfer.output.summary]
+    TARGETS += [
+        rules.plot_transfer.output.figure,
+        rules.summarise_transfer.output.summary,
+    ]
