@@ -48,6 +48,15 @@ def test_every_simulation_set_makes_valid_runs(config):
             assert spec.seed != study["seed"]
 
 
+def test_set_seeds_follow_the_name_not_the_order(config):
+    # the workflow passes the section with sorted keys: a set's runs must not depend on its position
+    section = config["transfer"]
+    reordered = {**config, "transfer": {**section, "sets": dict(reversed(list(section["sets"].items())))}}
+    for name in ("control", "landau"):
+        assert set_runs(config, name).equals(set_runs(reordered, name))
+    assert set_runs(config, "control")["seed"].iloc[0] != set_runs(config, "landau")["seed"].iloc[0]
+
+
 def test_sets_change_what_they_say(config):
     study = simulation_table(config).iloc[0]
     runs = {n: set_runs(config, n) for n in ("landau", "fh_n1000", "fh_noise", "fh_deep", "early", "explicit")}

@@ -81,7 +81,7 @@ CALIBRATION = 17
 INFERENCE_GP = 100
 #: the dynamics stage: ``SeedSequence([seed, DYNAMICS, *keys])``
 DYNAMICS = 26
-#: the cross-simulator test sets: ``SeedSequence([seed, TRANSFER, set index])``
+#: the cross-simulator test sets: ``SeedSequence([seed, TRANSFER, crc32(set name)])``
 TRANSFER = 31
 #: the instrument's counting noise on the stored curves: ``SeedSequence([seed, INSTRUMENT])``
 INSTRUMENT = 2**32 - 2

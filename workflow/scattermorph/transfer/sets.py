@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -147,9 +148,14 @@ def _set_spec(config: dict, name: str) -> tuple[dict, dict]:
 
 
 def _set_seed(config: dict, name: str) -> int:
-    """The set's own seed: ``SeedSequence([study seed, TRANSFER, set position])``."""
-    index = set_names(config).index(name)
-    return int(seeds.sequence(int(config["study"]["seed"]), seeds.TRANSFER, index).generate_state(1)[0])
+    """The set's own seed: ``SeedSequence([study seed, TRANSFER, crc32(name)])``.
+
+    Keyed by the set's name, not its position: the workflow hands the section
+    to its jobs with sorted keys, and adding or reordering sets must not
+    change the other sets' draws.
+    """
+    key = zlib.crc32(name.encode())
+    return int(seeds.sequence(int(config["study"]["seed"]), seeds.TRANSFER, key).generate_state(1)[0])
 
 
 def set_runs(config: dict, name: str) -> pd.DataFrame:
