@@ -36,6 +36,7 @@ include: "workflow/rules/emulator.smk"
 include: "workflow/rules/inference.smk"
 include: "workflow/rules/classification.smk"
 include: "workflow/rules/dynamics.smk"
+include: "workflow/rules/transfer.smk"
 
 
 rule all:

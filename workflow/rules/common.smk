@@ -12,6 +12,7 @@ from scattermorph.plan import plan
 from scattermorph.provenance.codedeps import code_digest
 from scattermorph.sim.free_energy import model_class
 from scattermorph.sim.sweep import run_spec
+from scattermorph.transfer.sets import transfer_settings
 
 NAME = config["study"]["name"]
 RESULTS = f"results/{NAME}"
@@ -668,3 +669,41 @@ def ship_emulator_runtime(wildcards, attempt):
     CPU (the GP fits with their leave-one-run-out variance factors, 1000 reference
     posteriors on a 24^3 grid); 10 min wall on 2 cores shared with six other jobs."""
     return job_runtime(4, attempt)
+
+
+# ---------------------------------------------------------------------------
+# Transfer stage (transfer.smk): params and resources.
+# ---------------------------------------------------------------------------
+
+
+def transfer_params():
+    """What a set job reads: the transfer and simulation sections (canonical) and the study seed."""
+    return {
+        "transfer": canonical(config["transfer"]),
+        "simulation": canonical(config["simulation"]),
+        "seed": config["study"]["seed"],
+    }
+
+
+def transfer_set_mem_mb(wildcards, attempt):
+    """Memory of a set job: the snapshots of one run (float32) and a few float64
+    fields and transforms of the largest grid (measured ~300 MB at 64^3)."""
+    section = transfer_settings(config)
+    grid = max(
+        [section["grid"]]
+        + [s.get("grid", section["grid"]) for s in section["sets"].values()]
+    )
+    return job_mem_mb(100 + 20 * 8 * grid**3 / 1e6, attempt)
+
+
+def transfer_set_runtime(wildcards, attempt):
+    """Runtime (minutes): the slowest default set (two forward-Euler 32^3 runs,
+    ~9,500 steps in all) took 111 s on the 2-core machine under a load of 6-10;
+    every other set 17-63 s."""
+    return job_runtime(2, attempt)
+
+
+def transfer_score_runtime(wildcards, attempt):
+    """Runtime (minutes): the refit of the model's recipe on the training
+    runs dominates (5-15 s for 288 rows on the loaded 2-core machine; ~n^3)."""
+    return job_runtime(0.5 * max(1.0, (_dataset_rows() / 576) ** 3), attempt)

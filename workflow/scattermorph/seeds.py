@@ -57,6 +57,7 @@ __all__ = [
     "CALIBRATION",
     "INFERENCE_GP",
     "DYNAMICS",
+    "TRANSFER",
     "INSTRUMENT",
     "REFERENCE",
     "sequence",
@@ -80,6 +81,8 @@ CALIBRATION = 17
 INFERENCE_GP = 100
 #: the dynamics stage: ``SeedSequence([seed, DYNAMICS, *keys])``
 DYNAMICS = 26
+#: the cross-simulator test sets: ``SeedSequence([seed, TRANSFER, crc32(set name)])``
+TRANSFER = 31
 #: the instrument's counting noise on the stored curves: ``SeedSequence([seed, INSTRUMENT])``
 INSTRUMENT = 2**32 - 2
 #: the reference structures: ``SeedSequence([seed, REFERENCE])``
