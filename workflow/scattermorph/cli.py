@@ -371,7 +371,7 @@ def _cmd_cahn(args) -> int:
     t, q, intensity, q_unit = read_time_series(args.folder, times=args.times, q_unit=args.q_unit,
                                                columns=args.columns, entry=args.entry)
     res = cahn_analysis(t, q, intensity, t_max=args.t_max, q_max=args.q_max, phi0=args.phi0, N=args.N,
-                        segment_length=args.segment_length, late_t_min=args.late_t_min)
+                        segment_length=args.segment_length, late_t_min=args.late_t_min, joint=args.joint)
     if args.plot is not None:
         save_figure(plot_cahn({"q": q, "t": t, "s_qt": intensity, "rate": res["rate"], "rate_se": res["rate_se"],
                                "intercept": res["intercept"], "slope": res["slope"],
@@ -416,6 +416,9 @@ def _add_cahn(sub) -> None:
     ca.add_argument("--segment-length", type=float, default=None,
                     help="statistical segment length b in the length unit of q (de Gennes kappa0 = b^2/(36 phi0 (1-phi0)))")
     ca.add_argument("--late-t-min", type=float, default=None, help="fit q1 ~ t^-alpha from this time on")
+    ca.add_argument("--joint", action="store_true",
+                    help="fit the Cahn plot's line to every early curve at once, with Cook's thermal-noise term "
+                         "(robust where the per-q rates are noisy; default: a line through per-q rates)")
     _add_curve_options(ca, batch=False)
     ca.add_argument("--json", metavar="OUT", default=None, help="write everything as JSON to OUT")
     ca.add_argument("--plot", metavar="OUT.png", default=None, help="the curves and the Cahn plot")

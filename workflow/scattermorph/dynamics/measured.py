@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scattermorph.dynamics.linear import blend_parameters, cahn_plot, growth_exponent, growth_rates
+from scattermorph.dynamics.linear import blend_parameters, cahn_plot, growth_exponent, growth_rates, joint_cahn_fit
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.measure.scattering import peak_position
 from scattermorph.sas.curves import read_curve
@@ -97,7 +97,7 @@ def read_time_series(folder, *, times=None, q_unit=None, columns=None, entry=Non
 
 
 def cahn_analysis(t, q, intensity, *, t_max=None, q_max=None, phi0=None, N=None, segment_length=None,
-                  late_t_min=None) -> dict:
+                  late_t_min=None, joint=False) -> dict:
     """Early growth rates, the Cahn plot and (optionally) the blend and the growth exponent.
 
     Parameters
@@ -114,6 +114,10 @@ def cahn_analysis(t, q, intensity, *, t_max=None, q_max=None, phi0=None, N=None,
         mobility, ``f''(phi0)`` and ``chi / chi_s``.
     late_t_min : float, optional
         Fit ``q1 ~ t^-alpha`` to the curves from this time on.
+    joint : bool
+        Fit the line to every early curve at once with Cook's noise term
+        (:func:`scattermorph.dynamics.linear.joint_cahn_fit`) instead of a line
+        through per-q rates; ``rate`` is then the fitted line's.
 
     Returns
     -------
@@ -123,6 +127,9 @@ def cahn_analysis(t, q, intensity, *, t_max=None, q_max=None, phi0=None, N=None,
     """
     rate, se = growth_rates(t, intensity, t_max=t_max)
     plot = cahn_plot(q, rate, q_max=q_max)
+    if joint:
+        plot, _ = joint_cahn_fit(t, q, intensity, t_max=t_max, q_max=q_max)
+        rate, se = q ** 2 * (plot.intercept + plot.slope * q ** 2), np.full(q.size, np.nan)
     if not (plot.intercept > 0 and plot.slope < 0):
         raise ParameterError(
             f"the Cahn plot has intercept {plot.intercept:.3g} and slope {plot.slope:.3g}: spinodal growth "
