@@ -209,15 +209,15 @@ def cook_model(t, q, log_s0, intercept, slope, g):
     """
     t, q = np.asarray(t, float)[:, None], np.asarray(q, float)[None]
     rate = q ** 2 * (intercept + slope * q ** 2)
-    x = np.clip(2 * rate * t, -700, 700)
+    x = np.clip(2 * rate * t, -300, 300)  # an optimiser's trial rates may be steep: no overflow on the way
     small = np.abs(x) < 1e-8
     growth = np.where(small, 1.0, np.expm1(x) / np.where(small, 1.0, x))  # (e^x - 1) / x, 1 at x = 0
-    return np.exp(np.asarray(log_s0, float)[None] + x) + g * q ** 2 * 2 * t * growth
+    return np.exp(np.clip(np.asarray(log_s0, float)[None] + x, -700, 700)) + g * q ** 2 * 2 * t * growth
 
 
 def _joint_residuals(p, t, q, log_s, w):
     a, b, log_g = p[:3]
-    model = cook_model(t, q, p[3:], a, b, np.exp(log_g))
+    model = cook_model(t, q, p[3:], a, b, np.exp(min(log_g, 300.0)))
     return ((np.log(np.maximum(model, 1e-300)) - log_s) * w).ravel()
 
 

@@ -56,8 +56,10 @@ __all__ = ["SERIES_MODES", "SeriesGrid", "series_posterior", "log_time_offsets",
 #: how the curves' ages enter (see the module docstring)
 SERIES_MODES = ("free", "timed")
 
-#: nodes of the ``timed`` mode's time axis per grid cell (linear interpolation between them)
-TIME_REFINE = 4
+#: nodes of the ``timed`` mode's time axis per grid cell (linear interpolation between them): on the
+#: shipped emulator the interpolated means err by at most 0.007 of their predictive sd at 2 nodes per cell
+#: of a 32-cell grid (0.03 at 1, 0.002 at 4)
+TIME_REFINE = 2
 
 
 def log_time_offsets(times) -> np.ndarray:
