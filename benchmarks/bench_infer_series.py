@@ -23,7 +23,8 @@ Usage::
         [--inference results/default/inference] [--grid 32]
 
 Writes ``benchmarks/results/bench_infer_series.csv`` (one row per run, series
-size and mode) and prints the table. About 2 min on 2 busy cores.
+size, mode and residual model) and prints the table. About 11 min on 2 busy cores (528 single-curve and
+192 series posteriors on a 32^3 grid).
 """
 
 from __future__ import annotations

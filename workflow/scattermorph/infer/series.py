@@ -56,6 +56,10 @@ __all__ = ["SERIES_MODES", "SeriesGrid", "series_posterior", "log_time_offsets",
 #: how the curves' ages enter (see the module docstring)
 SERIES_MODES = ("free", "timed")
 
+#: most curves per series whose intervals stayed calibrated on the default study's calibration runs
+#: (benchmarks/bench_infer_series.py: phi0 coverage 0.85-0.88 with 3 free-age curves, 0.48-0.71 with 11)
+CALIBRATED_CURVES = 3
+
 #: nodes of the ``timed`` mode's time axis per grid cell (linear interpolation between them): on the
 #: shipped emulator the interpolated means err by at most 0.007 of their predictive sd at 2 nodes per cell
 #: of a 32-cell grid (0.03 at 1, 0.002 at 4)
@@ -261,7 +265,7 @@ def _free(grid: SeriesGrid, Z) -> tuple[dict, list, float]:
     Ribatet, Cooley & Davison, Statistica Sinica 22, 813 (2012)): each curve's
     log-likelihood times w = (1' R^-1 1) / n, the effective number of
     independent curves per curve for a shared mean, with R at the ages of the
-    curves' own posteriors (averaged over components).
+    curves' own posteriors (averaged over components), at most 1.
     """
     lls = [grid.loglike(z) for z in Z]
     w = 1.0
@@ -271,7 +275,8 @@ def _free(grid: SeriesGrid, Z) -> tuple[dict, list, float]:
             m = np.exp(ll - ll.max()).sum(axis=(0, 1))
             ages.append(_interval(m, grid.axes[2], grid.em.lo[2], grid.em.hi[2], 0.9)["median"])
         Rinv, _ = grid.inverse_correlation(np.asarray(ages))
-        w = float(np.mean(Rinv.sum(axis=(1, 2)))) / len(lls)
+        # at most 1: negative correlations at long lags (estimated from few pairs) must not sharpen the product
+        w = min(float(np.mean(Rinv.sum(axis=(1, 2)))) / len(lls), 1.0)
     lls = [w * ll for ll in lls]
     per = [logsumexp(ll, axis=2) for ll in lls]  # log of n x the age-averaged likelihood
     rest = sum(per[1:]) if len(per) > 1 else 0.0
@@ -444,6 +449,10 @@ def infer_series(cal, curves, *, times=None, n_grid=32, background=None, level=0
         if rec["applicability"]["verdict"] == "flagged":
             rec["checks"]["warnings"].insert(0, "MAY NOT BE A PHASE-SEPARATED BLEND")
         warnings += [f"{Path(rec['curve']).name}: {w}" for w in rec["checks"]["warnings"]]
+    if len(curves) > CALIBRATED_CURVES:
+        warnings.insert(0, f"{len(curves)} curves: on the study's calibration runs the intervals of a series of more "
+                           f"than {CALIBRATED_CURVES} curves are too narrow (the curves' deviations from the emulator "
+                           f"are not independent; docs/inference.md): give {CALIBRATED_CURVES} spread over the series")
     quenches = np.unique(em.theta_train[:, 1])
     if quenches.size < 3:
         warnings.insert(0, f"the emulator knows {quenches.size} quench depths (chi/chi_s {quenches.tolist()}): between "
