@@ -1373,3 +1373,22 @@ def test_selective_scheme_converges_to_its_small_step_reference():
         Ly = characteristic_length(y.astype(float), grid.dx)
         assert abs(Lx / Ly - 1) < 0.01
         assert abs(np.mean(x > model.phi0) / np.mean(y > model.phi0) - 1) < 0.005
+
+
+class _SteeperLandau(Landau):
+    """A phi^4 model with twice the bulk force: a free energy the compiled kernels do not know."""
+
+    def mu_bulk(self, phi):
+        return 2.0 * super().mu_bulk(phi)
+
+
+def test_spectral_stepper_refuses_a_free_energy_it_has_no_kernel_for():
+    # its kernels would integrate Landau's f'(phi), not this model's: refused, naming the model
+    grid = Grid((16, 16), 1.0)
+    with pytest.raises(ParameterError, match=r"model _SteeperLandau: SemiImplicitSpectral computes"):
+        SemiImplicitSpectral(_SteeperLandau(0.5), grid, 0.01)
+    # the finite-difference reference calls the model's own mu_bulk, so it takes it
+    st = ExplicitEuler(_SteeperLandau(0.5), grid, 0.01)
+    phi = np.full(grid.shape, 0.75)
+    out = st.chemical_potential(phi, np.empty_like(phi))
+    np.testing.assert_allclose(out, 2.0 * Landau(0.5).mu_bulk(phi), rtol=1e-12)

@@ -50,6 +50,7 @@ from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.infer.apply import infer_curve
 from scattermorph.infer.emulatorfile import about_emulator, load_shipped_emulator
 from scattermorph.infer.posterior import PARAM_LABELS, study_calibration
+from scattermorph.infer.series import infer_series, series_files
 from scattermorph.learn.estimators import GP_KERNELS
 from scattermorph.measure.images import characterise, read_image
 from scattermorph.plots.dynamics import plot_cahn
@@ -248,8 +249,13 @@ def _cmd_infer(args) -> int:
         cal, _, path = _infer_model(args)
         print(about_emulator(cal, path, shipped=True))
         return 0
-    if args.curve is None:
-        raise ParameterError("give a CURVE (a file), or --about")
+    if not args.curve:
+        raise ParameterError("give a CURVE (a file), several curves of one quench or a folder of them, or --about")
+    if len(args.curve) > 1 or Path(args.curve[0]).is_dir():
+        return _cmd_infer_series(args, background)
+    if args.times is not None:
+        raise ParameterError("--times dates the curves of a series: give a folder of curves with it")
+    args.curve = args.curve[0]
     curve = read_curve(args.curve, q_unit=args.q_unit, columns=args.columns, entry=args.entry)
     cal, label, _ = _infer_model(args)
     # everything computed before anything is written
@@ -272,6 +278,45 @@ def _cmd_infer(args) -> int:
             return status
         Path(args.json).write_text(text + "\n")
     _print_posterior(curve, cal, label, res)
+    return status
+
+
+def _cmd_infer_series(args, background) -> int:
+    """infer on a series of curves of one quench: the joint posterior of phi0 and chi/chi_s."""
+    if args.plot is not None:
+        raise ParameterError("--plot draws one curve's posterior: leave it out for a series (the JSON has the "
+                             "marginals)")
+    files, stamps = series_files(args.curve, times=args.times)
+    if args.ages == "free":
+        stamps = None
+    curves = [read_curve(f, q_unit=args.q_unit, columns=args.columns, entry=args.entry) for f in files]
+    cal, label, _ = _infer_model(args)
+    res = infer_series(cal, curves, times=stamps, n_grid=args.grid, background=background)
+    res.pop("grid")
+    for w in res["warnings"]:
+        print(f"scattermorph infer: warning: {w}", file=sys.stderr)
+    doc = dict(res, times=None if stamps is None else stamps.tolist(), study=args.study, emulator=label,
+               ndim=cal.ndim, n_components=cal.emulator.k, grid_cells_per_parameter=args.grid)
+    status = 0 if res["fits"] else EXIT_MISFIT
+    if args.json is not None:
+        text = json.dumps(doc, indent=2, default=float)
+        if args.json == "-":
+            print(text)
+            return status
+        Path(args.json).write_text(text + "\n")
+    p = res["posterior"]
+    how = ("ages from the time stamps' ratios, the time unit free" if res["mode"] == "timed"
+           else "each curve's age free")
+    print(f"{len(curves)} curves of one quench ({how}); {cal.ndim}D {label}, {cal.emulator.k} components")
+    print(f"  joint posterior ({int(p['level'] * 100)} % credible intervals; prior uniform over the training box):")
+    for name, r in p["params"].items():
+        label_ = "log10 t/tau, first" if name == "log10_t" else PARAM_LABELS[name]
+        print(f"  {label_:18s} mean {r['mean']:.4g}  median {r['median']:.4g}  central [{r['central'][0]:.4g}, "
+              f"{r['central'][1]:.4g}]  width/prior {r['width_ratio']:.2f}")
+    for rec in res["curves"]:
+        a, ppc = rec["age_log10_t"], rec["checks"]["ppc"]
+        print(f"    {Path(rec['curve']).name}: log10 t/tau {a['median']:.3g} [{a['central'][0]:.3g}, "
+              f"{a['central'][1]:.3g}], fit check p {ppc['p_value']:.3g}")
     return status
 
 
@@ -371,7 +416,7 @@ def _cmd_cahn(args) -> int:
     t, q, intensity, q_unit = read_time_series(args.folder, times=args.times, q_unit=args.q_unit,
                                                columns=args.columns, entry=args.entry)
     res = cahn_analysis(t, q, intensity, t_max=args.t_max, q_max=args.q_max, phi0=args.phi0, N=args.N,
-                        segment_length=args.segment_length, late_t_min=args.late_t_min)
+                        segment_length=args.segment_length, late_t_min=args.late_t_min, joint=args.joint)
     if args.plot is not None:
         save_figure(plot_cahn({"q": q, "t": t, "s_qt": intensity, "rate": res["rate"], "rate_se": res["rate_se"],
                                "intercept": res["intercept"], "slope": res["slope"],
@@ -416,6 +461,9 @@ def _add_cahn(sub) -> None:
     ca.add_argument("--segment-length", type=float, default=None,
                     help="statistical segment length b in the length unit of q (de Gennes kappa0 = b^2/(36 phi0 (1-phi0)))")
     ca.add_argument("--late-t-min", type=float, default=None, help="fit q1 ~ t^-alpha from this time on")
+    ca.add_argument("--joint", action="store_true",
+                    help="fit the Cahn plot's line to every early curve at once, with Cook's thermal-noise term "
+                         "(robust where the per-q rates are noisy; default: a line through per-q rates)")
     _add_curve_options(ca, batch=False)
     ca.add_argument("--json", metavar="OUT", default=None, help="write everything as JSON to OUT")
     ca.add_argument("--plot", metavar="OUT.png", default=None, help="the curves and the Cahn plot")
@@ -567,8 +615,18 @@ def _add_infer(sub) -> None:
             "written) and a warning for each parameter whose posterior piles up at an edge of the prior box."
         ),
     )
-    inf.add_argument("curve", nargs="?", default=None,
-                     help="NXcanSAS (.h5), canSAS 1D XML, NIST 6-column or text file with columns q, I(q)")
+    inf.add_argument("curve", nargs="*", default=None,
+                     help="NXcanSAS (.h5), canSAS 1D XML, NIST 6-column or text file with columns q, I(q); several "
+                          "files, or a folder of them, are curves of one quench at several times: their joint "
+                          "posterior of phi0 and chi/chi_s (the time in each file name, e.g. run_t12.5.dat, or "
+                          "--times; time stamps fix the curves' age ratios, the time unit stays free; files "
+                          "without times: each curve's age free)")
+    inf.add_argument("--times", default=None, metavar="CSV",
+                     help="a series in a folder: CSV table with columns file, time (time since the quench, any "
+                          "unit; default: the time in each file name)")
+    inf.add_argument("--ages", choices=("stamped", "free"), default="stamped",
+                     help="a series: 'stamped' (default) ties the curves' ages by their time stamps when they "
+                          "have them; 'free' gives each curve its own age")
     inf.add_argument("--study", default=None,
                      help="study folder holding dataset.csv and dataset_sq.npz: the emulator is fitted on all its "
                           "simulations (about a minute once, then cached); default: the shipped emulator "

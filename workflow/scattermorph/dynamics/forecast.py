@@ -75,15 +75,18 @@ def _explicit_rhs(fit, idx, phi, dx, k2):
         for j in idx:
             out += fit.coef[j] * sfft.rfftn(cols[j])
         return out
+    # every term is lap(g_j): sum c_j g_j in real space, then one transform
+    total = np.zeros(phi.shape)
     for j in idx:
         t, c = fit.terms[j], fit.coef[j]
         if t.kind == "degennes":
             psi = np.arcsin(np.clip(2 * phi - 1, -1, 1)) / 6.0
             lap_psi = sfft.irfftn(-k2 * sfft.rfftn(psi), s=phi.shape, axes=axes)
-            g = lap_psi / (6.0 * np.sqrt(np.clip(phi * (1 - phi), 1e-300, None)))
+            total += c * lap_psi / (6.0 * np.sqrt(np.clip(phi * (1 - phi), 1e-300, None)))
         else:
-            g = t.g(phi)
-        out += -c * k2 * sfft.rfftn(g)
+            total += c * t.g(phi)
+    if idx:
+        out += -k2 * sfft.rfftn(total)
     return out
 
 

@@ -63,7 +63,11 @@ class Term:
         phi = np.asarray(phi, dtype=float)
         if self.log:
             return np.log(phi) - np.log1p(-phi)
-        return (phi - 0.5) ** self.power
+        u = phi - 0.5
+        out = np.ones_like(u) if self.power == 0 else u.copy()
+        for _ in range(self.power - 1):  # products: numpy's pow for odd integer powers is several times slower
+            out *= u
+        return out
 
     @property
     def odd(self) -> bool:

@@ -28,8 +28,8 @@ from scipy.optimize import least_squares
 
 from scattermorph.errors import ParameterError
 
-__all__ = ["growth_rates", "cook_growth_rates", "CahnPlot", "cahn_plot", "blend_parameters",
-           "growth_exponent"]
+__all__ = ["growth_rates", "cook_growth_rates", "CahnPlot", "cahn_plot", "joint_cahn_fit", "cook_model",
+           "blend_parameters", "growth_exponent"]
 
 
 def growth_rates(t, s_qt, *, t_max: float | None = None):
@@ -183,6 +183,120 @@ def cahn_plot(q, rate, *, stderr=None, q_max: float | None = None) -> CahnPlot:
     s2 = (w * resid**2).sum() / max(x.size - 2, 1)
     cov = np.linalg.inv(Aw.T @ Aw) * (s2 if stderr is None else max(s2, 1.0))
     return CahnPlot(float(coef[0]), float(coef[1]), cov)
+
+
+def cook_model(t, q, log_s0, intercept, slope, g):
+    """Cook's linearised ``S(q, t)`` with the Cahn rate ``R = q^2 (intercept + slope q^2)``.
+
+    ``S = S0 e^(2 R t) + g q^2 (e^(2 R t) - 1) / R``: the initial spectrum
+    amplified, plus the conserved thermal noise (strength ``g = M epsilon``)
+    integrated (Cook, Acta Metall. 18, 297 (1970)); for ``R < 0`` it relaxes
+    to the Ornstein-Zernike ``S_eq = -g q^2 / R``, at ``R = 0`` it grows as
+    ``2 g q^2 t``.
+
+    Parameters
+    ----------
+    t : (T,) array_like
+        Times since the quench.
+    q : (Q,) array_like
+    log_s0 : (Q,) array_like
+        ``ln S(q, 0)``.
+    intercept, slope, g : float
+
+    Returns
+    -------
+    (T, Q) ndarray
+    """
+    t, q = np.asarray(t, float)[:, None], np.asarray(q, float)[None]
+    rate = q ** 2 * (intercept + slope * q ** 2)
+    x = np.clip(2 * rate * t, -300, 300)  # an optimiser's trial rates may be steep: no overflow on the way
+    small = np.abs(x) < 1e-8
+    growth = np.where(small, 1.0, np.expm1(x) / np.where(small, 1.0, x))  # (e^x - 1) / x, 1 at x = 0
+    return np.exp(np.clip(np.asarray(log_s0, float)[None] + x, -700, 700)) + g * q ** 2 * 2 * t * growth
+
+
+def _joint_residuals(p, t, q, log_s, w):
+    a, b, log_g = p[:3]
+    model = cook_model(t, q, p[3:], a, b, np.exp(min(log_g, 300.0)))
+    return ((np.log(np.maximum(model, 1e-300)) - log_s) * w).ravel()
+
+
+def _joint_solve(t, q, log_s, w, start, noise):
+    """Least squares of ln S over every (t, q) for (intercept, slope, ln g, ln S0(q)).
+
+    ``start``: (intercept, slope, g); without ``noise`` g stays 0 (the ideal series).
+    """
+    head = [start[0], start[1]]
+    if not noise:
+        def fun(p):
+            return _joint_residuals(np.concatenate([p[:2], [-np.inf], p[2:]]), t, q, log_s, w)
+
+        x = least_squares(fun, np.concatenate([head, log_s[0]]), method="lm").x
+        return np.concatenate([x[:2], [-np.inf], x[2:]])
+    p0 = np.concatenate([head, [np.log(max(start[2], 1e-30))], log_s[0]])
+    return least_squares(_joint_residuals, p0, args=(t, q, log_s, w), method="lm").x
+
+
+def joint_cahn_fit(t, q, s_qt, *, modes=None, t_max: float | None = None, q_max: float | None = None,
+                   noise: bool = True):
+    """The Cahn plot fitted to every early curve at once, with Cook's noise term.
+
+    Instead of one growth rate per q shell, then a line through the rates
+    (:func:`growth_rates`, :func:`cook_growth_rates`, :func:`cahn_plot`), the
+    whole early series ``ln S(q, t)`` is fitted by :func:`cook_model` with the
+    Cahn-plot line itself as the rate, ``R(q) = q^2 (intercept + slope q^2)``,
+    one noise strength ``g`` and one initial ``S(q, 0)`` per shell. The line's
+    two numbers are then set by every shell and time together, and the noise
+    floor the shells approach is the one the line implies, not a free constant
+    per shell: a low-q shell with few modes, whose own rate is noisy, weighs
+    only as much as its modes do (residuals in ln S weighted by
+    ``sqrt(modes)``: the relative scatter of a mean of ``n`` exponential
+    mode powers is ``1 / sqrt(n)``). The covariance of (intercept, slope) is a
+    jackknife over shells (Efron & Stein, Ann. Stat. 9, 586 (1981)): the modes
+    of different shells are independent, the times of one shell are not.
+
+    Parameters
+    ----------
+    t : (T,) array_like
+        Times of the curves (any origin: the model starts at the first used curve).
+    q : (Q,) array_like
+        Shell wavenumbers (> 0).
+    s_qt : (T, Q) array_like
+        ``S(q, t)`` (> 0 where used).
+    modes : (Q,) array_like, optional
+        Modes per shell (:func:`scattermorph.measure.scattering.radial_average`'s
+        counts); default equal weights (a macroscopic sample's shells).
+    t_max, q_max : float, optional
+        Fit only ``t <= t_max`` and ``q <= q_max``.
+    noise : bool
+        Fit the noise term (False: ``g = 0``, the noise-free series).
+
+    Returns
+    -------
+    plot : CahnPlot
+        The line and its jackknife covariance.
+    g : float
+        The noise strength ``M epsilon`` (0 without ``noise``).
+    """
+    t, q, s = np.asarray(t, float), np.asarray(q, float), np.asarray(s_qt, float)
+    use_t = t <= (t_max if t_max is not None else np.inf)
+    use_q = (q > 0) & (q <= (q_max if q_max is not None else np.inf)) & np.all(np.isfinite(s[use_t]) & (s[use_t] > 0),
+                                                                                axis=0)
+    if use_t.sum() < 4 or use_q.sum() < 4:
+        raise ParameterError(f"{use_t.sum()} early curves and {use_q.sum()} usable shells: the joint fit needs "
+                             ">= 4 of each (t <= t_max, 0 < q <= q_max, S > 0)")
+    t, q, s = t[use_t] - t[use_t].min(), q[use_q], s[use_t][:, use_q]  # Cook's solution from the first curve on
+    w = np.sqrt(np.ones(q.size) if modes is None else np.asarray(modes, float)[use_q])[None]
+    rate, _ = growth_rates(t, s)
+    start = cahn_plot(q, rate)
+    g0 = float(np.median(np.abs(np.diff(s, axis=0)).mean(0) / np.diff(t).mean() / q ** 2)) / 2
+    p = _joint_solve(t, q, np.log(s), w, (start.intercept, start.slope, g0), noise)
+    best = (p[0], p[1], np.exp(p[2]))
+    jack = np.array([_joint_solve(t, np.delete(q, j), np.log(np.delete(s, j, axis=1)), np.delete(w, j, axis=1),
+                                  best, noise)[:2] for j in range(q.size)])
+    n = q.size
+    cov = (n - 1) / n * (jack - jack.mean(0)).T @ (jack - jack.mean(0))
+    return CahnPlot(float(p[0]), float(p[1]), cov), float(np.exp(p[2]))
 
 
 def blend_parameters(plot: CahnPlot, *, phi0: float, N: float, kappa0: float | None = None):

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from scattermorph.dynamics.linear import blend_parameters, cahn_plot, growth_exponent, growth_rates
+from scattermorph.dynamics.linear import blend_parameters, cahn_plot, growth_exponent, growth_rates, joint_cahn_fit
 from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.measure.scattering import peak_position
 from scattermorph.sas.curves import read_curve
 
-__all__ = ["read_time_series", "cahn_analysis", "time_from_name"]
+__all__ = ["read_time_series", "stamped_files", "cahn_analysis", "time_from_name"]
 
 _TIME = re.compile(r"(?:^|[_\-. ])t[=_]?(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)")
 _SKIP = {".csv", ".json", ".png", ".pdf", ".md"}
@@ -45,8 +45,8 @@ def _times_table(path: Path) -> dict:
         raise InputFileError(f"{path}: a time is not a number ({exc})") from None
 
 
-def read_time_series(folder, *, times=None, q_unit=None, columns=None, entry=None):
-    """The curves of ``folder`` in time order.
+def stamped_files(folder, *, times=None, minimum: int = 3) -> list[tuple[float, Path]]:
+    """The curve files of ``folder`` with their times, in time order.
 
     Parameters
     ----------
@@ -55,17 +55,12 @@ def read_time_series(folder, *, times=None, q_unit=None, columns=None, entry=Non
     times : path, optional
         CSV table with columns ``file`` (the name in the folder) and ``time``;
         without it every file name must state its time (:func:`time_from_name`).
-    q_unit, columns, entry
-        As :func:`scattermorph.sas.curves.read_curve`.
+    minimum : int
+        Fewest curves accepted.
 
     Returns
     -------
-    t : (T,) ndarray
-        Times (the unit of the names or table).
-    q : (Q,) ndarray
-        The common q grid.
-    intensity : (T, Q) ndarray
-    q_unit : str
+    list of (time, path)
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -81,9 +76,34 @@ def read_time_series(folder, *, times=None, q_unit=None, columns=None, entry=Non
         if t is None:
             raise InputFileError(f"{p}: the name states no time (e.g. run_t12.5.dat); give a table with --times")
         stamped.append((t, p))
-    if len(stamped) < 3:
-        raise InputFileError(f"{folder}: {len(stamped)} time-stamped curves; need >= 3")
+    if len(stamped) < minimum:
+        raise InputFileError(f"{folder}: {len(stamped)} time-stamped curves; need >= {minimum}")
     stamped.sort()
+    if any(a[0] == b[0] for a, b in zip(stamped, stamped[1:])):
+        raise InputFileError(f"{folder}: two curves have the same time")
+    return stamped
+
+
+def read_time_series(folder, *, times=None, q_unit=None, columns=None, entry=None):
+    """The curves of ``folder`` in time order.
+
+    Parameters
+    ----------
+    folder, times
+        As :func:`stamped_files`.
+    q_unit, columns, entry
+        As :func:`scattermorph.sas.curves.read_curve`.
+
+    Returns
+    -------
+    t : (T,) ndarray
+        Times (the unit of the names or table).
+    q : (Q,) ndarray
+        The common q grid.
+    intensity : (T, Q) ndarray
+    q_unit : str
+    """
+    stamped = stamped_files(folder, times=times)
     curves = [read_curve(p, q_unit=q_unit, columns=columns, entry=entry) for _, p in stamped]
     q = curves[0].q
     for c in curves[1:]:
@@ -91,13 +111,11 @@ def read_time_series(folder, *, times=None, q_unit=None, columns=None, entry=Non
             raise InputFileError(f"{c.source}: its q grid differs from {curves[0].source}'s; the growth rate "
                                  "needs every curve on the same grid (one instrument set-up)")
     t = np.array([s[0] for s in stamped])
-    if np.any(np.diff(t) <= 0):
-        raise InputFileError(f"{folder}: two curves have the same time")
     return t, q, np.array([c.intensity for c in curves]), curves[0].q_unit
 
 
 def cahn_analysis(t, q, intensity, *, t_max=None, q_max=None, phi0=None, N=None, segment_length=None,
-                  late_t_min=None) -> dict:
+                  late_t_min=None, joint=False) -> dict:
     """Early growth rates, the Cahn plot and (optionally) the blend and the growth exponent.
 
     Parameters
@@ -114,6 +132,10 @@ def cahn_analysis(t, q, intensity, *, t_max=None, q_max=None, phi0=None, N=None,
         mobility, ``f''(phi0)`` and ``chi / chi_s``.
     late_t_min : float, optional
         Fit ``q1 ~ t^-alpha`` to the curves from this time on.
+    joint : bool
+        Fit the line to every early curve at once with Cook's noise term
+        (:func:`scattermorph.dynamics.linear.joint_cahn_fit`) instead of a line
+        through per-q rates; ``rate`` is then the fitted line's.
 
     Returns
     -------
@@ -123,6 +145,9 @@ def cahn_analysis(t, q, intensity, *, t_max=None, q_max=None, phi0=None, N=None,
     """
     rate, se = growth_rates(t, intensity, t_max=t_max)
     plot = cahn_plot(q, rate, q_max=q_max)
+    if joint:
+        plot, _ = joint_cahn_fit(t, q, intensity, t_max=t_max, q_max=q_max)
+        rate, se = q ** 2 * (plot.intercept + plot.slope * q ** 2), np.full(q.size, np.nan)
     if not (plot.intercept > 0 and plot.slope < 0):
         raise ParameterError(
             f"the Cahn plot has intercept {plot.intercept:.3g} and slope {plot.slope:.3g}: spinodal growth "

@@ -24,6 +24,7 @@ from scattermorph.dynamics.linear import (
     cook_growth_rates,
     growth_exponent,
     growth_rates,
+    joint_cahn_fit,
 )
 from scattermorph.dynamics.series import add_measurement_noise, coarse_grain, simulate_series, subsample_times
 from scattermorph.dynamics.strong import fit_strong, strong_terms
@@ -214,10 +215,12 @@ def shells(n: int, dx: float) -> np.ndarray:
     return np.linspace(0.0, np.pi / dx, n // 2 + 1)
 
 
-def _series_sq(phi, dx, edges):
-    """``(q, S(q, t))``: mean ``|k|`` of each shell and the radial ``S`` of every snapshot."""
-    q = radial_average(*structure_factor(phi[0], dx), edges)[0]
-    return q, np.array([radial_profile(f, dx, edges)[0] for f in phi])
+def _series_sq(phi, dx, edges, *, modes=False):
+    """``(q, S(q, t))``: mean ``|k|`` of each shell and the radial ``S`` of every snapshot
+    (and with ``modes`` the number of modes per shell)."""
+    q, _, counts = radial_average(*structure_factor(phi[0], dx), edges)
+    s = np.array([radial_profile(f, dx, edges)[0] for f in phi])
+    return (q, s, counts) if modes else (q, s)
 
 
 def _cahn_rate(phi, times, dx, edges, t_max, q_max):
@@ -286,6 +289,16 @@ def forecast_table(cfg: dict, seed: int, *, log=print) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _cahn_rows(name, plot, model) -> list[dict]:
+    """Mobility, f'', chi/chi_s and kappa0 of a Cahn plot against the model's (the table's rows)."""
+    got = blend_parameters(plot, phi0=model.phi0, N=model.N)
+    rows = [{"condition": name, "quantity": k, "truth": t, "recovered": got[k], "sd": got[f"{k}_sd"]}
+            for k, t in (("mobility", 1.0), ("f2", float(model.f2(model.phi0))), ("quench", model.quench_depth))]
+    rows.append({"condition": name, "quantity": "kappa0 (mobility 1)", "truth": model.kappa0,
+                 "recovered": -plot.slope / 2, "sd": float(np.sqrt(plot.cov[1, 1])) / 2})
+    return rows
+
+
 def cahn_table(cfg: dict, seed: int, *, log=print):
     """Cahn-plot recovery of the blend from simulated time-resolved scattering.
 
@@ -313,7 +326,7 @@ def cahn_table(cfg: dict, seed: int, *, log=print):
     rng = np.random.default_rng(seeds.sequence(seed, seeds.DYNAMICS, 400))
     runs = {"ideal": setup.run((g, g), 401, seed, noise=0.0, times=times, amplitude=c["amplitude"]),
             "thermal noise": setup.run((g, g), 402, seed, times=times, amplitude=c["amplitude"])}
-    q, s_ideal = _series_sq(runs["ideal"], setup.dx, edges)
+    q, s_ideal, modes = _series_sq(runs["ideal"], setup.dx, edges, modes=True)
     thermal = _series_sq(runs["thermal noise"], setup.dx, edges)[1]
     counts = c["counts"] / np.nanmean(s_ideal[0])
     seen = np.array([apply_instrument(q, s, rng=rng, resolution=c["resolution"], counts=counts)[0]
@@ -321,22 +334,24 @@ def cahn_table(cfg: dict, seed: int, *, log=print):
     series = {"ideal": (s_ideal, growth_rates), "thermal noise": (thermal, growth_rates),
               "thermal noise, Cook fit": (thermal, cook_growth_rates), "instrument": (seen, growth_rates)}
     rows, out = [], {}
+    q_max = c["q_max"] * model.k_critical
     for name, (s, rates) in series.items():
         ok = np.all(np.isfinite(s) & (s > 0), axis=0)
         rate, se = np.full(q.size, np.nan), np.full(q.size, np.nan)
         rate[ok], se[ok] = rates(times, s[:, ok])
-        plot = cahn_plot(q, rate, q_max=c["q_max"] * model.k_critical)
-        got = blend_parameters(plot, phi0=model.phi0, N=model.N)
-        cov = plot.cov
-        rows += [{"condition": name, "quantity": k, "truth": t, "recovered": got[k], "sd": got[f"{k}_sd"]}
-                 for k, t in (("mobility", 1.0), ("f2", float(model.f2(model.phi0))),
-                              ("quench", model.quench_depth))]
-        rows.append({"condition": name, "quantity": "kappa0 (mobility 1)", "truth": model.kappa0,
-                     "recovered": -plot.slope / 2, "sd": float(np.sqrt(cov[1, 1])) / 2})
+        plot = cahn_plot(q, rate, q_max=q_max)
+        rows += _cahn_rows(name, plot, model)
         if name == "ideal":
             out = {"q": q, "t": times / setup.tau, "s_qt": s, "rate": rate, "rate_se": se,
                    "intercept": plot.intercept, "slope": plot.slope, "k_critical": model.k_critical}
-        log(f"Cahn plot, {name}: chi/chi_s = {got['quench']:.4f} +- {got['quench_sd']:.4f}")
+        log(f"Cahn plot, {name}: chi/chi_s = {rows[-2]['recovered']:.4f} +- {rows[-2]['sd']:.4f}")
+    # the same series, the line fitted to every early curve at once (shells weighted by their modes)
+    joint = {"ideal": (s_ideal, False, modes), "thermal noise": (thermal, True, modes),
+             "instrument": (seen, True, None)}
+    for name, (s, noisy, m) in joint.items():
+        plot, _ = joint_cahn_fit(times, q, s, modes=m, q_max=q_max, noise=noisy)
+        rows += _cahn_rows(f"{name}, joint fit", plot, model)
+        log(f"Cahn plot, {name}, joint fit: chi/chi_s = {rows[-2]['recovered']:.4f} +- {rows[-2]['sd']:.4f}")
     late = setup.run((g, g), 20, seed, noise=0.0)
     qs, s_late = _series_sq(late, setup.dx, edges)
     q1 = np.array([peak_position(qs[1:], s[1:]) for s in s_late])  # shell 0 is k = 0, the mean

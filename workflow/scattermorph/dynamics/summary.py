@@ -95,6 +95,9 @@ def dynamics_summary(*, coefficients: pd.DataFrame, summary: pd.DataFrame, blend
                       md_table(["condition", "quantity", "truth", "recovered", "sd"], rows),
                       _source(sources["cahn"]),
                       note="Mobility from the slope with the de Gennes kappa0 known; f'' from the intercept; "
-                           "chi/chi_s given N; kappa0 from the slope with the mobility known (1). Growth "
+                           "chi/chi_s given N; kappa0 from the slope with the mobility known (1). Rows without "
+                           "'joint fit': a rate per q shell, then a line through the rates (sd from the line's "
+                           "residuals); 'joint fit': the line fitted to every early curve at once with Cook's "
+                           "noise term, shells weighted by their modes (sd: jackknife over shells). Growth "
                            "exponent: truth is the Lifshitz-Slyozov asymptote 1/3.")
     return "\n".join(lines) + "\n"

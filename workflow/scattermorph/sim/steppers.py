@@ -56,7 +56,7 @@ import numpy as np
 
 from scattermorph.errors import ParameterError, SimulationError
 from scattermorph.fft import FFTPair, rfft_mode_weights, rfft_shape, rfft_wavevectors
-from scattermorph.sim.free_energy import FloryHugginsDeGennes
+from scattermorph.sim.free_energy import FloryHugginsDeGennes, Landau
 from scattermorph.sim.noise import fill_noise, lead_sides, noise_row
 from scattermorph.sim.parallel import CHUNK, CHUNK_MODES, n_chunks, rows_per_chunk, run_chunks
 
@@ -461,6 +461,27 @@ def _check_threads(threads) -> int:
     return int(threads)
 
 
+#: the free energies whose f'(phi) the spectral stepper has a compiled kernel for
+COMPILED_MODELS = (FloryHugginsDeGennes, Landau)
+
+
+def _check_compiled_model(model):
+    """The model itself, if the spectral stepper computes its chemical potential exactly.
+
+    Its kernels hard-code the blend's and the phi^4 model's f'(phi) (and the
+    de Gennes term), so another free energy, a subclass included, would be
+    integrated with a chemical potential that is not its own.
+    """
+    if type(model) not in COMPILED_MODELS:
+        names = ", ".join(c.__name__ for c in COMPILED_MODELS)
+        raise ParameterError(
+            f"model {type(model).__name__}: SemiImplicitSpectral computes the chemical potential of "
+            f"{names} only (compiled kernels); use one of them, or ExplicitEuler, which calls the "
+            "model's own mu_bulk"
+        )
+    return model
+
+
 def check_dt(dt: float) -> float:
     """``dt`` as a float; :class:`ParameterError` unless it is a finite step > 0."""
     if not (np.isfinite(dt) and dt > 0):
@@ -621,7 +642,7 @@ class SemiImplicitSpectral:
         threads: int = 1,
         selective: float = 0.0,
     ):
-        self.model = model
+        self.model = _check_compiled_model(model)
         self.threads = _check_threads(threads)
         if not (np.isfinite(selective) and selective >= 0):
             raise ParameterError(
