@@ -179,9 +179,24 @@ def test_refusal_counts_the_background_error(model):
     _refuse(unsure, refit, (0.5, 2.0), "cut.dat")
     got = unsure.info["refused"]["area_density"]
     assert set(unsure.info["refused"]) == {"area_density"}  # the perimeter density, less sensitive, answered
-    assert got["r2_model"] == 0.8 and got["r2_effective"] == pytest.approx(expected, rel=1e-12)
+    assert got["r2_window"] == 0.8 and got["r2_effective"] == pytest.approx(expected, rel=1e-12)
     [msg] = [w for w in unsure.warnings if "area_density refused" in w]
     assert "background and noise errors added" in msg and "--background" in msg
+
+
+def test_window_r2_is_the_larger_of_physical_and_scale_free(model):
+    """A functional counts as predictable on a window when either its physical or its scale-free
+    cross-validated R^2 is high (see effective_accuracy)."""
+    from scattermorph.predict.window import effective_accuracy
+
+    refit = smeared_model(model, 0.0, x_range=(0.5, 2.0), hyperparameters="fixed")
+    refit.training["window_accuracy"]["area_density"].update(r2=-3.0, r2_model=0.8)
+    refit.training["window_accuracy"]["perimeter_density"].update(r2=0.9, r2_model=0.1)
+    acc = effective_accuracy(refit)
+    assert acc["area_density"]["r2_window"] == 0.8 and acc["perimeter_density"]["r2_window"] == 0.9
+    assert refusals(refit) == {}
+    refit.training["window_accuracy"]["perimeter_density"].update(r2=0.3, r2_model=0.1)
+    assert set(refusals(refit)) == {"perimeter_density"}
 
 
 @pytest.mark.slow

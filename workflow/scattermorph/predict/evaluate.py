@@ -133,8 +133,9 @@ def evaluate_windows(q, s_q, table, train, test, ndim, *, windows, backgrounds, 
         ``background_level``, ``background_fitted``, ``functional``,
         ``true``, ``mean``, ``std`` (NaN where the curve is refused whole),
         ``std_noise``, ``refused`` (on the effective R^2), ``refused_cv`` (on
-        the cross-validated R^2 alone), ``r2_cv``, ``r2_effective`` (NaN for
-        the base model), ``refit_lo``, ``refit_hi``, ``background``,
+        the physical cross-validated R^2 alone), ``r2_cv``, ``r2_window``,
+        ``r2_effective`` (:func:`scattermorph.predict.window.effective_accuracy`;
+        NaN for the base model), ``refit_lo``, ``refit_hi``, ``background``,
         ``i_top`` (the ideal I the background level scales), ``background_est``,
         ``background_sigma``, ``background_determined`` (units of S) and
         ``background_method`` (``tail``, ``shape``, ``bounded``, ``given``, ``none``).
@@ -193,7 +194,8 @@ def _case_rows(models, base, table, r, targets, curve, window, level, fitted, n_
                      "std": float(std[j]), "std_noise": float(std_noise[j]),
                      "refused": whole or not a.get("r2_effective", 1.0) >= MIN_R2,
                      "refused_cv": whole or not a.get("r2", 1.0) >= MIN_R2,
-                     "r2_cv": a.get("r2", np.nan), "r2_effective": a.get("r2_effective", np.nan),
+                     "r2_cv": a.get("r2", np.nan), "r2_window": a.get("r2_window", np.nan),
+                     "r2_effective": a.get("r2_effective", np.nan), "r2_stated": a.get("r2_stated", np.nan),
                      "refit_lo": float(xr[0]), "refit_hi": float(xr[1]), "background": b, "i_top": top,
                      "background_est": float(bg["value"]), "background_sigma": float(bg["sigma"]),
                      "background_determined": bool(bg["determined"]), "background_method": _method(bg)})

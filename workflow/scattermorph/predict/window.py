@@ -240,46 +240,54 @@ def refusals(model, prediction=None, *, min_r2=MIN_R2) -> dict:
 
 
 def effective_accuracy(model, prediction=None) -> dict:
-    """``training["window_accuracy"]`` with each functional's ``r2_effective``.
+    """``training["window_accuracy"]`` with each functional's ``r2_window``, ``r2_effective`` and ``r2_stated``.
 
-    Everything is judged in the GP's own targets, where every curve weighs
-    the same: the cross-validated ``r2_model`` (for a scale-free model each
-    density in units of its curve's q1; older caches without it: ``r2``),
-    less the prediction's ``std_noise`` (draws of the noise and the
-    background) as ``std_noise / q1^p`` (q1 the curve's, p the density's
-    power) over the training targets' standard deviation
-    (:func:`effective_r2`), so the comparison holds in any q unit. (The
-    physical ``r2`` is dominated by the curves of largest q1^p: on the
-    study's held-out curves cut to [0.7, 3] q1 it was below 0 for the Euler
-    density, whose answers scored R^2 0.95-0.97 on held-out curves.)
+    ``r2_window`` is the larger of the refit's two cross-validated R^2: in
+    physical units (``r2``, dominated by the curves of largest q1^p) and in
+    the GP's own targets (``r2_model``: each density in units of its
+    curve's q1, every curve weighing the same). A functional is predictable
+    on the window if either is high: the surface density varies mostly
+    through q1, which the curve gives exactly (its scale-free R^2 was below
+    0.5, its physical one 0.98, on the study's curves cut to [0.3, 1.5] q1);
+    the Euler density on [0.7, 3] q1 had a physical cross-validated R^2
+    below 0 (a few training curves of large q1^3) while its answers on
+    held-out curves scored 0.95-0.97. ``r2_effective`` subtracts the
+    curve's background and noise errors, ``std_noise / q1^p`` (q1 the
+    curve's, p the density's power) over the training targets' standard
+    deviation (:func:`effective_r2`), in units of q1 so that it holds in any
+    q unit. ``r2_stated`` is the R^2 the answer's own total standard
+    deviation implies on that scale, ``1 - (std / q1^p)^2 / var``
+    (information). Caches without ``r2_model``: ``r2``.
     """
     acc = model.training.get("window_accuracy") or {}
     out = {}
     for j, name in enumerate(model.targets):
         if name not in acc:
             continue
-        r2e = acc[name].get("r2_model", acc[name]["r2"])
+        r2w = max(acc[name]["r2"], acc[name].get("r2_model", acc[name]["r2"]))
+        r2e = r2s = r2w
         if prediction is not None:
             row = prediction.table.loc[prediction.table["functional"] == name]
             q1 = prediction.info.get("q1")
-            scale = (float(q1) ** density_power(name, model.ndim) if model.kind in SCALE_COLUMNS and q1 else 1.0)
+            scale = float(q1) ** density_power(name, model.ndim) if model.kind in SCALE_COLUMNS and q1 else 1.0
+            spread = float(np.std(model.Y[:, j]))
             if len(row):
-                r2e = effective_r2(r2e, float(row["std_noise"].iloc[0]) / scale,
-                                   float(np.std(model.Y[:, j])))
-        out[name] = dict(acc[name], r2_effective=float(r2e))
+                r2e = effective_r2(r2w, float(row["std_noise"].iloc[0]) / scale, spread)
+                r2s = effective_r2(1.0, float(row["std"].iloc[0]) / scale, spread)
+        out[name] = dict(acc[name], r2_window=float(r2w), r2_effective=float(r2e), r2_stated=float(r2s))
     return out
 
 
 def refusal_text(name, acc, x_range, *, min_r2=MIN_R2) -> str:
     """Why ``name`` is refused on ``x_range`` (the message ``predict`` prints)."""
     lo, hi = x_range
-    r2 = acc.get("r2_model", acc["r2"])
+    r2 = acc.get("r2_window", acc["r2"])
     r2e = acc.get("r2_effective", r2)
     why = (f"cross-validated R^2 is {r2:.3f} (95 % interval coverage {acc['coverage_95']:.2f})"
            if math.isclose(r2e, r2, abs_tol=5e-4) else
            f"cross-validated R^2 is {r2:.3f} on background-free curves, {r2e:.3f} with this curve's "
            "background and noise errors added")
     return (f"{name} refused: on the window q/q1 in [{lo:g}, {hi:g}] the curve covers, the refitted model's "
-            f"{why} (densities in units of each curve's q1), below {min_r2:g}: the answer would be meaningless; "
+            f"{why}, below {min_r2:g}: the answer would be meaningless; "
             "measure a wider q range for it"
             + ("" if math.isclose(r2e, r2, abs_tol=5e-4) else " (or give --background if you know it)"))
