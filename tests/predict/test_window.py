@@ -139,7 +139,7 @@ def test_refusal_names_the_functional_the_window_and_the_accuracy(model):
 
 
 def test_effective_r2_is_the_r2_of_predictions_with_an_added_independent_error():
-    """Brute force: values y, a model error of variance (1 - R^2) var(y) (what the GP's std describes) and an
+    """Brute force: values y, a model error of variance (1 - R^2) var(y) (the cross-validated RMS) and an
     independent background error of std s_b; the R^2 of y + both errors against y is effective_r2."""
     rng = np.random.default_rng(7)
     n, r2 = 200_000, 0.9
@@ -149,15 +149,16 @@ def test_effective_r2_is_the_r2_of_predictions_with_an_added_independent_error()
         pred = y + s_model * rng.standard_normal(n) + s_b * rng.standard_normal(n)
         measured = 1 - np.sum((pred - y) ** 2) / np.sum((y - y.mean()) ** 2)
         # the residual variance's relative sampling error is sqrt(2 / n) = 0.3 %: 1 % of (1 - R^2) is 10 sigma
-        expected = effective_r2(r2, s_b, y.std())
+        expected = effective_r2(r2, s_b, s_model)
         assert abs(measured - expected) < 0.01 * (1 - expected)
     assert effective_r2(0.8, np.nan, 1.0) == 0.8  # no spread of draws (a refused functional's NaN): unchanged
+    assert effective_r2(0.8, 1.0, 0.0) == 0.8  # no residual RMS to compare with: unchanged
 
 
-def test_refusal_counts_the_background_error(model):
-    """A functional answered with the background known (sigma 0) is refused when the curve's background is
-    uncertain enough that the spread of its prediction over background draws, added to the model's
-    cross-validated error, leaves R^2 below MIN_R2 (judged in units of the curve's q1); the message says so."""
+def test_a_background_error_that_swamps_the_model_is_warned_about(model):
+    """A functional answered with the background known (sigma 0) carries a warning, still answered, when the
+    curve's background is uncertain enough that the spread of its prediction over background draws, added to the
+    model's cross-validated error, leaves R^2 below MIN_R2 (judged in units of the curve's q1)."""
     refit = smeared_model(model, 0.0, x_range=(0.5, 2.0), hyperparameters="fixed")
     refit.training["window_accuracy"]["area_density"].update(r2=0.8, r2_model=0.8)
     s = family(3.6, 0.1)
@@ -169,19 +170,23 @@ def test_refusal_counts_the_background_error(model):
     known = refit.predict(curve, None, background={"value": 0.0, "sigma": 0.0}, n_draws=50)
     _refuse(known, refit, (0.5, 2.0), "cut.dat")
     assert "area_density" not in known.info.get("refused", {})
+    assert not [w for w in known.warnings if w.startswith("area_density:")]
     unsure = refit.predict(curve, None, background={"value": 0.0, "sigma": 0.25 * float(s[cut][-1])}, n_draws=50)
     row = unsure.table.set_index("functional").loc["area_density"]
     # the same numbers by hand: the density's spread over background draws (area density: dimensionless,
-    # q1^0) against the training targets' standard deviation
-    spread = np.std(refit.Y[:, refit.targets.index("area_density")])
-    expected = 0.8 - (row["std_noise"] / spread) ** 2
+    # q1^0) against the cross-validated RMS, sd(training targets) sqrt(1 - R^2)
+    rmse = np.std(refit.Y[:, refit.targets.index("area_density")]) * np.sqrt(1 - 0.8)
+    expected = 1 - 0.2 * (1 + (row["std_noise"] / rmse) ** 2)
     assert expected < MIN_R2  # a background sigma of a quarter of the edge intensity swamps the model's error
     _refuse(unsure, refit, (0.5, 2.0), "cut.dat")
-    got = unsure.info["refused"]["area_density"]
-    assert set(unsure.info["refused"]) == {"area_density"}  # the perimeter density, less sensitive, answered
+    assert "refused" not in unsure.info  # answered
+    from scattermorph.predict.window import effective_accuracy
+
+    got = effective_accuracy(refit, unsure)["area_density"]
     assert got["r2_window"] == 0.8 and got["r2_effective"] == pytest.approx(expected, rel=1e-12)
-    [msg] = [w for w in unsure.warnings if "area_density refused" in w]
+    [msg] = [w for w in unsure.warnings if w.startswith("area_density:")]
     assert "background and noise errors added" in msg and "--background" in msg
+    assert not [w for w in unsure.warnings if w.startswith("perimeter_density:")]  # less sensitive: no warning
 
 
 def test_window_r2_is_the_larger_of_physical_and_scale_free(model):

@@ -181,12 +181,11 @@ def _print_prediction(result, label, base) -> None:
         lo, hi = win["x_range"]
         print(f"  window: the curve covers q/q1 in [{lo:g}, {hi:g}]: model refitted on that window; "
               "cross-validated R^2 there (with this curve's background and noise errors): "
-              + ", ".join(f"{k} {v['r2']:.3f} ({v['r2_effective']:.3f})" for k, v in win["accuracy"].items()))
+              + ", ".join(f"{k} {v['r2_window']:.3f} ({v['r2_effective']:.3f})" for k, v in win["accuracy"].items()))
     for f in pred.table.itertuples():
         if f.functional in info.get("refused", {}):
             acc = info["refused"][f.functional]
-            print(f"  {f.functional:24s} refused: R^2 {acc['r2']:.3f} on this window, {acc['r2_effective']:.3f} "
-                  f"with the background and noise errors (< {win['min_r2']:g})")
+            print(f"  {f.functional:24s} refused: R^2 {acc['r2_window']:.3f} on this window (< {win['min_r2']:g})")
             continue
         print(f"  {f.functional:24s} {f.mean: .5g} +- {f.std:.3g}  [{f.unit}]")
 

@@ -95,7 +95,7 @@ def evaluate_windows(q, s_q, table, train, test, ndim, *, windows, backgrounds, 
     deviation ``noise`` drawn (dI given to ``predict``), and the curve
     predicted as :func:`scattermorph.predict.apply.apply_model` does it:
     refitted on the window it covers, background fitted, functionals refused
-    whose effective R^2 is below :data:`scattermorph.predict.window.MIN_R2`.
+    whose window R^2 is below :data:`scattermorph.predict.window.MIN_R2`.
     The full window without background is also predicted with the background
     given as 0 (``background_fitted`` False): the behaviour before the window
     refits and the background fit existed. With ``tail``, the curves that
@@ -132,7 +132,8 @@ def evaluate_windows(q, s_q, table, train, test, ndim, *, windows, backgrounds, 
         functional): ``row``, ``sim_id``, ``window_lo``, ``window_hi``,
         ``background_level``, ``background_fitted``, ``functional``,
         ``true``, ``mean``, ``std`` (NaN where the curve is refused whole),
-        ``std_noise``, ``refused`` (on the effective R^2), ``refused_cv`` (on
+        ``std_noise``, ``refused`` (on the window R^2), ``warned`` (answered
+        with a warning: effective R^2 below the threshold), ``refused_cv`` (on
         the physical cross-validated R^2 alone), ``r2_cv``, ``r2_window``,
         ``r2_effective`` (:func:`scattermorph.predict.window.effective_accuracy`;
         NaN for the base model), ``refit_lo``, ``refit_hi``, ``background``,
@@ -192,7 +193,9 @@ def _case_rows(models, base, table, r, targets, curve, window, level, fitted, n_
                      "window_hi": float(window[1]), "background_level": float(level), "background_fitted": fitted,
                      "functional": name, "true": float(table.loc[r, name]), "mean": float(mean[j]),
                      "std": float(std[j]), "std_noise": float(std_noise[j]),
-                     "refused": whole or not a.get("r2_effective", 1.0) >= MIN_R2,
+                     "refused": whole or not a.get("r2_window", 1.0) >= MIN_R2,
+                     "warned": not whole and a.get("r2_window", 1.0) >= MIN_R2
+                     and not a.get("r2_effective", 1.0) >= MIN_R2,
                      "refused_cv": whole or not a.get("r2", 1.0) >= MIN_R2,
                      "r2_cv": a.get("r2", np.nan), "r2_window": a.get("r2_window", np.nan),
                      "r2_effective": a.get("r2_effective", np.nan), "r2_stated": a.get("r2_stated", np.nan),
@@ -214,9 +217,10 @@ def windows_table(rows: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``window`` ("[a, b]"), ``background_level``, ``background_fitted``,
-        ``functional``, ``n``, ``refused`` (fraction refused on the effective
-        R^2, what ``predict`` does), ``refused_cv`` (fraction the
-        cross-validated R^2 alone would refuse), ``r2``, ``coverage_95`` (over
+        ``functional``, ``n``, ``refused`` (fraction refused on the window
+        R^2, what ``predict`` does), ``warned`` (fraction answered with the
+        background warning), ``refused_cv`` (fraction the physical
+        cross-validated R^2 alone would refuse, the rule before), ``r2``, ``coverage_95`` (over
         the answered curves), ``r2_all`` (over every curve the model could
         answer, refusals ignored) and, for the background, ``b_error`` (RMS of
         (fitted - true) / I at the edge the level scales), ``b_z_rms`` (RMS of
@@ -234,7 +238,7 @@ def windows_table(rows: pd.DataFrame) -> pd.DataFrame:
         z = (g["background_est"] - g["background"]) / g["background_sigma"].replace(0, np.nan)
         out.append({"window": f"[{lo:g}, {hi:g}]", "background_level": level, "background_fitted": bool(fitted),
                     "functional": name, "n": len(g), "refused": float(g["refused"].mean()),
-                    "refused_cv": float(g["refused_cv"].mean()),
+                    "refused_cv": float(g["refused_cv"].mean()), "warned": float(g["warned"].mean()),
                     "r2": m.get("r2", np.nan), "coverage_95": m.get("coverage_95", np.nan),
                     "r2_all": _metrics(able).get("r2", np.nan),
                     "b_error": float(np.sqrt(np.mean(err ** 2))) if fitted else np.nan,
