@@ -159,8 +159,15 @@ def test_infer_without_a_study_uses_the_shipped_emulator(study, tmp_path, capsys
     good, bad, odd = tmp_path / "good.dat", tmp_path / "power_law.dat", tmp_path / "plateau.dat"
     np.savetxt(good, np.column_stack([Q, _curve(Q, 0.3, 1.3, 12.0)]))
     np.savetxt(bad, np.column_stack([Q, Q ** -4.0]))
-    # a Lorentzian peak on a plateau (finite I at q -> 0, as a liquid's): a peak, so inferred, but flagged
-    np.savetxt(odd, np.column_stack([Q, 1.0 / (1 + ((Q - 0.1) / 0.02) ** 2) + 0.3]))
+    # a squared-Lorentzian peak on a low-q plateau (finite I at q -> 0, as a liquid's): a peak, so inferred,
+    # but flagged
+    np.savetxt(odd, np.column_stack([Q, 1.0 / (1 + ((Q - 0.1) / 0.02) ** 2) ** 2 + 0.3 * np.exp(-Q / 0.05)]))
+    # the same peak on a flat plateau at every q: its q1 (a moment of the curve) sits at the q range's end, so
+    # the curve covers q/q1 only up to 1.3: refused for its window
+    flat = tmp_path / "flat.dat"
+    np.savetxt(flat, np.column_stack([Q, 1.0 / (1 + ((Q - 0.1) / 0.02) ** 2) + 0.3]))
+    code, out, err = run(capsys, "infer", flat, "--grid", "12", "--background", "0")
+    assert code == 2 and "infer needs at least [0.7, 2]" in err
     code, out, err = run(capsys, "infer", good, "--grid", "12", "--json", tmp_path / "good.json")
     assert code == 0, err
     doc = json.loads((tmp_path / "good.json").read_text())

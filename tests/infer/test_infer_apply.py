@@ -55,3 +55,44 @@ def test_the_fitted_background_is_subtracted_and_reported(shipped):
     assert res["background"] == fit["value"]
     assert abs(fit["value"] - b) < 3 * fit["sigma"], fit
     assert res["applicability"]["verdict"] in ("ok", "flagged")
+
+
+def test_covered_scores_recover_the_components_from_part_of_the_features(shipped):
+    """Gappy PCA by brute force: a feature vector in the components' span, mean + C^T z0, gives back z0 from
+    any subset of at least k points, exactly (a linear least-squares problem with a zero residual); over the
+    whole window the scores are the ordinary transform and nothing is added to the covariance."""
+    cal, _ = shipped
+    em = cal.emulator
+    z0 = np.random.default_rng(3).normal(size=em.k)
+    x = em.pca.mean_ + em.pca.components_.T @ z0
+    covered = np.zeros(x.size, bool)
+    covered[6:24] = True  # the middle of the window, as a curve cut to [0.5, 2] q1 covers
+    z, extra = em.covered_scores(x, covered)
+    np.testing.assert_allclose(z, z0, rtol=1e-9, atol=1e-9)
+    assert np.all(np.linalg.eigvalsh(extra) >= -1e-12)  # fewer points: more uncertain, never less
+    z_all, extra_all = em.covered_scores(x, np.ones(x.size, bool))
+    np.testing.assert_allclose(z_all, em.transform(x[None])[0], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(extra_all, 0.0, atol=1e-12)
+
+
+def test_a_partial_window_uses_the_covered_points_and_a_narrow_one_is_refused(shipped):
+    """A study curve cut to [0.5, 2] q1 is inferred from the feature points it covers (noted, in the result);
+    cut to [0.3, 1.5] q1 it is refused: there the posterior was measured to be overconfident."""
+    cal, model = shipped
+    full = study_curve(model, rel=0.0)
+    from scattermorph.learn.features import window_curve
+
+    _, _, q1 = window_curve(full.q, full.intensity, 3, model.features["x_range"])
+    for (lo, hi), ok in (((0.5, 2.0), True), ((0.3, 1.5), False)):
+        cut = (full.q >= lo * q1) & (full.q <= hi * q1)
+        curve = check_curve(full.q[cut], full.intensity[cut], 0.02 * full.intensity[cut], q_unit="1/b",
+                            source=f"cut{lo}-{hi}")
+        if not ok:
+            with pytest.raises(InputFileError, match=r"infer needs at least \[0.7, 2\]"):
+                infer_curve(cal, curve, n_grid=8, model=model, background=0.0)
+            continue
+        res = infer_curve(cal, curve, n_grid=8, model=model, background=0.0)
+        win = res["window"]
+        assert win["partial"] and 0 < win["covered_points"] < win["n_points"]
+        assert any("feature points it covers" in w for w in res["checks"]["warnings"])
+        assert np.isfinite(res["checks"]["ppc"]["p_value"])

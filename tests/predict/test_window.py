@@ -15,7 +15,7 @@ from scattermorph.predict.apply import apply_model
 from scattermorph.predict.fit import fit_models
 from scattermorph.predict.modelfile import load_model, load_shipped_model, save_model
 from scattermorph.predict.smearing import resolution_model, smeared_model
-from scattermorph.predict.window import MIN_R2, covered_window, refusals, window_key
+from scattermorph.predict.window import MIN_R2, covered_window, effective_r2, refusals, window_key
 from scattermorph.sas.curves import check_curve
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -69,7 +69,8 @@ def test_window_accuracy_is_stored_per_functional_and_sane(model):
     acc = refit.training["window_accuracy"]
     assert set(acc) == set(NAMES)
     for k in NAMES:
-        assert acc[k]["r2"] > 0.9 and 0 <= acc[k]["coverage_95"] <= 1 and acc[k]["folds"] == 5
+        assert acc[k]["r2"] > 0.9 and acc[k]["r2_model"] > 0.9
+        assert 0 <= acc[k]["coverage_95"] <= 1 and acc[k]["folds"] == 5
     assert refusals(refit) == {}
 
 
@@ -118,7 +119,7 @@ def test_refusal_names_the_functional_the_window_and_the_accuracy(model):
     """A refit whose window accuracy is below MIN_R2 for one functional answers the other and says why; all
     refused is an error naming each."""
     refit = smeared_model(model, 0.0, x_range=(0.5, 2.0), hyperparameters="fixed")
-    refit.training["window_accuracy"]["perimeter_density"]["r2"] = MIN_R2 - 0.3
+    refit.training["window_accuracy"]["perimeter_density"].update(r2=MIN_R2 - 0.3, r2_model=MIN_R2 - 0.3)
     s = family(3.6, 0.1)
     _, _, q1 = window_curve(Q, s, 2, model.features["x_range"])
     cut = (Q >= 0.5 * q1) & (Q <= 2.0 * q1)
@@ -132,10 +133,76 @@ def test_refusal_names_the_functional_the_window_and_the_accuracy(model):
     [msg] = [w for w in pred.warnings if "refused" in w]
     assert "perimeter_density" in msg and "[0.5, 2]" in msg and f"{MIN_R2 - 0.3:.3f}" in msg
     assert pred.to_dict()["functionals"]["perimeter_density"]["mean"] is None  # JSON null, not NaN
-    refit.training["window_accuracy"]["area_density"]["r2"] = 0.1
+    refit.training["window_accuracy"]["area_density"].update(r2=0.1, r2_model=0.1)
     pred = refit.predict(curve, None, background={"value": 0.0, "sigma": 0.0})
     with pytest.raises(InputFileError, match=r"area_density refused.*R\^2 is 0.100.*perimeter_density refused"):
         _refuse(pred, refit, (0.5, 2.0), "cut.dat")
+
+
+def test_effective_r2_is_the_r2_of_predictions_with_an_added_independent_error():
+    """Brute force: values y, a model error of variance (1 - R^2) var(y) (the cross-validated RMS) and an
+    independent background error of std s_b; the R^2 of y + both errors against y is effective_r2."""
+    rng = np.random.default_rng(7)
+    n, r2 = 200_000, 0.9
+    y = rng.normal(0.0, 2.0, n)
+    s_model = np.sqrt((1 - r2)) * y.std()
+    for s_b in (0.0, 0.5 * s_model, 3.0 * s_model):
+        pred = y + s_model * rng.standard_normal(n) + s_b * rng.standard_normal(n)
+        measured = 1 - np.sum((pred - y) ** 2) / np.sum((y - y.mean()) ** 2)
+        # the residual variance's relative sampling error is sqrt(2 / n) = 0.3 %: 1 % of (1 - R^2) is 10 sigma
+        expected = effective_r2(r2, s_b, s_model)
+        assert abs(measured - expected) < 0.01 * (1 - expected)
+    assert effective_r2(0.8, np.nan, 1.0) == 0.8  # no spread of draws (a refused functional's NaN): unchanged
+    assert effective_r2(0.8, 1.0, 0.0) == 0.8  # no residual RMS to compare with: unchanged
+
+
+def test_a_background_error_that_swamps_the_model_is_warned_about(model):
+    """A functional answered with the background known (sigma 0) carries a warning, still answered, when the
+    curve's background is uncertain enough that the spread of its prediction over background draws, added to the
+    model's cross-validated error, leaves R^2 below MIN_R2 (judged in units of the curve's q1)."""
+    refit = smeared_model(model, 0.0, x_range=(0.5, 2.0), hyperparameters="fixed")
+    refit.training["window_accuracy"]["area_density"].update(r2=0.8, r2_model=0.8)
+    s = family(3.6, 0.1)
+    _, _, q1 = window_curve(Q, s, 2, model.features["x_range"])
+    cut = (Q >= 0.5 * q1) & (Q <= 2.0 * q1)
+    curve = check_curve(Q[cut], s[cut], 0.01 * s[cut], q_unit="1/b", source="cut.dat")
+    from scattermorph.predict.apply import _refuse
+
+    known = refit.predict(curve, None, background={"value": 0.0, "sigma": 0.0}, n_draws=50)
+    _refuse(known, refit, (0.5, 2.0), "cut.dat")
+    assert "area_density" not in known.info.get("refused", {})
+    assert not [w for w in known.warnings if w.startswith("area_density:")]
+    unsure = refit.predict(curve, None, background={"value": 0.0, "sigma": 0.25 * float(s[cut][-1])}, n_draws=50)
+    row = unsure.table.set_index("functional").loc["area_density"]
+    # the same numbers by hand: the density's spread over background draws (area density: dimensionless,
+    # q1^0) against the cross-validated RMS, sd(training targets) sqrt(1 - R^2)
+    rmse = np.std(refit.Y[:, refit.targets.index("area_density")]) * np.sqrt(1 - 0.8)
+    expected = 1 - 0.2 * (1 + (row["std_noise"] / rmse) ** 2)
+    assert expected < MIN_R2  # a background sigma of a quarter of the edge intensity swamps the model's error
+    _refuse(unsure, refit, (0.5, 2.0), "cut.dat")
+    assert "refused" not in unsure.info  # answered
+    from scattermorph.predict.window import effective_accuracy
+
+    got = effective_accuracy(refit, unsure)["area_density"]
+    assert got["r2_window"] == 0.8 and got["r2_effective"] == pytest.approx(expected, rel=1e-12)
+    [msg] = [w for w in unsure.warnings if w.startswith("area_density:")]
+    assert "background and noise errors added" in msg and "--background" in msg
+    assert not [w for w in unsure.warnings if w.startswith("perimeter_density:")]  # less sensitive: no warning
+
+
+def test_window_r2_is_the_larger_of_physical_and_scale_free(model):
+    """A functional counts as predictable on a window when either its physical or its scale-free
+    cross-validated R^2 is high (see effective_accuracy)."""
+    from scattermorph.predict.window import effective_accuracy
+
+    refit = smeared_model(model, 0.0, x_range=(0.5, 2.0), hyperparameters="fixed")
+    refit.training["window_accuracy"]["area_density"].update(r2=-3.0, r2_model=0.8)
+    refit.training["window_accuracy"]["perimeter_density"].update(r2=0.9, r2_model=0.1)
+    acc = effective_accuracy(refit)
+    assert acc["area_density"]["r2_window"] == 0.8 and acc["perimeter_density"]["r2_window"] == 0.9
+    assert refusals(refit) == {}
+    refit.training["window_accuracy"]["perimeter_density"].update(r2=0.3, r2_model=0.1)
+    assert set(refusals(refit)) == {"perimeter_density"}
 
 
 @pytest.mark.slow
@@ -154,7 +221,7 @@ def test_shipped_model_on_a_curve_missing_the_low_q_side():
     [res] = apply_model(base, [("row200.dat", curve)], background=0.0, n_draws=20)
     info = res.prediction.info
     assert info["window"]["refit"] and info["window"]["x_range"][0] > base.features["x_range"][0]
-    low = {k for k, v in info["window"]["accuracy"].items() if v["r2"] < MIN_R2}
+    low = {k for k, v in info["window"]["accuracy"].items() if v["r2_effective"] < MIN_R2}
     assert set(info.get("refused", {})) == low
     assert "volume_density" not in low  # answered: its value is finite
     assert np.isfinite(res.prediction.table.set_index("functional").loc["volume_density", "mean"])

@@ -44,26 +44,13 @@ import numpy as np
 
 from scattermorph import __version__
 from scattermorph._io import atomic_write
-from scattermorph.audit import audit
-from scattermorph.dynamics.measured import cahn_analysis, read_time_series
 from scattermorph.errors import InputFileError, ParameterError
-from scattermorph.infer.apply import infer_curve
-from scattermorph.infer.emulatorfile import about_emulator, load_shipped_emulator
-from scattermorph.infer.posterior import PARAM_LABELS, study_calibration
-from scattermorph.infer.series import infer_series, series_files
 from scattermorph.learn.estimators import GP_KERNELS
-from scattermorph.measure.images import characterise, read_image
-from scattermorph.plots.dynamics import plot_cahn
-from scattermorph.plots.inference import inference_figure
-from scattermorph.plots.predict import predict_figure
-from scattermorph.plots.save import save_figure
-from scattermorph.predict.apply import about_text, apply_model, base_model, read_curve_files, results_table
-from scattermorph.predict.background import check_background
-from scattermorph.predict.fit import cv_text, train_model
-from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT, domain_text
-from scattermorph.predict.modelfile import model_summary, save_model
-from scattermorph.provenance.readme import HAND_EDITED, STALE, check, documents, sync
-from scattermorph.sas.curves import read_curve, read_table
+
+# Each command imports the library modules it needs inside its own function, not here: a command then pays
+# only for its own start-up. Importing every command's modules (the audit's emulator checks with scipy.stats,
+# matplotlib for the plots, numba for the image measurements) took 2.9 s of a 3.4 s cached ``predict`` call
+# on 2 cores (python -X importtime; benchmarks/bench_predict.py).
 
 __all__ = ["main", "build_parser"]
 
@@ -96,6 +83,8 @@ def _columns(text):
 # commands
 # --------------------------------------------------------------------------
 def _cmd_characterise(args) -> int:
+    from scattermorph.measure.images import characterise, read_image
+
     img = read_image(args.image)
     out = characterise(
         img,
@@ -123,6 +112,8 @@ def _cmd_characterise(args) -> int:
 
 
 def _cmd_audit(args) -> int:
+    from scattermorph.audit import audit
+
     notes = []
     paths = args.paths or (["results"] + (["models"] if Path("models").is_dir() else []))
     try:
@@ -144,6 +135,8 @@ def _predict_log(message) -> None:
 
 def _write_predictions(args, results) -> bool:
     """The --csv and --json outputs; True when one of them was printed instead of the table."""
+    from scattermorph.predict.apply import results_table
+
     if args.csv is not None:
         table = results_table(results)
         if args.csv == "-":
@@ -162,6 +155,8 @@ def _write_predictions(args, results) -> bool:
 
 def _print_prediction(result, label, base) -> None:
     """The table of one curve: its source, resolution, the model, its domain and the densities."""
+    from scattermorph.predict.model import domain_text
+
     curve, pred, info = result.curve, result.prediction, result.prediction.info
     name = f"{curve.source}" if curve.entry is None or curve.entry in curve.source else f"{curve.source} [{curve.entry}]"
     r = result.doc["resolution"] or {}
@@ -185,16 +180,20 @@ def _print_prediction(result, label, base) -> None:
     if win.get("refit"):
         lo, hi = win["x_range"]
         print(f"  window: the curve covers q/q1 in [{lo:g}, {hi:g}]: model refitted on that window; "
-              "cross-validated R^2 there: " + ", ".join(f"{k} {v['r2']:.3f}" for k, v in win["accuracy"].items()))
+              "cross-validated R^2 there (with this curve's background and noise errors): "
+              + ", ".join(f"{k} {v['r2_window']:.3f} ({v['r2_effective']:.3f})" for k, v in win["accuracy"].items()))
     for f in pred.table.itertuples():
         if f.functional in info.get("refused", {}):
-            print(f"  {f.functional:24s} refused: R^2 {info['refused'][f.functional]['r2']:.3f} on this window "
-                  f"(< {win['min_r2']:g})")
+            acc = info["refused"][f.functional]
+            print(f"  {f.functional:24s} refused: R^2 {acc['r2_window']:.3f} on this window (< {win['min_r2']:g})")
             continue
         print(f"  {f.functional:24s} {f.mean: .5g} +- {f.std:.3g}  [{f.unit}]")
 
 
 def _cmd_predict(args) -> int:
+    from scattermorph.predict.apply import about_text, apply_model, base_model, read_curve_files
+    from scattermorph.predict.background import check_background
+
     if args.resolution is not None and not (0 <= args.resolution < 1):
         raise ParameterError(f"--resolution {args.resolution:g}: give the relative resolution dQ/q in [0, 1), "
                              "e.g. 0.1 for 10 %")
@@ -215,6 +214,9 @@ def _cmd_predict(args) -> int:
     results = apply_model(base, curves, label=label, resolution=args.resolution, background=background,
                           cache_dir=args.cache_dir, n_draws=args.draws, log=_predict_log)
     if args.plot is not None:
+        from scattermorph.plots.predict import predict_figure  # matplotlib: only when a figure is asked for
+        from scattermorph.plots.save import save_figure
+
         save_figure(predict_figure(results[0].curve, results[0].prediction, results[0].model), args.plot)
     for r in results:
         for w in r.prediction.warnings:
@@ -231,6 +233,9 @@ EXIT_MISFIT = 3
 
 def _infer_model(args):
     """(calibration model, label) of infer: the study's (``--study``) or the shipped emulator."""
+    from scattermorph.infer.emulatorfile import load_shipped_emulator
+    from scattermorph.infer.posterior import study_calibration
+
     if args.study is None:
         cal, path = load_shipped_emulator()
         return cal, f"shipped emulator {path}", path
@@ -240,6 +245,11 @@ def _infer_model(args):
 
 
 def _cmd_infer(args) -> int:
+    from scattermorph.infer.apply import infer_curve
+    from scattermorph.infer.emulatorfile import about_emulator
+    from scattermorph.predict.background import check_background
+    from scattermorph.sas.curves import read_curve
+
     if not 8 <= args.grid <= 80:
         raise ParameterError(f"--grid {args.grid}: give 8 to 80 cells per parameter (default 32)")
     background = None if args.background is None else check_background(args.background)
@@ -267,6 +277,9 @@ def _cmd_infer(args) -> int:
                n_training_snapshots=int(cal.emulator.X_train.shape[0]), n_components=cal.emulator.k,
                grid_cells_per_parameter=args.grid, warnings=list(curve.warnings) + checks["warnings"])
     if args.plot is not None:
+        from scattermorph.plots.inference import inference_figure  # matplotlib: only when a figure is asked for
+        from scattermorph.plots.save import save_figure
+
         save_figure(inference_figure(post, res), args.plot)
     for w in checks["warnings"]:
         print(f"scattermorph infer: warning: {w}", file=sys.stderr)
@@ -283,6 +296,10 @@ def _cmd_infer(args) -> int:
 
 def _cmd_infer_series(args, background) -> int:
     """infer on a series of curves of one quench: the joint posterior of phi0 and chi/chi_s."""
+    from scattermorph.infer.posterior import PARAM_LABELS
+    from scattermorph.infer.series import infer_series, series_files
+    from scattermorph.sas.curves import read_curve
+
     if args.plot is not None:
         raise ParameterError("--plot draws one curve's posterior: leave it out for a series (the JSON has the "
                              "marginals)")
@@ -322,6 +339,8 @@ def _cmd_infer_series(args, background) -> int:
 
 def _print_posterior(curve, cal, label, res) -> None:
     """The text output of infer: the fit check, the posterior, the length scale and the densities."""
+    from scattermorph.infer.posterior import PARAM_LABELS
+
     p, ppc = res["posterior"], res["checks"]["ppc"]
     print(f"{curve.source}: {cal.ndim}D {label} ({cal.emulator.X_train.shape[0]} snapshots, "
           f"{cal.emulator.k} principal components of the scale-free features)")
@@ -353,6 +372,11 @@ def _print_posterior(curve, cal, label, res) -> None:
 
 
 def _cmd_train(args) -> int:
+    from scattermorph.predict.fit import cv_text, train_model
+    from scattermorph.predict.model import ABSOLUTE_INTENSITY, TRAINING_Q_UNIT
+    from scattermorph.predict.modelfile import model_summary, save_model
+    from scattermorph.sas.curves import read_table
+
     if args.cv_repeats < 0:
         raise ParameterError(f"--cv-repeats {args.cv_repeats}: give 0 (no cross-validation) or more splits")
     q, s_q, targets, groups = read_table(args.table, args.dimension, q_unit=args.q_unit)
@@ -385,6 +409,8 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_readme(args) -> int:
+    from scattermorph.provenance.readme import HAND_EDITED, STALE, check, documents, sync
+
     paths = [Path(p) for p in args.readme] if args.readme else documents(".")
     texts = {}
     for path in paths:
@@ -413,11 +439,16 @@ def _cmd_readme(args) -> int:
 # the parser: one _add_<command> per subcommand
 # --------------------------------------------------------------------------
 def _cmd_cahn(args) -> int:
+    from scattermorph.dynamics.measured import cahn_analysis, read_time_series
+
     t, q, intensity, q_unit = read_time_series(args.folder, times=args.times, q_unit=args.q_unit,
                                                columns=args.columns, entry=args.entry)
     res = cahn_analysis(t, q, intensity, t_max=args.t_max, q_max=args.q_max, phi0=args.phi0, N=args.N,
                         segment_length=args.segment_length, late_t_min=args.late_t_min, joint=args.joint)
     if args.plot is not None:
+        from scattermorph.plots.dynamics import plot_cahn  # matplotlib: only when a figure is asked for
+        from scattermorph.plots.save import save_figure
+
         save_figure(plot_cahn({"q": q, "t": t, "s_qt": intensity, "rate": res["rate"], "rate_se": res["rate_se"],
                                "intercept": res["intercept"], "slope": res["slope"],
                                "k_critical": res["q_critical"]}), args.plot)

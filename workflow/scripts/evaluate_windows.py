@@ -24,7 +24,8 @@ with job(snakemake, __file__, limit_threads=True) as sm:
                             backgrounds=settings["backgrounds"], noise=settings["noise"], kernel=kernel, ard=ard,
                             restarts=learning["restarts"], seed=stage_seed(sm.params.seed, 8),
                             n_points=grid["n_points"], x_range=tuple(grid["x_range"]),
-                            per_simulation=settings["per_simulation"], n_draws=settings["draws"])
+                            per_simulation=settings["per_simulation"], n_draws=settings["draws"],
+                            tail=settings.get("tail"))
     out = windows_table(rows)
     atomic_write(sm.output.predictions, lambda tmp: rows.to_csv(tmp, index=False))
     atomic_write(sm.output.metrics, lambda tmp: out.to_csv(tmp, index=False))

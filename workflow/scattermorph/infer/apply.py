@@ -7,11 +7,16 @@ a flat background is fitted with the shipped model's training shapes
 (:func:`scattermorph.predict.background.fit_background`) unless one is given.
 The posterior is then conditional on the fitted background; its uncertainty
 is reported beside it, not integrated over (a second posterior at B +- sigma
-shows how much it matters: see ``docs/inference.md``).
+shows how much it matters: see ``docs/inference.md``). A curve covering only
+part of the feature window is inferred from the feature points it covers
+(:meth:`scattermorph.infer.posterior.ScatteringEmulator.covered_scores`), in
+the likelihood and the posterior predictive check alike, and refused on a
+window narrower than :data:`scattermorph.infer.posterior.INFER_WINDOW`.
 """
 
 from __future__ import annotations
 
+from scattermorph.errors import InputFileError, ParameterError
 from scattermorph.learn.features import SCALE_COLUMNS
 from scattermorph.predict.apply import check_applicability
 from scattermorph.predict.background import fit_background
@@ -70,23 +75,33 @@ def infer_curve(cal, curve: Curve, *, n_grid=32, background=None, model=None) ->
     dict
         :meth:`StudyCalibration.infer`'s result (``grid`` included) plus
         ``applicability`` (verdict, reasons, diagnostics) and
-        ``background_fit``; a flagged curve's reasons are the first warning
-        of ``checks["warnings"]``.
+        ``background_fit`` and ``window`` (the q/q1 range the curve covers,
+        the feature points used); a flagged curve's reasons are the first
+        warning of ``checks["warnings"]``, a partial window's note follows.
 
     Raises
     ------
     InputFileError
-        The curve has no peak a phase-separated blend would show (the reasons in the message).
+        The curve has no peak a phase-separated blend would show (the reasons in the message), or covers a
+        window of q/q1 narrower than :data:`scattermorph.infer.posterior.INFER_WINDOW`.
     """
     applicable = check_applicability(curve, cal.ndim, task="infer")
     logs_ok = positive_for_logs(curve)
     bg = curve_background(logs_ok, background, model)
-    res = cal.infer(logs_ok.q, logs_ok.intensity, n_grid=n_grid, background=bg["value"])
+    try:
+        res = cal.infer(logs_ok.q, logs_ok.intensity, n_grid=n_grid, background=bg["value"], window=True)
+    except ParameterError as exc:  # a window too narrow for a calibrated posterior
+        raise InputFileError(f"{curve.source}: {exc}") from None
     res["applicability"] = applicable.to_dict()
     res["background_fit"] = bg
     notes = []
     if applicable.verdict == "flagged":
         notes.append(f"MAY NOT BE A PHASE-SEPARATED BLEND: {applicable.text()}")
+    win = res.get("window") or {}
+    if win.get("partial"):
+        notes.append(f"the curve covers q/q1 in [{win['x_range'][0]:.3g}, {win['x_range'][1]:.3g}]: the likelihood "
+                     f"and the fit check use the {win['covered_points']} of {win['n_points']} feature points it "
+                     "covers (docs/inference.md, 'The q range there is')")
     if not bg["determined"]:
         notes.append(f"the background is not determined by the curve's shape; taken as {bg['value']:.3g} +- "
                      f"{bg['sigma']:.3g}: give --background if you know it (0 for subtracted data)")

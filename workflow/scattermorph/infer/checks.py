@@ -92,6 +92,9 @@ class GridGaussian:
     em : scattermorph.infer.posterior.ScatteringEmulator
     n_grid : int
         Cells per parameter over the emulator's box (the prior).
+    extra_cov : ndarray, shape (k, k), optional
+        Added to the feature noise: the scores of a curve covering part of
+        the feature window (:meth:`scattermorph.infer.posterior.ScatteringEmulator.covered_scores`).
 
     Attributes
     ----------
@@ -104,12 +107,13 @@ class GridGaussian:
     logdet : ndarray, shape (m,)
     """
 
-    def __init__(self, em, n_grid=PPC_GRID):
+    def __init__(self, em, n_grid=PPC_GRID, extra_cov=None):
         axes = grid_axes(em.lo, em.hi, n_grid)
         self.theta = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
         self.mean, var = em.predict(self.theta)
         k = self.mean.shape[1]
-        L = np.linalg.cholesky(np.asarray(em.noise_cov, float)[None] + var[:, :, None] * np.eye(k)[None])
+        noise = np.asarray(em.noise_cov, float) + (0.0 if extra_cov is None else np.asarray(extra_cov, float))
+        L = np.linalg.cholesky(noise[None] + var[:, :, None] * np.eye(k)[None])
         self.inv_chol = np.linalg.inv(L)
         self.logdet = 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
         self.k = k

@@ -228,18 +228,28 @@ def windows_markdown(windows) -> list[str]:
         One row per (window, background level, fitted or given, functional).
     """
     w = windows.copy()
+    for col in ("refused_cv", "warned", "r2_all", "b_tail"):  # tables made before these columns existed
+        if col not in w:
+            w[col] = np.nan
     lines = ["", "Measured curves (what `scattermorph predict` does with a partial q range and a flat background): "
              "held-out curves cut to a window of their own q1, a background of a fraction of I at their largest q "
-             "and relative noise (config learning.windows) added; the model refitted on the window each covers, the background fitted (rows "
+             "(tail windows reaching beyond the model's: at its upper edge) and relative noise (config "
+             "learning.windows) added; the model refitted on the window each covers, the background fitted (rows "
              "'given 0': the full window with the background given as 0, as before window refits and background "
-             "fits existed). R^2 and 95 % coverage over the answered curves; refused: the fraction refused for a "
-             "cross-validated R^2 below the threshold on the refitted window; background: RMS error of the "
-             "fitted background over I at the largest q, and RMS of its z-score.", "",
-             "| window (q/q1) | background | functional | R^2 | coverage 95 % | refused | background error | "
-             "background z RMS |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "fits existed). R^2 and 95 % coverage over the answered curves; R^2 all: over every curve, refusals "
+             "ignored; refused: the fraction refused because the refit's cross-validated R^2 (the larger of its "
+             "physical and scale-free values) is below the threshold; warned: answered with a warning that the R^2 "
+             "with the curve's background and noise errors added is below it; refused (CV): the fraction the "
+             "physical cross-validated R^2 alone would refuse (the rule before); background: RMS error of the "
+             "fitted background over I at the edge the level scales, RMS of its z-score, and the fraction fitted "
+             "from the curve's tail beyond 3 q1.", "",
+             "| window (q/q1) | background | functional | R^2 | coverage 95 % | R^2 all | refused | warned | "
+             "refused (CV) | background error | background z RMS | tail fit |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in w.itertuples():
         bg = f"{r.background_level:g}" + ("" if r.background_fitted else " (given 0)")
         lines.append(f"| {r.window} | {bg} | {r.functional} | {_fmt(r.r2)} | {_fmt(r.coverage_95, '.2f')} | "
-                     f"{_fmt(r.refused, '.2f')} | {_fmt(r.b_error, '.2f')} | {_fmt(r.b_z_rms, '.2f')} |")
+                     f"{_fmt(r.r2_all)} | {_fmt(r.refused, '.2f')} | {_fmt(r.warned, '.2f')} | "
+                     f"{_fmt(r.refused_cv, '.2f')} | "
+                     f"{_fmt(r.b_error, '.2f')} | {_fmt(r.b_z_rms, '.2f')} | {_fmt(r.b_tail, '.2f')} |")
     return lines

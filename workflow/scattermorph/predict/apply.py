@@ -24,7 +24,15 @@ from scattermorph.predict.background import fit_background, subtract_background
 from scattermorph.predict.model import FunctionalModel, Prediction, domain_text, training_domain
 from scattermorph.predict.modelfile import load_model, load_shipped_model
 from scattermorph.predict.smearing import curve_resolution, resolution_model, round_resolution
-from scattermorph.predict.window import MIN_R2, covered_window, refusal_text, refusals
+from scattermorph.predict.window import (
+    MIN_R2,
+    background_text,
+    background_warnings,
+    covered_window,
+    effective_accuracy,
+    refusal_text,
+    refusals,
+)
 from scattermorph.provenance.records import sha256_file
 from scattermorph.sas.applicability import Applicability, assess_curve
 from scattermorph.sas.curves import Curve, positive_for_logs, read_curve, read_curves
@@ -362,8 +370,16 @@ def curve_model(base, curve, models, *, resolution=None, background=None, cache_
 
 
 def _refuse(pred, model, x_range, source) -> None:
-    """Blank the functionals the window's accuracy refuses (with a warning each); all refused: an error."""
-    refused = refusals(model)
+    """Blank the functionals the window's accuracy refuses (with a warning each); all refused: an error.
+
+    The accuracy that decides is the refit's window R^2
+    (:func:`scattermorph.predict.window.effective_accuracy`); an answered
+    functional whose R^2 with the curve's own background and noise errors
+    added is below the threshold gets a warning.
+    """
+    for name, acc in background_warnings(model, pred).items():
+        pred.warnings.append(background_text(name, acc))
+    refused = refusals(model, pred)
     if not refused:
         return
     if len(refused) == len(model.targets):
@@ -428,7 +444,7 @@ def _apply_one(base, path, curve, models, *, label, resolution, background, cach
     if applicable.verdict == "flagged":
         pred.warnings.insert(0, f"MAY NOT BE A PHASE-SEPARATED BLEND: {applicable.text()}")
     pred.info["window"] = {"x_range": list(x_range or model.features["x_range"]), "refit": x_range is not None,
-                           "accuracy": model.training.get("window_accuracy"), "min_r2": MIN_R2}
+                           "accuracy": effective_accuracy(model, pred) or None, "min_r2": MIN_R2}
     _refuse(pred, model, x_range, curve.source)
     doc = pred.to_dict()
     doc.update(curve=str(path), entry=curve.entry, format=curve.format, model=label,

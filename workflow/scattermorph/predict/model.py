@@ -282,7 +282,10 @@ class FunctionalModel:
     Y : ndarray, shape (n, t)
         Training targets in model space (dimensionless for scale_free).
     pipelines : dict of str -> sklearn Pipeline
-        Fitted scaler + GP per target.
+        Fitted scaler + GP per target. Given as a callable returning that
+        dict, the pipelines are built on first use (:func:`load_model`: a
+        model whose GPs ``predict`` never queries, the base model of a
+        window or resolution refit, is not refactorised).
     specs : dict of str -> dict
         Kernel spec per target (see the module docstring).
     domain : dict
@@ -309,7 +312,7 @@ class FunctionalModel:
         self.targets = list(targets)
         self.X = np.asarray(X, dtype=float)
         self.Y = np.asarray(Y, dtype=float)
-        self.pipelines = dict(pipelines)
+        self._pipelines = pipelines if callable(pipelines) else dict(pipelines)
         self.specs = dict(specs)
         self.domain = dict(domain)
         self.training = dict(training)
@@ -318,6 +321,17 @@ class FunctionalModel:
         self.checksum = checksum
 
     # ---- properties
+    @property
+    def pipelines(self) -> dict:
+        """Fitted scaler + GP per target (built on first use when given as a callable)."""
+        if callable(self._pipelines):
+            self._pipelines = dict(self._pipelines())
+        return self._pipelines
+
+    @pipelines.setter
+    def pipelines(self, value) -> None:
+        self._pipelines = value if callable(value) else dict(value)
+
     @property
     def kind(self) -> str:
         return self.features["kind"]

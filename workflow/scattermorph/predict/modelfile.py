@@ -22,7 +22,7 @@ from scattermorph.errors import InputFileError
 from scattermorph.functionals import FUNCTIONALS
 from scattermorph.learn.estimators import GP_KERNELS
 from scattermorph.learn.features import SCALE_COLUMNS
-from scattermorph.predict.model import FEATURE_KINDS, FunctionalModel, _refit
+from scattermorph.predict.model import FEATURE_KINDS, FunctionalModel, _build_kernel, _refit
 from scattermorph.provenance.records import REPO_ROOT, git_state, package_versions, sha256_file
 
 FORMAT = "scattermorph-model"
@@ -256,14 +256,18 @@ def _check_shapes(path: Path, arrays: dict, features: dict, targets: list) -> in
     return n
 
 
-def _rebuild_gps(path: Path, arrays: dict, targets: list, specs: dict) -> dict:
-    """One pipeline per target, refitted from its kernel spec on the stored X, Y (no optimiser).
+def _rebuild_gps(path: Path, arrays: dict, targets: list, specs: dict):
+    """A callable giving one pipeline per target, refitted from its kernel spec on the stored X, Y (no optimiser).
 
-    The stored feature scaler and each GP's y normalisation must be what the
-    stored X and Y give: otherwise the file was modified.
+    What the file must satisfy is checked now: the stored feature scaler and
+    each GP's y normalisation must be what the stored X and Y give
+    (otherwise the file was modified), every kernel spec must build. The
+    refits (a Cholesky factorisation of the n x n kernel matrix per target,
+    a quarter of a second for the shipped model) run on the first use of
+    :attr:`FunctionalModel.pipelines`: ``predict`` on a curve whose window or
+    resolution needs a refit never uses the base model's GPs.
     """
     X, Y = arrays["X"], arrays["Y"]
-    pipelines = {}
     sc = StandardScaler().fit(X)
     if not (np.allclose(sc.mean_, arrays["scaler_mean"], rtol=1e-12, atol=0)
             and np.allclose(sc.scale_, arrays["scaler_scale"], rtol=1e-12, atol=0)):
@@ -273,17 +277,29 @@ def _rebuild_gps(path: Path, arrays: dict, targets: list, specs: dict) -> dict:
         if spec.get("kernel") not in GP_KERNELS:
             _fail(path, f"unknown kernel {spec.get('kernel')!r} for {name} (known: {GP_KERNELS})")
         try:
-            pipe = _refit(spec, X, Y[:, j])
+            _build_kernel(spec, X.shape[1])
+            float(spec["alpha"])
+            normalize = bool(spec["normalize_y"])
         except InputFileError as exc:
             _fail(path, f"{name}: {exc}")
-        except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             _fail(path, f"{name}: cannot rebuild the GP ({exc})")
-        gp = pipe.named_steps["gp"]
-        if not (np.isclose(np.ravel(gp._y_train_mean)[0], spec["y_mean"], rtol=1e-12, atol=1e-300)
-                and np.isclose(np.ravel(gp._y_train_std)[0], spec["y_std"], rtol=1e-12, atol=1e-300)):
+        # scikit-learn's normalize_y: the mean and the standard deviation of y (a zero one counts as 1)
+        mean, std = (float(np.mean(Y[:, j])), float(np.std(Y[:, j]))) if normalize else (0.0, 1.0)
+        std = std if std >= 10 * np.finfo(float).eps else 1.0
+        if not (np.isclose(mean, spec["y_mean"], rtol=1e-12, atol=1e-300)
+                and np.isclose(std, spec["y_std"], rtol=1e-12, atol=1e-300)):
             _fail(path, f"{name}: the stored y normalisation does not match the stored targets Y")
-        pipelines[name] = pipe
-    return pipelines
+
+    def build() -> dict:
+        pipelines = {}
+        for j, name in enumerate(targets):
+            try:
+                pipelines[name] = _refit(specs[name], X, Y[:, j])
+            except (InputFileError, np.linalg.LinAlgError, ValueError) as exc:
+                _fail(path, f"{name}: cannot rebuild the GP ({exc})")
+        return pipelines
+    return build
 
 
 def _stored_curves(path: Path, arrays: dict, n: int, n_targets: int) -> dict | None:

@@ -190,9 +190,10 @@ def _cached(path, model, r, x_range) -> tuple:
     res = cached.training.get("resolution") or {}
     want = None if x_range is None else [float(v) for v in x_range]
     if (res.get("parent_sha256") == model.checksum and res.get("relative") == r and res.get("x_range") == want
-            and res.get("hyperparameters") == _refit_mode(r) and "window_accuracy" in cached.training):
+            and res.get("hyperparameters") == _refit_mode(r)
+            and all("r2_model" in v for v in (cached.training.get("window_accuracy") or {"": {}}).values())):
         return cached, None
-    return None, f"{path}: cached model of another parent, resolution or window: refitted"
+    return None, f"{path}: cached model of another parent, resolution or window, or of an older scattermorph: refitted"
 
 
 def resolution_model(model: FunctionalModel, resolution, *, x_range=None, cache_dir=None, log=None):
