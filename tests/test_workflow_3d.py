@@ -87,6 +87,25 @@ def test_inference_stage_in_3d(tiny3d_run):
     assert f"Example: {doc['ids']['sim_id']}" in page
 
 
+def test_transfer_stage_scores_every_set_next_to_the_same_simulator(tiny3d_run):
+    """The transfer stage on the 3D study: every configured set and the
+    same-simulator reference are scored per functional, each set's term is
+    fitted without it, and the summary and figure are written."""
+    cfg = yaml.safe_load(TINY3D.read_text())["transfer"]
+    res = tiny3d_run / "results/tiny3d/transfer"
+    scores = pd.read_csv(res / "scores.csv")
+    assert set(scores["set"]) == set(cfg["sets"]) | {"same_simulator"}
+    assert set(scores["functional"]) == set(FUNCTIONALS_3D)
+    assert ((scores["n"] <= scores["n_all"]) & (scores["coverage_95"].between(0, 1) | scores["n"].eq(0))).all()
+    loo = pd.read_csv(res / "leave_one_set_out.csv", keep_default_na=False)
+    assert not any(held in fitted.split(",") for held, fitted in zip(loo["set"], loo["fitted_on"]))
+    pred = pd.read_csv(res / "predictions.csv")
+    grf = pred[pred["set"] == "grf"]
+    assert len(grf) and not grf["in_domain"].any()  # a Gaussian-field cut is outside the blend model's domain
+    assert "## Scores per set" in (res / "summary.md").read_text()
+    assert (tiny3d_run / "results/tiny3d/figures/transfer.png").stat().st_size > 5_000
+
+
 def test_every_figure_is_drawn_and_audit_is_clean(tiny3d_run):
     from scattermorph.audit import audit
 

@@ -125,5 +125,11 @@ def test_rows_outside_the_fit_never_shape_the_term(rng):
     assert table.loc[table["set"] == "wild", "parameter"].iloc[0] == fit_discrepancy(p[fit], kind="scale")[
         "volume_density"]
     assert not table["fitted_on"].str.contains("wild").any()
-    with pytest.raises(ParameterError, match="no other set"):
-        leave_one_set_out(p, fit_rows=(p["set"] == "a").to_numpy())
+    # only set a may shape the term: a itself has no other set to be fitted on, so its term is
+    # not determined (NaN) and its intervals are left as they were; b and wild get a's term
+    alone = leave_one_set_out(p, kind="scale", fit_rows=(p["set"] == "a").to_numpy())
+    a = alone[alone["set"] == "a"].iloc[0]
+    assert np.isnan(a["parameter"]) and a["fitted_on"] == ""
+    assert a["coverage_95_after"] == a["coverage_95_before"] and a["width_ratio"] == 1.0
+    b = alone[alone["set"] == "b"].iloc[0]
+    assert b["parameter"] == fit_discrepancy(p[p["set"] == "a"], kind="scale")["volume_density"]

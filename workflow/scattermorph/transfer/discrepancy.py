@@ -175,7 +175,9 @@ def leave_one_set_out(predictions: pd.DataFrame, *, kind="scale", target=0.9, nd
     fit_rows : (rows,) array_like of bool, optional
         The rows the term may be fitted on (default all): e.g. those inside
         the model's stated domain, so that sets outside it are scored but
-        never shape the term. A set is never fitted on its own rows.
+        never shape the term. A set is never fitted on its own rows; where no
+        other set has rows to fit on, its ``parameter`` is NaN and its
+        intervals are left as they were (``_after`` equals ``_before``).
 
     Returns
     -------
@@ -195,12 +197,15 @@ def leave_one_set_out(predictions: pd.DataFrame, *, kind="scale", target=0.9, nd
     rows = []
     for held in names:
         others = [s for s in dict.fromkeys(usable["set"]) if s != held]
-        if not others:
-            raise ParameterError(f"no other set has rows to fit the discrepancy of set {held!r} on")
-        params = fit_discrepancy(usable, kind=kind, target=target, sets=others, rule=rule)
         mine = predictions[predictions["set"] == held]
-        after = inflate(mine, params, kind=kind, ndim=ndim)
-        mine = mine.assign(std_after=after)
+        if others:
+            params = fit_discrepancy(usable, kind=kind, target=target, sets=others, rule=rule)
+            mine = mine.assign(std_after=inflate(mine, params, kind=kind, ndim=ndim))
+        else:
+            # no other set inside the stated domain: the term is not determined
+            # for this set (NaN), and its intervals are reported unchanged
+            params = dict.fromkeys(mine["functional"].unique(), np.nan)
+            mine = mine.assign(std_after=mine["std"])
         for name, g in mine.groupby("functional", sort=False):
             before = interval_scores(g["truth"], g["mean"], g["std"])
             post = interval_scores(g["truth"], g["mean"], g["std_after"])

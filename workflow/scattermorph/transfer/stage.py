@@ -133,9 +133,11 @@ def score_stage(model: FunctionalModel, sets, same=None, *, time_range, target=0
                                        fit_rows=inside["stated_domain"].to_numpy())
                      for k in DISCREPANCY_KINDS for r in RULES], ignore_index=True)
     cross = inside[(inside["set"] != SAME_SIMULATOR) & inside["stated_domain"]]
+    # no cross-simulator set inside the stated domain: no term (empty table, said in the summary)
     disc = pd.DataFrame([{"kind": k, "rule": r, "functional": f, "parameter": v}
                          for k in DISCREPANCY_KINDS for r in RULES
-                         for f, v in fit_discrepancy(cross, kind=k, target=target, rule=r).items()])
+                         for f, v in fit_discrepancy(cross, kind=k, target=target, rule=r).items()],
+                        columns=["kind", "rule", "functional", "parameter"])
     return {"predictions": pred, "scores": score_table(pred, where="answered"),
             "scores_in_domain": score_table(pred, where="in_domain"), "loo": loo, "discrepancy": disc}
 
@@ -193,8 +195,12 @@ def summary_markdown(scores: pd.DataFrame, scores_in_domain: pd.DataFrame, loo: 
                       f"coverage of at least {target:g} (inside the domain); the held-out set is then scored "
                       "with it.", ""] + _loo_section(loo, kind, rule)
     lines += ["", f"From `{sources['loo']}`.", "", "## Discrepancy fitted on every cross-simulator set", ""]
-    lines += md_table(["kind", "rule", "functional", "parameter"],
-                      [[r.kind, r.rule, r.functional, r.parameter] for r in discrepancy.itertuples()])
+    if discrepancy.empty:
+        lines += ["No cross-simulator set has curves inside the model's stated domain: no term is fitted "
+                  "(a held-out set with no other set to fit on shows NaN above, its intervals unchanged)."]
+    else:
+        lines += md_table(["kind", "rule", "functional", "parameter"],
+                          [[r.kind, r.rule, r.functional, r.parameter] for r in discrepancy.itertuples()])
     lines += ["", f"From `{sources['discrepancy']}`."]
     return "\n".join(lines) + "\n"
 
