@@ -202,7 +202,8 @@ def test_committed_blocks_are_hash_consistent_and_in_docs_results():
     assert not blocks[ROOT / "README.md"]
     sources = [b.source for b in blocks[ROOT / "docs/results.md"]]
     assert sources == [f"results/default/{stage}/summary.md" for stage in
-                       ("dataset", "learning", "classification", "foundations", "emulator", "inference")] + [
+                       ("dataset", "learning", "classification", "foundations", "emulator", "inference",
+                        "dynamics", "transfer")] + [
         "benchmarks/results/job_cost.md"]
     assert sum(len(bs) for bs in blocks.values()) == len(sources)  # no block elsewhere
 
