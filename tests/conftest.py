@@ -6,11 +6,12 @@
 * ``tiny_run``: the tiny study, run once per session for the workflow tests.
 * Figures opened by a test are closed after it (only if matplotlib was
   imported at all; importing it here would slow every run down).
-* Under pytest-xdist with ``--dist loadgroup`` (what ``bin/test`` asks for),
-  every test that needs the tiny study's run, and the local SLURM tests, go
-  to one worker (``xdist_group("tiny")``), the tiny 3D study's tests to
-  another (``"tiny3d"``): each study then runs once per session, and only
-  one SLURM is started on the machine.
+* Under pytest-xdist (``bin/test`` runs two workers with ``--dist loadfile``)
+  ``tiny_run`` runs once per worker that needs it; loadfile keeps the tests of
+  one file on one worker, so the local SLURM tests (one module) share one
+  SLURM. (``--dist loadgroup`` would keep every tiny-study test on one worker,
+  but pytest-xdist 3.8 cannot set its groups under pytest 9: measured, the
+  groups' tests spread over both workers.)
 
 ``np.seterr(all="raise")`` is deliberately *not* set: the solvers' numba
 kernels do not honour numpy's error state, and the tests check for NaN/inf
@@ -60,14 +61,3 @@ def _close_figures():
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         plt.close("all")
-
-
-def pytest_collection_modifyitems(config, items):
-    """Keep each tiny study's tests (and the one local SLURM) on one xdist worker."""
-    for item in items:
-        names = getattr(item, "fixturenames", ())
-        if "tiny_run" in names or "tests/cluster/" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group("tiny"))
-        elif "tiny3d_run" in names:
-            item.add_marker(pytest.mark.xdist_group("tiny3d"))
-
