@@ -477,14 +477,45 @@ class FunctionalModel:
         res = self.predict_features(X)
         info, more = self._prediction_info(res, q1[0], cov[0], unit, curve.q.size)
         notes += more
-        std_gp = res["std"][0]
-        if not res["in_domain"][0]:  # far from its data a GP knows no more than its prior
+        std_gp = self.prior_floored_std(res)[0]
+        if not res["in_domain"][0]:
             notes.append(self._out_of_domain_note(info, res))
-            std_gp = np.maximum(std_gp, res["prior_std"] * self.calibration_factors)
         md, q1d = self._noise_draws(measured, n_draws, random_state, background)
         if background is not None:
             info["background"] = dict(background)
         return Prediction(self._density_table(res["mean"][0], std_gp, q1[0], md, q1d, unit), notes, info)
+
+    def too_narrow(self, n_in, coverage) -> np.ndarray:
+        """True where a curve covers too little of the feature window to be answered.
+
+        Fewer than :data:`MIN_WINDOW_POINTS` points inside the window, or a
+        covered fraction below the model's ``domain["min_coverage"]``:
+        :meth:`predict` refuses such a curve.
+
+        Parameters
+        ----------
+        n_in, coverage : ndarray, shape (n,)
+            From :meth:`featurise`.
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+        """
+        return (np.asarray(n_in) < MIN_WINDOW_POINTS) | (np.asarray(coverage) < self.domain["min_coverage"])
+
+    def prior_floored_std(self, res: dict) -> np.ndarray:
+        """The calibrated std of :meth:`predict_features`, raised to the prior's outside the domain.
+
+        Far from its data a GP knows no more than its prior (Rasmussen &
+        Williams 2006, sec. 2.2): where ``res["in_domain"]`` is False each
+        std is at least the calibrated prior std.
+
+        Returns
+        -------
+        ndarray, shape (n, t)
+        """
+        floor = res["prior_std"] * self.calibration_factors
+        return np.where(res["in_domain"][:, None], res["std"], np.maximum(res["std"], floor[None, :]))
 
     # ---- the steps of predict
     def _check_units(self, curve: Curve, unit: str) -> list[str]:
@@ -525,7 +556,7 @@ class FunctionalModel:
         except ParameterError as exc:
             raise InputFileError(f"{curve.source}: {exc}") from None
         rng_text = self._range_text(q1[0], unit)
-        if n_in[0] < MIN_WINDOW_POINTS or cov[0] < self.domain["min_coverage"]:
+        if self.too_narrow(n_in, cov)[0]:
             raise InputFileError(
                 f"{curve.source}: the curve covers {100 * cov[0]:.0f}% of the model's {rng_text} "
                 f"with {int(n_in[0])} points; the model needs at least "

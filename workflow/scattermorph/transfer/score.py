@@ -18,7 +18,7 @@ from scipy.stats import norm
 
 from scattermorph.errors import ParameterError
 from scattermorph.learn.features import from_scale_free, scale_free_targets
-from scattermorph.predict.model import MIN_WINDOW_POINTS, FunctionalModel
+from scattermorph.predict.model import FunctionalModel
 
 __all__ = ["Z68", "Z95", "predict_structures", "interval_scores", "score_table"]
 
@@ -66,10 +66,8 @@ def predict_structures(model: FunctionalModel, q, s_q, table: pd.DataFrame, *, k
         raise ParameterError(f"{len(table)} table rows but {s_q.shape[0]} curves: give one curve per structure")
     X, q1, cov, n_in = model.featurise(q, s_q)
     res = model.predict_features(X)
-    refused = (n_in < MIN_WINDOW_POINTS) | (cov < model.domain["min_coverage"])
-    floor = res["prior_std"] * model.calibration_factors
-    # out of its domain a GP knows no more than its prior: predict raises the std to it
-    std = np.where(res["in_domain"][:, None], res["std"], np.maximum(res["std"], floor[None, :]))
+    refused = model.too_narrow(n_in, cov)  # what predict refuses
+    std = model.prior_floored_std(res)  # predict's std: at least the prior's out of the domain
     frames = []
     for j, name in enumerate(model.targets):
         truth = table[name].to_numpy(dtype=float)
