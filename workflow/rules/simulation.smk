@@ -21,6 +21,8 @@ rule simulate_microstructure:
         runtime=sim_runtime,
     params:
         record=sim_record,
+        fft_plan=setting(config, "simulation", "fft_plan"),
+        fft_wisdom=setting(config, "simulation", "fft_wisdom"),
         code=code_version("simulate_microstructure.py"),
     script:
         "../scripts/simulate_microstructure.py"

@@ -19,7 +19,11 @@ with job(snakemake, __file__) as sm:
     log(f"parameters: {record}")
     log(f"threads: {sm.threads}")
     # the job's threads (Snakemake lowers the rule's to --cores); the fields do
-    # not depend on them, so they are not part of the record or the metadata
-    snapshots, meta = run_simulation(RunSpec.from_row(record), log=log, threads=sm.threads)
+    # not depend on them, so they are not part of the record or the metadata.
+    # The FFT plans can change the last bits: a params change reruns the job
+    log(f"fft plans: {sm.params.fft_plan} (wisdom {sm.params.fft_wisdom})")
+    snapshots, meta = run_simulation(RunSpec.from_row(record), log=log, threads=sm.threads,
+                                     fft_plan=sm.params.fft_plan,
+                                     fft_wisdom=sm.params.fft_wisdom)
     save_simulation(out, snapshots, meta)
     log(f"wrote {out}: {snapshots.shape} in {meta['wall_seconds']:.2f} s")

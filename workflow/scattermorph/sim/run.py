@@ -42,7 +42,7 @@ __all__ = [
 SELECTIVE_THETA = 1.0
 
 
-def make_stepper(spec: RunSpec, threads: int = 1):
+def make_stepper(spec: RunSpec, threads: int = 1, fft_plan: str = "estimate", fft_wisdom=None):
     """The run's time stepper, at its initial step.
 
     Parameters
@@ -50,6 +50,9 @@ def make_stepper(spec: RunSpec, threads: int = 1):
     spec : RunSpec
     threads : int
         Threads of the semi-implicit stepper (FFTs and pointwise passes).
+    fft_plan, fft_wisdom
+        FFTW plans of the semi-implicit stepper and the wisdom cache of
+        ``"measure"`` plans (:class:`~scattermorph.sim.steppers.SemiImplicitSpectral`).
 
     Returns
     -------
@@ -68,10 +71,13 @@ def make_stepper(spec: RunSpec, threads: int = 1):
         stabilization=spec.stabilization,
         threads=threads,
         selective=SELECTIVE_THETA if spec.stabilizer == "selective" else 0.0,
+        fft_plan=fft_plan,
+        fft_wisdom=fft_wisdom,
     )
 
 
-def run_simulation(spec: RunSpec, *, log=None, threads: int = 1):
+def run_simulation(spec: RunSpec, *, log=None, threads: int = 1, fft_plan: str = "estimate",
+                   fft_wisdom=None):
     """Run the simulation described by ``spec``.
 
     Parameters
@@ -85,6 +91,11 @@ def run_simulation(spec: RunSpec, *, log=None, threads: int = 1):
         Threads of the semi-implicit stepper (FFTs and pointwise passes). The
         fields are bit-identical whatever the count, so it is an execution
         setting, not part of the metadata.
+    fft_plan : {"estimate", "measure"}
+        FFTW plans (config ``simulation.fft_plan``); recorded in the metadata,
+        since ``"measure"`` plans can change the last bits of the fields.
+    fft_wisdom : str or Path, optional
+        Wisdom cache of ``"measure"`` plans (config ``simulation.fft_wisdom``).
 
     Returns
     -------
@@ -95,7 +106,7 @@ def run_simulation(spec: RunSpec, *, log=None, threads: int = 1):
     """
     semi_implicit = spec.scheme == "semi_implicit"
     times = spec.snapshot_times()
-    stepper = make_stepper(spec, threads)
+    stepper = make_stepper(spec, threads, fft_plan, fft_wisdom)
     rng_init, rng_noise = simulation_generators(spec.seed, spec.sim_index)
     phi_init = initial_condition(spec.free_energy(), spec.grid(), rng_init, spec.init_amplitude)
     t0 = _time.perf_counter()
@@ -176,6 +187,7 @@ def run_metadata(spec: RunSpec, stepper, times, steps, summary: dict, wall: floa
             "coexistence": list(model.coexistence()),
             "box_length": [n * grid.dx for n in grid.shape],
             "fft_backend": getattr(getattr(stepper, "fft", None), "backend", "none"),
+            "fft_plan": getattr(getattr(stepper, "fft", None), "plan", "none"),
             "stabilization_S": getattr(stepper, "S", None),
             "stabilization_kappa": getattr(stepper, "kappa_s", None),
         },

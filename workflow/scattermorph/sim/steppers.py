@@ -624,6 +624,15 @@ class SemiImplicitSpectral:
         stream, and FFTW's threaded FFTW_ESTIMATE plans gave bit-identical
         transforms for every shape tested (tests/sim/test_steppers.py,
         tests/test_fft.py).
+    fft_plan : {"estimate", "measure"}
+        FFTW plans (:class:`~scattermorph.fft.FFTPair`): ``"estimate"``
+        (default) gives the same bits on any machine with the same FFTW build;
+        ``"measure"`` is faster at large grids and gives the same bits for
+        every run that reads the same wisdom cache, whatever the thread count,
+        but may differ in the last bits from the estimated plans and between
+        two cache files.
+    fft_wisdom : str or Path, optional
+        Wisdom cache of ``fft_plan="measure"`` (:func:`scattermorph.fft.wisdom_path`).
     """
 
     def __init__(
@@ -641,6 +650,8 @@ class SemiImplicitSpectral:
         order: int = 2,
         threads: int = 1,
         selective: float = 0.0,
+        fft_plan: str = "estimate",
+        fft_wisdom=None,
     ):
         self.model = _check_compiled_model(model)
         self.threads = _check_threads(threads)
@@ -666,10 +677,12 @@ class SemiImplicitSpectral:
         self.stabilization = float(stabilization)
         self.laplacian = laplacian
         self.k2 = grid.k2(laplacian)
-        self.fft = FFTPair(grid.shape, fft, threads=self.threads)
+        self.fft = FFTPair(grid.shape, fft, threads=self.threads, plan=fft_plan,
+                           wisdom=fft_wisdom)
         self.degennes = model.gradient == "de_gennes"
         if self.degennes:
-            self.fft2 = FFTPair(grid.shape, self.fft.backend, threads=self.threads)
+            self.fft2 = FFTPair(grid.shape, self.fft.backend, threads=self.threads,
+                                plan=fft_plan, wisdom=fft_wisdom)
             self.lap_symbol = -self.k2 / grid.size  # lap(psi) = ifft(-k2 psihat)
         self.restab_every = max(1, int(restab_every))
         self.S = 0.0
