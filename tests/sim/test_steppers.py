@@ -1037,6 +1037,30 @@ def test_fft_pair_ignores_wisdom_of_earlier_plans():
         assert set(old.splitlines()) <= set(new.splitlines())
 
 
+@pytest.mark.slow  # measuring threaded FFTW plans on a busy machine takes 10-30 s
+@pytest.mark.filterwarnings("ignore:FFTW MEASURE plans")  # a pair may fall back to one thread
+def test_measured_plans_give_the_same_fields_whatever_the_thread_count(always_parallel, tmp_path):
+    """fft_plan='measure' (simulation.fft_plan: measure): with one wisdom
+    cache, 1, 2 and 3 threads give bit-identical fields, and they differ from
+    the estimated plans' fields by round-off only. Bound: 1e-12 of the field
+    after 12 steps, the transforms' round-off (~1e-16 relative) amplified by
+    at most the stable scheme's growth factor over 12 short steps."""
+    pytest.importorskip("pyfftw")
+    model = fh(2.0, 0.3, "de_gennes")
+    grid = Grid((40, 40, 40), 2.0)
+    phi0 = initial_condition(model, grid, np.random.default_rng(4))
+    out = []
+    for threads, plan in [(1, "estimate"), (1, "measure"), (2, "measure"), (3, "measure")]:
+        st = SemiImplicitSpectral(model, grid, 0.02 * model.time_scale, noise=1e-4,
+                                  threads=threads, fft_plan=plan, fft_wisdom=tmp_path)
+        assert st.fft.plan == plan and st.fft2.plan == plan
+        st.set_state(phi0)
+        st.step(12, np.random.default_rng(5))
+        out.append(st.phi.copy())
+    assert np.array_equal(out[1], out[2]) and np.array_equal(out[1], out[3])
+    assert np.max(np.abs(out[1] - out[0])) <= 1e-12
+
+
 @pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
 def test_bad_threads(threads):
     with pytest.raises(ParameterError, match=r"threads=.* must be an integer >= 1"):
