@@ -138,7 +138,8 @@ def wisdom_path(path=None) -> Path:
     path = Path(path).expanduser()
     if path.suffix == ".wisdom":
         return path
-    build = pyfftw.export_wisdom()[0].split(b" fftw_wisdom")[0] if HAVE_FFTW else b"none"
+    # the header of FFTW's wisdom: its version and the signature of its solvers
+    build = pyfftw.export_wisdom()[0].split(b"\n")[0] if HAVE_FFTW else b"none"
     key = hashlib.sha256(
         b"\0".join([build, platform.machine().encode(), _cpu_id().encode()])
     ).hexdigest()[:16]
@@ -155,7 +156,7 @@ def _wisdom_file(path: Path):
     except OSError as exc:
         raise ParameterError(
             f"FFTW wisdom cache {path}: cannot create its folder ({exc}); set "
-            f"simulation.fft.wisdom or ${WISDOM_ENV} to a writable path"
+            f"simulation.fft_wisdom or ${WISDOM_ENV} to a writable path"
         ) from exc
     import fcntl  # POSIX only; imported here so that the module loads elsewhere
 
@@ -168,7 +169,7 @@ def _wisdom_file(path: Path):
             if old and not pyfftw.import_wisdom((old, b"", b""))[0]:
                 raise ParameterError(
                     f"FFTW wisdom cache {path} is not FFTW wisdom of this build: delete it "
-                    "(it is remade) or point simulation.fft.wisdom elsewhere"
+                    "(it is remade) or point simulation.fft_wisdom elsewhere"
                 )
             yield
             new = pyfftw.export_wisdom()[0]
