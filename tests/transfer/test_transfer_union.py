@@ -115,3 +115,19 @@ def test_train_on_must_name_given_sets(small_union):
     model, study, sets = small_union
     with pytest.raises(ParameterError, match="not given"):
         union_leave_one_out(model, study, sets, train_on=["nope"])
+
+
+def test_union_scores_put_each_training_in_its_own_columns():
+    truth = np.array([1.0, 2.0, 3.0, 4.0])
+    rows = []
+    for training, mean in (("study", truth * 1.1), ("union", truth)):  # study 10 % high, union exact
+        rows.append(pd.DataFrame({"set": ["z"] * 4, "structure": list("abcd"), "functional": "volume_density",
+                                  "truth": truth, "mean": mean, "std": 0.05 * truth, "refused": False,
+                                  "in_domain": True, "training": training}))
+    scores = union_scores(pd.concat(rows, ignore_index=True))
+    row = scores.iloc[0]
+    assert row["median_rel_error_study"] == pytest.approx(0.1) and row["median_rel_error_union"] == 0.0
+    assert row["r2_union"] == 1.0 and row["r2_study"] < 1.0
+    # the study rows miss by 0.1 truth = 2 std: outside the 68 % (1.0 std) and the 95 % (1.96 std) intervals
+    assert row["coverage_68_study"] == 0.0 and row["coverage_95_study"] == 0.0
+    assert row["coverage_68_union"] == 1.0 and row["n_study"] == row["n_union"] == 4

@@ -178,8 +178,8 @@ def union_scores(predictions: pd.DataFrame, *, where="answered") -> pd.DataFrame
     metrics = ["n", "out_of_domain", "r2", "median_rel_error", "coverage_68", "coverage_95", "median_rel_width_95"]
     wide = scores.pivot(index=["set", "functional"], columns="training", values=metrics)
     wide.columns = [f"{m}_{t}" for m, t in wide.columns]
-    order = {name: i for i, name in enumerate(dict.fromkeys(predictions["set"]))}
     wide = wide.reset_index()
-    wide = wide.iloc[np.lexsort((wide["functional"].map(
-        {f: i for i, f in enumerate(dict.fromkeys(predictions["functional"]))}), wide["set"].map(order)))]
+    # the sets and functionals in the order of the predictions, not alphabetical
+    rank = {c: wide[c].map({v: i for i, v in enumerate(dict.fromkeys(predictions[c]))}) for c in ("set", "functional")}
+    wide = wide.iloc[np.lexsort((rank["functional"], rank["set"]))]
     return wide[["set", "functional"] + [f"{m}_{t}" for m in metrics for t in TRAININGS]].reset_index(drop=True)
