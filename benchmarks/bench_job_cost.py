@@ -4,7 +4,7 @@ config/paper.yaml (docs/slurm.md; the estimate itself is in docs/results.md).
 
     .venv/bin/python benchmarks/bench_job_cost.py [--quick]
     .venv/bin/python benchmarks/bench_job_cost.py --quick --markdown benchmarks/results/job_cost.md \
-        [--configfile config/paper.yaml] [--steps-from results/default/simulations.csv]
+        [--configfile config/paper.yaml] [--steps-from results/default/simulations.csv] [--measure-job]
 
 Times are process CPU seconds (time.process_time), not wall time, so other
 processes on a shared machine slow the numbers down less than they slow the
@@ -67,6 +67,7 @@ def step_seconds(shape, steps):
     stepper = SemiImplicitSpectral(
         model, grid, 0.02 * model.time_scale, noise=1e-4, selective=SELECTIVE_THETA
     )
+    stepper.track_noise()  # the study's error-controlled steps keep the noise content
     rng = np.random.default_rng(0)
     phi = initial_condition(model, grid, rng, 0.01)
     stepper.set_state(phi)
@@ -100,13 +101,62 @@ def stepper_bytes(shape, steps=2):
     tracemalloc.start()
     try:
         grid = Grid(tuple(shape), 2.0)
-        stepper = SemiImplicitSpectral(model, grid, 0.02 * model.time_scale, noise=1e-4)
+        stepper = SemiImplicitSpectral(model, grid, 0.02 * model.time_scale, noise=1e-4,
+                                       selective=SELECTIVE_THETA)
+        stepper.track_noise()
         rng = np.random.default_rng(0)
         stepper.set_state(initial_condition(model, grid, rng, 0.01))
-        stepper.step(steps, rng)
+        for _ in range(steps):
+            stepper.try_step(rng)
+            stepper.accept()
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def measured_job(cfg, steps: dict) -> dict:
+    """The opening of the config's most expensive job, run as the study runs
+    it: its first snapshot interval (0 to t_min) with the study's stepper and
+    step control, in this process. Returns the CPU seconds per step (accepted
+    and retried steps both cost one), the retried fraction, the peak resident
+    memory (``ru_maxrss``: interpreter, compiled kernels, FFT plans, the
+    stepper's work space) and the job extrapolated to its step count."""
+    import resource
+
+    from scattermorph.sim.control import StepController
+    from scattermorph.sim.run import make_stepper, simulation_generators
+    from scattermorph.sim.spec import RunSpec
+    from scattermorph.sim.sweep import simulation_table
+
+    table = simulation_table(cfg)
+    known = {k: v[0] for k, v in steps.items() if v[0] is not None}
+    key = max(known, key=known.get)
+    rec = table[(table["phi0"].round(6) == key[0]) & (table["quench"].round(6) == key[1])]
+    row = rec.iloc[0].to_dict()
+    small = make_stepper(RunSpec.from_row(dict(row, shape=(16,) * len(row["shape"]))))
+    small.track_noise()  # compile the kernels first: the timing is of steps, not of numba
+    small.set_state(np.full(small.grid.shape, row["phi0"]))
+    for _ in range(3):
+        small.try_step(np.random.default_rng(0))
+        small.accept()
+    spec = RunSpec.from_row(row)
+    stepper = make_stepper(spec, threads=1)
+    rng_init, rng_noise = simulation_generators(spec.seed, spec.sim_index)
+    model = spec.free_energy()
+    stepper.set_state(initial_condition(model, spec.grid(), rng_init, spec.init_amplitude))
+    ctl = StepController(stepper, spec.accuracy, spec.largest_dt(), tolerance=spec.tolerance)
+    t0 = time.process_time()
+    ctl.advance_to(float(spec.snapshot_times()[0]), rng_noise)
+    cpu = time.process_time() - t0
+    tried = ctl.accepted + ctl.rejected
+    per_step = cpu / tried
+    total = known[key] * (1 + ctl.rejected / max(ctl.accepted, 1))
+    snap_bytes = 4 * int(np.prod(spec.grid().shape)) * spec.n_snapshots
+    return {"sim_id": spec.sim_id, "phi0": key[0], "quench": key[1], "steps_run": tried,
+            "rejected": ctl.rejected, "cpu_s": cpu, "step_s": per_step,
+            "rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "snap_bytes": snap_bytes, "job_hours": total * per_step / 3600,
+            "steps_total": known[key]}
 
 
 def _load_config(path):
@@ -157,7 +207,7 @@ def sweep_steps(cfg, steps_from, steps_grid, steps_dimension=2):
     return table, out
 
 
-def cost_markdown(cfg, table, steps, step_s, measure_s, work_bytes, load):
+def cost_markdown(cfg, table, steps, step_s, measure_s, work_bytes, load, job=None):
     """The expected cost of the study of ``cfg`` as Markdown (see the module docstring)."""
     dim, grid = cfg["study"]["dimension"], cfg["simulation"]["grid"]
     cells = grid**dim
@@ -192,6 +242,15 @@ def cost_markdown(cfg, table, steps, step_s, measure_s, work_bytes, load):
         ("snapshots (float32)", f"{fmt(snap_bytes / 1e9)} GB", f"{fmt(n_sims * snap_bytes / 1e9)} GB on disk "
          "(uncompressed)"),
     ])
+    if job is not None:
+        lines += ["", f"Measured: the opening of the most expensive job, `{job['sim_id']}` (phi0 "
+                  f"{fmt(job['phi0'])}, chi / chi_s {fmt(job['quench'])}), run as the study runs it "
+                  f"(its stepper and step control, 0 to t_min): {job['steps_run']} steps "
+                  f"({job['rejected']} retried) in {fmt(job['cpu_s'])} s CPU, {fmt(job['step_s'] * 1e3)} ms "
+                  f"per step, peak resident memory {fmt(job['rss_bytes'] / 1e9)} GB; the job holds its "
+                  f"{fmt(job['snap_bytes'] / 1e9)} GB of snapshots besides. At this rate its "
+                  f"{fmt(job['steps_total'], '.0f')} steps take {fmt(job['job_hours'])} core-hours "
+                  f"(estimate above: {fmt(job['steps_total'] * step_s / 3600)})."]
     lines += ["", "Time steps to t_max per sweep point (the step count does not depend on the box or the "
               "dimension):", ""]
     lines += md_table(["phi0", "chi / chi_s", "runs", "steps", f"core-hours per run at {shape}", "steps from"],
@@ -211,6 +270,9 @@ def main(argv=None):
     ap.add_argument("--steps-dimension", type=int, choices=(2, 3), default=2,
                     help="dimension of those runs (default 2: cheap; 3: the study's own "
                     "dimension at a reduced box, to show every point completes)")
+    ap.add_argument("--measure-job", action="store_true",
+                    help="with --markdown: also run the opening of the config's most expensive job "
+                    "(0 to t_min at its full grid; minutes at 256^3) and extrapolate it")
     args = ap.parse_args(argv)
     numba.set_num_threads(1)  # a cluster job of the study has 1 CPU
     grids = [(128, 128), (256, 256), (48, 48, 48), (64, 64, 64)]
@@ -249,7 +311,9 @@ def main(argv=None):
     if args.markdown:
         table, steps = sweep_steps(cfg, args.steps_from, args.steps_grid, args.steps_dimension)
         at = next(r for r in rows if r["shape"] == "x".join(map(str, study_shape)))
-        page = cost_markdown(cfg, table, steps, at["step_s"], at["measure_s"], stepper_bytes(study_shape), load)
+        work = stepper_bytes(study_shape)
+        job = measured_job(cfg, steps) if args.measure_job else None
+        page = cost_markdown(cfg, table, steps, at["step_s"], at["measure_s"], work, load, job)
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(page)
         print(page)
