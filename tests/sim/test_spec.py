@@ -230,14 +230,17 @@ def test_time_scale_is_tau():
 
 
 def test_tolerance_is_optional_and_only_a_column_when_set():
-    """The default study's records (and so its jobs' params) do not change
-    with the optional error control; a config that sets it gets the column."""
+    """A config without the error control gives records (and so jobs' params)
+    without the column, as before it existed; one that sets it (every study
+    config now) gets the column."""
     assert RunSpec.from_row(row()).tolerance is None
     assert RunSpec.from_row(row(tolerance=np.float64("nan"))).tolerance is None
     spec = RunSpec.from_row(row(tolerance=np.float64(3e-4)))
     assert spec.tolerance == 3e-4 and list(spec.as_params())[-1] == "tolerance"
     assert "tolerance" not in RunSpec.from_row(row()).as_params()
     cfg = load("config/tiny.yaml")
+    assert cfg["simulation"]["time"]["tolerance"] == 4e-4
+    del cfg["simulation"]["time"]["tolerance"]
     assert "tolerance" not in simulation_table(cfg).columns
     cfg["simulation"]["time"]["tolerance"] = 1e-3
     table = simulation_table(cfg)

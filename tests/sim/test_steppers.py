@@ -1360,11 +1360,12 @@ def test_error_estimate_sees_through_the_cook_noise():
     estimates averages most of what is left. So a noisy run at the study's
     noise takes a small multiple of the steps of the same run without noise.
     Measured, blend phi0 0.5, quench 1.15, 64^2 to 60 tau, the study's
-    settings (accuracy 2, tolerance 4e-4): 473 steps against 243 (1.9x); over
+    settings (accuracy 2, tolerance 4e-4): 452 steps against 243 (1.9x); over
     the 2D stand-in of the default sweep at this point, tolerance 2.5e-4:
     4.2x with the noise content taken out but without the lag-one product,
     14x (accuracy 3, tolerance 1e-3, every mode) with only the last step's
-    noise taken out, as the estimate did before. The bound 3x fails both."""
+    noise taken out, as the estimate did before (docs/model.md). The bound
+    3x fails both."""
     model = fh(1.15, 0.5, "de_gennes")
     grid = Grid((64, 64), model.length_scale / 8)
     tau = model.time_scale

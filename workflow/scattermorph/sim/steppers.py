@@ -308,8 +308,8 @@ def _k_update(phihat, phihat_prev, muhat, muhat_prev, k2, kabs, weight, g2, dt, 
 #: fastest-growing wavenumber of the linear theory): the domain scale, where
 #: the study's observables live and the Cook noise is weakest (conserved
 #: noise ~ |K|). Over the default sweep (2D 64^2 stand-in, tolerance 2.5e-4)
-#: the noisy runs took 11,447 steps at 0.7 against 16,115 at 1.0 and far more
-#: with every mode; without noise 8,227 and 9,506 (measured, docs/model.md)
+#: the noisy runs took about 11,000 steps at 0.7 against 16,000 at 1.0 and
+#: far more with every mode; without noise 8,200 and 9,500 (docs/model.md)
 ERROR_CUTOFF = 0.7
 
 #: key word passed to the update kernel of a step without noise (unused there)
@@ -773,11 +773,21 @@ class SemiImplicitSpectral:
         self.dt = check_dt(dt)
 
     def track_noise(self) -> None:
-        """Keep the noise of the last step, so that :attr:`last_error` is the
-        local error of the deterministic dynamics (see :func:`_update`): one
-        more complex field of work space; the fields are unchanged."""
+        """Keep each mode's noise content, so that :attr:`last_error` is the
+        local error of the deterministic dynamics (see :func:`_update`): three
+        more complex fields of work space (six with :meth:`try_step`); the
+        fields are unchanged."""
         if self._nu is None:
             self._nu = np.zeros((3,) + self.phihat.shape, dtype=complex)
+
+    def restart_noise_record(self) -> None:
+        """Forget the noise content and the last estimate (they restart from
+        zero; the fields are unchanged). The record follows the scheme's
+        linear part, which a step beyond the scheme's stability at the domain
+        scale amplifies like the field itself: after such a step the record
+        is no longer the noise's, and the step control restarts it."""
+        if self._nu is not None:
+            self._nu[...] = 0.0
 
     def local_error(self) -> float | None:
         """Largest :attr:`last_error` of the second-order steps since the last
