@@ -37,13 +37,16 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 #: Test files that take minutes on CI's 2 cores (measured serially: whole
-#: tiny studies or many solver runs), longest first; they are handed out to
-#: the workers before every other file (see pytest_collection_modifyitems).
+#: tiny studies or many solver runs); they are handed out to the workers
+#: before every other file (see pytest_collection_modifyitems). The SLURM
+#: file second: it mostly waits on SLURM, beside the first worker making
+#: ``tiny_run`` on both cores; the two other whole studies (rerun, 3D) come
+#: after, one on each worker.
 LONG_FILES = [
     "tests/test_workflow.py",
+    "tests/cluster/test_slurm.py",
     "tests/test_workflow_rerun.py",
     "tests/test_workflow_3d.py",
-    "tests/cluster/test_slurm.py",
     "tests/sas/test_applicability.py",
     "tests/test_cli.py",
     "tests/sim/test_steppers.py",
