@@ -24,7 +24,8 @@ def test_rerun_gives_identical_tables_and_arrays(request, tmp_path):
     simulations use more than one thread, and test_same_numbers_whatever_cores
     reruns them with --cores 1 (a whole --cores 1 rerun here took twice as long
     and checked nothing more)."""
-    res = snakemake("--configfile", str(ROOT / "config/tiny.yaml"), "--cores", "2", cwd=tmp_path)
+    # the timeout only guards against a hang (a whole study: minutes, more beside another on 2 cores)
+    res = snakemake("--configfile", str(ROOT / "config/tiny.yaml"), "--cores", "2", cwd=tmp_path, timeout=1800)
     assert res.returncode == 0, res.stderr[-3000:]
     tiny_run = request.getfixturevalue("tiny_run")  # only now: see the module docstring
     base = tiny_run / "results/tiny"
