@@ -2,7 +2,9 @@
 
 The tiny study (config/tiny.yaml) runs the whole DAG once per session (the
 ``tiny_run`` fixture in conftest.py); later stages have their own
-tests/test_workflow_<stage>.py on the same run.
+tests/test_workflow_<stage>.py on the same run. A second whole run compared
+with it file by file: tests/test_workflow_rerun.py; editing scripts and
+library code: tests/test_workflow_code_reruns.py.
 """
 
 import json
@@ -16,17 +18,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from _workflow import ROOT, SNAKEMAKE, TINY, planned_rules, snakemake, tiny_config_with
+from _workflow import EARLY_FIGURES, ROOT, SNAKEMAKE, TINY, planned_rules, same_file, snakemake, tiny_config_with
 
 pytestmark = pytest.mark.workflow
 
-# The figures of the first stages: the change-tracking tests plan only these
-# targets, so later stages (which add their own tests) do not change them.
-EARLY_FIGURES = [
-    f"results/tiny/figures/{name}.png"
-    for name in ["morphology_gallery", "coarsening", "motivating_pair",
-                 "functionals_vs_time", "scaling_collapse", "euler_vs_composition"]
-]
 
 
 def test_tiny_study_outputs(tiny_run):
@@ -227,124 +222,9 @@ def test_changing_a_parameter_reruns_exactly_its_dependents(tiny_run, tmp_path, 
     assert planned_rules(res) == expected, res.stdout[-3000:]
 
 
-def test_editing_a_plotting_script_reruns_only_its_figure(tmp_path):
-    """A copy of the workflow: after a complete run, editing one figure script
-    plans exactly that figure's rule (Snakemake's code rerun trigger)."""
-    src = tmp_path / "wf"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".venv", "results", "logs", ".snakemake", ".git", "benchmarks", "__pycache__"))
-    cmd = [*SNAKEMAKE, "-s", str(src / "Snakefile"), "-d", str(src),
-           "--configfile", str(src / "config/tiny.yaml")]
-    res = subprocess.run([*cmd, "--cores", "2", *EARLY_FIGURES], capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-3000:]
-    script = src / "workflow/scripts/plot_scaling_collapse.py"
-    script.write_text(script.read_text() + "\n# a comment changes the script's code\n")
-    res = subprocess.run([*cmd, "-n", *EARLY_FIGURES], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0
-    assert planned_rules(res) == {"plot_scaling_collapse"}, res.stdout[-3000:]
-
-
 # --------------------------------------------------------------------------
 # reproducibility and resume (issue 7)
 # --------------------------------------------------------------------------
-#: keys of the JSON metadata that record when or how fast, not what
-VOLATILE = ("seconds", "wall", "speedup", "created", "date", "elapsed", "checksum", "provenance",
-            "workdir")
-
-
-#: figures that print measured timings (emulator vs simulation, solve/predict seconds)
-TIMED_FIGURES = {"emulator_validation", "emulator_ch1d"}
-
-
-def _strip(obj):
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if not any(w in k.lower() for w in VOLATILE)}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    return obj
-
-
-def _same_record(rec):
-    """A figure's record less what legitimately differs between two runs: the
-    timestamp, the working directory, and the sha256 of inputs whose bytes
-    include timings (simulation files record their wall time; their contents
-    are compared above)."""
-    rec = _strip(rec)
-    rec["inputs"] = {name: [f["path"] for f in files] for name, files in rec["inputs"].items()}
-    return rec
-
-
-def _same_file(a, b):
-    """Tables equal cell for cell, arrays bit for bit; only columns or JSON
-    keys that record timings or dates (VOLATILE) are left out."""
-    import json
-
-    if a.suffix == ".csv":
-        ta, tb = pd.read_csv(a), pd.read_csv(b)
-        keep = [c for c in ta.columns if not any(w in c.lower() for w in VOLATILE)]
-        pd.testing.assert_frame_equal(ta[keep], tb[keep], check_exact=True)
-    elif a.suffix == ".npz":
-        with np.load(a, allow_pickle=False) as za, np.load(b, allow_pickle=False) as zb:
-            assert za.files == zb.files, a
-            for k in za.files:
-                if any(w in k.lower() for w in VOLATILE):
-                    continue
-                x, y = za[k], zb[k]
-                if x.dtype.kind in "US" and x.ndim == 0 and str(x)[:1] in "{[":  # JSON metadata
-                    assert _strip(json.loads(str(x))) == _strip(json.loads(str(y))), f"{a}:{k}"
-                elif x.dtype.kind in "USO":
-                    assert np.array_equal(x, y), f"{a}:{k}"
-                else:
-                    assert np.array_equal(x, y, equal_nan=True), f"{a}:{k}"
-    elif a.suffix == ".md":  # summaries: lines quoting timings left out
-        def keep(text):
-            return [line for line in text.splitlines()
-                    if not any(w in line.lower() for w in (*VOLATILE, "speed-up", "(s)"))]
-
-        assert keep(a.read_text()) == keep(b.read_text()), a
-    elif a.suffix == ".json" and not a.name.endswith(".prov.json"):
-        assert a.read_text() == b.read_text(), a
-
-
-def test_rerun_gives_identical_tables_and_arrays(tiny_run, tmp_path):
-    """A fresh run of the whole tiny study in another directory reproduces
-    every table and array of the session's run, and every figure's pixels and
-    PDF drawing (their records differ only in timestamp, working directory and
-    the hashes of input files that record timings). It runs with --cores 2,
-    as the session's run did (the jobs may finish in another order): only the
-    simulations use more than one thread, and test_same_numbers_whatever_cores
-    reruns them with --cores 1 (a whole --cores 1 rerun here took twice as long
-    and checked nothing more)."""
-    res = snakemake("--configfile", str(ROOT / "config/tiny.yaml"), "--cores", "2", cwd=tmp_path)
-    assert res.returncode == 0, res.stderr[-3000:]
-    base = tiny_run / "results/tiny"
-    files = [p for p in base.rglob("*") if p.is_file() and "figures" not in p.parts
-             and not p.name.endswith(".prov.json")]
-    assert len(files) > 20
-    for a in files:
-        b = tmp_path / "results/tiny" / a.relative_to(base)
-        assert b.exists(), b
-        _same_file(a, b)
-    # figures: the same pixels and the same PDF drawing, and the same record
-    # but for timestamp, working directory and input hashes (see _same_record)
-    from PIL import Image
-    from pypdf import PdfReader
-
-    from scattermorph.provenance.records import read_embedded
-
-    figures = sorted((base / "figures").glob("*.png"))
-    assert figures
-    for a in figures:
-        b = tmp_path / "results/tiny/figures" / a.name
-        assert _same_record(read_embedded(a)) == _same_record(read_embedded(b)), a.name
-        if a.stem in TIMED_FIGURES:
-            continue
-        with Image.open(a) as ia, Image.open(b) as ib:
-            assert np.array_equal(np.asarray(ia), np.asarray(ib)), a.name
-        pa, pb = PdfReader(a.with_suffix(".pdf")), PdfReader(b.with_suffix(".pdf"))
-        assert [p.get_contents().get_data() for p in pa.pages] == [p.get_contents().get_data() for p in pb.pages]
-
-
 def test_interrupted_run_resumes_and_finishes_identically(tiny_run, tmp_path):
     """SIGTERM mid-run, then the same command: it finishes, reruns only what
     was incomplete (finished simulations keep their files), never leaves a
@@ -377,9 +257,9 @@ def test_interrupted_run_resumes_and_finishes_identically(tiny_run, tmp_path):
     kept = [n for n, t in before.items() if (sims / n).stat().st_mtime_ns == t]
     assert kept, "every finished simulation was rerun"
     for n in before:
-        _same_file(tiny_run / "results/tiny/simulations" / n, sims / n)
+        same_file(tiny_run / "results/tiny/simulations" / n, sims / n)
     for name in ["dataset.csv", "dataset_sq.npz"]:
-        _same_file(tiny_run / "results/tiny" / name, tmp_path / "results/tiny" / name)
+        same_file(tiny_run / "results/tiny" / name, tmp_path / "results/tiny" / name)
 
 
 def test_report_is_written_and_needs_only_the_study_pins(tiny_run, tmp_path):

@@ -1,6 +1,8 @@
 """Editing a library module reruns the jobs whose scripts run it, and their
 dependents, and nothing else (each rule's param `code`: the digest of its
-script and the library files the script imports, scattermorph.provenance.codedeps)."""
+script and the library files the script imports, scattermorph.provenance.codedeps);
+editing a figure script reruns only its figure. Both on one copy of the
+checkout (``copied_run``); each test undoes its edit."""
 
 import ast
 import json
@@ -11,7 +13,7 @@ import sys
 
 import pytest
 
-from _workflow import ROOT, SNAKEMAKE, planned_rules
+from _workflow import EARLY_FIGURES, ROOT, SNAKEMAKE, planned_rules
 from scattermorph.provenance.codedeps import library_modules
 
 pytestmark = pytest.mark.workflow
@@ -47,18 +49,21 @@ def _append_to_function(path, name):
 
 @pytest.fixture(scope="module")
 def copied_run(tmp_path_factory):
-    """A copy of the checkout with the dataset and one cross-validation made."""
+    """A copy of the checkout with the dataset, one cross-validation and the
+    first stages' figures made."""
     src = tmp_path_factory.mktemp("code_reruns") / "wf"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
         ".venv", "results", "logs", ".snakemake", ".git", "benchmarks", "__pycache__", ".*_cache"))
     cmd = [*SNAKEMAKE, "-s", str(src / "Snakefile"), "-d", str(src), "--configfile", str(src / "config/tiny.yaml")]
-    res = subprocess.run([*cmd, "--cores", "2", DATASET, CV], capture_output=True, text=True, timeout=900)
+    res = subprocess.run([*cmd, "--cores", "2", DATASET, CV, *EARLY_FIGURES],
+                         capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     return src, cmd
 
 
-def _dry_run(cmd):
-    res = subprocess.run([*cmd, "-n", DATASET, CV], capture_output=True, text=True, timeout=300)
+def _dry_run(cmd, *targets):
+    targets = targets or (DATASET, CV)
+    res = subprocess.run([*cmd, "-n", *targets], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     return res
 
@@ -78,9 +83,33 @@ def test_recorded_modules_are_among_those_found_statically(copied_run):
         assert set(rec["library"]["modules"]) <= found, (side.name, set(rec["library"]["modules"]) - found)
 
 
+def test_editing_a_plotting_script_reruns_only_its_figure(copied_run):
+    """After the first stages' figures are made, editing one figure script
+    plans exactly that figure's rule (Snakemake's code rerun trigger)."""
+    src, cmd = copied_run
+    assert planned_rules(_dry_run(cmd, *EARLY_FIGURES)) == set()  # complete before the edit
+    script = src / "workflow/scripts/plot_scaling_collapse.py"
+    original = script.read_text()
+    script.write_text(original + "\n# a comment changes the script's code\n")
+    try:
+        assert planned_rules(_dry_run(cmd, *EARLY_FIGURES)) == {"plot_scaling_collapse"}
+    finally:
+        script.write_text(original)
+
+
 def test_editing_the_learning_module_reruns_the_learning_jobs_only(copied_run):
     src, cmd = copied_run
     assert planned_rules(_dry_run(cmd)) == set()  # complete, and the code param is stable
+    module = src / LEARN_MODULE
+    original = module.read_text()
+    try:
+        _check_learning_edit(src, cmd)
+    finally:
+        module.write_text(original)
+
+
+def _check_learning_edit(src, cmd):
+    """The learning-module edit of the test above and what it must plan."""
     _append_to_function(src / LEARN_MODULE, LEARN_FUNCTION)
     res = _dry_run(cmd)
     planned = planned_rules(res)

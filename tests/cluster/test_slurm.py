@@ -43,11 +43,14 @@ def test_daemons_are_up(slurm):
     assert slurm.start_seconds < 60
 
 
-def test_tiny_study_on_slurm_equals_local_run(slurm, tiny_run, tmp_path):
+def test_tiny_study_on_slurm_equals_local_run(slurm, request, tmp_path):
     """Every job of the tiny study goes through sbatch and the results equal
     those of the local run bit for bit (jobs are deterministic whatever the
     executor: seeds come from the config, not from the process)."""
     res, seconds = run_tiny_on_slurm(tmp_path, timeout=900)
+    # the local run only now: under xdist another worker may be making it
+    # meanwhile (the SLURM run mostly waits on SLURM's start-up and polling)
+    tiny_run = request.getfixturevalue("tiny_run")
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-4000:]
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", out)
